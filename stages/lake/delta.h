@@ -1,0 +1,132 @@
+/*
+ * delta.h - Delta Lake tables on a local filesystem: snapshots and commits.
+ *
+ * A table is a folder of Parquet files (Hive-style partition folders such
+ * as date=2026-11-24/) plus _delta_log/ with one JSON commit per version
+ * (%020d.json). A snapshot is rebuilt from the log only (newest checkpoint,
+ * then later commits), so files a crashed writer left behind stay
+ * invisible. Protocol: reader 1, writer 2; newer protocols are refused.
+ *
+ * Commits are put-if-absent: the JSON is written to a temp file, fsynced,
+ * then link(2)ed to its final name, and the folder is fsynced. EEXIST means
+ * another writer won that version: delta_commit_finish() returns
+ * DELTA_CONFLICT and the caller reloads and retries (or gives up).
+ *
+ * Idempotency: a stage records txn(appId, version) in the same commit as
+ * its data; delta_snapshot_txn_version() tells a retried stage what it
+ * already committed. Bookmarks live only in the log.
+ */
+#ifndef LAKE_DELTA_H
+#define LAKE_DELTA_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lake_err.h"
+#include "parquet.h"
+
+#define DELTA_OK 0
+#define DELTA_ERROR (-1)
+#define DELTA_CONFLICT (-2)	/* the version was taken by another writer */
+#define DELTA_NO_TABLE (-3)	/* no _delta_log, or an empty one */
+
+/* A live data file. path is relative to the table folder, unescaped. */
+typedef struct delta_file {
+	char *path;
+	char **partition_values;	/* per partition column; NULL = null */
+	int64_t size;
+	int64_t modification_time;	/* ms since epoch */
+	int64_t num_records;		/* -1 when the stats do not say */
+	char *stats_json;		/* raw add.stats, may be NULL */
+	int64_t added_in_version;	/* version of the commit that added it */
+} delta_file;
+
+typedef struct delta_txn {
+	char *app_id;
+	int64_t version;
+} delta_txn;
+
+typedef struct delta_snapshot {
+	char *table_dir;
+	int64_t version;
+	char *table_id;			/* metaData.id */
+	pq_schema schema;		/* every column, partition ones included */
+	char **partition_columns;
+	int npartition_columns;
+	delta_file *files;		/* live files, sorted by path */
+	size_t nfiles;
+	delta_txn *txns;
+	size_t ntxns;
+	int64_t timestamp_ms;		/* commitInfo/modification time of the
+					   newest commit, 0 if unknown */
+} delta_snapshot;
+
+/*
+ * Loads the snapshot at version (or the newest when version < 0). Returns
+ * DELTA_OK, DELTA_NO_TABLE, or DELTA_ERROR with err filled: a gap in the
+ * versions, an unsupported protocol, malformed JSON, a missing checkpoint.
+ */
+int delta_snapshot_load(const char *table_dir, int64_t version,
+    delta_snapshot **out, lake_err *err);
+void delta_snapshot_free(delta_snapshot *snap);
+/* The newest txn version recorded for app_id, or -1. */
+int64_t delta_snapshot_txn_version(const delta_snapshot *snap,
+    const char *app_id);
+/* The newest committed version, DELTA_NO_TABLE or DELTA_ERROR. Cheap. */
+int64_t delta_latest_version(const char *table_dir, lake_err *err);
+
+/*
+ * Files added by the commits in (after_version, upto_version], in commit
+ * order, minus those removed again within that range: what an incremental
+ * reader has not seen yet. The caller frees with delta_files_free().
+ */
+int delta_changes(const char *table_dir, int64_t after_version,
+    int64_t upto_version, delta_file **files, size_t *nfiles, lake_err *err);
+void delta_files_free(delta_file *files, size_t nfiles);
+
+/* --- commits ------------------------------------------------------- */
+
+typedef struct delta_commit delta_commit;
+
+/*
+ * Starts a commit on top of base (NULL for a new table: version 0, and
+ * delta_commit_set_metadata is then required).
+ */
+delta_commit *delta_commit_begin(const char *table_dir,
+    const delta_snapshot *base);
+/* protocol(1,2) and metaData for a new table (or a schema change). */
+int delta_commit_set_metadata(delta_commit *c, const pq_schema *schema,
+    const char *const *partition_columns, int npartition_columns,
+    lake_err *err);
+/* An add action; stats (may be NULL) fill numRecords/minValues/maxValues/
+ * nullCount for the data (non-partition) columns. */
+int delta_commit_add(delta_commit *c, const char *path,
+    const char *const *partition_values, int64_t size,
+    const pq_file_stats *stats, lake_err *err);
+int delta_commit_remove(delta_commit *c, const char *path, lake_err *err);
+int delta_commit_set_txn(delta_commit *c, const char *app_id,
+    int64_t version, lake_err *err);
+/* commitInfo: operation name and a JSON object text of extra fields. */
+int delta_commit_set_info(delta_commit *c, const char *operation,
+    const char *extra_json, lake_err *err);
+/*
+ * Writes version base+1 put-if-absent. Returns DELTA_OK (and the version
+ * in *version), DELTA_CONFLICT, or DELTA_ERROR. Frees nothing: call
+ * delta_commit_free() in every case.
+ */
+int delta_commit_finish(delta_commit *c, int64_t *version, lake_err *err);
+void delta_commit_free(delta_commit *c);
+
+/* Writes N.checkpoint.parquet and _last_checkpoint for snapshot snap. */
+int delta_checkpoint_write(const delta_snapshot *snap, lake_err *err);
+
+/*
+ * Removes files under the table that no live snapshot references and that
+ * are older than retain_seconds (uncommitted leftovers of crashed writers,
+ * and tombstoned files past retention). dry_run lists without deleting.
+ * Each path handled is passed to cb when cb is not NULL.
+ */
+int delta_vacuum(const char *table_dir, int64_t retain_seconds, int dry_run,
+    void (*cb)(const char *path, void *arg), void *arg, lake_err *err);
+
+#endif

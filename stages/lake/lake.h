@@ -1,0 +1,56 @@
+/*
+ * lake.h - writing rows into a partitioned Delta table in one commit.
+ *
+ * A lake_writer keeps one Parquet writer open per partition value seen
+ * (e.g. one per date), names each file uniquely
+ * (<col>=<value>/part-<uuid>.<codec>.parquet), and on lake_writer_commit()
+ * closes and fsyncs them and commits their add actions together with the
+ * caller's txn and commitInfo in one Delta commit. If anything fails, or
+ * the caller aborts, the files are removed; a crash leaves only orphans
+ * that readers never see and vacuum removes.
+ *
+ * Memory: each open partition buffers at most one row group; the writer
+ * flushes the largest partitions early when the sum passes
+ * opts.max_buffered_bytes.
+ */
+#ifndef LAKE_LAKE_H
+#define LAKE_LAKE_H
+
+#include <stdint.h>
+
+#include "delta.h"
+#include "parquet.h"
+
+typedef struct lake_writer_opts {
+	pq_writer_opts parquet;
+	size_t max_buffered_bytes;	/* default 48 MiB across partitions */
+} lake_writer_opts;
+
+void lake_writer_opts_default(lake_writer_opts *opts);
+
+typedef struct lake_writer lake_writer;
+
+/*
+ * data_schema: the columns stored in the files (partition column not
+ * included). partition_column: NULL for an unpartitioned table; its Delta
+ * type is DATE when named "date", else STRING.
+ */
+lake_writer *lake_writer_open(const char *table_dir,
+    const pq_schema *data_schema, const char *partition_column,
+    const lake_writer_opts *opts, lake_err *err);
+int lake_writer_append(lake_writer *w, const char *partition_value,
+    const pq_value *row, lake_err *err);
+int64_t lake_writer_rows(const lake_writer *w);
+/*
+ * Commits every file in one Delta commit on top of base (NULL: creates the
+ * table with metadata), with txn (app_id, txn_version) when app_id is not
+ * NULL and commitInfo(operation, info_json). With zero rows nothing is
+ * written and *version is left as it was. Returns DELTA_OK,
+ * DELTA_CONFLICT or DELTA_ERROR; the writer is freed in every case.
+ */
+int lake_writer_commit(lake_writer *w, const delta_snapshot *base,
+    const char *app_id, int64_t txn_version, const char *operation,
+    const char *info_json, int64_t *version, lake_err *err);
+void lake_writer_abort(lake_writer *w);
+
+#endif

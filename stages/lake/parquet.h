@@ -1,0 +1,188 @@
+/*
+ * parquet.h - a focused Parquet reader and writer for flat tables.
+ *
+ * The writer streams rows into column buffers, cuts a row group when its
+ * buffered size reaches opts.row_group_bytes, and writes the footer (with
+ * per-column min/max/null_count statistics) on close. Memory is bounded by
+ * one row group, whatever the file size. Strings are dictionary encoded
+ * (RLE_DICTIONARY) until the dictionary grows past opts.dict_max_bytes, then
+ * fall back to PLAIN. Pages are data page v1; the codec is ZSTD by default.
+ *
+ * The reader reads what the writer writes plus what DuckDB, Spark and
+ * pyarrow write for these types: data page v1 and v2, PLAIN,
+ * PLAIN_DICTIONARY and RLE_DICTIONARY, SNAPPY/GZIP/ZSTD/UNCOMPRESSED, and
+ * INT96 timestamps. It reads whole row groups of the projected columns into
+ * a pq_batch, so a caller can skip row groups by their statistics first.
+ * Every length in the file is bounds-checked: a corrupt file is an error,
+ * never a crash.
+ *
+ * Logical types (ours) and their Parquet encoding: see parquet-facts.md §4.
+ * TIMESTAMP is int64 microseconds since the epoch, written as
+ * TIMESTAMP(isAdjustedToUTC=true, MICROS): source timestamps carry no zone
+ * and are stored as if they were UTC (see README, "Time zones").
+ */
+#ifndef LAKE_PARQUET_H
+#define LAKE_PARQUET_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lake_err.h"
+
+typedef enum pq_type {
+	PQ_INT32,
+	PQ_INT64,
+	PQ_DOUBLE,
+	PQ_BOOLEAN,
+	PQ_STRING,	/* BYTE_ARRAY + UTF8 */
+	PQ_DATE,	/* int32 days since 1970-01-01 */
+	PQ_TIMESTAMP,	/* int64 microseconds since 1970-01-01 UTC */
+	/* Read-only types, for files other writers made: */
+	PQ_FLOAT,	/* widened to double in batches */
+	PQ_BINARY,	/* BYTE_ARRAY without UTF8 annotation */
+	PQ_INT8,	/* INT32 annotated INT(8); widened to int32 */
+	PQ_INT16,	/* INT32 annotated INT(16); widened to int32 */
+	PQ_DECIMAL,	/* INT32/INT64/FIXED_LEN_BYTE_ARRAY; unscaled int64 + scale */
+	PQ_TIMESTAMP_NTZ, /* isAdjustedToUTC=false; same µs storage */
+} pq_type;
+
+typedef enum pq_codec {
+	PQ_CODEC_UNCOMPRESSED = 0,
+	PQ_CODEC_SNAPPY = 1,
+	PQ_CODEC_GZIP = 2,
+	PQ_CODEC_ZSTD = 6,
+} pq_codec;
+
+typedef struct pq_column_def {
+	const char *name;
+	pq_type type;
+	int nullable;		/* OPTIONAL when 1, REQUIRED when 0 */
+	int decimal_precision;	/* PQ_DECIMAL only */
+	int decimal_scale;
+} pq_column_def;
+
+typedef struct pq_schema {
+	pq_column_def *cols;
+	int ncols;
+} pq_schema;
+
+/* One cell. Strings point into caller memory (writer) or batch memory. */
+typedef struct pq_value {
+	int is_null;
+	union {
+		int32_t i32;	/* INT32, DATE, INT8, INT16 */
+		int64_t i64;	/* INT64, TIMESTAMP, DECIMAL unscaled */
+		double f64;	/* DOUBLE, FLOAT */
+		int b;		/* BOOLEAN */
+		struct {
+			const char *ptr;
+			uint32_t len;
+		} s;		/* STRING, BINARY */
+	} v;
+} pq_value;
+
+/* Column statistics as kept in the footer and copied into Delta stats. */
+typedef struct pq_column_stats {
+	int has_min_max;	/* 0 when all values are null or unknown */
+	pq_value min, max;	/* strings owned by the stats struct */
+	int64_t null_count;	/* -1 when unknown */
+} pq_column_stats;
+
+typedef struct pq_file_stats {
+	int64_t num_rows;
+	int64_t file_size;	/* bytes on disk after close */
+	int ncols;
+	pq_column_stats *cols;	/* one per schema column */
+} pq_file_stats;
+
+void pq_file_stats_free(pq_file_stats *stats);
+
+/* --- writer -------------------------------------------------------- */
+
+typedef struct pq_writer_opts {
+	pq_codec codec;			/* default PQ_CODEC_ZSTD */
+	int zstd_level;			/* default 1 */
+	size_t row_group_bytes;		/* default 64 MiB of buffered values */
+	size_t page_bytes;		/* default 1 MiB */
+	int dictionary;			/* dictionary-encode strings; default 1 */
+	size_t dict_max_bytes;		/* default 1 MiB; then PLAIN */
+} pq_writer_opts;
+
+void pq_writer_opts_default(pq_writer_opts *opts);
+
+typedef struct pq_writer pq_writer;
+
+/*
+ * Creates path exclusively (O_EXCL) and writes the magic. The schema is
+ * copied. Returns NULL and fills err on failure.
+ */
+pq_writer *pq_writer_open(const char *path, const pq_schema *schema,
+    const pq_writer_opts *opts, lake_err *err);
+/* Appends one row: values[i] for schema column i. Strings are copied. */
+int pq_writer_append(pq_writer *w, const pq_value *values, lake_err *err);
+/* Rows appended so far, and bytes currently buffered (for callers that
+ * bound memory across several open writers). */
+int64_t pq_writer_rows(const pq_writer *w);
+size_t pq_writer_buffered_bytes(const pq_writer *w);
+/* Flushes the buffered row group now (it is otherwise cut by size). */
+int pq_writer_flush_row_group(pq_writer *w, lake_err *err);
+/*
+ * Flushes, writes the footer, fsyncs and closes the file, and frees w.
+ * When stats is not NULL it receives the file's statistics (free them with
+ * pq_file_stats_free). On failure the file is removed.
+ */
+int pq_writer_close(pq_writer *w, pq_file_stats *stats, lake_err *err);
+/* Closes, removes the file and frees w. */
+void pq_writer_abort(pq_writer *w);
+
+/* --- reader -------------------------------------------------------- */
+
+typedef struct pq_reader pq_reader;
+
+pq_reader *pq_reader_open(const char *path, lake_err *err);
+/* Reads from memory (the buffer must outlive the reader): for fuzzing. */
+pq_reader *pq_reader_open_mem(const uint8_t *buf, size_t len, lake_err *err);
+void pq_reader_close(pq_reader *r);
+
+const pq_schema *pq_reader_schema(const pq_reader *r);
+int pq_reader_column_index(const pq_reader *r, const char *name); /* -1 */
+int64_t pq_reader_num_rows(const pq_reader *r);
+int pq_reader_num_row_groups(const pq_reader *r);
+int64_t pq_reader_row_group_rows(const pq_reader *r, int rg);
+/* Statistics of one column chunk; has_min_max 0 when absent. The struct
+ * stays owned by the reader. */
+const pq_column_stats *pq_reader_row_group_stats(const pq_reader *r, int rg,
+    int col);
+
+/* One decoded column of a row group. */
+typedef struct pq_column_batch {
+	int col;		/* schema index */
+	pq_type type;
+	uint8_t *nulls;		/* 1 = null; NULL when no value is null */
+	union {
+		int32_t *i32;	/* INT32, DATE, INT8, INT16 */
+		int64_t *i64;	/* INT64, TIMESTAMP(_NTZ), DECIMAL, INT96 */
+		double *f64;	/* DOUBLE, FLOAT */
+		uint8_t *b;	/* BOOLEAN, 0 or 1 */
+	} v;
+	/* STRING/BINARY: value i is data[offsets[i] .. offsets[i+1]) */
+	uint32_t *offsets;
+	char *data;
+} pq_column_batch;
+
+typedef struct pq_batch {
+	int64_t nrows;
+	int ncols;
+	pq_column_batch *cols;	/* in the order the caller projected */
+} pq_batch;
+
+/*
+ * Decodes row group rg for the projected columns (cols[0..ncols), schema
+ * indexes; cols NULL means every column, in schema order) into batch,
+ * replacing what it held. Returns 0 or -1 with err filled.
+ */
+int pq_reader_read_row_group(pq_reader *r, int rg, const int *cols,
+    int ncols, pq_batch *batch, lake_err *err);
+void pq_batch_free(pq_batch *batch);
+
+#endif
