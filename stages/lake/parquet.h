@@ -185,4 +185,30 @@ int pq_reader_read_row_group(pq_reader *r, int rg, const int *cols,
     int ncols, pq_batch *batch, lake_err *err);
 void pq_batch_free(pq_batch *batch);
 
+/*
+ * Nested files (Delta checkpoints hold structs and maps): leaf columns by
+ * dotted path ("add.partitionValues.key_value.key") with their raw
+ * definition and repetition levels, so a caller can rebuild records.
+ * Flat files have one leaf per column. pq_reader_schema() lists only the
+ * top-level primitive columns of a nested file.
+ */
+int pq_reader_num_leaves(const pq_reader *r);
+const char *pq_reader_leaf_path(const pq_reader *r, int leaf);
+int pq_reader_leaf_index(const pq_reader *r, const char *path); /* -1 */
+pq_type pq_reader_leaf_type(const pq_reader *r, int leaf);
+int pq_reader_leaf_max_def(const pq_reader *r, int leaf);
+int pq_reader_leaf_max_rep(const pq_reader *r, int leaf);
+
+typedef struct pq_leaf_batch {
+	int64_t nlevels;	/* entries in def/rep */
+	int16_t *def;		/* NULL when max_def == 0 */
+	int16_t *rep;		/* NULL when max_rep == 0 */
+	int64_t nvalues;	/* non-null values (def == max_def) */
+	pq_column_batch values;	/* nvalues dense values; nulls unused */
+} pq_leaf_batch;
+
+int pq_reader_read_leaf(pq_reader *r, int rg, int leaf, pq_leaf_batch *out,
+    lake_err *err);
+void pq_leaf_batch_free(pq_leaf_batch *out);
+
 #endif
