@@ -1,0 +1,488 @@
+/*
+ * api.c - the endpoints of medallion-server.
+ *
+ * Spark's: create, kill, status, killall, clear, readyz, and the
+ * ErrorServlet for every other path (proto.c routes). Ours, with the same
+ * JSON conventions: GET /v1/submissions (list), GET
+ * /v1/submissions/logs/{id} (a driver's output), GET /metrics. Every
+ * non-200 answer carries an ErrorResponse JSON body, so both old Spark
+ * clients (which parse it) and new ones (which show it as text) work.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "log.h"
+#include "proto.h"
+#include "server.h"
+#include "stage.h"
+
+#define JSON_TYPE "application/json;charset=utf-8"
+#define LIST_DEFAULT_LIMIT 50
+#define LIST_MAX_LIMIT 1000
+
+static const char *const driver_states[] = {"SUBMITTED", "RUNNING",
+    "FINISHED", "FAILED", "KILLED", "ERROR", "RELAUNCHING", "UNKNOWN", NULL};
+
+static void
+respond_json(api_response *resp, int status, json_t *msg)
+{
+	resp->status = status;
+	resp->content_type = JSON_TYPE;
+	resp->body = msg ? proto_dump(msg) : NULL;
+	json_decref(msg);
+	if (resp->body == NULL) {
+		/* Out of memory while encoding: still answer in JSON. */
+		resp->status = 500;
+		resp->body = strdup("{\"action\":\"ErrorResponse\","
+		    "\"message\":\"Internal server error: out of memory\","
+		    "\"serverSparkVersion\":\"" PROTO_SERVER_SPARK_VERSION
+		    "\"}");
+	}
+	resp->body_len = resp->body ? strlen(resp->body) : 0;
+}
+
+static void
+respond_error(api_response *resp, int status, const char *message)
+{
+	respond_json(resp, status, proto_error(message));
+}
+
+static void
+respond_internal(api_response *resp, const char *what)
+{
+	char msg[256];
+
+	snprintf(msg, sizeof(msg), "Internal server error: %s; see the "
+	    "server log", what);
+	respond_error(resp, 500, msg);
+}
+
+/* --- create ---------------------------------------------------------- */
+
+static int
+check_environment(const proto_create *req, char *msg, size_t msglen)
+{
+	const char *name;
+	json_t *value;
+
+	if (req->environment == NULL)
+		return 0;
+	json_object_foreach(req->environment, name, value) {
+		if (!stage_env_allowed(name, msg, msglen))
+			return -1;
+		if (strlen(json_string_value(value)) !=
+		    json_string_length(value)) {
+			snprintf(msg, msglen, "Environment variable '%s' has a "
+			    "NUL byte in its value.", name);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* The request's variables, minus those Spark drops too. */
+static char *
+environment_json(const proto_create *req)
+{
+	json_t *env = req->environment ? json_deep_copy(req->environment) :
+	    json_object();
+	char *text;
+
+	json_object_del(env, "SPARK_LOCAL_IP");
+	json_object_del(env, "SPARK_LOCAL_HOSTNAME");
+	text = json_dumps(env, JSON_COMPACT);
+	json_decref(env);
+	return text;
+}
+
+static void
+handle_create(server *s, const api_request *req, api_response *resp)
+{
+	char msg[1024], stage[128], id[64];
+	char *argv_text = NULL, *env_text = NULL, *request_text = NULL;
+	proto_create create;
+	json_t *argv = NULL;
+	int64_t now = clock_now_us();
+
+	if (proto_parse_create(req->body, req->body_len, &create, msg,
+	    sizeof(msg)) == -1) {
+		respond_error(resp, 400, msg);
+		return;
+	}
+	if (stage_resolve(s->stages_dir, &create, stage, sizeof(stage), &argv,
+	    msg, sizeof(msg)) == -1 ||
+	    check_environment(&create, msg, sizeof(msg)) == -1) {
+		respond_error(resp, 400, msg);
+		goto out;
+	}
+	argv_text = json_dumps(argv, JSON_COMPACT);
+	env_text = environment_json(&create);
+	request_text = json_dumps(create.json, JSON_COMPACT);
+	if (argv_text == NULL || env_text == NULL || request_text == NULL) {
+		respond_internal(resp, "out of memory");
+		goto out;
+	}
+	if (store_new_driver_id(s->st, now, id, sizeof(id)) == -1 ||
+	    store_insert_driver(s->st, id, stage, request_text, argv_text,
+	    env_text, create.supervise, now) == -1) {
+		respond_internal(resp, "cannot record the submission in the "
+		    "state store");
+		goto out;
+	}
+	driver_wake(s);
+	snprintf(msg, sizeof(msg), "Driver successfully submitted as %s", id);
+	respond_json(resp, 200, proto_create_response(1, id, msg,
+	    create.unknown_fields));
+out:
+	free(argv_text);
+	free(env_text);
+	free(request_text);
+	json_decref(argv);
+	proto_create_free(&create);
+}
+
+/* --- kill, killall, status, clear, readyz ---------------------------- */
+
+static void
+handle_kill(server *s, const char *id, api_response *resp)
+{
+	char msg[512];
+	int rc = driver_kill(s, id);
+
+	if (rc < 0) {
+		respond_internal(resp, "cannot read the state store");
+		return;
+	}
+	if (rc == 1)
+		snprintf(msg, sizeof(msg), "Kill request for %s submitted", id);
+	else
+		snprintf(msg, sizeof(msg), "Driver %s has already finished or "
+		    "does not exist", id);
+	respond_json(resp, 200, proto_kill_response(rc == 1, id, msg));
+}
+
+static int
+kill_one(const store_driver *d, void *arg)
+{
+	driver_kill(arg, d->id);
+	return 0;
+}
+
+static void
+handle_killall(server *s, api_response *resp)
+{
+	if (store_list_unfinished(s->st, kill_one, s) == -1) {
+		respond_internal(resp, "cannot read the state store");
+		return;
+	}
+	respond_json(resp, 200, proto_killall_response(1,
+	    "Kill request for all drivers submitted"));
+}
+
+static void
+handle_status(server *s, const char *id, api_response *resp)
+{
+	store_driver d;
+	char msg[1200];
+	const char *message = NULL;
+	int rc = store_get_driver(s->st, id, &d);
+
+	if (rc < 0) {
+		respond_internal(resp, "cannot read the state store");
+		return;
+	}
+	if (rc == 0) {
+		respond_json(resp, 200, proto_status_response(0, id, NULL, NULL,
+		    NULL, NULL));
+		return;
+	}
+	if (d.message != NULL) {
+		/* Spark's clients look for this prefix on ERROR. */
+		snprintf(msg, sizeof(msg), "%s%s", strcmp(d.state, "ERROR") ==
+		    0 ? "Exception from the cluster:\n" : "", d.message);
+		message = msg;
+	}
+	respond_json(resp, 200, proto_status_response(1, id, d.state, message,
+	    NULL, NULL));
+	store_driver_free(&d);
+}
+
+static void
+handle_clear(server *s, api_response *resp)
+{
+	int n = store_clear_finished(s->st);
+
+	if (n < 0) {
+		respond_internal(resp, "cannot clear the state store");
+		return;
+	}
+	log_info("clear: forgot %d finished driver(s)", n);
+	respond_json(resp, 200, proto_clear_response());
+}
+
+static void
+handle_readyz(server *s, api_response *resp)
+{
+	if (!atomic_load(&s->ready) || s->stopping)
+		respond_error(resp, 503, "Master is not ready.");
+	else
+		respond_json(resp, 200, proto_readyz_response());
+}
+
+/* --- list and logs (ours) -------------------------------------------- */
+
+static json_t *
+iso_time_or_null(int64_t us)
+{
+	char buf[40];
+
+	if (us == 0)
+		return json_null();
+	return json_string(clock_format_utc(us, buf, sizeof(buf)));
+}
+
+static int
+list_one(const store_driver *d, void *arg)
+{
+	json_t *item = json_object();
+	int64_t end = d->ended_us ? d->ended_us : clock_now_us();
+
+	json_object_set_new(item, "submissionId", json_string(d->id));
+	json_object_set_new(item, "stage", json_string(d->stage));
+	json_object_set_new(item, "driverState", json_string(d->state));
+	json_object_set_new(item, "createdAt", iso_time_or_null(d->created_us));
+	json_object_set_new(item, "startedAt", iso_time_or_null(d->started_us));
+	json_object_set_new(item, "endedAt", iso_time_or_null(d->ended_us));
+	json_object_set_new(item, "durationMs", d->started_us ?
+	    json_integer((end - d->started_us) / 1000) : json_null());
+	json_object_set_new(item, "attempts", json_integer(d->attempts));
+	json_object_set_new(item, "exitCode", d->exit_code >= 0 ?
+	    json_integer(d->exit_code) : json_null());
+	if (d->message != NULL)
+		json_object_set_new(item, "message", json_string(d->message));
+	json_array_append_new(arg, item);
+	return 0;
+}
+
+static int
+valid_state(const char *state)
+{
+	int i;
+
+	for (i = 0; driver_states[i] != NULL; i++)
+		if (strcmp(driver_states[i], state) == 0)
+			return 1;
+	return 0;
+}
+
+static int
+query_int(const api_request *req, const char *key, long def, long lo,
+    long hi, long *out, char *msg, size_t msglen)
+{
+	const char *v = req->query(req->query_ctx, key);
+	char *end;
+
+	*out = def;
+	if (v == NULL)
+		return 0;
+	errno = 0;
+	*out = strtol(v, &end, 10);
+	if (errno != 0 || *v == '\0' || *end != '\0' || *out < lo ||
+	    *out > hi) {
+		snprintf(msg, msglen, "Query parameter '%s' must be an integer "
+		    "from %ld to %ld, not '%.40s'.", key, lo, hi, v);
+		return -1;
+	}
+	return 0;
+}
+
+static void
+handle_list(server *s, const api_request *req, api_response *resp)
+{
+	const char *state = req->query(req->query_ctx, "state");
+	char msg[256];
+	long limit, offset;
+	json_t *msgj, *items;
+	int total;
+
+	if (state != NULL && !valid_state(state)) {
+		snprintf(msg, sizeof(msg), "Query parameter 'state' must be a "
+		    "driver state such as RUNNING or FINISHED, not '%.40s'.",
+		    state);
+		respond_error(resp, 400, msg);
+		return;
+	}
+	if (query_int(req, "limit", LIST_DEFAULT_LIMIT, 1, LIST_MAX_LIMIT,
+	    &limit, msg, sizeof(msg)) == -1 ||
+	    query_int(req, "offset", 0, 0, 1000000000, &offset, msg,
+	    sizeof(msg)) == -1) {
+		respond_error(resp, 400, msg);
+		return;
+	}
+	items = json_array();
+	total = store_count(s->st, state);
+	if (items == NULL || total < 0 || store_list(s->st, state, (int)limit,
+	    (int)offset, list_one, items) == -1) {
+		json_decref(items);
+		respond_internal(resp, "cannot read the state store");
+		return;
+	}
+	msgj = json_pack("{s:s, s:s, s:b, s:o, s:i, s:i, s:i}",
+	    "action", "SubmissionListResponse",
+	    "serverSparkVersion", PROTO_SERVER_SPARK_VERSION,
+	    "success", 1, "submissions", items, "total", total,
+	    "limit", (int)limit, "offset", (int)offset);
+	if (msgj != NULL && offset + limit < total)
+		json_object_set_new(msgj, "nextOffset",
+		    json_integer(offset + limit));
+	respond_json(resp, 200, msgj);
+}
+
+static void
+handle_logs(server *s, const api_request *req, const char *id,
+    api_response *resp)
+{
+	const char *stream = req->query(req->query_ctx, "stream");
+	char path[4096], msg[300];
+	store_driver d;
+	struct stat sb;
+	int rc, fd;
+
+	if (stream == NULL)
+		stream = "stdout";
+	if (strcmp(stream, "stdout") != 0 && strcmp(stream, "stderr") != 0) {
+		respond_error(resp, 400, "Query parameter 'stream' must be "
+		    "stdout or stderr.");
+		return;
+	}
+	if ((rc = store_get_driver(s->st, id, &d)) <= 0) {
+		if (rc < 0) {
+			respond_internal(resp, "cannot read the state store");
+			return;
+		}
+		snprintf(msg, sizeof(msg), "Submission %.200s does not exist.",
+		    id);
+		respond_error(resp, 404, msg);
+		return;
+	}
+	store_driver_free(&d);
+	resp->status = 200;
+	resp->content_type = "text/plain;charset=utf-8";
+	snprintf(path, sizeof(path), "%s/%s.%s", s->log_dir, id, stream);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
+		/* Not started yet: no output so far. */
+		resp->body = strdup("");
+		return;
+	}
+	if (fstat(fd, &sb) == -1) {
+		close(fd);
+		respond_internal(resp, "cannot read the driver's log");
+		return;
+	}
+	resp->fd = fd;
+	resp->fd_size = (uint64_t)sb.st_size;
+}
+
+/* --- dispatch -------------------------------------------------------- */
+
+static void
+method_not_allowed(const char *method, const char *allow,
+    api_response *resp)
+{
+	char msg[200];
+
+	snprintf(msg, sizeof(msg), "HTTP method %.20s is not supported by this "
+	    "URL; use %s.", method, allow);
+	respond_error(resp, 405, msg);
+	resp->allow = allow;
+}
+
+static int
+handle_extension(server *s, const api_request *req, api_response *resp)
+{
+	if (strcmp(req->path, "/metrics") == 0) {
+		if (strcmp(req->method, "GET") != 0 &&
+		    strcmp(req->method, "HEAD") != 0) {
+			method_not_allowed(req->method, "GET", resp);
+			return 1;
+		}
+		resp->status = 200;
+		resp->content_type = "text/plain; version=0.0.4;charset=utf-8";
+		resp->body = metrics_render(s, &resp->body_len);
+		if (resp->body == NULL)
+			respond_internal(resp, "cannot render metrics");
+		return 1;
+	}
+	return 0;
+}
+
+/* Paths open without credentials: probes and scrapers. */
+static int
+is_public(const char *path)
+{
+	return strcmp(path, "/metrics") == 0 ||
+	    strncmp(path, "/v1/submissions/readyz", 22) == 0;
+}
+
+static const char *
+allowed_method(proto_action a)
+{
+	switch (a) {
+	case PROTO_ROUTE_STATUS:
+	case PROTO_ROUTE_READYZ:
+	case PROTO_ROUTE_LOGS:
+	case PROTO_ROUTE_LIST:
+		return "GET";
+	default:
+		return "POST";
+	}
+}
+
+void
+api_handle(server *s, const api_request *req, api_response *resp)
+{
+	const char *reason;
+	proto_route r;
+
+	memset(resp, 0, sizeof(*resp));
+	resp->fd = -1;
+	if (!is_public(req->path) && auth_check(&s->auth, req->authorization,
+	    clock_now_us() / 1000000, &reason) == -1) {
+		respond_error(resp, 403, reason);
+		return;
+	}
+	if (handle_extension(s, req, resp))
+		return;
+	proto_route_path(req->method, req->path, &r);
+	if (r.action == PROTO_ROUTE_ERROR) {
+		respond_json(resp, r.status, r.status == 468 ?
+		    proto_error_version(r.message) : proto_error(r.message));
+		return;
+	}
+	if (!r.method_ok) {
+		method_not_allowed(req->method, allowed_method(r.action), resp);
+		return;
+	}
+	if (r.status == 400) {
+		respond_error(resp, 400, r.message);
+		return;
+	}
+	switch (r.action) {
+	case PROTO_ROUTE_CREATE: handle_create(s, req, resp); break;
+	case PROTO_ROUTE_KILL: handle_kill(s, r.id, resp); break;
+	case PROTO_ROUTE_STATUS: handle_status(s, r.id, resp); break;
+	case PROTO_ROUTE_KILLALL: handle_killall(s, resp); break;
+	case PROTO_ROUTE_CLEAR: handle_clear(s, resp); break;
+	case PROTO_ROUTE_READYZ: handle_readyz(s, resp); break;
+	case PROTO_ROUTE_LIST: handle_list(s, req, resp); break;
+	case PROTO_ROUTE_LOGS: handle_logs(s, req, r.id, resp); break;
+	default: respond_internal(resp, "unroutable request"); break;
+	}
+}

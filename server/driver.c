@@ -1,0 +1,246 @@
+/*
+ * driver.c - starting queued drivers, killing them, and noticing lost ones.
+ *
+ * The scheduler runs on the server's main thread: woken by a create (via
+ * the self-pipe) or every 100 ms, it reaps exited runners, claims queued
+ * drivers while fewer than --max-running hold a slot, and starts one
+ * medallion-runner per claim. Every 2 s (and at start) it checks that each
+ * unfinished driver still has a live runner: a claim whose runner never
+ * began goes back to the queue; a running driver whose runner died is
+ * marked UNKNOWN and its stage's process group is stopped, so nothing runs
+ * twice and nothing stays RUNNING forever.
+ *
+ * A runner's environment is built here: a fixed PATH and locale, the
+ * operator's --stage-env entries, MEDALLION_SUBMISSION_ID, then the
+ * request's (already vetted) variables. The server's own environment is
+ * not inherited.
+ */
+#include <errno.h>
+#include <jansson.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "log.h"
+#include "proc.h"
+#include "server.h"
+
+#define CLAIM_GRACE_US (10 * 1000000LL)
+#define RECOVER_EVERY_US (2 * 1000000LL)
+
+void
+driver_wake(server *s)
+{
+	char c = 1;
+
+	(void)!write(s->wake_fd[1], &c, 1);
+}
+
+/* envp for a runner: fixed base, operator's entries, then the request's. */
+static char **
+runner_environment(server *s, const char *id, const char *env_json)
+{
+	json_t *env = json_loads(env_json ? env_json : "{}", 0, NULL), *v;
+	size_t n = 0, cap, i;
+	const char *name;
+	char **envp;
+
+	cap = 4 + s->nstage_env + (env ? json_object_size(env) : 0);
+	if ((envp = calloc(cap + 1, sizeof(*envp))) == NULL)
+		goto out;
+	envp[n++] = strdup("PATH=/usr/local/bin:/usr/bin:/bin");
+	envp[n++] = strdup("LANG=C.UTF-8");
+	if (s->lake_dir != NULL && asprintf(&envp[n], "MEDALLION_LAKE=%s",
+	    s->lake_dir) > 0)
+		n++;
+	for (i = 0; i < s->nstage_env; i++)
+		envp[n++] = strdup(s->stage_env[i]);
+	if (asprintf(&envp[n], "MEDALLION_SUBMISSION_ID=%s", id) > 0)
+		n++;
+	if (env != NULL) {
+		json_object_foreach(env, name, v) {
+			if (asprintf(&envp[n], "%s=%s", name,
+			    json_string_value(v) ? json_string_value(v) : "") > 0)
+				n++;
+		}
+	}
+	envp[n] = NULL;
+out:
+	json_decref(env);
+	return envp;
+}
+
+static void
+free_strings(char **v)
+{
+	size_t i;
+
+	for (i = 0; v != NULL && v[i] != NULL; i++)
+		free(v[i]);
+	free(v);
+}
+
+static int
+spawn_runner(server *s, const store_driver *d, int64_t token, pid_t *pid)
+{
+	char stage_path[4096], token_s[32], grace[32], relaunches[32],
+	    backoff[32];
+	char *argv[] = {"medallion-runner", "--state", (char *)s->state_path,
+	    "--id", (char *)d->id, "--token", token_s, "--stage-path",
+	    stage_path, "--log-dir", (char *)s->log_dir, "--grace-ms", grace,
+	    "--max-relaunches", relaunches, "--relaunch-backoff-ms", backoff,
+	    NULL};
+	posix_spawnattr_t attr;
+	sigset_t none;
+	char **envp;
+	int rc;
+
+	snprintf(stage_path, sizeof(stage_path), "%s/%s", s->stages_dir,
+	    d->stage);
+	snprintf(token_s, sizeof(token_s), "%lld", (long long)token);
+	snprintf(grace, sizeof(grace), "%lld", (long long)s->grace_ms);
+	snprintf(relaunches, sizeof(relaunches), "%d", s->max_relaunches);
+	snprintf(backoff, sizeof(backoff), "%lld",
+	    (long long)s->relaunch_backoff_ms);
+	if ((envp = runner_environment(s, d->id, d->env_json)) == NULL)
+		return ENOMEM;
+	/* Its own process group: a ^C to the server's terminal, or the
+	 * server's death, does not stop running drivers. */
+	posix_spawnattr_init(&attr);
+	sigemptyset(&none);
+	posix_spawnattr_setsigmask(&attr, &none);
+	posix_spawnattr_setpgroup(&attr, 0);
+	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP |
+	    POSIX_SPAWN_SETSIGMASK);
+	rc = posix_spawn(pid, s->runner_path, NULL, &attr, argv, envp);
+	posix_spawnattr_destroy(&attr);
+	free_strings(envp);
+	return rc;
+}
+
+static void
+launch(server *s, const char *id, int64_t token)
+{
+	store_driver d;
+	pid_t pid;
+	int rc;
+
+	if (store_get_driver(s->st, id, &d) != 1)
+		return;
+	if ((rc = spawn_runner(s, &d, token, &pid)) != 0) {
+		char msg[512];
+
+		snprintf(msg, sizeof(msg), "cannot start the stage runner "
+		    "%.300s: %s", s->runner_path, strerror(rc));
+		log_warnx("%s: %s", id, msg);
+		/* Give the driver its terminal state from here. */
+		store_runner_begin(s->st, id, token, 0, "", clock_now_us());
+		store_runner_end(s->st, id, "ERROR", -1, 0, msg,
+		    clock_now_us());
+	} else {
+		store_set_runner_pid(s->st, id, pid);
+		log_debug("%s: started runner %d for stage %s", id, (int)pid,
+		    d.stage);
+	}
+	store_driver_free(&d);
+}
+
+static void
+schedule(server *s)
+{
+	char id[64];
+	int64_t token;
+	int active;
+
+	if (s->stopping)
+		return;
+	active = store_count_active(s->st);
+	while (active >= 0 && active < s->max_running) {
+		if (store_claim_next(s->st, clock_now_us(), id, sizeof(id),
+		    &token) != 1)
+			break;
+		launch(s, id, token);
+		active++;
+	}
+}
+
+static void
+reap_children(server *s)
+{
+	int status, reaped = 0;
+
+	while (waitpid(-1, &status, WNOHANG) > 0)
+		reaped++;
+	/* A runner that ended without recording an outcome is lost: look
+	 * now rather than at the next periodic check. */
+	if (reaped > 0)
+		driver_recover(s);
+}
+
+static int
+recover_one(const store_driver *d, void *arg)
+{
+	server *s = arg;
+	char msg[512];
+	int64_t now = clock_now_us();
+
+	if (strcmp(d->state, "SUBMITTED") == 0) {
+		if (d->claimed_us == 0 || now - d->claimed_us < CLAIM_GRACE_US)
+			return 0;
+		if (d->runner_pid > 0 && kill(d->runner_pid, 0) == 0)
+			return 0;
+		if (store_requeue(s->st, d->id, d->claim_token) == 1)
+			log_info("%s: its runner never started; queued again",
+			    d->id);
+		return 0;
+	}
+	/* RUNNING or RELAUNCHING: is its runner alive? */
+	if (d->runner_start[0] != '\0' &&
+	    proc_is_same(d->runner_pid, d->runner_start))
+		return 0;
+	if (d->runner_start[0] == '\0' && now - d->started_us < CLAIM_GRACE_US)
+		return 0;
+	if (d->stage_pid > 0 && killpg(d->stage_pid, SIGKILL) == 0)
+		log_warnx("%s: stopped orphaned stage process group %d",
+		    d->id, (int)d->stage_pid);
+	snprintf(msg, sizeof(msg), "the stage runner (pid %d) exited without "
+	    "recording an outcome; the stage was stopped and its result is "
+	    "unknown", (int)d->runner_pid);
+	if (store_mark_lost(s->st, d->id, "UNKNOWN", msg, now) == 1)
+		log_warnx("%s: %s", d->id, msg);
+	return 0;
+}
+
+void
+driver_recover(server *s)
+{
+	s->last_recover_us = clock_mono_us();
+	store_list_unfinished(s->st, recover_one, s);
+}
+
+void
+driver_tick(server *s)
+{
+	reap_children(s);
+	if (clock_mono_us() - s->last_recover_us >= RECOVER_EVERY_US)
+		driver_recover(s);
+	schedule(s);
+}
+
+int
+driver_kill(server *s, const char *id)
+{
+	pid_t runner = 0;
+	int rc = store_request_kill(s->st, id, clock_now_us(), &runner);
+
+	/* The runner also polls kill_requested, so a lost signal only
+	 * delays the kill by a second. */
+	if (rc == 1 && runner > 0)
+		kill(runner, SIGTERM);
+	return rc;
+}

@@ -1,0 +1,97 @@
+/*
+ * server.h - the one context struct of medallion-server, and the
+ * interfaces between its modules: the HTTP layer (http.c) turns requests
+ * into api_request and sends api_response; the API (api.c) implements the
+ * endpoints; the driver scheduler (driver.c) starts runners for queued
+ * drivers and notices lost ones; metrics.c counts.
+ */
+#ifndef SERVER_SERVER_H
+#define SERVER_SERVER_H
+
+#include <signal.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "auth.h"
+#include "store.h"
+
+#define SERVER_MAX_BODY (1024 * 1024)
+
+/* HTTP status codes counted separately in /metrics; others are "other". */
+#define METRICS_NCODES 12
+
+typedef struct metrics {
+	atomic_llong requests[METRICS_NCODES];
+} metrics;
+
+typedef struct server {
+	/* configuration */
+	const char *host;
+	int port;
+	const char *port_file;
+	const char *state_path;
+	const char *stages_dir;
+	const char *log_dir;
+	const char *lake_dir;		/* may be NULL */
+	int max_running;
+	int64_t grace_ms;
+	int max_relaunches;
+	int64_t relaunch_backoff_ms;
+	int max_connections;
+	int idle_timeout_s;
+	int threads;
+	int insecure;
+	char runner_path[4096];
+	char **stage_env;		/* "NAME=VALUE", NULL-terminated */
+	size_t nstage_env;
+	auth auth;
+	/* state */
+	store *st;
+	metrics metrics;
+	int wake_fd[2];			/* self-pipe: wakes the scheduler */
+	volatile sig_atomic_t stopping;
+	atomic_int ready;
+	int64_t last_recover_us;	/* scheduler thread only */
+} server;
+
+/* A request as the API sees it. */
+typedef struct api_request {
+	const char *method;
+	const char *path;		/* decoded, without the query string */
+	const char *body;
+	size_t body_len;
+	const char *authorization;	/* header value or NULL */
+	/* Query parameter lookup (NULL when absent). */
+	const char *(*query)(void *ctx, const char *key);
+	void *query_ctx;
+} api_request;
+
+typedef struct api_response {
+	int status;
+	char *body;			/* malloc'd, or NULL */
+	size_t body_len;
+	const char *content_type;
+	int fd;				/* >= 0: send this file instead */
+	uint64_t fd_size;
+	const char *allow;		/* Allow header for 405 */
+} api_response;
+
+void api_handle(server *s, const api_request *req, api_response *resp);
+
+/* driver.c */
+void driver_wake(server *s);
+void driver_tick(server *s);		/* reap, recover, schedule */
+void driver_recover(server *s);
+int driver_kill(server *s, const char *id);	/* 1 submitted, 0 not */
+
+/* metrics.c */
+void metrics_count(metrics *m, int status);
+char *metrics_render(server *s, size_t *len);
+
+/* http.c */
+typedef struct http_server http_server;
+http_server *http_start(server *s, int listen_fd);
+void http_stop(http_server *h);
+
+#endif

@@ -1,0 +1,565 @@
+/*
+ * store.c - SQLite state for drivers: schema, ids, transitions, queries.
+ *
+ * Every transition is one UPDATE guarded by the state it expects, and
+ * sqlite3_changes() says whether this caller won it. The schema comes from
+ * schemas/sqlite/server.sql, compiled in; PRAGMA user_version records
+ * which version a file has, and store_open() migrates older files.
+ */
+#include "store.h"
+
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+#include "server_schema.h"
+
+#define STORE_SCHEMA_VERSION 1
+#define STORE_BUSY_TIMEOUT_MS 10000
+
+struct store {
+	sqlite3 *db;
+	char *path;
+	pthread_mutex_t lock;
+};
+
+static const char driver_columns[] =
+    "id, stage, state, message, argv, env, supervise, created_us, "
+    "claimed_us, started_us, ended_us, claim_token, exit_code, "
+    "exit_signal, attempts, runner_pid, runner_start, stage_pid, "
+    "kill_requested";
+
+static int
+exec_sql(store *st, const char *sql, char *err, size_t errlen)
+{
+	char *msg = NULL;
+
+	if (sqlite3_exec(st->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+		snprintf(err, errlen, "%s: %s", st->path, msg ? msg : "?");
+		sqlite3_free(msg);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+user_version(store *st)
+{
+	sqlite3_stmt *s;
+	int v = -1;
+
+	if (sqlite3_prepare_v2(st->db, "PRAGMA user_version", -1, &s,
+	    NULL) != SQLITE_OK)
+		return -1;
+	if (sqlite3_step(s) == SQLITE_ROW)
+		v = sqlite3_column_int(s, 0);
+	sqlite3_finalize(s);
+	return v;
+}
+
+static int
+migrate(store *st, char *err, size_t errlen)
+{
+	char sql[64];
+	int v = user_version(st);
+
+	if (v < 0) {
+		snprintf(err, errlen, "%s: cannot read schema version: %s",
+		    st->path, sqlite3_errmsg(st->db));
+		return -1;
+	}
+	if (v > STORE_SCHEMA_VERSION) {
+		snprintf(err, errlen, "%s: schema version %d is newer than this "
+		    "server understands (%d); use a newer medallion-server",
+		    st->path, v, STORE_SCHEMA_VERSION);
+		return -1;
+	}
+	if (v == STORE_SCHEMA_VERSION)
+		return 0;
+	/* Version 0 (new file) -> 1: the whole schema. Later versions add
+	 * ALTER steps here, one per version. */
+	if (exec_sql(st, "BEGIN IMMEDIATE", err, errlen) == -1)
+		return -1;
+	if (exec_sql(st, server_schema_sql, err, errlen) == -1)
+		goto rollback;
+	snprintf(sql, sizeof(sql), "PRAGMA user_version = %d",
+	    STORE_SCHEMA_VERSION);
+	if (exec_sql(st, sql, err, errlen) == -1 ||
+	    exec_sql(st, "COMMIT", err, errlen) == -1)
+		goto rollback;
+	return 0;
+rollback:
+	sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+	return -1;
+}
+
+store *
+store_open(const char *path, char *err, size_t errlen)
+{
+	store *st = calloc(1, sizeof(*st));
+
+	if (st == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	pthread_mutex_init(&st->lock, NULL);
+	if ((st->path = strdup(path)) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	if (sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE |
+	    SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, NULL) != SQLITE_OK) {
+		snprintf(err, errlen, "cannot open state file %s: %s", path,
+		    st->db ? sqlite3_errmsg(st->db) : "out of memory");
+		goto fail;
+	}
+	sqlite3_busy_timeout(st->db, STORE_BUSY_TIMEOUT_MS);
+	if (exec_sql(st, "PRAGMA journal_mode = WAL; "
+	    "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON",
+	    err, errlen) == -1 ||
+	    migrate(st, err, errlen) == -1)
+		goto fail;
+	return st;
+fail:
+	store_close(st);
+	return NULL;
+}
+
+void
+store_close(store *st)
+{
+	if (st == NULL)
+		return;
+	sqlite3_close(st->db);
+	pthread_mutex_destroy(&st->lock);
+	free(st->path);
+	free(st);
+}
+
+const char *
+store_path(const store *st)
+{
+	return st->path;
+}
+
+/*
+ * Runs one statement with bound arguments. fmt names the argument types:
+ * 's' text, 'i' int64, 'n' text-or-NULL. Returns the number of changed
+ * rows, or -1. Rows, when row_cb is given, go to it.
+ */
+static int
+run(store *st, const char *sql, int (*row_cb)(sqlite3_stmt *, void *),
+    void *arg, const char *fmt, ...)
+{
+	sqlite3_stmt *s = NULL;
+	va_list ap;
+	int rc, i, changes = -1;
+
+	pthread_mutex_lock(&st->lock);
+	if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK)
+		goto out;
+	va_start(ap, fmt);
+	for (i = 0; fmt[i] != '\0'; i++) {
+		const char *text;
+
+		switch (fmt[i]) {
+		case 's':
+			sqlite3_bind_text(s, i + 1, va_arg(ap, const char *), -1,
+			    SQLITE_TRANSIENT);
+			break;
+		case 'n':
+			text = va_arg(ap, const char *);
+			if (text == NULL)
+				sqlite3_bind_null(s, i + 1);
+			else
+				sqlite3_bind_text(s, i + 1, text, -1,
+				    SQLITE_TRANSIENT);
+			break;
+		default:
+			sqlite3_bind_int64(s, i + 1, va_arg(ap, int64_t));
+			break;
+		}
+	}
+	va_end(ap);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		if (row_cb != NULL && row_cb(s, arg) != 0)
+			break;
+	}
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		goto out;
+	changes = sqlite3_changes(st->db);
+out:
+	if (changes < 0)
+		fprintf(stderr, "medallion-server: state store %s: %s\n",
+		    st->path, sqlite3_errmsg(st->db));
+	sqlite3_finalize(s);
+	pthread_mutex_unlock(&st->lock);
+	return changes;
+}
+
+static int
+int_row(sqlite3_stmt *s, void *arg)
+{
+	*(int64_t *)arg = sqlite3_column_int64(s, 0);
+	return 1;
+}
+
+static char *
+column_strdup(sqlite3_stmt *s, int col)
+{
+	const unsigned char *t = sqlite3_column_text(s, col);
+
+	return t ? strdup((const char *)t) : NULL;
+}
+
+static void
+column_copy(sqlite3_stmt *s, int col, char *buf, size_t len)
+{
+	const unsigned char *t = sqlite3_column_text(s, col);
+
+	snprintf(buf, len, "%s", t ? (const char *)t : "");
+}
+
+static void
+driver_from_row(sqlite3_stmt *s, store_driver *d)
+{
+	memset(d, 0, sizeof(*d));
+	column_copy(s, 0, d->id, sizeof(d->id));
+	column_copy(s, 1, d->stage, sizeof(d->stage));
+	column_copy(s, 2, d->state, sizeof(d->state));
+	d->message = column_strdup(s, 3);
+	d->argv_json = column_strdup(s, 4);
+	d->env_json = column_strdup(s, 5);
+	d->supervise = sqlite3_column_int(s, 6);
+	d->created_us = sqlite3_column_int64(s, 7);
+	d->claimed_us = sqlite3_column_int64(s, 8);
+	d->started_us = sqlite3_column_int64(s, 9);
+	d->ended_us = sqlite3_column_int64(s, 10);
+	d->claim_token = sqlite3_column_int64(s, 11);
+	d->exit_code = sqlite3_column_type(s, 12) == SQLITE_NULL ? -1 :
+	    sqlite3_column_int(s, 12);
+	d->exit_signal = sqlite3_column_int(s, 13);
+	d->attempts = sqlite3_column_int(s, 14);
+	d->runner_pid = (pid_t)sqlite3_column_int(s, 15);
+	column_copy(s, 16, d->runner_start, sizeof(d->runner_start));
+	d->stage_pid = (pid_t)sqlite3_column_int(s, 17);
+	d->kill_requested = sqlite3_column_int(s, 18);
+}
+
+void
+store_driver_free(store_driver *d)
+{
+	free(d->message);
+	free(d->argv_json);
+	free(d->env_json);
+	d->message = d->argv_json = d->env_json = NULL;
+}
+
+int
+store_new_driver_id(store *st, int64_t now_us, char *id, size_t idlen)
+{
+	int64_t counter = -1;
+	time_t secs = (time_t)(now_us / 1000000);
+	struct tm tm;
+	char stamp[32];
+
+	/* The counter survives restarts, so ids never repeat. */
+	if (run(st, "INSERT INTO meta (key, value) VALUES ('driver_counter', "
+	    "'0') ON CONFLICT (key) DO UPDATE SET value = value + 1 "
+	    "RETURNING value", int_row, &counter, "") < 0 || counter < 0)
+		return -1;
+	gmtime_r(&secs, &tm);
+	strftime(stamp, sizeof(stamp), "%Y%m%d%H%M%S", &tm);
+	if ((size_t)snprintf(id, idlen, "driver-%s-%04lld", stamp,
+	    (long long)counter) >= idlen)
+		return -1;
+	return 0;
+}
+
+int
+store_insert_driver(store *st, const char *id, const char *stage,
+    const char *request_json, const char *argv_json, const char *env_json,
+    int supervise, int64_t created_us)
+{
+	return run(st, "INSERT INTO drivers (id, stage, state, request, argv, "
+	    "env, supervise, created_us) VALUES (?, ?, 'SUBMITTED', ?, ?, ?, "
+	    "?, ?)", NULL, NULL, "sssssii", id, stage, request_json, argv_json,
+	    env_json, (int64_t)supervise, created_us) == 1 ? 0 : -1;
+}
+
+static int
+driver_row(sqlite3_stmt *s, void *arg)
+{
+	driver_from_row(s, arg);
+	return 1;
+}
+
+int
+store_get_driver(store *st, const char *id, store_driver *d)
+{
+	char sql[512];
+
+	d->id[0] = '\0';
+	snprintf(sql, sizeof(sql), "SELECT %s FROM drivers WHERE id = ?",
+	    driver_columns);
+	if (run(st, sql, driver_row, d, "s", id) < 0)
+		return -1;
+	return d->id[0] != '\0';
+}
+
+int
+store_count_active(store *st)
+{
+	int64_t n = -1;
+
+	if (run(st, "SELECT count(*) FROM drivers WHERE state IN ('RUNNING', "
+	    "'RELAUNCHING') OR (state = 'SUBMITTED' AND claimed_us IS NOT "
+	    "NULL)", int_row, &n, "") < 0)
+		return -1;
+	return (int)n;
+}
+
+struct claim {
+	char *id;
+	size_t idlen;
+	int found;
+};
+
+static int
+claim_row(sqlite3_stmt *s, void *arg)
+{
+	struct claim *c = arg;
+
+	column_copy(s, 0, c->id, c->idlen);
+	c->found = 1;
+	return 1;
+}
+
+int
+store_claim_next(store *st, int64_t now_us, char *id, size_t idlen,
+    int64_t *token)
+{
+	struct claim c = {id, idlen, 0};
+
+	/* The token makes a claim unforgeable by a stale runner. */
+	if (getrandom(token, sizeof(*token), 0) != sizeof(*token))
+		*token = now_us;
+	*token &= INT64_MAX;
+	if (run(st, "UPDATE drivers SET claimed_us = ?, claim_token = ?, "
+	    "attempts = attempts + 1 WHERE seq = (SELECT seq FROM drivers "
+	    "WHERE state = 'SUBMITTED' AND claimed_us IS NULL ORDER BY seq "
+	    "LIMIT 1) RETURNING id", claim_row, &c, "ii", now_us, *token) < 0)
+		return -1;
+	return c.found;
+}
+
+int
+store_set_runner_pid(store *st, const char *id, pid_t pid)
+{
+	return run(st, "UPDATE drivers SET runner_pid = ? WHERE id = ? AND "
+	    "runner_pid IS NULL", NULL, NULL, "is", (int64_t)pid, id);
+}
+
+int
+store_requeue(store *st, const char *id, int64_t token)
+{
+	return run(st, "UPDATE drivers SET claimed_us = NULL, claim_token = "
+	    "NULL, runner_pid = NULL WHERE id = ? AND state = 'SUBMITTED' AND "
+	    "claim_token = ?", NULL, NULL, "si", id, token);
+}
+
+int
+store_runner_begin(store *st, const char *id, int64_t token, pid_t pid,
+    const char *start, int64_t now_us)
+{
+	return run(st, "UPDATE drivers SET state = 'RUNNING', runner_pid = ?, "
+	    "runner_start = ?, started_us = ? WHERE id = ? AND state = "
+	    "'SUBMITTED' AND claim_token = ?", NULL, NULL, "isisi",
+	    (int64_t)pid, start, now_us, id, token);
+}
+
+int
+store_runner_stage_started(store *st, const char *id, pid_t stage_pid)
+{
+	return run(st, "UPDATE drivers SET stage_pid = ? WHERE id = ?", NULL,
+	    NULL, "is", (int64_t)stage_pid, id);
+}
+
+int
+store_runner_relaunching(store *st, const char *id, int exit_code,
+    int exit_signal)
+{
+	return run(st, "UPDATE drivers SET state = 'RELAUNCHING', exit_code = "
+	    "?, exit_signal = ?, stage_pid = NULL WHERE id = ? AND state = "
+	    "'RUNNING' AND kill_requested = 0", NULL, NULL, "iis",
+	    (int64_t)exit_code, (int64_t)exit_signal, id);
+}
+
+int
+store_runner_running_again(store *st, const char *id)
+{
+	return run(st, "UPDATE drivers SET state = 'RUNNING', attempts = "
+	    "attempts + 1 WHERE id = ? AND state = 'RELAUNCHING' AND "
+	    "kill_requested = 0", NULL, NULL, "s", id);
+}
+
+int
+store_runner_end(store *st, const char *id, const char *state, int exit_code,
+    int exit_signal, const char *message, int64_t now_us)
+{
+	return run(st, "UPDATE drivers SET state = ?, exit_code = ?, "
+	    "exit_signal = ?, message = ?, ended_us = ?, stage_pid = NULL "
+	    "WHERE id = ? AND state IN ('RUNNING', 'RELAUNCHING')", NULL, NULL,
+	    "siinis", state, (int64_t)exit_code, (int64_t)exit_signal, message,
+	    now_us, id);
+}
+
+static int
+pid_row(sqlite3_stmt *s, void *arg)
+{
+	*(pid_t *)arg = (pid_t)sqlite3_column_int(s, 0);
+	return 1;
+}
+
+int
+store_request_kill(store *st, const char *id, int64_t now_us,
+    pid_t *runner_pid)
+{
+	int n;
+
+	*runner_pid = 0;
+	n = run(st, "UPDATE drivers SET state = 'KILLED', ended_us = ?, "
+	    "kill_requested = 1 WHERE id = ? AND state = 'SUBMITTED'", NULL,
+	    NULL, "is", now_us, id);
+	if (n != 0)
+		return n;
+	n = run(st, "UPDATE drivers SET kill_requested = 1 WHERE id = ? AND "
+	    "state IN ('RUNNING', 'RELAUNCHING') RETURNING coalesce("
+	    "runner_pid, 0)", pid_row, runner_pid, "s", id);
+	return n;
+}
+
+int
+store_mark_lost(store *st, const char *id, const char *state,
+    const char *message, int64_t now_us)
+{
+	return run(st, "UPDATE drivers SET state = ?, message = ?, ended_us = "
+	    "?, stage_pid = NULL WHERE id = ? AND state IN ('SUBMITTED', "
+	    "'RUNNING', 'RELAUNCHING')", NULL, NULL, "ssis", state, message,
+	    now_us, id);
+}
+
+int
+store_clear_finished(store *st)
+{
+	return run(st, "DELETE FROM drivers WHERE state IN ('FINISHED', "
+	    "'FAILED', 'KILLED', 'ERROR', 'UNKNOWN')", NULL, NULL, "");
+}
+
+struct list_ctx {
+	store_driver_cb cb;
+	void *arg;
+};
+
+static int
+list_row(sqlite3_stmt *s, void *arg)
+{
+	struct list_ctx *l = arg;
+	store_driver d;
+	int stop;
+
+	driver_from_row(s, &d);
+	stop = l->cb(&d, l->arg);
+	store_driver_free(&d);
+	return stop;
+}
+
+int
+store_list(store *st, const char *state, int limit, int offset,
+    store_driver_cb cb, void *arg)
+{
+	struct list_ctx l = {cb, arg};
+	char sql[512];
+
+	snprintf(sql, sizeof(sql), "SELECT %s FROM drivers WHERE (?1 IS NULL "
+	    "OR state = ?1) ORDER BY seq DESC LIMIT ?2 OFFSET ?3",
+	    driver_columns);
+	return run(st, sql, list_row, &l, "nii", state, (int64_t)limit,
+	    (int64_t)offset) < 0 ? -1 : 0;
+}
+
+int
+store_count(store *st, const char *state)
+{
+	int64_t n = -1;
+
+	if (run(st, "SELECT count(*) FROM drivers WHERE (?1 IS NULL OR state "
+	    "= ?1)", int_row, &n, "n", state) < 0)
+		return -1;
+	return (int)n;
+}
+
+int
+store_list_unfinished(store *st, store_driver_cb cb, void *arg)
+{
+	struct list_ctx l = {cb, arg};
+	char sql[512];
+
+	snprintf(sql, sizeof(sql), "SELECT %s FROM drivers WHERE state IN "
+	    "('SUBMITTED', 'RUNNING', 'RELAUNCHING') ORDER BY seq",
+	    driver_columns);
+	return run(st, sql, list_row, &l, "") < 0 ? -1 : 0;
+}
+
+struct count_ctx {
+	void (*cb)(const char *, int64_t, void *);
+	void *arg;
+};
+
+static int
+count_row(sqlite3_stmt *s, void *arg)
+{
+	struct count_ctx *c = arg;
+
+	c->cb((const char *)sqlite3_column_text(s, 0),
+	    sqlite3_column_int64(s, 1), c->arg);
+	return 0;
+}
+
+int
+store_count_by_state(store *st, void (*cb)(const char *, int64_t, void *),
+    void *arg)
+{
+	struct count_ctx c = {cb, arg};
+
+	return run(st, "SELECT state, count(*) FROM drivers GROUP BY state",
+	    count_row, &c, "") < 0 ? -1 : 0;
+}
+
+struct latency_ctx {
+	void (*cb)(int64_t, void *);
+	void *arg;
+};
+
+static int
+latency_row(sqlite3_stmt *s, void *arg)
+{
+	struct latency_ctx *c = arg;
+
+	c->cb(sqlite3_column_int64(s, 0), c->arg);
+	return 0;
+}
+
+int
+store_launch_latencies(store *st, void (*cb)(int64_t, void *), void *arg)
+{
+	struct latency_ctx c = {cb, arg};
+
+	return run(st, "SELECT started_us - created_us FROM drivers WHERE "
+	    "started_us IS NOT NULL", latency_row, &c, "") < 0 ? -1 : 0;
+}

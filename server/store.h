@@ -1,0 +1,100 @@
+/*
+ * store.h - the SQLite state store shared by the server and its runners.
+ *
+ * One file, WAL mode, busy timeout: the server's HTTP threads, its
+ * scheduler and every stage runner process write to it concurrently. A
+ * store handle is safe to use from several threads (calls are serialized
+ * by a mutex). State changes are single conditional UPDATEs ("... WHERE
+ * state = 'SUBMITTED' AND claim_token = ?"), so two parties can never both
+ * win a transition: that is how nothing runs twice after a restart.
+ */
+#ifndef SERVER_STORE_H
+#define SERVER_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+typedef struct store store;
+
+typedef struct store_driver {
+	char id[64];
+	char stage[128];
+	char state[16];
+	char *message;		/* may be NULL */
+	char *argv_json;	/* JSON array of strings */
+	char *env_json;		/* JSON object */
+	int supervise;
+	int64_t created_us, claimed_us, started_us, ended_us; /* 0 = unset */
+	int64_t claim_token;
+	int exit_code;		/* -1 = none */
+	int exit_signal;	/* 0 = none */
+	int attempts;
+	pid_t runner_pid;	/* 0 = none */
+	char runner_start[32];
+	pid_t stage_pid;	/* 0 = none */
+	int kill_requested;
+} store_driver;
+
+/* Opens (creating or migrating) the store. NULL with err filled. */
+store *store_open(const char *path, char *err, size_t errlen);
+void store_close(store *st);
+const char *store_path(const store *st);
+
+/* A new unique driver id, driver-<yyyyMMddHHmmss>-<NNNN>. */
+int store_new_driver_id(store *st, int64_t now_us, char *id, size_t idlen);
+int store_insert_driver(store *st, const char *id, const char *stage,
+    const char *request_json, const char *argv_json, const char *env_json,
+    int supervise, int64_t created_us);
+/* 1 found, 0 not found, -1 error. Free with store_driver_free. */
+int store_get_driver(store *st, const char *id, store_driver *d);
+void store_driver_free(store_driver *d);
+
+/* Drivers holding a run slot: RUNNING, RELAUNCHING, claimed SUBMITTED. */
+int store_count_active(store *st);
+/* Claims the oldest unclaimed SUBMITTED driver: 1 and id/token, 0 none. */
+int store_claim_next(store *st, int64_t now_us, char *id, size_t idlen,
+    int64_t *token);
+int store_set_runner_pid(store *st, const char *id, pid_t pid);
+/* Puts a claimed driver whose runner never started back in the queue. */
+int store_requeue(store *st, const char *id, int64_t token);
+
+/* Runner side. Each returns 1 if the transition happened, 0 if not. */
+int store_runner_begin(store *st, const char *id, int64_t token, pid_t pid,
+    const char *start, int64_t now_us);
+int store_runner_stage_started(store *st, const char *id, pid_t stage_pid);
+int store_runner_relaunching(store *st, const char *id, int exit_code,
+    int exit_signal);
+int store_runner_running_again(store *st, const char *id);
+int store_runner_end(store *st, const char *id, const char *state,
+    int exit_code, int exit_signal, const char *message, int64_t now_us);
+
+/*
+ * Kill. A SUBMITTED driver becomes KILLED at once (result 1, *runner_pid
+ * 0); a RUNNING/RELAUNCHING one is flagged kill_requested (result 1,
+ * *runner_pid set, the caller signals it); a finished or unknown id
+ * gives 0.
+ */
+int store_request_kill(store *st, const char *id, int64_t now_us,
+    pid_t *runner_pid);
+/* Ends a driver from outside its runner (recovery). */
+int store_mark_lost(store *st, const char *id, const char *state,
+    const char *message, int64_t now_us);
+/* Deletes finished drivers; returns how many, or -1. */
+int store_clear_finished(store *st);
+
+/* Calls cb for each driver, newest first, optionally of one state. */
+typedef int (*store_driver_cb)(const store_driver *d, void *arg);
+int store_list(store *st, const char *state, int limit, int offset,
+    store_driver_cb cb, void *arg);
+int store_count(store *st, const char *state);
+/* Drivers not yet finished (SUBMITTED, RUNNING, RELAUNCHING). */
+int store_list_unfinished(store *st, store_driver_cb cb, void *arg);
+/* Count per state; cb(state, count). */
+int store_count_by_state(store *st, void (*cb)(const char *, int64_t,
+    void *), void *arg);
+/* Submit->RUNNING latencies (µs) of every started driver, via cb. */
+int store_launch_latencies(store *st, void (*cb)(int64_t, void *),
+    void *arg);
+
+#endif
