@@ -206,7 +206,7 @@ static int
 int_row(sqlite3_stmt *s, void *arg)
 {
 	*(int64_t *)arg = sqlite3_column_int64(s, 0);
-	return 1;
+	return 0;
 }
 
 static char *
@@ -423,7 +423,7 @@ static int
 pid_row(sqlite3_stmt *s, void *arg)
 {
 	*(pid_t *)arg = (pid_t)sqlite3_column_int(s, 0);
-	return 1;
+	return 0;	/* step to the end, or sqlite3_changes() is stale */
 }
 
 int
@@ -504,16 +504,56 @@ store_count(store *st, const char *state)
 	return (int)n;
 }
 
+struct collect_ctx {
+	store_driver *items;
+	size_t n, cap;
+	int failed;
+};
+
+static int
+collect_row(sqlite3_stmt *s, void *arg)
+{
+	struct collect_ctx *c = arg;
+	store_driver *grown;
+
+	if (c->n == c->cap) {
+		size_t cap = c->cap == 0 ? 16 : c->cap * 2;
+
+		grown = realloc(c->items, cap * sizeof(*grown));
+		if (grown == NULL) {
+			c->failed = 1;
+			return 1;
+		}
+		c->items = grown;
+		c->cap = cap;
+	}
+	driver_from_row(s, &c->items[c->n++]);
+	return 0;
+}
+
+/*
+ * Unfinished drivers are collected first and handed to the callback after
+ * the store lock is released, so the callback may update the store.
+ */
 int
 store_list_unfinished(store *st, store_driver_cb cb, void *arg)
 {
-	struct list_ctx l = {cb, arg};
+	struct collect_ctx c = {NULL, 0, 0, 0};
 	char sql[512];
+	size_t i;
+	int rc;
 
 	snprintf(sql, sizeof(sql), "SELECT %s FROM drivers WHERE state IN "
 	    "('SUBMITTED', 'RUNNING', 'RELAUNCHING') ORDER BY seq",
 	    driver_columns);
-	return run(st, sql, list_row, &l, "") < 0 ? -1 : 0;
+	rc = run(st, sql, collect_row, &c, "") < 0 || c.failed ? -1 : 0;
+	for (i = 0; i < c.n; i++) {
+		if (rc == 0 && cb(&c.items[i], arg) != 0)
+			rc = 1;
+		store_driver_free(&c.items[i]);
+	}
+	free(c.items);
+	return rc < 0 ? -1 : 0;
 }
 
 struct count_ctx {

@@ -88,7 +88,8 @@ typedef int (*store_driver_cb)(const store_driver *d, void *arg);
 int store_list(store *st, const char *state, int limit, int offset,
     store_driver_cb cb, void *arg);
 int store_count(store *st, const char *state);
-/* Drivers not yet finished (SUBMITTED, RUNNING, RELAUNCHING). */
+/* Drivers not yet finished (SUBMITTED, RUNNING, RELAUNCHING); cb runs
+ * without the store lock held, so it may update the store. */
 int store_list_unfinished(store *st, store_driver_cb cb, void *arg);
 /* Count per state; cb(state, count). */
 int store_count_by_state(store *st, void (*cb)(const char *, int64_t,
