@@ -22,10 +22,21 @@
 #define STORE_SCHEMA_VERSION 1
 #define STORE_BUSY_TIMEOUT_MS 10000
 
+/* Prepared statements are kept, keyed by their SQL text: parsing is the
+ * largest cost of a status request otherwise. */
+#define STORE_CACHED_STATEMENTS 32
+
+struct cached_statement {
+	char *sql;
+	sqlite3_stmt *stmt;
+};
+
 struct store {
 	sqlite3 *db;
 	char *path;
-	pthread_mutex_t lock;
+	pthread_mutex_t lock;	/* one connection, used by one thread at once */
+	struct cached_statement cache[STORE_CACHED_STATEMENTS];
+	int ncached;
 };
 
 static const char driver_columns[] =
@@ -133,8 +144,14 @@ fail:
 void
 store_close(store *st)
 {
+	int i;
+
 	if (st == NULL)
 		return;
+	for (i = 0; i < st->ncached; i++) {
+		sqlite3_finalize(st->cache[i].stmt);
+		free(st->cache[i].sql);
+	}
 	sqlite3_close(st->db);
 	pthread_mutex_destroy(&st->lock);
 	free(st->path);
@@ -152,16 +169,48 @@ store_path(const store *st)
  * 's' text, 'i' int64, 'n' text-or-NULL. Returns the number of changed
  * rows, or -1. Rows, when row_cb is given, go to it.
  */
+/*
+ * Returns a ready statement for sql: a cached one (reset), or a newly
+ * prepared one, cached while there is room. *cached says which, so the
+ * caller resets rather than finalizes it. Called with st->lock held.
+ */
+static sqlite3_stmt *
+statement(store *st, const char *sql, int *cached)
+{
+	sqlite3_stmt *s = NULL;
+	char *copy;
+	int i;
+
+	for (i = 0; i < st->ncached; i++) {
+		if (strcmp(st->cache[i].sql, sql) == 0) {
+			*cached = 1;
+			return st->cache[i].stmt;
+		}
+	}
+	*cached = 0;
+	if (sqlite3_prepare_v3(st->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s,
+	    NULL) != SQLITE_OK)
+		return NULL;
+	if (st->ncached < STORE_CACHED_STATEMENTS &&
+	    (copy = strdup(sql)) != NULL) {
+		st->cache[st->ncached].sql = copy;
+		st->cache[st->ncached].stmt = s;
+		st->ncached++;
+		*cached = 1;
+	}
+	return s;
+}
+
 static int
 run(store *st, const char *sql, int (*row_cb)(sqlite3_stmt *, void *),
     void *arg, const char *fmt, ...)
 {
-	sqlite3_stmt *s = NULL;
+	sqlite3_stmt *s;
 	va_list ap;
-	int rc, i, changes = -1;
+	int rc, i, cached = 0, changes = -1;
 
 	pthread_mutex_lock(&st->lock);
-	if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK)
+	if ((s = statement(st, sql, &cached)) == NULL)
 		goto out;
 	va_start(ap, fmt);
 	for (i = 0; fmt[i] != '\0'; i++) {
@@ -197,7 +246,11 @@ out:
 	if (changes < 0)
 		fprintf(stderr, "medallion-server: state store %s: %s\n",
 		    st->path, sqlite3_errmsg(st->db));
-	sqlite3_finalize(s);
+	if (cached) {
+		sqlite3_reset(s);
+		sqlite3_clear_bindings(s);
+	} else
+		sqlite3_finalize(s);
 	pthread_mutex_unlock(&st->lock);
 	return changes;
 }
