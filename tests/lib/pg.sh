@@ -6,7 +6,8 @@
 #   eval "$(pg_env_app)"        libpq settings for medallion_app
 #   eval "$(pg_env_pipeline)"   ... for medallion_pipeline (read only)
 #   eval "$(pg_env_admin)"      ... for the superuser
-#   pg_psql_admin ARGS...       psql as superuser on retail, ON_ERROR_STOP
+#   pg_psql_admin ARGS...       psql as superuser on retail (or $PG_DB),
+#                               with ON_ERROR_STOP
 #
 # pg_start exports PG_HOST (the socket folder), PG_PORT and PG_SUPERUSER,
 # and sets no PG* variable itself. It wraps tests/lib/pg-cluster, which the
@@ -29,5 +30,5 @@ pg_env_admin() { "$PG_CLUSTER" env "$PG_DIR" admin; }
 
 pg_psql_admin() {
 	"$PG_BINDIR/psql" -h "$PG_HOST" -p "$PG_PORT" -U "$PG_SUPERUSER" \
-		-d retail -X -q -v ON_ERROR_STOP=1 "$@"
+		-d "${PG_DB:-retail}" -X -q -v ON_ERROR_STOP=1 "$@"
 }

@@ -1,0 +1,112 @@
+/*
+ * test_sim.c - unit tests of the simulator's pure logic: the same seed
+ * gives the same sequence, choices follow their weights, time steps stay
+ * in range, and bulk lifecycles are ordered.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sim.h"
+
+static int failures;
+
+#define EXPECT(cond, ...) do {						\
+	if (!(cond)) {							\
+		fprintf(stderr, "%s:%d: ", __FILE__, __LINE__);		\
+		fprintf(stderr, __VA_ARGS__);				\
+		fputc('\n', stderr);					\
+		failures++;						\
+	}								\
+} while (0)
+
+static void
+test_seed_repeats(void)
+{
+	sim_rng a, b, c;
+	int i, same = 1, differ = 0;
+
+	sim_seed(&a, 42);
+	sim_seed(&b, 42);
+	sim_seed(&c, 43);
+	for (i = 0; i < 1000; i++) {
+		uint64_t x = sim_next(&a), y = sim_next(&b), z = sim_next(&c);
+
+		same &= x == y;
+		differ |= x != z;
+	}
+	EXPECT(same, "seed 42 twice gave different sequences");
+	EXPECT(differ, "seeds 42 and 43 gave the same sequence");
+}
+
+static void
+test_weights(void)
+{
+	sim_rng r;
+	long events[3] = {0}, branches[SIM_BRANCHES] = {0};
+	const long n = 400000;
+	long i;
+
+	sim_seed(&r, 7);
+	for (i = 0; i < n; i++) {
+		events[sim_pick_event(&r)]++;
+		branches[sim_pick_branch(&r)]++;
+	}
+	/* 2:1:1 within 2% */
+	EXPECT(labs(events[SIM_NEW] - n / 2) < n / 50, "NEW %ld of %ld",
+	    events[SIM_NEW], n);
+	EXPECT(labs(events[SIM_INTRANSIT] - n / 4) < n / 50, "INTRANSIT %ld",
+	    events[SIM_INTRANSIT]);
+	EXPECT(labs(events[SIM_DELIVERED] - n / 4) < n / 50, "DELIVERED %ld",
+	    events[SIM_DELIVERED]);
+	/* 3/14 for the first branch, 2/14 for the next two, 1/14 after */
+	EXPECT(labs(branches[0] - n * 3 / 14) < n / 100, "branch 0: %ld",
+	    branches[0]);
+	EXPECT(labs(branches[1] - n * 2 / 14) < n / 100, "branch 1: %ld",
+	    branches[1]);
+	EXPECT(labs(branches[9] - n / 14) < n / 100, "branch 9: %ld",
+	    branches[9]);
+	for (i = 0; i < SIM_BRANCHES; i++)
+		EXPECT(strlen(sim_branch_name((int)i)) > 0, "branch %ld name",
+		    i);
+}
+
+static void
+test_steps_and_lifecycles(void)
+{
+	sim_rng r;
+	sim_lifecycle lc;
+	int64_t clock = 0, prev = 0, step;
+	int i;
+
+	sim_seed(&r, 9);
+	for (i = 0; i < 100000; i++) {
+		step = sim_event_step_us(&r);
+		EXPECT(step >= 60000000LL && step <= 59 * 60000000LL,
+		    "step %lld out of 1..59 minutes", (long long)step);
+		sim_bulk_order(&r, &clock, &lc);
+		EXPECT(lc.ordered_us > prev, "orders must arrive in order");
+		EXPECT(lc.transit_us > lc.ordered_us &&
+		    lc.delivered_us > lc.transit_us, "lifecycle out of order");
+		EXPECT(lc.branch >= 0 && lc.branch < SIM_BRANCHES, "branch %d",
+		    lc.branch);
+		prev = lc.ordered_us;
+	}
+	EXPECT(sim_range(&r, 5, 5) == 5, "a one-value range");
+	EXPECT(strcmp(sim_status_name(SIM_INTRANSIT), "INTRANSIT") == 0,
+	    "status name");
+}
+
+int
+main(void)
+{
+	test_seed_repeats();
+	test_weights();
+	test_steps_and_lifecycles();
+	if (failures > 0) {
+		fprintf(stderr, "test_sim: %d failure(s)\n", failures);
+		return 1;
+	}
+	printf("test_sim: all passed\n");
+	return 0;
+}
