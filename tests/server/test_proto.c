@@ -14,16 +14,8 @@
 #include "sha256.h"
 #include "stage.h"
 
-static int failures;
+#include "expect.h"
 
-#define EXPECT(cond, ...) do {						\
-	if (!(cond)) {							\
-		fprintf(stderr, "%s:%d: ", __FILE__, __LINE__);		\
-		fprintf(stderr, __VA_ARGS__);				\
-		fputc('\n', stderr);					\
-		failures++;						\
-	}								\
-} while (0)
 
 static void
 expect_route(const char *method, const char *path, proto_action action,
@@ -213,7 +205,7 @@ test_stages(void)
 
 	if (mkdtemp(dir) == NULL) {
 		perror("mkdtemp");
-		failures++;
+		expect_failures++;
 		return;
 	}
 	touch_stage(dir, "ingestion", 0755);
@@ -257,7 +249,7 @@ test_stages(void)
 	    "bad name refused");
 	snprintf(msg, sizeof(msg), "rm -rf %s", dir);
 	if (system(msg) != 0)
-		failures++;
+		expect_failures++;
 }
 
 static void
@@ -290,7 +282,7 @@ test_auth(void)
 	base64url_encode(key, sizeof(key), keytext, sizeof(keytext));
 	fd = mkstemp(path);
 	if (fd < 0 || write(fd, keytext, strlen(keytext)) < 0) {
-		failures++;
+		expect_failures++;
 		return;
 	}
 	close(fd);
@@ -318,7 +310,5 @@ main(void)
 	test_create();
 	test_stages();
 	test_auth();
-	if (failures == 0)
-		printf("test_proto: all passed\n");
-	return failures ? 1 : 0;
+	return expect_report("test_proto");
 }

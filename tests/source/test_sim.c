@@ -9,16 +9,8 @@
 
 #include "sim.h"
 
-static int failures;
+#include "expect.h"
 
-#define EXPECT(cond, ...) do {						\
-	if (!(cond)) {							\
-		fprintf(stderr, "%s:%d: ", __FILE__, __LINE__);		\
-		fprintf(stderr, __VA_ARGS__);				\
-		fputc('\n', stderr);					\
-		failures++;						\
-	}								\
-} while (0)
 
 static void
 test_seed_repeats(void)
@@ -103,10 +95,5 @@ main(void)
 	test_seed_repeats();
 	test_weights();
 	test_steps_and_lifecycles();
-	if (failures > 0) {
-		fprintf(stderr, "test_sim: %d failure(s)\n", failures);
-		return 1;
-	}
-	printf("test_sim: all passed\n");
-	return 0;
+	return expect_report("test_sim");
 }
