@@ -77,8 +77,10 @@ int64_t delta_latest_version(const char *table_dir, lake_err *err);
 
 /*
  * Files added by the commits in (after_version, upto_version], in commit
- * order, minus those removed again within that range: what an incremental
- * reader has not seen yet. The caller frees with delta_files_free().
+ * order of path, minus those removed again within that range: what an
+ * incremental reader has not seen yet. partition_values is NULL in these
+ * (the data files carry the columns partitions derive from). The caller
+ * frees with delta_files_free().
  */
 int delta_changes(const char *table_dir, int64_t after_version,
     int64_t upto_version, delta_file **files, size_t *nfiles, lake_err *err);
@@ -117,8 +119,6 @@ int delta_commit_set_info(delta_commit *c, const char *operation,
 int delta_commit_finish(delta_commit *c, int64_t *version, lake_err *err);
 void delta_commit_free(delta_commit *c);
 
-/* Writes N.checkpoint.parquet and _last_checkpoint for snapshot snap. */
-int delta_checkpoint_write(const delta_snapshot *snap, lake_err *err);
 
 /*
  * Removes files under the table that no live snapshot references and that

@@ -1,1 +1,474 @@
-/* placeholder: being written */
+/*
+ * delta_commit.c - writing a Delta commit, put-if-absent.
+ *
+ * Actions are collected as JSON; finish() writes them one per line to a
+ * temporary file in _delta_log, fsyncs it, then link(2)s it to the
+ * version's name. link() never replaces an existing name, so of two
+ * writers racing for one version exactly one wins; the other gets EEXIST
+ * and reports DELTA_CONFLICT. The folder is fsynced so the new name
+ * survives a crash. The caller must have fsynced its data files first
+ * (pq_writer_close does), which makes the commit the moment the data
+ * becomes visible.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "delta_internal.h"
+#include "lake_format.h"
+#include "medallion_version.h"
+#include "thrift.h"
+
+struct delta_commit {
+	char *table_dir;
+	int64_t version;	/* the version this commit will take */
+	json_t *protocol;
+	json_t *metadata;
+	json_t *txn;
+	json_t *info;
+	json_t *files;		/* add and remove actions, in order */
+	const delta_snapshot *base;
+	pq_schema schema;	/* data columns, for stats */
+	char **partition_columns;
+	int npartition_columns;
+};
+
+delta_commit *
+delta_commit_begin(const char *table_dir, const delta_snapshot *base)
+{
+	delta_commit *c = calloc(1, sizeof(*c));
+
+	if (c == NULL)
+		return NULL;
+	c->version = base ? base->version + 1 : 0;
+	c->base = base;
+	if ((c->table_dir = strdup(table_dir)) == NULL ||
+	    (c->files = json_array()) == NULL) {
+		delta_commit_free(c);
+		return NULL;
+	}
+	return c;
+}
+
+void
+delta_commit_free(delta_commit *c)
+{
+	if (c == NULL)
+		return;
+	json_decref(c->protocol);
+	json_decref(c->metadata);
+	json_decref(c->txn);
+	json_decref(c->info);
+	json_decref(c->files);
+	free(c->table_dir);
+	free(c);
+}
+
+static json_t *
+schema_json(const pq_schema *schema, const char *const *pcols, int npcols)
+{
+	json_t *fields = json_array();
+
+	for (int i = 0; i < schema->ncols; i++) {
+		const pq_column_def *d = &schema->cols[i];
+
+		json_array_append_new(fields, json_pack("{s:s, s:s, s:b, s:{}}",
+		    "name", d->name, "type", delta_type_name(d->type),
+		    "nullable", d->nullable, "metadata"));
+	}
+	for (int i = 0; i < npcols; i++)
+		json_array_append_new(fields, json_pack("{s:s, s:s, s:b, s:{}}",
+		    "name", pcols[i], "type", strcmp(pcols[i], "date") == 0 ?
+		    "date" : "string", "nullable", 1, "metadata"));
+	return json_pack("{s:s, s:o}", "type", "struct", "fields", fields);
+}
+
+static void
+random_uuid(char out[37])
+{
+	uint8_t b[16];
+
+	if (getrandom(b, sizeof(b), 0) != sizeof(b)) {
+		/* getrandom() only fails before the pool is ready. */
+		uint64_t t = (uint64_t)clock_now_us() ^ (uint64_t)getpid();
+
+		for (int i = 0; i < 16; i++)
+			b[i] = (uint8_t)(t >> (i % 8 * 8)) ^ (uint8_t)i;
+	}
+	b[6] = (b[6] & 0x0f) | 0x40;
+	b[8] = (b[8] & 0x3f) | 0x80;
+	snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
+	    "%02x%02x%02x%02x%02x%02x", b[0], b[1], b[2], b[3], b[4], b[5],
+	    b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
+}
+
+int
+delta_commit_set_metadata(delta_commit *c, const pq_schema *schema,
+    const char *const *partition_columns, int npartition_columns,
+    lake_err *err)
+{
+	json_t *schema_obj, *pcols = json_array();
+	char *schema_text, uuid[37];
+
+	for (int i = 0; i < schema->ncols; i++)
+		for (int k = 0; k < npartition_columns; k++)
+			if (strcmp(schema->cols[i].name,
+			    partition_columns[k]) == 0) {
+				lake_err_set(err, "column %s cannot be both "
+				    "stored and a partition column",
+				    partition_columns[k]);
+				json_decref(pcols);
+				return -1;
+			}
+	schema_obj = schema_json(schema, partition_columns,
+	    npartition_columns);
+	schema_text = json_dumps(schema_obj, JSON_COMPACT);
+	json_decref(schema_obj);
+	for (int i = 0; i < npartition_columns; i++)
+		json_array_append_new(pcols, json_string(partition_columns[i]));
+	random_uuid(uuid);
+	json_decref(c->protocol);
+	json_decref(c->metadata);
+	c->protocol = json_pack("{s:{s:i, s:i}}", "protocol",
+	    "minReaderVersion", 1, "minWriterVersion", 2);
+	c->metadata = json_pack("{s:{s:s, s:{s:s, s:{}}, s:s, s:o, s:{}, "
+	    "s:I}}", "metaData", "id", c->base && c->base->table_id ?
+	    c->base->table_id : uuid, "format", "provider", "parquet",
+	    "options", "schemaString", schema_text ? schema_text : "",
+	    "partitionColumns", pcols, "configuration", "createdTime",
+	    (json_int_t)(clock_now_us() / 1000));
+	free(schema_text);
+	if (c->protocol == NULL || c->metadata == NULL) {
+		lake_err_set(err, "out of memory");
+		return -1;
+	}
+	c->schema = *schema;
+	return 0;
+}
+
+/* Spark writes stats timestamps in milliseconds; round outwards. */
+static json_t *
+stat_json(pq_type t, const pq_value *v, int is_max)
+{
+	char buf[64];
+
+	switch (t) {
+	case PQ_INT32:
+		return json_integer(v->v.i32);
+	case PQ_INT64:
+		return json_integer(v->v.i64);
+	case PQ_DOUBLE:
+		return isfinite(v->v.f64) ? json_real(v->v.f64) : NULL;
+	case PQ_DATE:
+		lake_format_date(buf, sizeof(buf), v->v.i32);
+		return json_string(buf);
+	case PQ_TIMESTAMP: {
+		int64_t us = v->v.i64, ms = us / 1000;
+
+		if (us % 1000 != 0 && (us < 0) == !is_max)
+			ms += is_max ? 1 : -1;
+		lake_format_timestamp(buf, sizeof(buf), ms * 1000);
+		buf[10] = 'T';
+		/* "YYYY-MM-DDTHH:MM:SS.mmm" + "Z" */
+		buf[23] = 'Z';
+		buf[24] = '\0';
+		return json_string(buf);
+	}
+	case PQ_STRING: {
+		/* Long strings: min truncated (still a lower bound) at a
+		 * character boundary; no max (a cut max is no bound). */
+		uint32_t n = v->v.s.len;
+
+		if (n > 32) {
+			if (is_max)
+				return NULL;
+			n = 32;
+			while (n > 0 && ((unsigned char)v->v.s.ptr[n] &
+			    0xc0) == 0x80)
+				n--;
+		}
+		return json_stringn(v->v.s.ptr, n);
+	}
+	default:
+		return NULL;
+	}
+}
+
+static char *
+stats_text(const pq_schema *schema, const pq_file_stats *st)
+{
+	json_t *mins = json_object(), *maxs = json_object();
+	json_t *nulls = json_object(), *obj;
+	char *text;
+
+	for (int i = 0; i < schema->ncols && i < st->ncols; i++) {
+		const pq_column_stats *s = &st->cols[i];
+		const char *name = schema->cols[i].name;
+
+		if (s->null_count >= 0)
+			json_object_set_new(nulls, name,
+			    json_integer(s->null_count));
+		if (!s->has_min_max)
+			continue;
+		json_t *mn = stat_json(schema->cols[i].type, &s->min, 0);
+		json_t *mx = stat_json(schema->cols[i].type, &s->max, 1);
+
+		if (mn != NULL)
+			json_object_set_new(mins, name, mn);
+		if (mx != NULL)
+			json_object_set_new(maxs, name, mx);
+	}
+	obj = json_pack("{s:I, s:o, s:o, s:o}", "numRecords",
+	    (json_int_t)st->num_rows, "minValues", mins, "maxValues", maxs,
+	    "nullCount", nulls);
+	text = obj ? json_dumps(obj, JSON_COMPACT) : NULL;
+	json_decref(obj);
+	return text;
+}
+
+int
+delta_commit_add(delta_commit *c, const char *path,
+    const char *const *partition_values, int64_t size,
+    const pq_file_stats *stats, lake_err *err)
+{
+	const delta_snapshot *b = c->base;
+	char **pcols = b ? b->partition_columns : NULL;
+	int npcols = b ? b->npartition_columns : 0;
+	json_t *pv = json_object(), *add;
+	char *escaped = delta_escape(path), *st = NULL;
+	const pq_schema *schema = c->metadata ? &c->schema :
+	    b ? &b->schema : NULL;
+
+	if (c->metadata != NULL) {
+		json_t *arr = json_object_get(json_object_get(c->metadata,
+		    "metaData"), "partitionColumns"), *v;
+		size_t i;
+
+		json_array_foreach(arr, i, v)
+			json_object_set_new(pv, json_string_value(v),
+			    partition_values && partition_values[i] ?
+			    json_string(partition_values[i]) : json_null());
+	} else {
+		for (int i = 0; i < npcols; i++)
+			json_object_set_new(pv, pcols[i], partition_values &&
+			    partition_values[i] ?
+			    json_string(partition_values[i]) : json_null());
+	}
+	if (stats != NULL && schema != NULL)
+		st = stats_text(schema, stats);
+	add = json_pack("{s:{s:s, s:o, s:I, s:I, s:b}}", "add", "path",
+	    escaped ? escaped : "", "partitionValues", pv, "size",
+	    (json_int_t)size, "modificationTime",
+	    (json_int_t)(clock_now_us() / 1000), "dataChange", 1);
+	if (add != NULL && st != NULL)
+		json_object_set_new(json_object_get(add, "add"), "stats",
+		    json_string(st));
+	free(escaped);
+	free(st);
+	if (add == NULL || json_array_append_new(c->files, add) == -1) {
+		lake_err_set(err, "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+int
+delta_commit_remove(delta_commit *c, const char *path, lake_err *err)
+{
+	char *escaped = delta_escape(path);
+	json_t *rm = json_pack("{s:{s:s, s:I, s:b}}", "remove", "path",
+	    escaped ? escaped : "", "deletionTimestamp",
+	    (json_int_t)(clock_now_us() / 1000), "dataChange", 1);
+
+	free(escaped);
+	if (rm == NULL || json_array_append_new(c->files, rm) == -1) {
+		lake_err_set(err, "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+int
+delta_commit_set_txn(delta_commit *c, const char *app_id, int64_t version,
+    lake_err *err)
+{
+	json_decref(c->txn);
+	c->txn = json_pack("{s:{s:s, s:I, s:I}}", "txn", "appId", app_id,
+	    "version", (json_int_t)version, "lastUpdated",
+	    (json_int_t)(clock_now_us() / 1000));
+	if (c->txn == NULL) {
+		lake_err_set(err, "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+int
+delta_commit_set_info(delta_commit *c, const char *operation,
+    const char *extra_json, lake_err *err)
+{
+	json_t *extra = NULL, *info;
+
+	if (extra_json != NULL && (extra = json_loads(extra_json, 0,
+	    NULL)) == NULL) {
+		lake_err_set(err, "commitInfo extra fields are not JSON");
+		return -1;
+	}
+	info = json_pack("{s:I, s:s, s:s, s:b}", "timestamp",
+	    (json_int_t)(clock_now_us() / 1000), "operation", operation,
+	    "engineInfo", "medallion/" MEDALLION_VERSION, "isBlindAppend",
+	    c->base != NULL);
+	if (info == NULL) {
+		json_decref(extra);
+		lake_err_set(err, "out of memory");
+		return -1;
+	}
+	if (json_is_object(extra))
+		json_object_update(info, extra);
+	json_decref(extra);
+	json_decref(c->info);
+	c->info = json_pack("{s:o}", "commitInfo", info);
+	return c->info ? 0 : -1;
+}
+
+static int
+write_all(int fd, const char *p, size_t n)
+{
+	while (n > 0) {
+		ssize_t k = write(fd, p, n);
+
+		if (k == -1 && errno == EINTR)
+			continue;
+		if (k == -1)
+			return -1;
+		p += k;
+		n -= (size_t)k;
+	}
+	return 0;
+}
+
+static int
+append_line(lake_buf *b, json_t *action)
+{
+	char *s;
+
+	if (action == NULL)
+		return 0;
+	if ((s = json_dumps(action, JSON_COMPACT)) == NULL)
+		return -1;
+	lake_buf_append(b, s, strlen(s));
+	lake_buf_append(b, "\n", 1);
+	free(s);
+	return b->failed ? -1 : 0;
+}
+
+int
+fsync_dir(const char *dir)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), rc;
+
+	if (fd == -1)
+		return -1;
+	rc = fsync(fd);
+	close(fd);
+	return rc;
+}
+
+static int
+ensure_log_dir(const char *table_dir, char *log_dir, size_t len,
+    lake_err *err)
+{
+	snprintf(log_dir, len, "%s/_delta_log", table_dir);
+	if (mkdir(table_dir, 0755) == -1 && errno != EEXIST) {
+		lake_err_errno(err, "cannot create %s", table_dir);
+		return -1;
+	}
+	if (mkdir(log_dir, 0755) == -1 && errno != EEXIST) {
+		lake_err_errno(err, "cannot create %s", log_dir);
+		return -1;
+	}
+	return 0;
+}
+
+int
+delta_commit_finish(delta_commit *c, int64_t *version, lake_err *err)
+{
+	char log_dir[4096], tmp[4200], uuid[37], *final = NULL;
+	lake_buf text = { 0 };
+	size_t i;
+	json_t *a;
+	int fd = -1, rc = DELTA_ERROR;
+
+	if (c->base == NULL && c->metadata == NULL) {
+		lake_err_set(err, "%s: a new table needs its metadata",
+		    c->table_dir);
+		return DELTA_ERROR;
+	}
+	if (ensure_log_dir(c->table_dir, log_dir, sizeof(log_dir), err) == -1)
+		return DELTA_ERROR;
+	if (append_line(&text, c->info) == -1 ||
+	    append_line(&text, c->protocol) == -1 ||
+	    append_line(&text, c->metadata) == -1 ||
+	    append_line(&text, c->txn) == -1)
+		goto nomem;
+	json_array_foreach(c->files, i, a)
+		if (append_line(&text, a) == -1)
+			goto nomem;
+	random_uuid(uuid);
+	snprintf(tmp, sizeof(tmp), "%s/.tmp-%s.json", log_dir, uuid);
+	if ((final = delta_log_file(c->table_dir, c->version, ".json")) ==
+	    NULL)
+		goto nomem;
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	if (fd == -1) {
+		lake_err_errno(err, "cannot create %s", tmp);
+		goto out;
+	}
+	if (write_all(fd, (const char *)text.data, text.len) == -1 ||
+	    fsync(fd) == -1) {
+		lake_err_errno(err, "cannot write %s", tmp);
+		goto out_unlink;
+	}
+	close(fd);
+	fd = -1;
+	if (link(tmp, final) == -1) {
+		if (errno == EEXIST) {
+			lake_err_set(err, "%s: version %" PRId64 " was "
+			    "committed by another writer", c->table_dir,
+			    c->version);
+			rc = DELTA_CONFLICT;
+		} else
+			lake_err_errno(err, "cannot commit %s", final);
+		goto out_unlink;
+	}
+	unlink(tmp);
+	if (fsync_dir(log_dir) == -1) {
+		/* The commit exists; only its durability is in doubt. */
+		lake_err_errno(err, "fsync %s", log_dir);
+		rc = DELTA_ERROR;
+		goto out;
+	}
+	*version = c->version;
+	rc = DELTA_OK;
+	goto out;
+nomem:
+	lake_err_set(err, "out of memory");
+	goto out;
+out_unlink:
+	unlink(tmp);
+out:
+	if (fd != -1)
+		close(fd);
+	free(final);
+	lake_buf_free(&text);
+	return rc;
+}

@@ -1,1 +1,927 @@
-/* placeholder: being written */
+/*
+ * delta_snapshot.c - reading a Delta table: from the log to a snapshot.
+ *
+ * The log folder is listed once. Replay starts at the newest checkpoint
+ * at or below the wanted version (found through _last_checkpoint, else by
+ * listing), then applies the JSON commits after it in order; every
+ * version in between must be there, or the load fails with "version
+ * gap". Actions reconcile as PROTOCOL.md says: the last protocol and
+ * metaData win, the newest txn per appId wins, and an add or remove
+ * decides whether a path is live. Only files the log names are ever
+ * visible, so leftovers of a crashed writer are not.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "delta_internal.h"
+
+/* Reader features we can honour (protocol 3). */
+static const char *known_reader_features[] = { "timestampNtz",
+	"vacuumProtocolCheck", NULL };
+
+char *
+delta_log_file(const char *table_dir, int64_t version, const char *suffix)
+{
+	char *p;
+
+	if (asprintf(&p, "%s/_delta_log/%020" PRId64 "%s", table_dir, version,
+	    suffix) == -1)
+		return NULL;
+	return p;
+}
+
+static int
+hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+char *
+delta_unescape(const char *s)
+{
+	char *out = malloc(strlen(s) + 1), *o = out;
+
+	if (out == NULL)
+		return NULL;
+	while (*s) {
+		if (s[0] == '%' && hexval(s[1]) >= 0 && hexval(s[2]) >= 0) {
+			*o++ = (char)(hexval(s[1]) << 4 | hexval(s[2]));
+			s += 3;
+		} else
+			*o++ = *s++;
+	}
+	*o = '\0';
+	return out;
+}
+
+char *
+delta_escape(const char *s)
+{
+	static const char keep[] = "-_.~/=";
+	char *out = malloc(strlen(s) * 3 + 1), *o = out;
+
+	if (out == NULL)
+		return NULL;
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		    (c >= '0' && c <= '9') || strchr(keep, c) != NULL)
+			*o++ = (char)c;
+		else
+			o += sprintf(o, "%%%02X", c);
+	}
+	*o = '\0';
+	return out;
+}
+
+/* --- schema -------------------------------------------------------- */
+
+static const struct {
+	const char *name;
+	pq_type type;
+} type_names[] = {
+	{ "integer", PQ_INT32 }, { "long", PQ_INT64 },
+	{ "double", PQ_DOUBLE }, { "boolean", PQ_BOOLEAN },
+	{ "string", PQ_STRING }, { "date", PQ_DATE },
+	{ "timestamp", PQ_TIMESTAMP }, { "float", PQ_FLOAT },
+	{ "binary", PQ_BINARY }, { "byte", PQ_INT8 }, { "short", PQ_INT16 },
+	{ "timestamp_ntz", PQ_TIMESTAMP_NTZ },
+};
+
+const char *
+delta_type_name(pq_type t)
+{
+	for (size_t i = 0; i < sizeof(type_names) / sizeof(type_names[0]); i++)
+		if (type_names[i].type == t)
+			return type_names[i].name;
+	return "decimal";
+}
+
+void
+delta_schema_free(pq_schema *schema)
+{
+	for (int i = 0; schema->cols != NULL && i < schema->ncols; i++)
+		free((char *)schema->cols[i].name);
+	free(schema->cols);
+	schema->cols = NULL;
+	schema->ncols = 0;
+}
+
+/*
+ * Nested columns (struct, array, map) are left out: this lake reads flat
+ * tables, and Parquet readers skip the nested leaves the same way.
+ */
+int
+delta_parse_schema(const char *schema_string, pq_schema *schema,
+    lake_err *err)
+{
+	json_error_t jerr;
+	json_t *root, *fields, *f;
+	size_t i;
+
+	memset(schema, 0, sizeof(*schema));
+	root = json_loads(schema_string, 0, &jerr);
+	fields = root ? json_object_get(root, "fields") : NULL;
+	if (!json_is_array(fields)) {
+		lake_err_set(err, "metaData.schemaString is not a Spark struct "
+		    "type%s%s", root ? "" : ": ", root ? "" : jerr.text);
+		json_decref(root);
+		return -1;
+	}
+	schema->cols = calloc(json_array_size(fields) + 1,
+	    sizeof(pq_column_def));
+	if (schema->cols == NULL)
+		goto nomem;
+	json_array_foreach(fields, i, f) {
+		const char *name = json_string_value(json_object_get(f,
+		    "name"));
+		json_t *type = json_object_get(f, "type");
+		pq_column_def *c = &schema->cols[schema->ncols];
+		const char *tn = json_string_value(type);
+		int found = 0;
+
+		if (name == NULL || type == NULL) {
+			lake_err_set(err, "schemaString: field %zu has no name "
+			    "or type", i);
+			goto fail;
+		}
+		if (tn == NULL)
+			continue;	/* nested */
+		for (size_t k = 0; k < sizeof(type_names) /
+		    sizeof(type_names[0]); k++)
+			if (strcmp(tn, type_names[k].name) == 0) {
+				c->type = type_names[k].type;
+				found = 1;
+			}
+		if (!found && sscanf(tn, "decimal(%d,%d)",
+		    &c->decimal_precision, &c->decimal_scale) == 2) {
+			c->type = PQ_DECIMAL;
+			found = 1;
+		}
+		if (!found) {
+			lake_err_set(err, "schemaString: column %s has type %s, "
+			    "which this reader does not know", name, tn);
+			goto fail;
+		}
+		c->nullable = json_is_true(json_object_get(f, "nullable"));
+		if ((c->name = strdup(name)) == NULL)
+			goto nomem;
+		schema->ncols++;
+	}
+	json_decref(root);
+	return 0;
+nomem:
+	lake_err_set(err, "out of memory");
+fail:
+	json_decref(root);
+	delta_schema_free(schema);
+	return -1;
+}
+
+/* --- replay state -------------------------------------------------- */
+
+typedef struct file_entry {
+	delta_file f;
+	int live;
+} file_entry;
+
+struct delta_replay {
+	file_entry *files;
+	size_t nfiles;
+	size_t cap;
+	uint32_t *slots;	/* path hash -> index + 1 */
+	size_t nslots;
+	delta_txn *txns;
+	size_t ntxns;
+	json_t *metadata;
+	int have_protocol;
+	int64_t timestamp_ms;
+};
+
+delta_replay *
+delta_replay_new(void)
+{
+	return calloc(1, sizeof(delta_replay));
+}
+
+static void
+file_clear(delta_file *f, int nparts)
+{
+	free(f->path);
+	for (int i = 0; f->partition_values != NULL && i < nparts; i++)
+		free(f->partition_values[i]);
+	free(f->partition_values);
+	free(f->stats_json);
+	memset(f, 0, sizeof(*f));
+}
+
+void
+delta_replay_free(delta_replay *st)
+{
+	if (st == NULL)
+		return;
+	for (size_t i = 0; i < st->nfiles; i++) {
+		/* partition_values is still a JSON text here (see below). */
+		free(st->files[i].f.path);
+		free(st->files[i].f.stats_json);
+		free(st->files[i].f.partition_values);
+	}
+	free(st->files);
+	free(st->slots);
+	for (size_t i = 0; i < st->ntxns; i++)
+		free(st->txns[i].app_id);
+	free(st->txns);
+	json_decref(st->metadata);
+	free(st);
+}
+
+static uint32_t
+hash_str(const char *s)
+{
+	uint32_t h = 2166136261u;
+
+	while (*s)
+		h = (h ^ (uint8_t)*s++) * 16777619u;
+	return h;
+}
+
+static int
+slots_grow(delta_replay *st)
+{
+	size_t n = st->nslots ? st->nslots * 2 : 1024;
+	uint32_t *slots = calloc(n, sizeof(*slots));
+
+	if (slots == NULL)
+		return -1;
+	for (size_t i = 0; i < st->nfiles; i++) {
+		size_t s = hash_str(st->files[i].f.path) & (n - 1);
+
+		while (slots[s])
+			s = (s + 1) & (n - 1);
+		slots[s] = (uint32_t)i + 1;
+	}
+	free(st->slots);
+	st->slots = slots;
+	st->nslots = n;
+	return 0;
+}
+
+/* The entry for path, created (not live) when absent. */
+static file_entry *
+file_lookup(delta_replay *st, const char *path)
+{
+	size_t s;
+
+	if ((st->nfiles + 1) * 2 > st->nslots && slots_grow(st) == -1)
+		return NULL;
+	for (s = hash_str(path) & (st->nslots - 1); st->slots[s];
+	    s = (s + 1) & (st->nslots - 1))
+		if (strcmp(st->files[st->slots[s] - 1].f.path, path) == 0)
+			return &st->files[st->slots[s] - 1];
+	if (st->nfiles == st->cap) {
+		size_t cap = st->cap ? st->cap * 2 : 256;
+		file_entry *p = realloc(st->files, cap * sizeof(*p));
+
+		if (p == NULL)
+			return NULL;
+		st->files = p;
+		st->cap = cap;
+	}
+	memset(&st->files[st->nfiles], 0, sizeof(file_entry));
+	if ((st->files[st->nfiles].f.path = strdup(path)) == NULL)
+		return NULL;
+	st->slots[s] = (uint32_t)++st->nfiles;
+	return &st->files[st->nfiles - 1];
+}
+
+static int
+check_protocol(json_t *p, lake_err *err)
+{
+	json_int_t rv = json_integer_value(json_object_get(p,
+	    "minReaderVersion"));
+	json_t *features = json_object_get(p, "readerFeatures"), *f;
+	size_t i;
+
+	if (rv < 1) {
+		lake_err_set(err, "protocol action without minReaderVersion");
+		return -1;
+	}
+	if (rv > 3) {
+		lake_err_set(err, "table needs Delta reader version %lld; "
+		    "medallion reads versions 1 to 3", (long long)rv);
+		return -1;
+	}
+	if (rv == 3) {
+		json_array_foreach(features, i, f) {
+			const char *name = json_string_value(f);
+			int ok = 0;
+
+			for (int k = 0; name && known_reader_features[k]; k++)
+				ok |= strcmp(name, known_reader_features[k]) ==
+				    0;
+			if (!ok) {
+				lake_err_set(err, "table needs reader feature "
+				    "%s, which medallion does not support",
+				    name ? name : "(unnamed)");
+				return -1;
+			}
+		}
+	}
+	return 0;
+}
+
+static int
+apply_file(delta_replay *st, json_t *a, int64_t version, int add,
+    lake_err *err)
+{
+	const char *raw = json_string_value(json_object_get(a, "path"));
+	char *path;
+	file_entry *e;
+	json_t *stats, *pv;
+
+	if (raw == NULL) {
+		lake_err_set(err, "%s action without a path",
+		    add ? "add" : "remove");
+		return -1;
+	}
+	if ((path = delta_unescape(raw)) == NULL ||
+	    (e = file_lookup(st, path)) == NULL) {
+		free(path);
+		lake_err_set(err, "out of memory");
+		return -1;
+	}
+	free(path);
+	e->live = add;
+	free(e->f.stats_json);
+	e->f.stats_json = NULL;
+	free(e->f.partition_values);
+	e->f.partition_values = NULL;
+	if (!add)
+		return 0;
+	e->f.size = json_integer_value(json_object_get(a, "size"));
+	e->f.modification_time = json_integer_value(json_object_get(a,
+	    "modificationTime"));
+	e->f.added_in_version = version;
+	e->f.num_records = -1;
+	stats = json_object_get(a, "stats");
+	if (json_is_string(stats) && (e->f.stats_json =
+	    strdup(json_string_value(stats))) == NULL)
+		goto nomem;
+	/* Partition values stay JSON text until the schema is known. */
+	pv = json_object_get(a, "partitionValues");
+	if (pv != NULL && (e->f.partition_values =
+	    (char **)json_dumps(pv, JSON_COMPACT)) == NULL)
+		goto nomem;
+	return 0;
+nomem:
+	lake_err_set(err, "out of memory");
+	return -1;
+}
+
+static int
+apply_txn(delta_replay *st, json_t *a, lake_err *err)
+{
+	const char *app = json_string_value(json_object_get(a, "appId"));
+	json_int_t v = json_integer_value(json_object_get(a, "version"));
+	delta_txn *t;
+
+	if (app == NULL) {
+		lake_err_set(err, "txn action without an appId");
+		return -1;
+	}
+	for (size_t i = 0; i < st->ntxns; i++)
+		if (strcmp(st->txns[i].app_id, app) == 0) {
+			st->txns[i].version = v;
+			return 0;
+		}
+	t = realloc(st->txns, (st->ntxns + 1) * sizeof(*t));
+	if (t == NULL)
+		goto nomem;
+	st->txns = t;
+	if ((t[st->ntxns].app_id = strdup(app)) == NULL)
+		goto nomem;
+	t[st->ntxns++].version = v;
+	return 0;
+nomem:
+	lake_err_set(err, "out of memory");
+	return -1;
+}
+
+int
+delta_replay_action(delta_replay *st, json_t *action, int64_t version,
+    lake_err *err)
+{
+	json_t *a;
+
+	if (!json_is_object(action)) {
+		lake_err_set(err, "an action is not a JSON object");
+		return -1;
+	}
+	if ((a = json_object_get(action, "add")) != NULL)
+		return apply_file(st, a, version, 1, err);
+	if ((a = json_object_get(action, "remove")) != NULL)
+		return apply_file(st, a, version, 0, err);
+	if ((a = json_object_get(action, "txn")) != NULL)
+		return apply_txn(st, a, err);
+	if ((a = json_object_get(action, "protocol")) != NULL) {
+		st->have_protocol = 1;
+		return check_protocol(a, err);
+	}
+	if ((a = json_object_get(action, "metaData")) != NULL) {
+		json_decref(st->metadata);
+		st->metadata = json_incref(a);
+		return 0;
+	}
+	if ((a = json_object_get(action, "commitInfo")) != NULL) {
+		json_int_t ts = json_integer_value(json_object_get(a,
+		    "timestamp"));
+
+		if (ts > 0)
+			st->timestamp_ms = ts;
+		return 0;
+	}
+	return 0;	/* cdc, domainMetadata, unknown: ignored */
+}
+
+static int
+cmp_file(const void *a, const void *b)
+{
+	return strcmp(((const delta_file *)a)->path,
+	    ((const delta_file *)b)->path);
+}
+
+/* Turns the add's partitionValues JSON into one string per column. */
+static int
+split_partition_values(delta_file *f, char *json_text, char **cols,
+    int ncols, lake_err *err)
+{
+	json_t *pv = json_text ? json_loads(json_text, 0, NULL) : NULL;
+
+	free(json_text);
+	f->partition_values = calloc((size_t)ncols + 1, sizeof(char *));
+	if (f->partition_values == NULL) {
+		json_decref(pv);
+		lake_err_set(err, "out of memory");
+		return -1;
+	}
+	for (int i = 0; i < ncols; i++) {
+		const char *v = json_string_value(json_object_get(pv,
+		    cols[i]));
+
+		if (v != NULL && (f->partition_values[i] = strdup(v)) ==
+		    NULL) {
+			json_decref(pv);
+			lake_err_set(err, "out of memory");
+			return -1;
+		}
+	}
+	json_decref(pv);
+	return 0;
+}
+
+static int64_t
+stats_num_records(const char *stats)
+{
+	json_t *j = stats ? json_loads(stats, 0, NULL) : NULL;
+	json_t *n = json_object_get(j, "numRecords");
+	int64_t v = json_is_integer(n) ? json_integer_value(n) : -1;
+
+	json_decref(j);
+	return v;
+}
+
+int
+delta_replay_finish(delta_replay *st, delta_snapshot *snap, lake_err *err)
+{
+	json_t *m = st->metadata, *pcols, *c;
+	const char *schema_string;
+	size_t i, nlive = 0;
+
+	if (!st->have_protocol || m == NULL) {
+		lake_err_set(err, "the log has no %s action",
+		    m == NULL ? "metaData" : "protocol");
+		return -1;
+	}
+	schema_string = json_string_value(json_object_get(m, "schemaString"));
+	if (schema_string == NULL || delta_parse_schema(schema_string,
+	    &snap->schema, err) == -1) {
+		if (schema_string == NULL)
+			lake_err_set(err, "metaData has no schemaString");
+		return -1;
+	}
+	if ((snap->table_id = strdup(json_string_value(json_object_get(m,
+	    "id")) ?: "")) == NULL)
+		goto nomem;
+	pcols = json_object_get(m, "partitionColumns");
+	snap->partition_columns = calloc(json_array_size(pcols) + 1,
+	    sizeof(char *));
+	if (snap->partition_columns == NULL)
+		goto nomem;
+	json_array_foreach(pcols, i, c) {
+		if (!json_is_string(c) || (snap->partition_columns[i] =
+		    strdup(json_string_value(c))) == NULL)
+			goto nomem;
+		snap->npartition_columns++;
+	}
+	for (i = 0; i < st->nfiles; i++)
+		nlive += st->files[i].live;
+	snap->files = calloc(nlive + 1, sizeof(delta_file));
+	if (snap->files == NULL)
+		goto nomem;
+	for (i = 0; i < st->nfiles; i++) {
+		file_entry *e = &st->files[i];
+		delta_file *f;
+
+		if (!e->live)
+			continue;
+		f = &snap->files[snap->nfiles++];
+		*f = e->f;
+		memset(&e->f, 0, sizeof(e->f));
+		if (split_partition_values(f, (char *)f->partition_values,
+		    snap->partition_columns, snap->npartition_columns,
+		    err) == -1)
+			return -1;
+		f->num_records = stats_num_records(f->stats_json);
+	}
+	qsort(snap->files, snap->nfiles, sizeof(delta_file), cmp_file);
+	snap->txns = st->txns;
+	snap->ntxns = st->ntxns;
+	st->txns = NULL;
+	st->ntxns = 0;
+	snap->timestamp_ms = st->timestamp_ms;
+	return 0;
+nomem:
+	lake_err_set(err, "out of memory");
+	return -1;
+}
+
+/* --- the log folder ------------------------------------------------ */
+
+typedef struct log_listing {
+	int64_t *versions;	/* commits, sorted */
+	size_t n;
+	int64_t *checkpoints;	/* single-part checkpoints, sorted */
+	size_t ncheckpoints;
+} log_listing;
+
+static int
+cmp_i64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static int
+push_i64(int64_t **arr, size_t *n, int64_t v)
+{
+	int64_t *p = realloc(*arr, (*n + 1) * sizeof(int64_t));
+
+	if (p == NULL)
+		return -1;
+	p[(*n)++] = v;
+	*arr = p;
+	return 0;
+}
+
+static int
+parse_log_name(const char *name, int64_t *version, const char **suffix)
+{
+	int64_t v = 0;
+	int i;
+
+	for (i = 0; i < 20; i++) {
+		if (name[i] < '0' || name[i] > '9')
+			return -1;
+		v = v * 10 + (name[i] - '0');
+	}
+	*version = v;
+	*suffix = name + 20;
+	return 0;
+}
+
+static void
+listing_free(log_listing *l)
+{
+	free(l->versions);
+	free(l->checkpoints);
+	memset(l, 0, sizeof(*l));
+}
+
+/* Returns DELTA_OK, DELTA_NO_TABLE or DELTA_ERROR. */
+static int
+list_log(const char *table_dir, log_listing *l, lake_err *err)
+{
+	char path[4096];
+	struct dirent *de;
+	DIR *d;
+
+	memset(l, 0, sizeof(*l));
+	snprintf(path, sizeof(path), "%s/_delta_log", table_dir);
+	if ((d = opendir(path)) == NULL) {
+		if (errno == ENOENT) {
+			lake_err_set(err, "%s: not a Delta table (no "
+			    "_delta_log folder)", table_dir);
+			return DELTA_NO_TABLE;
+		}
+		lake_err_errno(err, "cannot list %s", path);
+		return DELTA_ERROR;
+	}
+	while ((de = readdir(d)) != NULL) {
+		int64_t v;
+		const char *suffix;
+		int rc = 0;
+
+		if (parse_log_name(de->d_name, &v, &suffix) == -1)
+			continue;
+		if (strcmp(suffix, ".json") == 0)
+			rc = push_i64(&l->versions, &l->n, v);
+		else if (strcmp(suffix, ".checkpoint.parquet") == 0)
+			rc = push_i64(&l->checkpoints, &l->ncheckpoints, v);
+		if (rc == -1) {
+			closedir(d);
+			listing_free(l);
+			lake_err_set(err, "out of memory");
+			return DELTA_ERROR;
+		}
+	}
+	closedir(d);
+	if (l->n == 0 && l->ncheckpoints == 0) {
+		listing_free(l);
+		lake_err_set(err, "%s: not a Delta table (empty _delta_log)",
+		    table_dir);
+		return DELTA_NO_TABLE;
+	}
+	qsort(l->versions, l->n, sizeof(int64_t), cmp_i64);
+	qsort(l->checkpoints, l->ncheckpoints, sizeof(int64_t), cmp_i64);
+	return DELTA_OK;
+}
+
+int64_t
+delta_latest_version(const char *table_dir, lake_err *err)
+{
+	log_listing l;
+	int rc = list_log(table_dir, &l, err);
+	int64_t v = -1;
+
+	if (rc != DELTA_OK)
+		return rc;
+	if (l.n > 0)
+		v = l.versions[l.n - 1];
+	if (l.ncheckpoints > 0 && l.checkpoints[l.ncheckpoints - 1] > v)
+		v = l.checkpoints[l.ncheckpoints - 1];
+	listing_free(&l);
+	return v;
+}
+
+/* Feeds every line of commit version into st. */
+static int
+replay_commit(const char *table_dir, int64_t version, delta_replay *st,
+    lake_err *err)
+{
+	char *path = delta_log_file(table_dir, version, ".json");
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t n;
+	FILE *f;
+	int lineno = 0, rc = -1;
+
+	if (path == NULL || (f = fopen(path, "re")) == NULL) {
+		lake_err_errno(err, "cannot open %s", path ? path : "commit");
+		free(path);
+		return -1;
+	}
+	while ((n = getline(&line, &cap, f)) > 0) {
+		json_error_t jerr;
+		json_t *a;
+
+		lineno++;
+		if (n == 1 && line[0] == '\n')
+			continue;
+		if ((a = json_loads(line, 0, &jerr)) == NULL) {
+			lake_err_set(err, "%s:%d: malformed JSON: %s", path,
+			    lineno, jerr.text);
+			goto out;
+		}
+		if (delta_replay_action(st, a, version, err) == -1) {
+			json_decref(a);
+			lake_err_prefix(err, "%s:%d", path, lineno);
+			goto out;
+		}
+		json_decref(a);
+	}
+	if (ferror(f)) {
+		lake_err_errno(err, "%s: read", path);
+		goto out;
+	}
+	rc = 0;
+out:
+	free(line);
+	fclose(f);
+	free(path);
+	return rc;
+}
+
+/* _last_checkpoint's version, or -1 when absent or unreadable. */
+static int64_t
+last_checkpoint_hint(const char *table_dir)
+{
+	char path[4096];
+	json_t *j;
+	int64_t v = -1;
+
+	snprintf(path, sizeof(path), "%s/_delta_log/_last_checkpoint",
+	    table_dir);
+	if ((j = json_load_file(path, 0, NULL)) == NULL)
+		return -1;
+	if (json_is_integer(json_object_get(j, "version")) &&
+	    json_object_get(j, "parts") == NULL)
+		v = json_integer_value(json_object_get(j, "version"));
+	json_decref(j);
+	return v;
+}
+
+static int
+has_version(const int64_t *arr, size_t n, int64_t v)
+{
+	return bsearch(&v, arr, n, sizeof(int64_t), cmp_i64) != NULL;
+}
+
+int
+delta_snapshot_load(const char *table_dir, int64_t version,
+    delta_snapshot **out, lake_err *err)
+{
+	log_listing l;
+	delta_replay *st = NULL;
+	delta_snapshot *snap = NULL;
+	int64_t target, start = -1, hint;
+	int rc;
+
+	*out = NULL;
+	if ((rc = list_log(table_dir, &l, err)) != DELTA_OK)
+		return rc;
+	target = l.n ? l.versions[l.n - 1] : -1;
+	if (l.ncheckpoints && l.checkpoints[l.ncheckpoints - 1] > target)
+		target = l.checkpoints[l.ncheckpoints - 1];
+	if (version >= 0) {
+		if (version > target) {
+			lake_err_set(err, "%s: version %lld does not exist "
+			    "(newest is %lld)", table_dir, (long long)version,
+			    (long long)target);
+			goto fail;
+		}
+		target = version;
+	}
+	hint = last_checkpoint_hint(table_dir);
+	if (hint >= 0 && hint <= target && has_version(l.checkpoints,
+	    l.ncheckpoints, hint))
+		start = hint;
+	for (size_t i = 0; i < l.ncheckpoints; i++)
+		if (l.checkpoints[i] <= target && l.checkpoints[i] > start)
+			start = l.checkpoints[i];
+	for (int64_t v = start + 1; v <= target; v++) {
+		if (!has_version(l.versions, l.n, v)) {
+			lake_err_set(err, "%s: version gap: commit %lld is "
+			    "missing before %lld; the log is damaged",
+			    table_dir, (long long)v, (long long)target);
+			goto fail;
+		}
+	}
+	if ((st = delta_replay_new()) == NULL ||
+	    (snap = calloc(1, sizeof(*snap))) == NULL) {
+		lake_err_set(err, "out of memory");
+		goto fail;
+	}
+	if (start >= 0) {
+		char *cp = delta_log_file(table_dir, start,
+		    ".checkpoint.parquet");
+
+		rc = cp ? delta_checkpoint_read(cp, start, st, err) : -1;
+		free(cp);
+		if (rc == -1)
+			goto fail;
+	}
+	for (int64_t v = start + 1; v <= target; v++)
+		if (replay_commit(table_dir, v, st, err) == -1)
+			goto fail;
+	if ((snap->table_dir = strdup(table_dir)) == NULL)
+		goto fail;
+	snap->version = target;
+	if (delta_replay_finish(st, snap, err) == -1) {
+		lake_err_prefix(err, "%s", table_dir);
+		goto fail;
+	}
+	delta_replay_free(st);
+	listing_free(&l);
+	*out = snap;
+	return DELTA_OK;
+fail:
+	delta_replay_free(st);
+	delta_snapshot_free(snap);
+	listing_free(&l);
+	return DELTA_ERROR;
+}
+
+void
+delta_files_free(delta_file *files, size_t nfiles)
+{
+	/* Partition value arrays are NULL-terminated by construction. */
+	for (size_t i = 0; i < nfiles; i++) {
+		delta_file *f = &files[i];
+
+		for (int k = 0; f->partition_values && f->partition_values[k];
+		    k++)
+			free(f->partition_values[k]);
+		free(f->partition_values);
+		free(f->path);
+		free(f->stats_json);
+	}
+	free(files);
+}
+
+void
+delta_snapshot_free(delta_snapshot *snap)
+{
+	if (snap == NULL)
+		return;
+	for (size_t i = 0; i < snap->nfiles; i++)
+		file_clear(&snap->files[i], snap->npartition_columns);
+	free(snap->files);
+	for (size_t i = 0; i < snap->ntxns; i++)
+		free(snap->txns[i].app_id);
+	free(snap->txns);
+	for (int i = 0; i < snap->npartition_columns; i++)
+		free(snap->partition_columns[i]);
+	free(snap->partition_columns);
+	delta_schema_free(&snap->schema);
+	free(snap->table_id);
+	free(snap->table_dir);
+	free(snap);
+}
+
+int64_t
+delta_snapshot_txn_version(const delta_snapshot *snap, const char *app_id)
+{
+	for (size_t i = 0; i < snap->ntxns; i++)
+		if (strcmp(snap->txns[i].app_id, app_id) == 0)
+			return snap->txns[i].version;
+	return -1;
+}
+
+/* --- incremental reading ------------------------------------------- */
+
+int
+delta_changes(const char *table_dir, int64_t after_version,
+    int64_t upto_version, delta_file **files, size_t *nfiles, lake_err *err)
+{
+	delta_replay *st = delta_replay_new();
+	size_t n = 0;
+
+	*files = NULL;
+	*nfiles = 0;
+	if (st == NULL) {
+		lake_err_set(err, "out of memory");
+		return -1;
+	}
+	for (int64_t v = after_version + 1; v <= upto_version; v++) {
+		if (replay_commit(table_dir, v, st, err) == -1) {
+			delta_replay_free(st);
+			return -1;
+		}
+	}
+	/* Only adds and removes matter here. */
+	*files = calloc(st->nfiles + 1, sizeof(delta_file));
+	if (*files == NULL) {
+		delta_replay_free(st);
+		lake_err_set(err, "out of memory");
+		return -1;
+	}
+	for (size_t i = 0; i < st->nfiles; i++) {
+		file_entry *e = &st->files[i];
+
+		if (!e->live)
+			continue;
+		(*files)[n] = e->f;
+		memset(&e->f, 0, sizeof(e->f));
+		free((*files)[n].partition_values);
+		(*files)[n].partition_values = NULL;
+		(*files)[n].num_records = stats_num_records(
+		    (*files)[n].stats_json);
+		n++;
+	}
+	*nfiles = n;
+	delta_replay_free(st);
+	return 0;
+}

@@ -1,1 +1,361 @@
-/* placeholder: being written */
+/*
+ * lake_writer.c - rows into a partitioned Delta table, one commit.
+ *
+ * One Parquet writer per partition value, kept in a small array searched
+ * linearly: a stage run touches a handful of dates, not thousands. Files
+ * are named <col>=<value>/part-<uuid>.<codec>.parquet. When the buffered
+ * bytes of all open writers pass max_buffered_bytes, the largest one
+ * flushes its row group, so memory stays bounded whatever the input.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "codec.h"
+#include "delta_internal.h"
+#include "lake.h"
+
+typedef struct part_file {
+	char *value;		/* partition value, NULL when unpartitioned */
+	char *rel_path;		/* relative to the table */
+	char *abs_path;
+	pq_writer *w;
+	pq_file_stats stats;
+	int64_t size;
+	int closed;
+} part_file;
+
+struct lake_writer {
+	char *table_dir;
+	char *partition_column;
+	pq_schema schema;
+	lake_writer_opts opts;
+	part_file *parts;
+	int nparts;
+	int cap;
+	int64_t rows;
+};
+
+void
+lake_writer_opts_default(lake_writer_opts *o)
+{
+	pq_writer_opts_default(&o->parquet);
+	o->parquet.row_group_bytes = 32u << 20;
+	o->max_buffered_bytes = 48u << 20;
+}
+
+static void
+free_parts(lake_writer *w, int remove_files)
+{
+	for (int i = 0; i < w->nparts; i++) {
+		part_file *p = &w->parts[i];
+
+		if (p->w != NULL)
+			pq_writer_abort(p->w);
+		else if (remove_files && p->closed)
+			unlink(p->abs_path);
+		pq_file_stats_free(&p->stats);
+		free(p->value);
+		free(p->rel_path);
+		free(p->abs_path);
+	}
+	free(w->parts);
+	w->parts = NULL;
+	w->nparts = 0;
+}
+
+static void
+writer_free(lake_writer *w, int remove_files)
+{
+	if (w == NULL)
+		return;
+	free_parts(w, remove_files);
+	for (int i = 0; i < w->schema.ncols; i++)
+		free((char *)w->schema.cols[i].name);
+	free(w->schema.cols);
+	free(w->table_dir);
+	free(w->partition_column);
+	free(w);
+}
+
+lake_writer *
+lake_writer_open(const char *table_dir, const pq_schema *data_schema,
+    const char *partition_column, const lake_writer_opts *opts,
+    lake_err *err)
+{
+	lake_writer *w = calloc(1, sizeof(*w));
+
+	if (w == NULL)
+		goto nomem;
+	if (opts != NULL)
+		w->opts = *opts;
+	else
+		lake_writer_opts_default(&w->opts);
+	if ((w->table_dir = strdup(table_dir)) == NULL ||
+	    (partition_column != NULL && (w->partition_column =
+	    strdup(partition_column)) == NULL))
+		goto nomem;
+	w->schema.cols = calloc((size_t)data_schema->ncols + 1,
+	    sizeof(pq_column_def));
+	if (w->schema.cols == NULL)
+		goto nomem;
+	for (int i = 0; i < data_schema->ncols; i++) {
+		w->schema.cols[i] = data_schema->cols[i];
+		if ((w->schema.cols[i].name = strdup(data_schema->cols[i].name))
+		    == NULL)
+			goto nomem;
+		w->schema.ncols++;
+	}
+	return w;
+nomem:
+	lake_err_set(err, "%s: out of memory", table_dir);
+	writer_free(w, 1);
+	return NULL;
+}
+
+static int
+mkdirs(const char *path, lake_err *err)
+{
+	char buf[4096];
+
+	if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf)) {
+		lake_err_set(err, "path too long: %s", path);
+		return -1;
+	}
+	for (char *p = buf + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(buf, 0755) == -1 && errno != EEXIST) {
+			lake_err_errno(err, "cannot create %s", buf);
+			return -1;
+		}
+		*p = '/';
+	}
+	if (mkdir(buf, 0755) == -1 && errno != EEXIST) {
+		lake_err_errno(err, "cannot create %s", buf);
+		return -1;
+	}
+	return 0;
+}
+
+/* Hive-style escaping of a partition value for a folder name. */
+static char *
+escape_partition_value(const char *v)
+{
+	char *out = malloc(strlen(v) * 3 + 1), *o = out;
+
+	if (out == NULL)
+		return NULL;
+	for (; *v; v++) {
+		unsigned char c = (unsigned char)*v;
+
+		if (c < 0x20 || c == 0x7f || strchr("\"#%'*/:=?\\{[]^", c))
+			o += sprintf(o, "%%%02X", c);
+		else
+			*o++ = (char)c;
+	}
+	*o = '\0';
+	return out;
+}
+
+static part_file *
+open_part(lake_writer *w, const char *value, lake_err *err)
+{
+	char uuid[40], dir[4096], *esc = NULL;
+	uint8_t b[16];
+	part_file *p;
+
+	if (w->nparts == w->cap) {
+		int cap = w->cap ? w->cap * 2 : 8;
+		part_file *np = realloc(w->parts, (size_t)cap * sizeof(*np));
+
+		if (np == NULL)
+			goto nomem;
+		w->parts = np;
+		w->cap = cap;
+	}
+	p = &w->parts[w->nparts];
+	memset(p, 0, sizeof(*p));
+	if (getrandom(b, sizeof(b), 0) != sizeof(b)) {
+		lake_err_errno(err, "getrandom");
+		return NULL;
+	}
+	snprintf(uuid, sizeof(uuid), "%08x-%04x-%04x-%04x-%08x%04x",
+	    (unsigned)(b[0] << 24 | b[1] << 16 | b[2] << 8 | b[3]),
+	    (unsigned)(b[4] << 8 | b[5]), (unsigned)((b[6] << 8 | b[7]) &
+	    0x0fff) | 0x4000, (unsigned)((b[8] << 8 | b[9]) & 0x3fff) |
+	    0x8000, (unsigned)(b[10] << 24 | b[11] << 16 | b[12] << 8 |
+	    b[13]), (unsigned)(b[14] << 8 | b[15]));
+	if (w->partition_column != NULL) {
+		if ((esc = escape_partition_value(value ? value :
+		    "__HIVE_DEFAULT_PARTITION__")) == NULL)
+			goto nomem;
+		if (asprintf(&p->rel_path, "%s=%s/part-00000-%s.c000.%s."
+		    "parquet", w->partition_column, esc, uuid,
+		    codec_name(w->opts.parquet.codec)) == -1)
+			goto nomem;
+	} else if (asprintf(&p->rel_path, "part-00000-%s.c000.%s.parquet",
+	    uuid, codec_name(w->opts.parquet.codec)) == -1)
+		goto nomem;
+	free(esc);
+	esc = NULL;
+	if (asprintf(&p->abs_path, "%s/%s", w->table_dir, p->rel_path) == -1)
+		goto nomem;
+	if (value != NULL && (p->value = strdup(value)) == NULL)
+		goto nomem;
+	snprintf(dir, sizeof(dir), "%s", p->abs_path);
+	*strrchr(dir, '/') = '\0';
+	w->nparts++;
+	if (mkdirs(dir, err) == -1)
+		return NULL;
+	p->w = pq_writer_open(p->abs_path, &w->schema, &w->opts.parquet, err);
+	return p->w ? p : NULL;
+nomem:
+	free(esc);
+	lake_err_set(err, "%s: out of memory", w->table_dir);
+	return NULL;
+}
+
+static int
+same_value(const char *a, const char *b)
+{
+	if (a == NULL || b == NULL)
+		return a == b;
+	return strcmp(a, b) == 0;
+}
+
+/* Flushes the largest open writers until the total fits the bound. */
+static int
+bound_memory(lake_writer *w, lake_err *err)
+{
+	for (;;) {
+		size_t total = 0, biggest = 0;
+		part_file *victim = NULL;
+
+		for (int i = 0; i < w->nparts; i++) {
+			size_t n;
+
+			if (w->parts[i].w == NULL)
+				continue;
+			n = pq_writer_buffered_bytes(w->parts[i].w);
+			total += n;
+			if (n > biggest) {
+				biggest = n;
+				victim = &w->parts[i];
+			}
+		}
+		if (total <= w->opts.max_buffered_bytes || victim == NULL)
+			return 0;
+		if (pq_writer_flush_row_group(victim->w, err) == -1)
+			return -1;
+	}
+}
+
+int
+lake_writer_append(lake_writer *w, const char *partition_value,
+    const pq_value *row, lake_err *err)
+{
+	part_file *p = NULL;
+
+	if (w->partition_column == NULL)
+		partition_value = NULL;
+	/* The last partition used is the likeliest next one. */
+	for (int i = w->nparts - 1; i >= 0; i--)
+		if (same_value(w->parts[i].value, partition_value)) {
+			p = &w->parts[i];
+			break;
+		}
+	if (p == NULL && (p = open_part(w, partition_value, err)) == NULL)
+		return -1;
+	if (pq_writer_append(p->w, row, err) == -1)
+		return -1;
+	w->rows++;
+	if ((w->rows & 1023) == 0)
+		return bound_memory(w, err);
+	return 0;
+}
+
+int64_t
+lake_writer_rows(const lake_writer *w)
+{
+	return w->rows;
+}
+
+static int
+close_parts(lake_writer *w, lake_err *err)
+{
+	char dir[4096];
+
+	for (int i = 0; i < w->nparts; i++) {
+		part_file *p = &w->parts[i];
+		pq_writer *pw = p->w;
+
+		p->w = NULL;
+		if (pq_writer_close(pw, &p->stats, err) == -1)
+			return -1;
+		p->closed = 1;
+		p->size = p->stats.file_size;
+		/* The partition folder's new entry must survive a crash. */
+		snprintf(dir, sizeof(dir), "%s", p->abs_path);
+		*strrchr(dir, '/') = '\0';
+		if (fsync_dir(dir) == -1) {
+			lake_err_errno(err, "fsync %s", dir);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+int
+lake_writer_commit(lake_writer *w, const delta_snapshot *base,
+    const char *app_id, int64_t txn_version, const char *operation,
+    const char *info_json, int64_t *version, lake_err *err)
+{
+	const char *pcols[1];
+	delta_commit *c = NULL;
+	int rc = DELTA_ERROR;
+
+	if (w->rows == 0) {
+		writer_free(w, 1);
+		return DELTA_OK;
+	}
+	if (close_parts(w, err) == -1)
+		goto out;
+	if ((c = delta_commit_begin(w->table_dir, base)) == NULL) {
+		lake_err_set(err, "out of memory");
+		goto out;
+	}
+	pcols[0] = w->partition_column;
+	if (base == NULL && delta_commit_set_metadata(c, &w->schema, pcols,
+	    w->partition_column ? 1 : 0, err) == -1)
+		goto out;
+	for (int i = 0; i < w->nparts; i++) {
+		const char *pv[1] = { w->parts[i].value };
+
+		if (delta_commit_add(c, w->parts[i].rel_path, pv,
+		    w->parts[i].size, &w->parts[i].stats, err) == -1)
+			goto out;
+	}
+	if (app_id != NULL && delta_commit_set_txn(c, app_id, txn_version,
+	    err) == -1)
+		goto out;
+	if (delta_commit_set_info(c, operation, info_json, err) == -1)
+		goto out;
+	rc = delta_commit_finish(c, version, err);
+out:
+	delta_commit_free(c);
+	/* Committed files stay; anything else is removed. */
+	writer_free(w, rc != DELTA_OK);
+	return rc;
+}
+
+void
+lake_writer_abort(lake_writer *w)
+{
+	writer_free(w, 1);
+}

@@ -93,6 +93,7 @@ typedef struct pq_file_stats {
 	int64_t file_size;	/* bytes on disk after close */
 	int ncols;
 	pq_column_stats *cols;	/* one per schema column */
+	pq_type *types;		/* the columns' types (to free strings) */
 } pq_file_stats;
 
 void pq_file_stats_free(pq_file_stats *stats);

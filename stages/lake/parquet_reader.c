@@ -1,1 +1,1260 @@
-/* placeholder: being written */
+/*
+ * parquet_reader.c - reading Parquet files written by us, DuckDB, Spark
+ * and pyarrow.
+ *
+ * open() reads the footer (bounded by the file size) into pq_file_meta.
+ * Reading a column chunk fetches its bytes with one pread (or points into
+ * the caller's buffer), then walks its pages: a dictionary page is decoded
+ * into a dense dictionary; each data page (v1 or v2) yields repetition and
+ * definition levels and the page's non-null values, decoded by encoding
+ * and converted to our representation (timestamps to microseconds, FLOAT
+ * to double, INT96 to microseconds, decimals to unscaled int64). Values
+ * are kept dense; the flat API then spreads them over the rows using the
+ * definition levels, in place, from the back.
+ *
+ * Every count and length from the file is checked against what is left of
+ * the buffer it describes, so corrupt input ends in an error message.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "codec.h"
+#include "encoding.h"
+#include "parquet_internal.h"
+
+/* Refuse row groups larger than this many values: a sanity bound. */
+#define MAX_CHUNK_VALUES (1LL << 28)
+
+struct pq_reader {
+	char *name;
+	int fd;
+	const uint8_t *mem;
+	size_t size;
+	pq_file_meta meta;
+	pq_schema schema;
+	int *schema_leaf;	/* schema column -> leaf */
+	codec_ctx *codec;
+	lake_buf chunk;		/* raw column chunk (file mode) */
+	lake_buf page;		/* decompressed page */
+};
+
+/* Dense decoded values of one leaf. */
+typedef struct dense {
+	pq_type type;
+	size_t width;		/* bytes per value; 0 for byte arrays */
+	uint8_t *fixed;
+	uint32_t *offsets;	/* n + 1 entries for byte arrays */
+	lake_buf data;
+	int64_t n;
+	int64_t cap;
+} dense;
+
+static size_t
+out_width(pq_type t)
+{
+	switch (t) {
+	case PQ_INT32:
+	case PQ_DATE:
+	case PQ_INT8:
+	case PQ_INT16:
+		return 4;
+	case PQ_BOOLEAN:
+		return 1;
+	case PQ_STRING:
+	case PQ_BINARY:
+		return 0;
+	default:
+		return 8;
+	}
+}
+
+/*
+ * Makes room for total values. Arrays grow as pages arrive rather than
+ * from the chunk's claimed count, so a lying header costs no memory.
+ */
+static int
+dense_reserve(dense *d, int64_t total)
+{
+	int64_t cap = d->cap ? d->cap : 1024;
+	void *p;
+
+	if (total <= d->cap)
+		return 0;
+	while (cap < total)
+		cap *= 2;
+	if (d->width) {
+		p = realloc(d->fixed, (size_t)cap * d->width);
+		if (p == NULL)
+			return -1;
+		d->fixed = p;
+	} else {
+		p = realloc(d->offsets, (size_t)(cap + 1) * sizeof(uint32_t));
+		if (p == NULL)
+			return -1;
+		d->offsets = p;
+	}
+	d->cap = cap;
+	return 0;
+}
+
+static int
+dense_init(dense *d, pq_type type, int64_t cap)
+{
+	memset(d, 0, sizeof(*d));
+	d->type = type;
+	d->width = out_width(type);
+	if (dense_reserve(d, cap ? cap : 1) == -1)
+		return -1;
+	if (d->offsets != NULL)
+		d->offsets[0] = 0;
+	return 0;
+}
+
+static void
+dense_free(dense *d)
+{
+	free(d->fixed);
+	free(d->offsets);
+	lake_buf_free(&d->data);
+	memset(d, 0, sizeof(*d));
+}
+
+static int
+dense_put_bytes(dense *d, const uint8_t *p, size_t n)
+{
+	if (d->data.len + n > UINT32_MAX)
+		return -1;
+	lake_buf_append(&d->data, p, n);
+	if (d->data.failed)
+		return -1;
+	d->n++;
+	d->offsets[d->n] = (uint32_t)d->data.len;
+	return 0;
+}
+
+/* --- open ---------------------------------------------------------- */
+
+#define FAIL(...) do { lake_err_set(err, __VA_ARGS__); goto fail; } while (0)
+
+static int
+read_at(pq_reader *r, uint64_t off, size_t n, lake_buf *into,
+    const uint8_t **p, lake_err *err)
+{
+	if (off > r->size || n > r->size - off) {
+		lake_err_set(err, "%s: a length in the file points past its "
+		    "end (offset %llu, %zu bytes, file %zu bytes)", r->name,
+		    (unsigned long long)off, n, r->size);
+		return -1;
+	}
+	if (r->mem != NULL) {
+		*p = r->mem + off;
+		return 0;
+	}
+	into->len = 0;
+	if (lake_buf_reserve(into, n ? n : 1) == -1) {
+		lake_err_set(err, "%s: out of memory", r->name);
+		return -1;
+	}
+	for (size_t done = 0; done < n;) {
+		ssize_t k = pread(r->fd, into->data + done, n - done,
+		    (off_t)(off + done));
+
+		if (k == -1 && errno == EINTR)
+			continue;
+		if (k <= 0) {
+			if (k == 0)
+				errno = EIO;
+			lake_err_errno(err, "%s: read", r->name);
+			return -1;
+		}
+		done += (size_t)k;
+	}
+	into->len = n;
+	*p = into->data;
+	return 0;
+}
+
+static int
+build_schema(pq_reader *r, lake_err *err)
+{
+	int n = 0;
+
+	r->schema.cols = calloc((size_t)r->meta.nleaves + 1,
+	    sizeof(pq_column_def));
+	r->schema_leaf = calloc((size_t)r->meta.nleaves + 1, sizeof(int));
+	if (r->schema.cols == NULL || r->schema_leaf == NULL) {
+		lake_err_set(err, "%s: out of memory", r->name);
+		return -1;
+	}
+	for (int i = 0; i < r->meta.nleaves; i++) {
+		const pq_leaf *l = &r->meta.leaves[i];
+		pq_column_def *c;
+
+		if (!l->top_level || l->max_rep > 0)
+			continue;
+		c = &r->schema.cols[n];
+		c->name = l->path;
+		c->type = l->type;
+		c->nullable = l->max_def > 0;
+		c->decimal_precision = l->decimal_precision;
+		c->decimal_scale = l->decimal_scale;
+		r->schema_leaf[n++] = i;
+	}
+	r->schema.ncols = n;
+	return 0;
+}
+
+static pq_reader *
+reader_open(pq_reader *r, lake_err *err)
+{
+	const uint8_t *tail, *footer;
+	uint32_t flen;
+
+	if (r->size < 12)
+		FAIL("%s: not a Parquet file (only %zu bytes)", r->name,
+		    r->size);
+	if (read_at(r, 0, 4, &r->page, &tail, err) == -1)
+		goto fail;
+	if (memcmp(tail, "PAR1", 4) != 0)
+		FAIL("%s: not a Parquet file (wrong magic at the start)",
+		    r->name);
+	if (read_at(r, r->size - 8, 8, &r->page, &tail, err) == -1)
+		goto fail;
+	if (memcmp(tail + 4, "PAR1", 4) != 0)
+		FAIL("%s: not a Parquet file, or truncated (no magic at the "
+		    "end)", r->name);
+	memcpy(&flen, tail, 4);
+	if ((size_t)flen > r->size - 12)
+		FAIL("%s: footer length %u is larger than the file", r->name,
+		    flen);
+	if (read_at(r, r->size - 8 - flen, flen, &r->chunk, &footer,
+	    err) == -1)
+		goto fail;
+	if (pq_meta_decode(footer, flen, &r->meta, err) == -1) {
+		lake_err_prefix(err, "%s", r->name);
+		goto fail;
+	}
+	if (build_schema(r, err) == -1)
+		goto fail;
+	if ((r->codec = codec_new()) == NULL)
+		FAIL("%s: out of memory", r->name);
+	return r;
+fail:
+	pq_reader_close(r);
+	return NULL;
+}
+
+pq_reader *
+pq_reader_open(const char *path, lake_err *err)
+{
+	pq_reader *r = calloc(1, sizeof(*r));
+	struct stat st;
+
+	if (r == NULL) {
+		lake_err_set(err, "%s: out of memory", path);
+		return NULL;
+	}
+	r->fd = open(path, O_RDONLY | O_CLOEXEC);
+	if ((r->name = strdup(path)) == NULL || r->fd == -1) {
+		lake_err_errno(err, "cannot open %s", path);
+		pq_reader_close(r);
+		return NULL;
+	}
+	if (fstat(r->fd, &st) == -1) {
+		lake_err_errno(err, "cannot stat %s", path);
+		pq_reader_close(r);
+		return NULL;
+	}
+	r->size = (size_t)st.st_size;
+	return reader_open(r, err);
+}
+
+pq_reader *
+pq_reader_open_mem(const uint8_t *buf, size_t len, lake_err *err)
+{
+	pq_reader *r = calloc(1, sizeof(*r));
+
+	if (r == NULL || (r->name = strdup("(memory)")) == NULL) {
+		free(r);
+		lake_err_set(err, "out of memory");
+		return NULL;
+	}
+	r->fd = -1;
+	r->mem = buf;
+	r->size = len;
+	return reader_open(r, err);
+}
+
+void
+pq_reader_close(pq_reader *r)
+{
+	if (r == NULL)
+		return;
+	if (r->fd != -1)
+		close(r->fd);
+	pq_meta_free(&r->meta);
+	free(r->schema.cols);
+	free(r->schema_leaf);
+	codec_free(r->codec);
+	lake_buf_free(&r->chunk);
+	lake_buf_free(&r->page);
+	free(r->name);
+	free(r);
+}
+
+const pq_schema *
+pq_reader_schema(const pq_reader *r)
+{
+	return &r->schema;
+}
+
+int
+pq_reader_column_index(const pq_reader *r, const char *name)
+{
+	for (int i = 0; i < r->schema.ncols; i++)
+		if (strcmp(r->schema.cols[i].name, name) == 0)
+			return i;
+	return -1;
+}
+
+int64_t
+pq_reader_num_rows(const pq_reader *r)
+{
+	return r->meta.num_rows;
+}
+
+int
+pq_reader_num_row_groups(const pq_reader *r)
+{
+	return r->meta.nrow_groups;
+}
+
+int64_t
+pq_reader_row_group_rows(const pq_reader *r, int rg)
+{
+	if (rg < 0 || rg >= r->meta.nrow_groups)
+		return -1;
+	return r->meta.row_groups[rg].num_rows;
+}
+
+const pq_column_stats *
+pq_reader_row_group_stats(const pq_reader *r, int rg, int col)
+{
+	if (rg < 0 || rg >= r->meta.nrow_groups || col < 0 ||
+	    col >= r->schema.ncols)
+		return NULL;
+	return &r->meta.row_groups[rg].chunks[r->schema_leaf[col]].stats;
+}
+
+int
+pq_reader_num_leaves(const pq_reader *r)
+{
+	return r->meta.nleaves;
+}
+
+const char *
+pq_reader_leaf_path(const pq_reader *r, int leaf)
+{
+	return leaf >= 0 && leaf < r->meta.nleaves ?
+	    r->meta.leaves[leaf].path : NULL;
+}
+
+int
+pq_reader_leaf_index(const pq_reader *r, const char *path)
+{
+	for (int i = 0; i < r->meta.nleaves; i++)
+		if (strcmp(r->meta.leaves[i].path, path) == 0)
+			return i;
+	return -1;
+}
+
+pq_type
+pq_reader_leaf_type(const pq_reader *r, int leaf)
+{
+	return r->meta.leaves[leaf].type;
+}
+
+int
+pq_reader_leaf_max_def(const pq_reader *r, int leaf)
+{
+	return r->meta.leaves[leaf].max_def;
+}
+
+int
+pq_reader_leaf_max_rep(const pq_reader *r, int leaf)
+{
+	return r->meta.leaves[leaf].max_rep;
+}
+
+/* --- value conversion ---------------------------------------------- */
+
+static size_t
+physical_width(const pq_leaf *l)
+{
+	switch (l->physical) {
+	case PT_INT32:
+	case PT_FLOAT:
+		return 4;
+	case PT_INT64:
+	case PT_DOUBLE:
+		return 8;
+	case PT_INT96:
+		return 12;
+	case PT_FIXED:
+		return (size_t)l->type_length;
+	default:
+		return 0;
+	}
+}
+
+static int64_t
+floor_div(int64_t a, int64_t b)
+{
+	int64_t q = a / b;
+
+	if ((a % b != 0) && ((a < 0) != (b < 0)))
+		q--;
+	return q;
+}
+
+static int64_t
+big_endian_signed(const uint8_t *p, size_t n)
+{
+	uint64_t v = (n > 0 && (p[0] & 0x80)) ? UINT64_MAX : 0;
+
+	for (size_t i = 0; i < n; i++)
+		v = (v << 8) | p[i];
+	return (int64_t)v;
+}
+
+/* Converts one fixed-width physical value into the dense output. */
+static void
+put_fixed(dense *d, const pq_leaf *l, const uint8_t *raw)
+{
+	uint8_t *dst = d->fixed + (size_t)d->n * d->width;
+	int32_t i32;
+	int64_t i64;
+	float f;
+
+	switch (l->physical) {
+	case PT_INT32:
+		memcpy(&i32, raw, 4);
+		if (d->width == 4)
+			memcpy(dst, &i32, 4);
+		else {
+			i64 = i32;
+			memcpy(dst, &i64, 8);
+		}
+		break;
+	case PT_INT64:
+		memcpy(&i64, raw, 8);
+		if (l->type == PQ_TIMESTAMP || l->type == PQ_TIMESTAMP_NTZ) {
+			if (l->time_unit == 1)
+				i64 *= 1000;
+			else if (l->time_unit == 3)
+				i64 = floor_div(i64, 1000);
+		}
+		memcpy(dst, &i64, 8);
+		break;
+	case PT_INT96: {
+		int64_t nanos;
+		int32_t jday;
+
+		memcpy(&nanos, raw, 8);
+		memcpy(&jday, raw + 8, 4);
+		i64 = ((int64_t)jday - 2440588) * 86400000000LL +
+		    floor_div(nanos, 1000);
+		memcpy(dst, &i64, 8);
+		break;
+	}
+	case PT_FLOAT: {
+		double dv;
+
+		memcpy(&f, raw, 4);
+		dv = f;
+		memcpy(dst, &dv, 8);
+		break;
+	}
+	case PT_DOUBLE:
+		memcpy(dst, raw, 8);
+		break;
+	case PT_FIXED:
+		i64 = big_endian_signed(raw, (size_t)l->type_length);
+		memcpy(dst, &i64, 8);
+		break;
+	default:
+		break;
+	}
+	d->n++;
+}
+
+/* Appends n physical values stored back to back at p (fixed width). */
+static void
+put_fixed_run(dense *d, const pq_leaf *l, const uint8_t *p, size_t n)
+{
+	size_t pw = physical_width(l);
+	int plain_copy = pw == d->width &&
+	    (l->physical == PT_INT32 || l->physical == PT_DOUBLE ||
+	    (l->physical == PT_INT64 && l->time_unit == 2));
+
+	if (plain_copy) {
+		memcpy(d->fixed + (size_t)d->n * d->width, p, n * pw);
+		d->n += (int64_t)n;
+		return;
+	}
+	for (size_t i = 0; i < n; i++)
+		put_fixed(d, l, p + i * pw);
+}
+
+/* A byte array value: strings and binaries, or a decimal in bytes. */
+static int
+put_bytes(dense *d, const pq_leaf *l, const uint8_t *p, size_t n)
+{
+	if (d->width == 8) {	/* DECIMAL from BYTE_ARRAY */
+		int64_t v;
+
+		if (n > 8)
+			return -1;
+		v = big_endian_signed(p, n);
+		memcpy(d->fixed + (size_t)d->n * 8, &v, 8);
+		d->n++;
+		return 0;
+	}
+	(void)l;
+	return dense_put_bytes(d, p, n);
+}
+
+/* --- value decoders ------------------------------------------------ */
+
+typedef struct page_values {
+	const uint8_t *p;
+	size_t len;
+	size_t count;		/* non-null values in the page */
+} page_values;
+
+static int
+decode_plain(dense *d, const pq_leaf *l, const page_values *v)
+{
+	size_t pw = physical_width(l);
+
+	if (l->physical == PT_BOOLEAN) {
+		if ((v->count + 7) / 8 > v->len)
+			return -1;
+		for (size_t i = 0; i < v->count; i++)
+			d->fixed[d->n++] = (v->p[i / 8] >> (i % 8)) & 1;
+		return 0;
+	}
+	if (l->physical == PT_BYTE_ARRAY) {
+		const uint8_t *p = v->p, *end = v->p + v->len;
+
+		for (size_t i = 0; i < v->count; i++) {
+			uint32_t n;
+
+			if (end - p < 4)
+				return -1;
+			memcpy(&n, p, 4);
+			p += 4;
+			if (n > (size_t)(end - p))
+				return -1;
+			if (put_bytes(d, l, p, n) == -1)
+				return -1;
+			p += n;
+		}
+		return 0;
+	}
+	if (pw == 0 || v->count > v->len / pw)
+		return -1;
+	if (l->physical == PT_FIXED && d->width == 0) {
+		for (size_t i = 0; i < v->count; i++)
+			if (dense_put_bytes(d, v->p + i * pw, pw) == -1)
+				return -1;
+		return 0;
+	}
+	put_fixed_run(d, l, v->p, v->count);
+	return 0;
+}
+
+static int
+decode_dictionary(dense *d, const dense *dict, const page_values *v)
+{
+	uint32_t idx[1024];
+	rle_decoder rd;
+
+	if (v->len < 1 || rle_init(&rd, v->p + 1, v->len - 1, v->p[0]) == -1)
+		return -1;
+	for (size_t done = 0; done < v->count;) {
+		size_t k = v->count - done < 1024 ? v->count - done : 1024;
+
+		if (rle_get_u32(&rd, idx, k) == -1)
+			return -1;
+		for (size_t i = 0; i < k; i++) {
+			uint32_t e = idx[i];
+
+			if ((int64_t)e >= dict->n)
+				return -1;
+			if (d->width) {
+				memcpy(d->fixed + (size_t)d->n * d->width,
+				    dict->fixed + (size_t)e * d->width,
+				    d->width);
+				d->n++;
+			} else if (dense_put_bytes(d, dict->data.data +
+			    dict->offsets[e], dict->offsets[e + 1] -
+			    dict->offsets[e]) == -1)
+				return -1;
+		}
+		done += k;
+	}
+	return 0;
+}
+
+static int
+decode_rle_booleans(dense *d, const page_values *v)
+{
+	uint32_t len, tmp[1024];
+	rle_decoder rd;
+
+	if (v->len < 4)
+		return -1;
+	memcpy(&len, v->p, 4);
+	if (len > v->len - 4 || rle_init(&rd, v->p + 4, len, 1) == -1)
+		return -1;
+	for (size_t done = 0; done < v->count;) {
+		size_t k = v->count - done < 1024 ? v->count - done : 1024;
+
+		if (rle_get_u32(&rd, tmp, k) == -1)
+			return -1;
+		for (size_t i = 0; i < k; i++)
+			d->fixed[d->n++] = tmp[i] != 0;
+		done += k;
+	}
+	return 0;
+}
+
+static int
+decode_delta_ints(dense *d, const pq_leaf *l, const page_values *v)
+{
+	size_t pw = l->physical == PT_INT32 ? 4 : 8, used;
+	uint8_t *tmp;
+	int rc;
+
+	if (l->physical != PT_INT32 && l->physical != PT_INT64)
+		return -1;
+	if ((tmp = malloc(v->count ? v->count * pw : 1)) == NULL)
+		return -1;
+	rc = enc_delta_decode(v->p, v->len, v->count, (int)pw, tmp, &used);
+	if (rc == 0)
+		put_fixed_run(d, l, tmp, v->count);
+	free(tmp);
+	return rc;
+}
+
+/* Lengths (DELTA_BINARY_PACKED) then the bytes back to back. */
+static int
+decode_delta_length(dense *d, const pq_leaf *l, const page_values *v)
+{
+	int32_t *lens;
+	size_t used;
+	const uint8_t *p, *end = v->p + v->len;
+	int rc = -1;
+
+	if ((lens = malloc(v->count ? v->count * 4 : 1)) == NULL)
+		return -1;
+	if (enc_delta_decode(v->p, v->len, v->count, 4, lens, &used) == -1)
+		goto out;
+	p = v->p + used;
+	for (size_t i = 0; i < v->count; i++) {
+		if (lens[i] < 0 || (size_t)lens[i] > (size_t)(end - p))
+			goto out;
+		if (put_bytes(d, l, p, (size_t)lens[i]) == -1)
+			goto out;
+		p += lens[i];
+	}
+	rc = 0;
+out:
+	free(lens);
+	return rc;
+}
+
+/* Prefix lengths, then suffixes as DELTA_LENGTH_BYTE_ARRAY. */
+static int
+decode_delta_byte_array(dense *d, const pq_leaf *l, const page_values *v)
+{
+	int32_t *pre = NULL, *suf = NULL;
+	size_t used1, used2;
+	const uint8_t *p, *end = v->p + v->len;
+	lake_buf prev = { 0 }, cur = { 0 };
+	int rc = -1;
+
+	pre = malloc(v->count ? v->count * 4 : 1);
+	suf = malloc(v->count ? v->count * 4 : 1);
+	if (pre == NULL || suf == NULL)
+		goto out;
+	if (enc_delta_decode(v->p, v->len, v->count, 4, pre, &used1) == -1)
+		goto out;
+	if (enc_delta_decode(v->p + used1, v->len - used1, v->count, 4, suf,
+	    &used2) == -1)
+		goto out;
+	p = v->p + used1 + used2;
+	for (size_t i = 0; i < v->count; i++) {
+		if (pre[i] < 0 || (size_t)pre[i] > prev.len || suf[i] < 0 ||
+		    (size_t)suf[i] > (size_t)(end - p))
+			goto out;
+		cur.len = 0;
+		lake_buf_append(&cur, prev.data, (size_t)pre[i]);
+		lake_buf_append(&cur, p, (size_t)suf[i]);
+		if (cur.failed)
+			goto out;
+		p += suf[i];
+		if (put_bytes(d, l, cur.data, cur.len) == -1)
+			goto out;
+		prev.len = 0;
+		lake_buf_append(&prev, cur.data, cur.len);
+	}
+	rc = 0;
+out:
+	lake_buf_free(&prev);
+	lake_buf_free(&cur);
+	free(pre);
+	free(suf);
+	return rc;
+}
+
+static int
+decode_byte_stream_split(dense *d, const pq_leaf *l, const page_values *v)
+{
+	size_t pw = physical_width(l);
+	uint8_t raw[16];
+
+	if (pw == 0 || pw > sizeof(raw) || l->physical == PT_INT96 ||
+	    v->count > v->len / pw)
+		return -1;
+	for (size_t i = 0; i < v->count; i++) {
+		for (size_t b = 0; b < pw; b++)
+			raw[b] = v->p[b * v->count + i];
+		if (l->physical == PT_FIXED && d->width == 0) {
+			if (dense_put_bytes(d, raw, pw) == -1)
+				return -1;
+		} else
+			put_fixed(d, l, raw);
+	}
+	return 0;
+}
+
+static int
+decode_values(dense *d, const dense *dict, const pq_leaf *l, int encoding,
+    const page_values *v)
+{
+	if (dense_reserve(d, d->n + (int64_t)v->count) == -1)
+		return -1;
+	switch (encoding) {
+	case ENC_PLAIN:
+		return decode_plain(d, l, v);
+	case ENC_PLAIN_DICTIONARY:
+	case ENC_RLE_DICTIONARY:
+		if (dict == NULL)
+			return -1;
+		return decode_dictionary(d, dict, v);
+	case ENC_RLE:
+		if (l->physical != PT_BOOLEAN)
+			return -1;
+		return decode_rle_booleans(d, v);
+	case ENC_DELTA_BINARY_PACKED:
+		return decode_delta_ints(d, l, v);
+	case ENC_DELTA_LENGTH_BYTE_ARRAY:
+		if (l->physical != PT_BYTE_ARRAY)
+			return -1;
+		return decode_delta_length(d, l, v);
+	case ENC_DELTA_BYTE_ARRAY:
+		if (l->physical != PT_BYTE_ARRAY && l->physical != PT_FIXED)
+			return -1;
+		return decode_delta_byte_array(d, l, v);
+	case ENC_BYTE_STREAM_SPLIT:
+		return decode_byte_stream_split(d, l, v);
+	default:
+		return -1;
+	}
+}
+
+/* --- pages --------------------------------------------------------- */
+
+typedef struct chunk_state {
+	pq_reader *r;
+	const pq_leaf *leaf;
+	int codec;
+	int64_t nlevels_max;	/* what the chunk metadata claims */
+	int64_t nlevels_cap;	/* allocated in def/rep */
+	int64_t nlevels;
+	int16_t *def;
+	int16_t *rep;
+	dense values;
+	dense dict;
+	int have_dict;
+} chunk_state;
+
+static int
+inflate_page(chunk_state *s, const uint8_t *src, size_t n, size_t out_len,
+    int compressed, const uint8_t **out, lake_err *err)
+{
+	if (!compressed || s->codec == PQ_CODEC_UNCOMPRESSED) {
+		if (n != out_len) {
+			lake_err_set(err, "page sizes disagree");
+			return -1;
+		}
+		*out = src;
+		return 0;
+	}
+	s->r->page.len = 0;
+	if (lake_buf_reserve(&s->r->page, out_len ? out_len : 1) == -1) {
+		lake_err_set(err, "out of memory for a %zu-byte page",
+		    out_len);
+		return -1;
+	}
+	if (codec_decompress(s->r->codec, s->codec, src, n, s->r->page.data,
+	    out_len, err) == -1)
+		return -1;
+	*out = s->r->page.data;
+	return 0;
+}
+
+static int
+read_dictionary_page(chunk_state *s, const pq_page_header *h,
+    const uint8_t *body, lake_err *err)
+{
+	const uint8_t *p;
+	page_values v;
+
+	if (s->have_dict) {
+		lake_err_set(err, "a second dictionary page");
+		return -1;
+	}
+	if (inflate_page(s, body, (size_t)h->compressed_size,
+	    (size_t)h->uncompressed_size, 1, &p, err) == -1)
+		return -1;
+	if (h->num_values > h->uncompressed_size * 8LL + 8 ||
+	    dense_init(&s->dict, s->leaf->type, h->num_values + 1) == -1) {
+		lake_err_set(err, "dictionary of %d values does not fit",
+		    h->num_values);
+		return -1;
+	}
+	s->have_dict = 1;
+	v.p = p;
+	v.len = (size_t)h->uncompressed_size;
+	v.count = (size_t)h->num_values;
+	if (decode_plain(&s->dict, s->leaf, &v) == -1) {
+		lake_err_set(err, "corrupt dictionary page");
+		return -1;
+	}
+	return 0;
+}
+
+/* Decodes n levels of the hybrid encoding at bit width for max_level. */
+static int
+read_levels(const uint8_t *p, size_t len, int max_level, int16_t *out,
+    size_t n)
+{
+	rle_decoder rd;
+
+	if (rle_init(&rd, p, len, enc_bit_width((uint64_t)max_level)) == -1 ||
+	    rle_get_i16(&rd, out, n) == -1)
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		if (out[i] < 0 || out[i] > max_level)
+			return -1;
+	return 0;
+}
+
+/* Makes room for n more levels; -1 past the chunk's claimed count. */
+static int
+levels_reserve(chunk_state *s, size_t n, lake_err *err)
+{
+	int64_t need = s->nlevels + (int64_t)n, cap;
+	void *p;
+
+	if ((int64_t)n > s->nlevels_max - s->nlevels) {
+		lake_err_set(err, "more values in pages than the chunk holds");
+		return -1;
+	}
+	if (need <= s->nlevels_cap)
+		return 0;
+	cap = s->nlevels_cap ? s->nlevels_cap : 1024;
+	while (cap < need)
+		cap *= 2;
+	if (s->leaf->max_def > 0) {
+		if ((p = realloc(s->def, (size_t)cap * 2)) == NULL)
+			goto nomem;
+		s->def = p;
+	}
+	if (s->leaf->max_rep > 0) {
+		if ((p = realloc(s->rep, (size_t)cap * 2)) == NULL)
+			goto nomem;
+		s->rep = p;
+	}
+	s->nlevels_cap = cap;
+	return 0;
+nomem:
+	lake_err_set(err, "out of memory for %lld levels", (long long)cap);
+	return -1;
+}
+
+static size_t
+count_present(const int16_t *def, size_t n, int max_def)
+{
+	size_t present = 0;
+
+	for (size_t i = 0; i < n; i++)
+		present += def[i] == max_def;
+	return present;
+}
+
+static int
+read_data_page(chunk_state *s, const pq_page_header *h, const uint8_t *body,
+    lake_err *err)
+{
+	const pq_leaf *l = s->leaf;
+	size_t n = (size_t)h->num_values, present;
+	const uint8_t *p, *end;
+	int16_t *def, *rep;
+	page_values v;
+	uint32_t len;
+
+	if (levels_reserve(s, n, err) == -1)
+		return -1;
+	def = s->def ? s->def + s->nlevels : NULL;
+	rep = s->rep ? s->rep + s->nlevels : NULL;
+	if (inflate_page(s, body, (size_t)h->compressed_size,
+	    (size_t)h->uncompressed_size, 1, &p, err) == -1)
+		return -1;
+	end = p + h->uncompressed_size;
+	if (l->max_rep > 0) {
+		if (end - p < 4 || (memcpy(&len, p, 4), len > (size_t)(end -
+		    p - 4)) || read_levels(p + 4, len, l->max_rep, rep, n) == -1)
+			goto corrupt;
+		p += 4 + len;
+	}
+	if (l->max_def > 0) {
+		if (end - p < 4 || (memcpy(&len, p, 4), len > (size_t)(end -
+		    p - 4)) || read_levels(p + 4, len, l->max_def, def, n) == -1)
+			goto corrupt;
+		p += 4 + len;
+		present = count_present(def, n, l->max_def);
+	} else
+		present = n;
+	v.p = p;
+	v.len = (size_t)(end - p);
+	v.count = present;
+	if (decode_values(&s->values, s->have_dict ? &s->dict : NULL, l,
+	    h->encoding, &v) == -1)
+		goto corrupt;
+	s->nlevels += (int64_t)n;
+	return 0;
+corrupt:
+	lake_err_set(err, "corrupt data page (encoding %d)", h->encoding);
+	return -1;
+}
+
+static int
+read_data_page_v2(chunk_state *s, const pq_page_header *h,
+    const uint8_t *body, lake_err *err)
+{
+	const pq_leaf *l = s->leaf;
+	size_t n = (size_t)h->num_values, present;
+	size_t levels = (size_t)h->rep_levels_len + (size_t)h->def_levels_len;
+	int16_t *def, *rep;
+	const uint8_t *p;
+	page_values v;
+
+	if (levels_reserve(s, n, err) == -1)
+		return -1;
+	def = s->def ? s->def + s->nlevels : NULL;
+	rep = s->rep ? s->rep + s->nlevels : NULL;
+	if (l->max_rep > 0 && read_levels(body, (size_t)h->rep_levels_len,
+	    l->max_rep, rep, n) == -1)
+		goto corrupt;
+	if (l->max_def > 0) {
+		if (read_levels(body + h->rep_levels_len,
+		    (size_t)h->def_levels_len, l->max_def, def, n) == -1)
+			goto corrupt;
+		present = count_present(def, n, l->max_def);
+	} else
+		present = n;
+	if (inflate_page(s, body + levels, (size_t)h->compressed_size - levels,
+	    (size_t)h->uncompressed_size - levels, h->is_compressed, &p,
+	    err) == -1)
+		return -1;
+	v.p = p;
+	v.len = (size_t)h->uncompressed_size - levels;
+	v.count = present;
+	if (decode_values(&s->values, s->have_dict ? &s->dict : NULL, l,
+	    h->encoding, &v) == -1)
+		goto corrupt;
+	s->nlevels += (int64_t)n;
+	return 0;
+corrupt:
+	lake_err_set(err, "corrupt v2 data page (encoding %d)", h->encoding);
+	return -1;
+}
+
+static void
+chunk_state_free(chunk_state *s)
+{
+	free(s->def);
+	free(s->rep);
+	dense_free(&s->values);
+	dense_free(&s->dict);
+}
+
+/* Reads every page of one column chunk into s. */
+static int
+read_chunk(pq_reader *r, int rg, int leaf, chunk_state *s, lake_err *err)
+{
+	const pq_chunk_meta *c = &r->meta.row_groups[rg].chunks[leaf];
+	const pq_leaf *l = &r->meta.leaves[leaf];
+	int64_t start = c->data_page_offset;
+	const uint8_t *buf, *p, *end;
+
+	memset(s, 0, sizeof(*s));
+	s->r = r;
+	s->leaf = l;
+	s->codec = c->codec;
+	if (c->dictionary_page_offset > 0 &&
+	    c->dictionary_page_offset < start)
+		start = c->dictionary_page_offset;
+	if (c->num_values > MAX_CHUNK_VALUES) {
+		lake_err_set(err, "%s: column %s: %lld values in one row group "
+		    "is more than this reader allows", r->name, l->path,
+		    (long long)c->num_values);
+		return -1;
+	}
+	if ((uint64_t)start + (uint64_t)c->total_compressed >
+	    r->size - 8) {
+		lake_err_set(err, "%s: column %s: chunk runs past the footer",
+		    r->name, l->path);
+		return -1;
+	}
+	s->nlevels_max = c->num_values;
+	if (dense_init(&s->values, l->type, 1) == -1) {
+		lake_err_set(err, "%s: column %s: out of memory", r->name,
+		    l->path);
+		return -1;
+	}
+	if (read_at(r, (uint64_t)start, (size_t)c->total_compressed, &r->chunk,
+	    &buf, err) == -1)
+		return -1;
+	p = buf;
+	end = buf + c->total_compressed;
+	while (s->nlevels < c->num_values) {
+		pq_page_header h;
+		size_t used;
+		int rc = 0;
+
+		if (p >= end || pq_page_header_decode(p, (size_t)(end - p), &h,
+		    &used) == -1) {
+			lake_err_set(err, "%s: column %s: corrupt or missing "
+			    "page header", r->name, l->path);
+			return -1;
+		}
+		p += used;
+		if ((size_t)h.compressed_size > (size_t)(end - p)) {
+			lake_err_set(err, "%s: column %s: page of %d bytes runs "
+			    "past its chunk", r->name, l->path,
+			    h.compressed_size);
+			return -1;
+		}
+		if (h.type == PAGE_DICTIONARY)
+			rc = read_dictionary_page(s, &h, p, err);
+		else if (h.type == PAGE_DATA)
+			rc = read_data_page(s, &h, p, err);
+		else if (h.type == PAGE_DATA_V2)
+			rc = read_data_page_v2(s, &h, p, err);
+		if (rc == -1) {
+			lake_err_prefix(err, "%s: column %s", r->name,
+			    l->path);
+			return -1;
+		}
+		p += h.compressed_size;
+	}
+	return 0;
+}
+
+/* --- flat reading -------------------------------------------------- */
+
+/* Moves dense values to their rows, from the back, marking nulls. */
+static int
+spread(chunk_state *s, pq_column_batch *b, int64_t nrows)
+{
+	dense *d = &s->values;
+	int64_t v = d->n;
+
+	if (s->def == NULL)
+		return d->n == nrows ? 0 : -1;
+	if (s->nlevels != nrows || dense_reserve(d, nrows) == -1)
+		return -1;
+	if ((b->nulls = calloc((size_t)nrows + 1, 1)) == NULL)
+		return -1;
+	for (int64_t row = nrows - 1; row >= 0; row--) {
+		int present = s->def[row] == s->leaf->max_def;
+
+		b->nulls[row] = !present;
+		if (present)
+			v--;
+		if (v < 0)
+			return -1;
+		if (d->width) {
+			if (present)
+				memmove(d->fixed + (size_t)row * d->width,
+				    d->fixed + (size_t)v * d->width, d->width);
+			else
+				memset(d->fixed + (size_t)row * d->width, 0,
+				    d->width);
+		} else
+			d->offsets[row + 1] = present ? d->offsets[v + 1] :
+			    d->offsets[v];
+	}
+	return v == 0 ? 0 : -1;
+}
+
+int
+pq_reader_read_row_group(pq_reader *r, int rg, const int *cols, int ncols,
+    pq_batch *batch, lake_err *err)
+{
+	int64_t nrows;
+
+	pq_batch_free(batch);
+	if (rg < 0 || rg >= r->meta.nrow_groups) {
+		lake_err_set(err, "%s: no row group %d", r->name, rg);
+		return -1;
+	}
+	if (cols == NULL)
+		ncols = r->schema.ncols;
+	nrows = r->meta.row_groups[rg].num_rows;
+	batch->nrows = nrows;
+	batch->cols = calloc((size_t)(ncols ? ncols : 1), sizeof(*batch->cols));
+	if (batch->cols == NULL) {
+		lake_err_set(err, "%s: out of memory", r->name);
+		return -1;
+	}
+	for (int i = 0; i < ncols; i++) {
+		int col = cols ? cols[i] : i;
+		pq_column_batch *b = &batch->cols[i];
+		chunk_state s;
+		int leaf;
+
+		if (col < 0 || col >= r->schema.ncols) {
+			lake_err_set(err, "%s: no column %d", r->name, col);
+			goto fail;
+		}
+		leaf = r->schema_leaf[col];
+		batch->ncols = i + 1;
+		b->col = col;
+		b->type = r->schema.cols[col].type;
+		if (r->meta.row_groups[rg].chunks[leaf].num_values != nrows) {
+			lake_err_set(err, "%s: column %s: %lld values in a row "
+			    "group of %lld rows", r->name,
+			    r->schema.cols[col].name, (long long)
+			    r->meta.row_groups[rg].chunks[leaf].num_values,
+			    (long long)nrows);
+			goto fail;
+		}
+		if (read_chunk(r, rg, leaf, &s, err) == -1) {
+			chunk_state_free(&s);
+			goto fail;
+		}
+		if (spread(&s, b, nrows) == -1) {
+			chunk_state_free(&s);
+			lake_err_set(err, "%s: column %s: levels and values "
+			    "disagree", r->name, r->schema.cols[col].name);
+			goto fail;
+		}
+		/* Hand the arrays over to the batch. */
+		if (s.values.width) {
+			b->v.i64 = (int64_t *)(void *)s.values.fixed;
+			s.values.fixed = NULL;
+		} else {
+			b->offsets = s.values.offsets;
+			b->data = (char *)s.values.data.data;
+			if (b->data == NULL)
+				b->data = calloc(1, 1);
+			s.values.offsets = NULL;
+			s.values.data.data = NULL;
+		}
+		chunk_state_free(&s);
+	}
+	return 0;
+fail:
+	pq_batch_free(batch);
+	return -1;
+}
+
+void
+pq_batch_free(pq_batch *batch)
+{
+	for (int i = 0; batch->cols != NULL && i < batch->ncols; i++) {
+		pq_column_batch *b = &batch->cols[i];
+
+		free(b->nulls);
+		free(b->v.i64);
+		free(b->offsets);
+		free(b->data);
+	}
+	free(batch->cols);
+	memset(batch, 0, sizeof(*batch));
+}
+
+/* --- nested reading (checkpoints) ---------------------------------- */
+
+int
+pq_reader_read_leaf(pq_reader *r, int rg, int leaf, pq_leaf_batch *out,
+    lake_err *err)
+{
+	chunk_state s;
+	pq_column_batch *b = &out->values;
+
+	memset(out, 0, sizeof(*out));
+	if (rg < 0 || rg >= r->meta.nrow_groups || leaf < 0 ||
+	    leaf >= r->meta.nleaves) {
+		lake_err_set(err, "%s: no row group %d or leaf %d", r->name,
+		    rg, leaf);
+		return -1;
+	}
+	if (read_chunk(r, rg, leaf, &s, err) == -1) {
+		chunk_state_free(&s);
+		return -1;
+	}
+	out->nlevels = s.nlevels;
+	out->def = s.def;
+	out->rep = s.rep;
+	out->nvalues = s.values.n;
+	s.def = NULL;
+	s.rep = NULL;
+	b->type = s.leaf->type;
+	b->col = leaf;
+	if (s.values.width) {
+		b->v.i64 = (int64_t *)(void *)s.values.fixed;
+		s.values.fixed = NULL;
+	} else {
+		b->offsets = s.values.offsets;
+		b->data = (char *)s.values.data.data;
+		if (b->data == NULL)
+			b->data = calloc(1, 1);
+		s.values.offsets = NULL;
+		s.values.data.data = NULL;
+	}
+	chunk_state_free(&s);
+	return 0;
+}
+
+void
+pq_leaf_batch_free(pq_leaf_batch *out)
+{
+	free(out->def);
+	free(out->rep);
+	free(out->values.v.i64);
+	free(out->values.offsets);
+	free(out->values.data);
+	memset(out, 0, sizeof(*out));
+}

@@ -1,1 +1,861 @@
-/* placeholder: being written */
+/*
+ * parquet_writer.c - streaming Parquet writer for flat schemas.
+ *
+ * Rows are appended into per-column buffers for the current row group:
+ * fixed-width values as they will be stored (PLAIN, little-endian),
+ * definition levels as one byte per row, and strings either as
+ * dictionary indices (with a per-chunk hash dictionary) or, once the
+ * dictionary passes dict_max_bytes, as PLAIN length-prefixed bytes. When
+ * the buffered bytes reach row_group_bytes the row group is written: for
+ * each column an optional dictionary page, then v1 data pages of about
+ * page_bytes each, compressed, and the buffers are reset. Memory therefore
+ * stays at one row group. close() writes the footer (FileMetaData with
+ * statistics and column orders), fsyncs and closes.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "codec.h"
+#include "encoding.h"
+#include "medallion_version.h"
+#include "parquet_internal.h"
+
+#define OUT_FLUSH_BYTES (1u << 20)
+
+typedef struct col_buf {
+	pq_column_def def;
+	lake_buf values;	/* PLAIN values (booleans: one byte each) */
+	lake_buf defs;		/* one byte per row when nullable */
+	int64_t nvalues;	/* non-null values buffered */
+	/* Dictionary state (strings). */
+	int dict_mode;
+	lake_buf dict;		/* PLAIN entries: [u32 len][bytes] */
+	uint32_t *dict_off;	/* entry -> offset in dict */
+	uint32_t ndict;
+	uint32_t dict_cap;
+	uint32_t *slots;	/* hash table of entry+1, 0 = empty */
+	uint32_t nslots;
+	lake_buf indices;	/* uint32 per non-null value */
+	pq_column_stats rg_stats;
+	pq_column_stats file_stats;
+} col_buf;
+
+struct pq_writer {
+	char *path;
+	int fd;
+	pq_schema schema;
+	pq_writer_opts opts;
+	col_buf *cols;
+	int64_t rg_rows;
+	int64_t total_rows;
+	int64_t offset;		/* bytes written to the file so far */
+	lake_buf out;		/* pending file bytes */
+	lake_buf page;		/* scratch: uncompressed page body */
+	lake_buf packed;	/* scratch: compressed page body */
+	lake_buf header;	/* scratch: page header */
+	codec_ctx *codec;
+	pq_row_group_out *rgs;
+	int nrgs;
+	int rgs_cap;
+};
+
+void
+pq_writer_opts_default(pq_writer_opts *o)
+{
+	o->codec = PQ_CODEC_ZSTD;
+	o->zstd_level = 1;
+	o->row_group_bytes = 64u << 20;
+	o->page_bytes = 1u << 20;
+	o->dictionary = 1;
+	o->dict_max_bytes = 1u << 20;
+}
+
+static size_t
+fixed_width(pq_type t)
+{
+	switch (t) {
+	case PQ_INT32:
+	case PQ_DATE:
+		return 4;
+	case PQ_INT64:
+	case PQ_TIMESTAMP:
+	case PQ_DOUBLE:
+		return 8;
+	case PQ_BOOLEAN:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+static int
+writable_type(pq_type t)
+{
+	return fixed_width(t) != 0 || t == PQ_STRING;
+}
+
+/* --- output -------------------------------------------------------- */
+
+static int
+out_flush(pq_writer *w, lake_err *err)
+{
+	size_t done = 0;
+
+	while (done < w->out.len) {
+		ssize_t n = write(w->fd, w->out.data + done,
+		    w->out.len - done);
+
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1) {
+			lake_err_errno(err, "%s: write", w->path);
+			return -1;
+		}
+		done += (size_t)n;
+	}
+	w->out.len = 0;
+	return 0;
+}
+
+static int
+out_write(pq_writer *w, const void *p, size_t n, lake_err *err)
+{
+	lake_buf_append(&w->out, p, n);
+	if (w->out.failed) {
+		lake_err_set(err, "%s: out of memory", w->path);
+		return -1;
+	}
+	w->offset += (int64_t)n;
+	if (w->out.len >= OUT_FLUSH_BYTES)
+		return out_flush(w, err);
+	return 0;
+}
+
+/* --- open ---------------------------------------------------------- */
+
+static void
+col_free(col_buf *c)
+{
+	lake_buf_free(&c->values);
+	lake_buf_free(&c->defs);
+	lake_buf_free(&c->dict);
+	lake_buf_free(&c->indices);
+	free(c->dict_off);
+	free(c->slots);
+	pq_column_stats_clear(&c->rg_stats, c->def.type);
+	pq_column_stats_clear(&c->file_stats, c->def.type);
+	free((char *)c->def.name);
+}
+
+static void
+writer_free(pq_writer *w)
+{
+	if (w == NULL)
+		return;
+	for (int i = 0; w->cols != NULL && i < w->schema.ncols; i++)
+		col_free(&w->cols[i]);
+	for (int g = 0; g < w->nrgs; g++) {
+		for (int i = 0; i < w->schema.ncols; i++)
+			pq_column_stats_clear(&w->rgs[g].chunks[i].stats,
+			    w->schema.cols[i].type);
+		free(w->rgs[g].chunks);
+	}
+	free(w->rgs);
+	free(w->cols);
+	free(w->schema.cols);
+	lake_buf_free(&w->out);
+	lake_buf_free(&w->page);
+	lake_buf_free(&w->packed);
+	lake_buf_free(&w->header);
+	codec_free(w->codec);
+	free(w->path);
+	free(w);
+}
+
+pq_writer *
+pq_writer_open(const char *path, const pq_schema *schema,
+    const pq_writer_opts *opts, lake_err *err)
+{
+	pq_writer *w;
+
+	if (schema->ncols <= 0) {
+		lake_err_set(err, "%s: a Parquet file needs at least one "
+		    "column", path);
+		return NULL;
+	}
+	for (int i = 0; i < schema->ncols; i++) {
+		if (!writable_type(schema->cols[i].type)) {
+			lake_err_set(err, "%s: column %s: this type can be "
+			    "read but not written", path,
+			    schema->cols[i].name);
+			return NULL;
+		}
+	}
+	if ((w = calloc(1, sizeof(*w))) == NULL)
+		goto nomem;
+	w->fd = -1;
+	if (opts != NULL)
+		w->opts = *opts;
+	else
+		pq_writer_opts_default(&w->opts);
+	if (w->opts.page_bytes < 1024)
+		w->opts.page_bytes = 1024;
+	if (w->opts.codec != PQ_CODEC_UNCOMPRESSED &&
+	    w->opts.codec != PQ_CODEC_SNAPPY &&
+	    w->opts.codec != PQ_CODEC_GZIP && w->opts.codec != PQ_CODEC_ZSTD) {
+		lake_err_set(err, "%s: codec %d is not supported", path,
+		    w->opts.codec);
+		free(w);
+		return NULL;
+	}
+	if ((w->path = strdup(path)) == NULL ||
+	    (w->codec = codec_new()) == NULL)
+		goto nomem;
+	w->schema.ncols = schema->ncols;
+	w->schema.cols = calloc((size_t)schema->ncols, sizeof(pq_column_def));
+	w->cols = calloc((size_t)schema->ncols, sizeof(col_buf));
+	if (w->schema.cols == NULL || w->cols == NULL)
+		goto nomem;
+	for (int i = 0; i < schema->ncols; i++) {
+		col_buf *c = &w->cols[i];
+
+		c->def = schema->cols[i];
+		if ((c->def.name = strdup(schema->cols[i].name)) == NULL)
+			goto nomem;
+		w->schema.cols[i] = c->def;
+		c->dict_mode = c->def.type == PQ_STRING && w->opts.dictionary;
+		c->rg_stats.null_count = 0;
+		c->file_stats.null_count = 0;
+	}
+	w->fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	if (w->fd == -1) {
+		lake_err_errno(err, "cannot create %s", path);
+		writer_free(w);
+		return NULL;
+	}
+	if (out_write(w, "PAR1", 4, err) == -1) {
+		pq_writer_abort(w);
+		return NULL;
+	}
+	return w;
+nomem:
+	lake_err_set(err, "%s: out of memory", path);
+	writer_free(w);
+	return NULL;
+}
+
+/* --- append -------------------------------------------------------- */
+
+static uint32_t
+hash_bytes(const char *p, uint32_t n)
+{
+	uint64_t h = 1469598103934665603ULL;
+
+	for (uint32_t i = 0; i < n; i++) {
+		h ^= (uint8_t)p[i];
+		h *= 1099511628211ULL;
+	}
+	return (uint32_t)(h ^ (h >> 32));
+}
+
+static int
+dict_grow(col_buf *c)
+{
+	uint32_t nslots = c->nslots ? c->nslots * 2 : 1024;
+	uint32_t *slots = calloc(nslots, sizeof(*slots));
+
+	if (slots == NULL)
+		return -1;
+	for (uint32_t e = 0; e < c->ndict; e++) {
+		uint32_t len;
+		const uint8_t *p = c->dict.data + c->dict_off[e];
+		uint32_t s;
+
+		memcpy(&len, p, 4);
+		s = hash_bytes((const char *)p + 4, len) & (nslots - 1);
+		while (slots[s] != 0)
+			s = (s + 1) & (nslots - 1);
+		slots[s] = e + 1;
+	}
+	free(c->slots);
+	c->slots = slots;
+	c->nslots = nslots;
+	return 0;
+}
+
+/* Turns the buffered indices into PLAIN strings and leaves dict mode. */
+static int
+dict_fallback(col_buf *c)
+{
+	const uint32_t *idx = (const uint32_t *)c->indices.data;
+	size_t n = c->indices.len / 4;
+
+	c->values.len = 0;
+	for (size_t i = 0; i < n; i++) {
+		const uint8_t *p = c->dict.data + c->dict_off[idx[i]];
+		uint32_t len;
+
+		memcpy(&len, p, 4);
+		lake_buf_append(&c->values, p, 4 + (size_t)len);
+	}
+	if (c->values.failed)
+		return -1;
+	c->dict_mode = 0;
+	c->dict.len = 0;
+	c->ndict = 0;
+	c->indices.len = 0;
+	if (c->slots != NULL)
+		memset(c->slots, 0, c->nslots * sizeof(*c->slots));
+	return 0;
+}
+
+static int
+append_dict(pq_writer *w, col_buf *c, const char *p, uint32_t len)
+{
+	uint32_t h, s, e;
+
+	if ((uint64_t)c->ndict * 2 >= c->nslots && dict_grow(c) == -1)
+		return -1;
+	h = hash_bytes(p, len);
+	for (s = h & (c->nslots - 1); c->slots[s] != 0;
+	    s = (s + 1) & (c->nslots - 1)) {
+		const uint8_t *q = c->dict.data + c->dict_off[c->slots[s] - 1];
+		uint32_t qlen;
+
+		memcpy(&qlen, q, 4);
+		if (qlen == len && memcmp(q + 4, p, len) == 0) {
+			e = c->slots[s] - 1;
+			lake_buf_append(&c->indices, &e, 4);
+			return c->indices.failed ? -1 : 0;
+		}
+	}
+	if (c->dict.len + 4 + len > w->opts.dict_max_bytes) {
+		if (dict_fallback(c) == -1)
+			return -1;
+		lake_buf_append(&c->values, &len, 4);
+		lake_buf_append(&c->values, p, len);
+		return c->values.failed ? -1 : 0;
+	}
+	if (c->ndict == c->dict_cap) {
+		uint32_t cap = c->dict_cap ? c->dict_cap * 2 : 256;
+		uint32_t *off = realloc(c->dict_off, cap * sizeof(*off));
+
+		if (off == NULL)
+			return -1;
+		c->dict_off = off;
+		c->dict_cap = cap;
+	}
+	e = c->ndict++;
+	c->dict_off[e] = (uint32_t)c->dict.len;
+	c->slots[s] = e + 1;
+	lake_buf_append(&c->dict, &len, 4);
+	lake_buf_append(&c->dict, p, len);
+	lake_buf_append(&c->indices, &e, 4);
+	return c->dict.failed || c->indices.failed ? -1 : 0;
+}
+
+static int
+value_less(pq_type t, const pq_value *a, const pq_value *b)
+{
+	switch (t) {
+	case PQ_INT32:
+	case PQ_DATE:
+		return a->v.i32 < b->v.i32;
+	case PQ_INT64:
+	case PQ_TIMESTAMP:
+		return a->v.i64 < b->v.i64;
+	case PQ_DOUBLE:
+		return a->v.f64 < b->v.f64;
+	case PQ_BOOLEAN:
+		return !a->v.b && b->v.b;
+	default: {
+		uint32_t n = a->v.s.len < b->v.s.len ? a->v.s.len : b->v.s.len;
+		int c = memcmp(a->v.s.ptr, b->v.s.ptr, n);
+
+		return c < 0 || (c == 0 && a->v.s.len < b->v.s.len);
+	}
+	}
+}
+
+static int
+stats_add(pq_column_stats *s, pq_type t, const pq_value *v)
+{
+	/* NaN is left out of min/max, as other writers do. */
+	if (t == PQ_DOUBLE && v->v.f64 != v->v.f64)
+		return 0;
+	if (!s->has_min_max) {
+		if (pq_stats_value_copy(&s->min, v, t) == -1 ||
+		    pq_stats_value_copy(&s->max, v, t) == -1)
+			return -1;
+		s->has_min_max = 1;
+		return 0;
+	}
+	if (value_less(t, v, &s->min) &&
+	    pq_stats_value_copy(&s->min, v, t) == -1)
+		return -1;
+	if (value_less(t, &s->max, v) &&
+	    pq_stats_value_copy(&s->max, v, t) == -1)
+		return -1;
+	return 0;
+}
+
+static int
+append_value(pq_writer *w, col_buf *c, const pq_value *v)
+{
+	uint8_t b;
+
+	switch (c->def.type) {
+	case PQ_INT32:
+	case PQ_DATE:
+		lake_buf_append(&c->values, &v->v.i32, 4);
+		break;
+	case PQ_INT64:
+	case PQ_TIMESTAMP:
+		lake_buf_append(&c->values, &v->v.i64, 8);
+		break;
+	case PQ_DOUBLE:
+		lake_buf_append(&c->values, &v->v.f64, 8);
+		break;
+	case PQ_BOOLEAN:
+		b = v->v.b != 0;
+		lake_buf_append(&c->values, &b, 1);
+		break;
+	default:
+		if (c->dict_mode) {
+			if (append_dict(w, c, v->v.s.ptr, v->v.s.len) == -1)
+				return -1;
+		} else {
+			lake_buf_append(&c->values, &v->v.s.len, 4);
+			lake_buf_append(&c->values, v->v.s.ptr, v->v.s.len);
+		}
+		break;
+	}
+	if (c->values.failed)
+		return -1;
+	c->nvalues++;
+	return stats_add(&c->rg_stats, c->def.type, v);
+}
+
+size_t
+pq_writer_buffered_bytes(const pq_writer *w)
+{
+	size_t n = 0;
+
+	for (int i = 0; i < w->schema.ncols; i++) {
+		const col_buf *c = &w->cols[i];
+
+		n += c->values.len + c->defs.len + c->dict.len +
+		    c->indices.len;
+	}
+	return n;
+}
+
+int64_t
+pq_writer_rows(const pq_writer *w)
+{
+	return w->total_rows + w->rg_rows;
+}
+
+int
+pq_writer_append(pq_writer *w, const pq_value *values, lake_err *err)
+{
+	for (int i = 0; i < w->schema.ncols; i++) {
+		if (values[i].is_null && !w->cols[i].def.nullable) {
+			lake_err_set(err, "%s: column %s is required but the "
+			    "row has a null", w->path, w->cols[i].def.name);
+			return -1;
+		}
+		if (w->cols[i].def.type == PQ_STRING && !values[i].is_null &&
+		    values[i].v.s.ptr == NULL && values[i].v.s.len != 0) {
+			lake_err_set(err, "%s: column %s: string without "
+			    "bytes", w->path, w->cols[i].def.name);
+			return -1;
+		}
+	}
+	for (int i = 0; i < w->schema.ncols; i++) {
+		col_buf *c = &w->cols[i];
+
+		if (c->def.nullable) {
+			uint8_t d = !values[i].is_null;
+
+			lake_buf_append(&c->defs, &d, 1);
+			if (c->defs.failed)
+				goto nomem;
+		}
+		if (values[i].is_null)
+			c->rg_stats.null_count++;
+		else if (append_value(w, c, &values[i]) == -1)
+			goto nomem;
+	}
+	w->rg_rows++;
+	if (pq_writer_buffered_bytes(w) >= w->opts.row_group_bytes)
+		return pq_writer_flush_row_group(w, err);
+	return 0;
+nomem:
+	lake_err_set(err, "%s: out of memory buffering a row", w->path);
+	return -1;
+}
+
+/* --- flushing a row group ------------------------------------------ */
+
+static int
+write_page(pq_writer *w, pq_page_header *h, pq_chunk_out *k, lake_err *err)
+{
+	if (w->page.failed) {
+		lake_err_set(err, "%s: out of memory building a page",
+		    w->path);
+		return -1;
+	}
+	if (w->page.len > INT32_MAX) {
+		lake_err_set(err, "%s: page too large", w->path);
+		return -1;
+	}
+	if (codec_compress(w->codec, w->opts.codec, w->opts.zstd_level,
+	    w->page.data, w->page.len, &w->packed, err) == -1) {
+		lake_err_prefix(err, "%s", w->path);
+		return -1;
+	}
+	h->uncompressed_size = (int32_t)w->page.len;
+	h->compressed_size = (int32_t)w->packed.len;
+	w->header.len = 0;
+	pq_page_header_encode(&w->header, h);
+	if (w->header.failed) {
+		lake_err_set(err, "%s: out of memory", w->path);
+		return -1;
+	}
+	k->total_uncompressed += (int64_t)(w->header.len + w->page.len);
+	k->total_compressed += (int64_t)(w->header.len + w->packed.len);
+	if (out_write(w, w->header.data, w->header.len, err) == -1 ||
+	    out_write(w, w->packed.data, w->packed.len, err) == -1)
+		return -1;
+	return 0;
+}
+
+static void
+pack_booleans(lake_buf *out, const uint8_t *v, size_t n)
+{
+	size_t nbytes = (n + 7) / 8;
+	uint8_t *dst;
+
+	if (lake_buf_reserve(out, nbytes) == -1)
+		return;
+	dst = out->data + out->len;
+	memset(dst, 0, nbytes);
+	for (size_t i = 0; i < n; i++)
+		dst[i / 8] |= (uint8_t)(v[i] << (i % 8));
+	out->len += nbytes;
+}
+
+/*
+ * A cursor over one column's buffered rows, cut into pages. For each page
+ * it yields the row range and the matching range of values (value index
+ * and, for PLAIN strings, byte offset).
+ */
+typedef struct page_cursor {
+	int64_t row;
+	int64_t value;
+	size_t byte;
+} page_cursor;
+
+static void
+next_page_end(pq_writer *w, const col_buf *c, const page_cursor *from,
+    page_cursor *to)
+{
+	size_t width = fixed_width(c->def.type);
+	size_t budget = w->opts.page_bytes, size = 0;
+	const uint8_t *defs = c->defs.data;
+
+	*to = *from;
+	while (to->row < w->rg_rows && size < budget) {
+		int present = !c->def.nullable || defs[to->row];
+
+		to->row++;
+		if (!present)
+			continue;
+		if (c->dict_mode)
+			size += 4;
+		else if (width)
+			size += width;
+		else {
+			uint32_t len;
+
+			memcpy(&len, c->values.data + to->byte, 4);
+			size += 4 + (size_t)len;
+			to->byte += 4 + (size_t)len;
+		}
+		to->value++;
+	}
+}
+
+static int
+write_dictionary(pq_writer *w, col_buf *c, pq_chunk_out *k, lake_err *err)
+{
+	pq_page_header h;
+
+	memset(&h, 0, sizeof(h));
+	h.type = PAGE_DICTIONARY;
+	h.num_values = (int32_t)c->ndict;
+	k->dictionary_page_offset = w->offset;
+	w->page.len = 0;
+	lake_buf_append(&w->page, c->dict.data, c->dict.len);
+	return write_page(w, &h, k, err);
+}
+
+static int
+write_chunk(pq_writer *w, col_buf *c, pq_chunk_out *k, lake_err *err)
+{
+	page_cursor at = { 0, 0, 0 }, end;
+	size_t width = fixed_width(c->def.type);
+	/* Width 0 is legal for a one-entry dictionary, but not every reader
+	 * takes it. */
+	int bit_width = enc_bit_width(c->ndict > 1 ? c->ndict - 1 : 1);
+	int use_dict = c->dict_mode && c->nvalues > 0;
+
+	k->dictionary_page_offset = -1;
+	k->num_values = w->rg_rows;
+	if (use_dict && write_dictionary(w, c, k, err) == -1)
+		return -1;
+	k->used_dictionary = use_dict;
+	k->used_plain = !use_dict;
+	k->data_page_offset = w->offset;
+	do {
+		pq_page_header h;
+		size_t lenpos;
+		uint32_t n;
+
+		next_page_end(w, c, &at, &end);
+		w->page.len = 0;
+		if (c->def.nullable) {
+			n = 0;
+			lake_buf_append(&w->page, &n, 4);
+			lenpos = w->page.len;
+			enc_rle_u8(&w->page, c->defs.data + at.row,
+			    (size_t)(end.row - at.row), 1);
+			if (w->page.failed)
+				goto nomem;
+			n = (uint32_t)(w->page.len - lenpos);
+			memcpy(w->page.data + lenpos - 4, &n, 4);
+		}
+		if (use_dict) {
+			uint8_t bw = (uint8_t)bit_width;
+
+			lake_buf_append(&w->page, &bw, 1);
+			enc_rle_u32(&w->page,
+			    (const uint32_t *)c->indices.data + at.value,
+			    (size_t)(end.value - at.value), bit_width);
+		} else if (c->def.type == PQ_BOOLEAN) {
+			pack_booleans(&w->page, c->values.data + at.value,
+			    (size_t)(end.value - at.value));
+		} else if (width) {
+			lake_buf_append(&w->page, c->values.data +
+			    (size_t)at.value * width,
+			    (size_t)(end.value - at.value) * width);
+		} else {
+			lake_buf_append(&w->page, c->values.data + at.byte,
+			    end.byte - at.byte);
+		}
+		memset(&h, 0, sizeof(h));
+		h.type = PAGE_DATA;
+		h.num_values = (int32_t)(end.row - at.row);
+		h.encoding = use_dict ? ENC_RLE_DICTIONARY : ENC_PLAIN;
+		if (write_page(w, &h, k, err) == -1)
+			return -1;
+		at = end;
+	} while (at.row < w->rg_rows);
+	return 0;
+nomem:
+	lake_err_set(err, "%s: out of memory", w->path);
+	return -1;
+}
+
+static void
+stats_merge(pq_column_stats *into, const pq_column_stats *s, pq_type t,
+    int *failed)
+{
+	into->null_count += s->null_count;
+	if (!s->has_min_max)
+		return;
+	if (stats_add(into, t, &s->min) == -1 ||
+	    stats_add(into, t, &s->max) == -1)
+		*failed = 1;
+}
+
+static void
+col_reset(col_buf *c, const pq_writer_opts *o)
+{
+	c->values.len = 0;
+	c->defs.len = 0;
+	c->indices.len = 0;
+	c->dict.len = 0;
+	c->ndict = 0;
+	c->nvalues = 0;
+	if (c->slots != NULL)
+		memset(c->slots, 0, c->nslots * sizeof(*c->slots));
+	c->dict_mode = c->def.type == PQ_STRING && o->dictionary;
+	memset(&c->rg_stats, 0, sizeof(c->rg_stats));
+}
+
+int
+pq_writer_flush_row_group(pq_writer *w, lake_err *err)
+{
+	pq_row_group_out *rg;
+	int failed = 0;
+
+	if (w->rg_rows == 0)
+		return 0;
+	if (w->nrgs == w->rgs_cap) {
+		int cap = w->rgs_cap ? w->rgs_cap * 2 : 8;
+		pq_row_group_out *p = realloc(w->rgs, (size_t)cap *
+		    sizeof(*p));
+
+		if (p == NULL)
+			goto nomem;
+		w->rgs = p;
+		w->rgs_cap = cap;
+	}
+	rg = &w->rgs[w->nrgs];
+	memset(rg, 0, sizeof(*rg));
+	rg->chunks = calloc((size_t)w->schema.ncols, sizeof(*rg->chunks));
+	if (rg->chunks == NULL)
+		goto nomem;
+	w->nrgs++;
+	rg->num_rows = w->rg_rows;
+	rg->file_offset = w->offset;
+	for (int i = 0; i < w->schema.ncols; i++) {
+		col_buf *c = &w->cols[i];
+		pq_chunk_out *k = &rg->chunks[i];
+
+		if (write_chunk(w, c, k, err) == -1)
+			return -1;
+		/* The chunk takes the row group's stats; the file merges. */
+		k->stats = c->rg_stats;
+		stats_merge(&c->file_stats, &c->rg_stats, c->def.type,
+		    &failed);
+		rg->total_byte_size += k->total_uncompressed;
+		rg->total_compressed += k->total_compressed;
+		col_reset(c, &w->opts);
+	}
+	if (failed)
+		goto nomem;
+	w->total_rows += w->rg_rows;
+	w->rg_rows = 0;
+	return 0;
+nomem:
+	lake_err_set(err, "%s: out of memory writing a row group", w->path);
+	return -1;
+}
+
+/* --- close --------------------------------------------------------- */
+
+static int
+copy_file_stats(pq_writer *w, pq_file_stats *stats)
+{
+	memset(stats, 0, sizeof(*stats));
+	stats->num_rows = w->total_rows;
+	stats->file_size = w->offset;
+	stats->ncols = w->schema.ncols;
+	stats->cols = calloc((size_t)w->schema.ncols, sizeof(*stats->cols));
+	stats->types = calloc((size_t)w->schema.ncols, sizeof(*stats->types));
+	if (stats->cols == NULL || stats->types == NULL)
+		return -1;
+	for (int i = 0; i < w->schema.ncols; i++)
+		stats->types[i] = w->schema.cols[i].type;
+	for (int i = 0; i < w->schema.ncols; i++) {
+		const pq_column_stats *s = &w->cols[i].file_stats;
+		pq_column_stats *d = &stats->cols[i];
+		pq_type t = w->schema.cols[i].type;
+
+		d->null_count = s->null_count;
+		if (s->has_min_max) {
+			if (pq_stats_value_copy(&d->min, &s->min, t) == -1 ||
+			    pq_stats_value_copy(&d->max, &s->max, t) == -1)
+				return -1;
+			d->has_min_max = 1;
+		}
+	}
+	return 0;
+}
+
+int
+pq_writer_close(pq_writer *w, pq_file_stats *stats, lake_err *err)
+{
+	char created_by[64];
+	lake_buf footer = { 0 };
+	uint32_t flen;
+
+	if (pq_writer_flush_row_group(w, err) == -1)
+		goto fail;
+	snprintf(created_by, sizeof(created_by),
+	    "medallion version %s (build lake)", MEDALLION_VERSION);
+	pq_meta_encode(&footer, &w->schema, w->opts.codec, w->rgs, w->nrgs,
+	    w->total_rows, created_by);
+	if (footer.failed || footer.len > UINT32_MAX) {
+		lake_err_set(err, "%s: cannot build the footer", w->path);
+		goto fail;
+	}
+	flen = (uint32_t)footer.len;
+	if (out_write(w, footer.data, footer.len, err) == -1 ||
+	    out_write(w, &flen, 4, err) == -1 ||
+	    out_write(w, "PAR1", 4, err) == -1 || out_flush(w, err) == -1)
+		goto fail;
+	if (fsync(w->fd) == -1) {
+		lake_err_errno(err, "%s: fsync", w->path);
+		goto fail;
+	}
+	if (close(w->fd) == -1) {
+		w->fd = -1;
+		lake_err_errno(err, "%s: close", w->path);
+		unlink(w->path);
+		goto fail_closed;
+	}
+	w->fd = -1;
+	if (stats != NULL && copy_file_stats(w, stats) == -1) {
+		pq_file_stats_free(stats);
+		lake_err_set(err, "%s: out of memory", w->path);
+		unlink(w->path);
+		goto fail_closed;
+	}
+	lake_buf_free(&footer);
+	writer_free(w);
+	return 0;
+fail:
+	lake_buf_free(&footer);
+	pq_writer_abort(w);
+	return -1;
+fail_closed:
+	lake_buf_free(&footer);
+	writer_free(w);
+	return -1;
+}
+
+void
+pq_writer_abort(pq_writer *w)
+{
+	if (w == NULL)
+		return;
+	if (w->fd != -1) {
+		close(w->fd);
+		w->fd = -1;
+		unlink(w->path);
+	}
+	writer_free(w);
+}
+
+void
+pq_file_stats_free(pq_file_stats *stats)
+{
+	if (stats == NULL)
+		return;
+	for (int i = 0; stats->cols != NULL && i < stats->ncols; i++) {
+		pq_type t = stats->types != NULL ? stats->types[i] : PQ_INT64;
+
+		pq_column_stats_clear(&stats->cols[i], t);
+	}
+	free(stats->cols);
+	free(stats->types);
+	memset(stats, 0, sizeof(*stats));
+}

@@ -1,0 +1,409 @@
+/*
+ * encoding.c - RLE/bit-packing hybrid and DELTA_BINARY_PACKED.
+ *
+ * The hybrid encoder emits an RLE run for every stretch of 8 or more equal
+ * values and bit-packs the rest in groups of 8, so a bit-packed run only
+ * ever ends on a group boundary (or at the end, padded with zeros).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "encoding.h"
+
+int
+enc_bit_width(uint64_t max_value)
+{
+	int w = 0;
+
+	while (max_value != 0) {
+		w++;
+		max_value >>= 1;
+	}
+	return w;
+}
+
+static void
+put_varint(lake_buf *out, uint64_t v)
+{
+	uint8_t tmp[10];
+	size_t n = 0;
+
+	while (v >= 0x80) {
+		tmp[n++] = (uint8_t)(v | 0x80);
+		v >>= 7;
+	}
+	tmp[n++] = (uint8_t)v;
+	lake_buf_append(out, tmp, n);
+}
+
+static void
+put_rle_run(lake_buf *out, uint32_t value, size_t count, int bit_width)
+{
+	uint8_t bytes[4];
+	int nbytes = (bit_width + 7) / 8;
+
+	put_varint(out, (uint64_t)count << 1);
+	for (int i = 0; i < nbytes; i++)
+		bytes[i] = (uint8_t)(value >> (8 * i));
+	lake_buf_append(out, bytes, (size_t)nbytes);
+}
+
+/* Bit-packs groups*8 values (v[0..n), zero padded) LSB first. */
+static void
+put_packed(lake_buf *out, const uint32_t *v, size_t n, size_t groups,
+    int bit_width)
+{
+	size_t nbytes = groups * (size_t)bit_width;
+	uint64_t acc = 0;
+	int bits = 0;
+	uint8_t *dst;
+
+	put_varint(out, (uint64_t)groups << 1 | 1);
+	if (lake_buf_reserve(out, nbytes) == -1)
+		return;
+	dst = out->data + out->len;
+	for (size_t i = 0; i < groups * 8; i++) {
+		acc |= (uint64_t)(i < n ? v[i] : 0) << bits;
+		bits += bit_width;
+		while (bits >= 8) {
+			*dst++ = (uint8_t)acc;
+			acc >>= 8;
+			bits -= 8;
+		}
+	}
+	out->len += nbytes;
+}
+
+static size_t
+run_length(const uint32_t *v, size_t i, size_t n)
+{
+	size_t j = i + 1;
+
+	while (j < n && v[j] == v[i])
+		j++;
+	return j - i;
+}
+
+void
+enc_rle_u32(lake_buf *out, const uint32_t *v, size_t n, int bit_width)
+{
+	size_t i = 0;
+
+	if (bit_width == 0) {
+		if (n > 0)
+			put_rle_run(out, 0, n, 0);
+		return;
+	}
+	while (i < n) {
+		size_t run = run_length(v, i, n);
+		size_t start, groups;
+
+		if (run >= 8) {
+			put_rle_run(out, v[i], run, bit_width);
+			i += run;
+			continue;
+		}
+		start = i;
+		groups = 0;
+		for (;;) {
+			groups++;
+			i += 8;
+			if (i >= n || run_length(v, i, n) >= 8)
+				break;
+		}
+		put_packed(out, v + start, (i < n ? i : n) - start, groups,
+		    bit_width);
+	}
+}
+
+void
+enc_rle_u8(lake_buf *out, const uint8_t *values, size_t n, int bit_width)
+{
+	uint32_t *wide;
+
+	/*
+	 * Widened in one piece: a padded bit-packed run may only end the
+	 * stream, so the input cannot be cut into independent chunks.
+	 */
+	if ((wide = malloc((n ? n : 1) * sizeof(*wide))) == NULL) {
+		out->failed = 1;
+		return;
+	}
+	for (size_t i = 0; i < n; i++)
+		wide[i] = values[i];
+	enc_rle_u32(out, wide, n, bit_width);
+	free(wide);
+}
+
+/* --- decoding ------------------------------------------------------ */
+
+static int
+get_varint(const uint8_t **pp, const uint8_t *end, uint64_t *v)
+{
+	const uint8_t *p = *pp;
+	uint64_t out = 0;
+	int shift = 0;
+
+	while (p < end && shift <= 63) {
+		uint8_t c = *p++;
+
+		out |= (uint64_t)(c & 0x7f) << shift;
+		if ((c & 0x80) == 0) {
+			*v = out;
+			*pp = p;
+			return 0;
+		}
+		shift += 7;
+	}
+	return -1;
+}
+
+int
+rle_init(rle_decoder *d, const uint8_t *p, size_t n, int bit_width)
+{
+	memset(d, 0, sizeof(*d));
+	if (bit_width < 0 || bit_width > 32)
+		return -1;
+	d->p = p;
+	d->end = p + n;
+	d->bit_width = bit_width;
+	return 0;
+}
+
+static int
+next_run(rle_decoder *d)
+{
+	uint64_t h;
+
+	if (get_varint(&d->p, d->end, &h) == -1)
+		return -1;
+	if (h & 1) {
+		uint64_t groups = h >> 1;
+		uint64_t nbytes = groups * (uint64_t)d->bit_width;
+
+		if (groups == 0 || groups > UINT32_MAX / 8)
+			return -1;
+		/*
+		 * A writer may cut the last run short of its padding; accept
+		 * what is there and let the value count decide.
+		 */
+		if (nbytes > (uint64_t)(d->end - d->p)) {
+			if (d->bit_width == 0)
+				return -1;
+			groups = (uint64_t)(d->end - d->p) * 8 /
+			    (uint64_t)d->bit_width / 8;
+			if (groups == 0 && d->end - d->p == 0)
+				return -1;
+			nbytes = (uint64_t)(d->end - d->p);
+			d->run_left = (uint32_t)((nbytes * 8) /
+			    (uint64_t)(d->bit_width ? d->bit_width : 1));
+		} else
+			d->run_left = (uint32_t)(groups * 8);
+		d->is_rle = 0;
+		d->packed = d->p;
+		d->packed_bit = 0;
+		d->p += nbytes;
+		if (d->run_left == 0)
+			return -1;
+	} else {
+		int nbytes = (d->bit_width + 7) / 8;
+		uint32_t v = 0;
+
+		if (h >> 1 == 0 || h >> 1 > UINT32_MAX)
+			return -1;
+		if (d->end - d->p < nbytes)
+			return -1;
+		for (int i = 0; i < nbytes; i++)
+			v |= (uint32_t)d->p[i] << (8 * i);
+		d->p += nbytes;
+		d->is_rle = 1;
+		d->rle_value = v;
+		d->run_left = (uint32_t)(h >> 1);
+	}
+	return 0;
+}
+
+static uint32_t
+unpack_one(rle_decoder *d)
+{
+	uint64_t bit = d->packed_bit;
+	const uint8_t *src = d->packed + bit / 8;
+	int shift = (int)(bit % 8);
+	uint64_t acc = 0;
+	int need = (shift + d->bit_width + 7) / 8;
+
+	/* next_run() sized run_left so these bytes are inside the run. */
+	for (int i = 0; i < need; i++)
+		acc |= (uint64_t)src[i] << (8 * i);
+	d->packed_bit += (uint64_t)d->bit_width;
+	return (uint32_t)((acc >> shift) & ((1ULL << d->bit_width) - 1));
+}
+
+int
+rle_get_u32(rle_decoder *d, uint32_t *out, size_t n)
+{
+	size_t i = 0;
+
+	while (i < n) {
+		uint32_t k;
+
+		if (d->run_left == 0 && next_run(d) == -1)
+			return -1;
+		k = d->run_left;
+		if (k > n - i)
+			k = (uint32_t)(n - i);
+		if (d->is_rle) {
+			for (uint32_t j = 0; j < k; j++)
+				out[i + j] = d->rle_value;
+		} else if (d->bit_width == 0) {
+			memset(out + i, 0, k * sizeof(*out));
+		} else {
+			for (uint32_t j = 0; j < k; j++)
+				out[i + j] = unpack_one(d);
+		}
+		d->run_left -= k;
+		i += k;
+	}
+	return 0;
+}
+
+int
+rle_get_i16(rle_decoder *d, int16_t *out, size_t n)
+{
+	uint32_t tmp[1024];
+
+	while (n > 0) {
+		size_t k = n < 1024 ? n : 1024;
+
+		if (rle_get_u32(d, tmp, k) == -1)
+			return -1;
+		for (size_t j = 0; j < k; j++) {
+			if (tmp[j] > INT16_MAX)
+				return -1;
+			out[j] = (int16_t)tmp[j];
+		}
+		out += k;
+		n -= k;
+	}
+	return 0;
+}
+
+/* --- DELTA_BINARY_PACKED ------------------------------------------- */
+
+static int64_t
+unzigzag(uint64_t u)
+{
+	return (int64_t)(u >> 1) ^ -(int64_t)(u & 1);
+}
+
+static uint64_t
+unpack_bits(const uint8_t *src, uint64_t bit, int width)
+{
+	const uint8_t *p = src + bit / 8;
+	int shift = (int)(bit % 8);
+	int need = (shift + width + 7) / 8;
+	uint64_t lo = 0, hi = 0;
+
+	for (int i = 0; i < need && i < 8; i++)
+		lo |= (uint64_t)p[i] << (8 * i);
+	if (need > 8)
+		hi = p[8];
+	if (shift)
+		lo = (lo >> shift) | (hi << (64 - shift));
+	if (width < 64)
+		lo &= (1ULL << width) - 1;
+	return lo;
+}
+
+typedef struct delta_header {
+	uint64_t block_size;
+	uint64_t miniblocks;
+	uint64_t count;
+	int64_t first;
+} delta_header;
+
+static int
+delta_read_header(const uint8_t **p, const uint8_t *end, delta_header *h)
+{
+	uint64_t first;
+
+	if (get_varint(p, end, &h->block_size) == -1 ||
+	    get_varint(p, end, &h->miniblocks) == -1 ||
+	    get_varint(p, end, &h->count) == -1 ||
+	    get_varint(p, end, &first) == -1)
+		return -1;
+	if (h->block_size == 0 || h->block_size % 128 != 0 ||
+	    h->block_size > 65536 || h->miniblocks == 0 ||
+	    h->block_size % h->miniblocks != 0 ||
+	    (h->block_size / h->miniblocks) % 32 != 0)
+		return -1;
+	h->first = unzigzag(first);
+	return 0;
+}
+
+int
+enc_delta_count(const uint8_t *p, size_t len, uint64_t *count)
+{
+	delta_header h;
+
+	if (delta_read_header(&p, p + len, &h) == -1)
+		return -1;
+	*count = h.count;
+	return 0;
+}
+
+static void
+store(void *out, int width, size_t i, uint64_t v)
+{
+	if (width == 4)
+		((int32_t *)out)[i] = (int32_t)(uint32_t)v;
+	else
+		((int64_t *)out)[i] = (int64_t)v;
+}
+
+int
+enc_delta_decode(const uint8_t *p, size_t len, size_t n, int width,
+    void *out, size_t *used)
+{
+	const uint8_t *start = p, *end = p + len;
+	delta_header h;
+	uint64_t value, per_mini;
+	size_t i = 0;
+
+	if (delta_read_header(&p, end, &h) == -1 || h.count < n)
+		return -1;
+	per_mini = h.block_size / h.miniblocks;
+	value = (uint64_t)h.first;
+	if (n > 0)
+		store(out, width, i++, value);
+	while (i < n) {
+		uint64_t mu;
+		int64_t min_delta;
+		const uint8_t *widths;
+
+		if (get_varint(&p, end, &mu) == -1)
+			return -1;
+		min_delta = unzigzag(mu);
+		if ((uint64_t)(end - p) < h.miniblocks)
+			return -1;
+		widths = p;
+		p += h.miniblocks;
+		for (uint64_t m = 0; m < h.miniblocks && i < n; m++) {
+			int bw = widths[m];
+			uint64_t nbytes = per_mini * (uint64_t)bw / 8;
+
+			if (bw > 64 || nbytes > (uint64_t)(end - p))
+				return -1;
+			for (uint64_t j = 0; j < per_mini && i < n; j++) {
+				uint64_t d = bw ? unpack_bits(p,
+				    j * (uint64_t)bw, bw) : 0;
+
+				value += (uint64_t)min_delta + d;
+				store(out, width, i++, value);
+			}
+			p += nbytes;
+		}
+	}
+	*used = (size_t)(p - start);
+	return 0;
+}
