@@ -188,3 +188,7 @@ h_curl() {
 
 # h_jq FILTER: apply jq to the last h_curl body.
 h_jq() { printf '%s' "$H_BODY" | jq -r "$1"; }
+
+# h_duckdb SQL: runs SQL in DuckDB from npm (tests/interop), an engine
+# independent of ours; prints one JSON object per result row.
+h_duckdb() { node "$MEDALLION_SOURCE_DIR/tests/interop/duckdb-query.mjs" "$1"; }

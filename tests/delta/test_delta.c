@@ -1,0 +1,331 @@
+/*
+ * test_delta.c - unit tests of the Delta log: create, append, reload,
+ * txn bookkeeping, incremental changes, put-if-absent conflicts between
+ * real processes, invisible leftovers of a crashed writer, vacuum, and
+ * time travel.
+ *
+ * Also a helper mode for tests/delta/crash.sh:
+ *   test_delta append TABLE BATCH ROWS
+ * appends ROWS rows as batch BATCH (txn appId "crash-test"), unless that
+ * batch is already committed; it is killed at random moments.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "delta.h"
+#include "expect.h"
+#include "lake.h"
+
+static pq_column_def cols[] = {
+	{ "id", PQ_INT64, 0, 0, 0 },
+	{ "branch", PQ_STRING, 1, 0, 0 },
+	{ "at", PQ_TIMESTAMP, 0, 0, 0 },
+};
+static const pq_schema schema = { cols, 3 };
+
+/* Appends rows [first, first+n) spread over a few dates, in one commit. */
+static int
+append_batch(const char *table, int64_t first, int64_t n, const char *app,
+    int64_t txn, int64_t *version, lake_err *err)
+{
+	delta_snapshot *base = NULL;
+	lake_writer *w;
+	pq_value v[3];
+	char date[16];
+	int rc;
+
+	rc = delta_snapshot_load(table, -1, &base, err);
+	if (rc == DELTA_ERROR)
+		return -1;
+	if (base != NULL && app != NULL &&
+	    delta_snapshot_txn_version(base, app) >= txn) {
+		delta_snapshot_free(base);
+		return 1;	/* already committed */
+	}
+	if ((w = lake_writer_open(table, &schema, "date", NULL, err)) == NULL) {
+		delta_snapshot_free(base);
+		return -1;
+	}
+	for (int64_t i = first; i < first + n; i++) {
+		memset(v, 0, sizeof(v));
+		v[0].v.i64 = i;
+		v[1].is_null = i % 10 == 0;
+		v[1].v.s.ptr = i % 2 ? "Amberfield" : "Juniper Bay";
+		v[1].v.s.len = (uint32_t)strlen(v[1].v.s.ptr);
+		v[2].v.i64 = 1764000000000000LL + i * 3600000000LL;
+		snprintf(date, sizeof(date), "2026-11-%02d", (int)(i % 3) + 1);
+		if (lake_writer_append(w, date, v, err) == -1) {
+			lake_writer_abort(w);
+			delta_snapshot_free(base);
+			return -1;
+		}
+	}
+	rc = lake_writer_commit(w, base, app, txn, "WRITE", "{\"test\":1}",
+	    version, err);
+	delta_snapshot_free(base);
+	return rc == DELTA_OK ? 0 : rc;
+}
+
+static int64_t
+count_rows(const char *table, int64_t version)
+{
+	delta_snapshot *s;
+	lake_err err;
+	int64_t n = 0;
+
+	if (delta_snapshot_load(table, version, &s, &err) != DELTA_OK)
+		return -1;
+	for (size_t i = 0; i < s->nfiles; i++) {
+		char path[4096];
+		pq_reader *r;
+
+		snprintf(path, sizeof(path), "%s/%s", table, s->files[i].path);
+		if ((r = pq_reader_open(path, &err)) == NULL) {
+			delta_snapshot_free(s);
+			return -1;
+		}
+		n += pq_reader_num_rows(r);
+		pq_reader_close(r);
+	}
+	delta_snapshot_free(s);
+	return n;
+}
+
+static void
+test_create_and_append(const char *dir)
+{
+	char table[512];
+	delta_snapshot *s;
+	lake_err err;
+	int64_t v = -1;
+	delta_file *ch;
+	size_t nch;
+
+	snprintf(table, sizeof(table), "%s/t1", dir);
+	EXPECT(delta_snapshot_load(table, -1, &s, &err) == DELTA_NO_TABLE,
+	    "missing table is DELTA_NO_TABLE");
+	EXPECT(append_batch(table, 0, 1000, "app", 1, &v, &err) == 0,
+	    "first append: %s", err.msg);
+	EXPECT(v == 0, "first commit is version 0, got %lld", (long long)v);
+	EXPECT(append_batch(table, 1000, 500, "app", 2, &v, &err) == 0 &&
+	    v == 1, "second append is version 1");
+	EXPECT(append_batch(table, 1000, 500, "app", 2, &v, &err) == 1,
+	    "a retried batch is skipped by its txn");
+	EXPECT(delta_snapshot_load(table, -1, &s, &err) == DELTA_OK,
+	    "load: %s", err.msg);
+	if (s != NULL) {
+		EXPECT(s->version == 1, "version 1");
+		EXPECT(s->nfiles == 6, "3 dates x 2 commits = 6 files, got %zu",
+		    s->nfiles);
+		EXPECT(delta_snapshot_txn_version(s, "app") == 2, "txn 2");
+		EXPECT(delta_snapshot_txn_version(s, "other") == -1, "no txn");
+		EXPECT(s->npartition_columns == 1 &&
+		    strcmp(s->partition_columns[0], "date") == 0,
+		    "partitioned by date");
+		EXPECT(s->schema.ncols == 4 && s->schema.cols[3].type ==
+		    PQ_DATE, "schema has the date partition column");
+		EXPECT(s->files[0].num_records > 0 &&
+		    s->files[0].partition_values[0] != NULL &&
+		    strncmp(s->files[0].partition_values[0], "2026-11-", 8) ==
+		    0, "file has stats and its partition value");
+		EXPECT(strstr(s->files[0].stats_json, "\"minValues\"") &&
+		    strstr(s->files[0].stats_json, "\"nullCount\""),
+		    "stats JSON: %s", s->files[0].stats_json);
+		delta_snapshot_free(s);
+	}
+	EXPECT(count_rows(table, -1) == 1500, "1500 rows");
+	EXPECT(count_rows(table, 0) == 1000, "time travel to v0: 1000 rows");
+	EXPECT(delta_latest_version(table, &err) == 1, "latest version");
+	EXPECT(delta_changes(table, 0, 1, &ch, &nch, &err) == 0 && nch == 3,
+	    "changes after v0: 3 files, got %zu", nch);
+	if (nch == 3) {
+		int64_t n = 0;
+
+		for (size_t i = 0; i < nch; i++)
+			n += ch[i].num_records;
+		EXPECT(n == 500, "changes carry 500 rows");
+		EXPECT(ch[0].added_in_version == 1, "added in v1");
+	}
+	delta_files_free(ch, nch);
+}
+
+/* Two processes race for each version: exactly one may win it. */
+static void
+test_conflicts(const char *dir)
+{
+	char table[512];
+	lake_err err;
+	int64_t v;
+	int wins = 0, conflicts = 0;
+
+	snprintf(table, sizeof(table), "%s/race", dir);
+	EXPECT(append_batch(table, 0, 10, NULL, 0, &v, &err) == 0, "create");
+	for (int round = 0; round < 20; round++) {
+		delta_snapshot *base;
+		pid_t pid[2];
+
+		if (delta_snapshot_load(table, -1, &base, &err) != DELTA_OK)
+			break;
+		for (int k = 0; k < 2; k++) {
+			if ((pid[k] = fork()) == 0) {
+				lake_writer *w = lake_writer_open(table,
+				    &schema, "date", NULL, &err);
+				pq_value row[3];
+				int64_t got;
+				int rc;
+
+				memset(row, 0, sizeof(row));
+				row[0].v.i64 = round * 10 + k;
+				row[1].is_null = 1;
+				lake_writer_append(w, "2026-11-24", row, &err);
+				rc = lake_writer_commit(w, base, NULL, 0,
+				    "WRITE", NULL, &got, &err);
+				_exit(rc == DELTA_OK ? 0 : rc ==
+				    DELTA_CONFLICT ? 3 : 1);
+			}
+		}
+		for (int k = 0; k < 2; k++) {
+			int st;
+
+			waitpid(pid[k], &st, 0);
+			if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
+				wins++;
+			else if (WIFEXITED(st) && WEXITSTATUS(st) == 3)
+				conflicts++;
+		}
+		delta_snapshot_free(base);
+	}
+	EXPECT(wins == 20 && conflicts == 20, "each version won once: %d wins, "
+	    "%d conflicts", wins, conflicts);
+	EXPECT(delta_latest_version(table, &err) == 20, "20 versions");
+	EXPECT(count_rows(table, -1) == 10 + 20, "only winners' rows visible");
+}
+
+static void
+count_cb(const char *path, void *arg)
+{
+	(void)path;
+	(*(int *)arg)++;
+}
+
+static void
+test_leftovers_and_vacuum(const char *dir)
+{
+	char table[512], orphan[600], tmpcommit[600];
+	pq_writer *w;
+	pq_value row[3];
+	lake_err err;
+	int64_t v;
+	int removed = 0;
+	FILE *f;
+	const pq_schema data = { cols, 3 };
+
+	snprintf(table, sizeof(table), "%s/crashy", dir);
+	EXPECT(append_batch(table, 0, 100, "a", 1, &v, &err) == 0, "create");
+	/* A writer that died after its data file and before its commit. */
+	snprintf(orphan, sizeof(orphan), "%s/date=2026-11-01/part-dead."
+	    "parquet", table);
+	w = pq_writer_open(orphan, &data, NULL, &err);
+	memset(row, 0, sizeof(row));
+	pq_writer_append(w, row, &err);
+	EXPECT(pq_writer_close(w, NULL, &err) == 0, "orphan written");
+	/* ... and one that died with its commit only in a temp file. */
+	snprintf(tmpcommit, sizeof(tmpcommit), "%s/_delta_log/.tmp-dead.json",
+	    table);
+	if ((f = fopen(tmpcommit, "w")) != NULL) {
+		fputs("{\"add\":{\"path\":\"date=2026-11-01/part-dead.parquet\","
+		    "\"partitionValues\":{},\"size\":1,\"modificationTime\":1,"
+		    "\"dataChange\":true}}\n", f);
+		fclose(f);
+	}
+	EXPECT(count_rows(table, -1) == 100, "leftovers are invisible");
+	EXPECT(delta_vacuum(table, 3600, 0, count_cb, &removed, &err) ==
+	    DELTA_OK && removed == 0, "young leftovers are kept (%d)",
+	    removed);
+	EXPECT(delta_vacuum(table, 0, 1, count_cb, &removed, &err) ==
+	    DELTA_OK && removed == 2, "dry run lists 2, got %d", removed);
+	EXPECT(access(orphan, F_OK) == 0, "dry run deletes nothing");
+	removed = 0;
+	EXPECT(delta_vacuum(table, 0, 0, count_cb, &removed, &err) ==
+	    DELTA_OK && removed == 2, "vacuum removes 2, got %d", removed);
+	EXPECT(access(orphan, F_OK) == -1 && access(tmpcommit, F_OK) == -1,
+	    "orphans gone");
+	EXPECT(count_rows(table, -1) == 100, "live data kept");
+}
+
+static void
+test_bad_logs(const char *dir)
+{
+	char table[512], path[600];
+	delta_snapshot *s;
+	lake_err err;
+	int64_t v;
+	FILE *f;
+
+	snprintf(table, sizeof(table), "%s/bad", dir);
+	EXPECT(append_batch(table, 0, 10, NULL, 0, &v, &err) == 0, "create");
+	EXPECT(append_batch(table, 10, 10, NULL, 0, &v, &err) == 0, "v1");
+	snprintf(path, sizeof(path), "%s/_delta_log/%020d.json", table, 3);
+	if ((f = fopen(path, "w")) != NULL) {
+		fputs("{\"commitInfo\":{}}\n", f);
+		fclose(f);
+	}
+	EXPECT(delta_snapshot_load(table, -1, &s, &err) == DELTA_ERROR &&
+	    strstr(err.msg, "version gap") != NULL, "gap: %s", err.msg);
+	snprintf(path, sizeof(path), "%s/_delta_log/%020d.json", table, 2);
+	if ((f = fopen(path, "w")) != NULL) {
+		fputs("{not json\n", f);
+		fclose(f);
+	}
+	EXPECT(delta_snapshot_load(table, -1, &s, &err) == DELTA_ERROR &&
+	    strstr(err.msg, "malformed JSON") != NULL, "bad JSON: %s",
+	    err.msg);
+	EXPECT(delta_snapshot_load(table, 1, &s, &err) == DELTA_OK,
+	    "older versions still load: %s", err.msg);
+	delta_snapshot_free(s);
+}
+
+static int
+append_main(const char *table, const char *batch, const char *rows)
+{
+	lake_err err;
+	int64_t v, b = atoll(batch), n = atoll(rows);
+	int rc = append_batch(table, b * n, n, "crash-test", b, &v, &err);
+
+	if (rc < 0) {
+		fprintf(stderr, "append: %s\n", err.msg);
+		return 1;
+	}
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	char dir[] = "/tmp/test_delta.XXXXXX", cmd[600];
+
+	if (argc == 5 && strcmp(argv[1], "append") == 0)
+		return append_main(argv[2], argv[3], argv[4]);
+	if (argc == 3 && strcmp(argv[1], "rows") == 0) {
+		printf("%" PRId64 "\n", count_rows(argv[2], -1));
+		return 0;
+	}
+	if (mkdtemp(dir) == NULL) {
+		perror("mkdtemp");
+		return 1;
+	}
+	test_create_and_append(dir);
+	test_conflicts(dir);
+	test_leftovers_and_vacuum(dir);
+	test_bad_logs(dir);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "could not remove %s\n", dir);
+	return expect_report("test_delta");
+}
