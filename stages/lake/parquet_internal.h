@@ -116,4 +116,25 @@ void pq_column_stats_clear(pq_column_stats *s, pq_type type);
 int pq_stats_value_copy(pq_value *dst, const pq_value *src, pq_type type);
 int pq_type_is_string(pq_type type);
 
+/* a * b clamped to the int64 range: corrupt files must not overflow. */
+static inline int64_t
+pq_mul_sat(int64_t a, int64_t b)
+{
+	int64_t r;
+
+	if (__builtin_mul_overflow(a, b, &r))
+		return (a < 0) != (b < 0) ? INT64_MIN : INT64_MAX;
+	return r;
+}
+
+static inline int64_t
+pq_add_sat(int64_t a, int64_t b)
+{
+	int64_t r;
+
+	if (__builtin_add_overflow(a, b, &r))
+		return b < 0 ? INT64_MIN : INT64_MAX;
+	return r;
+}
+
 #endif

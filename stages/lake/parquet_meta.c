@@ -393,7 +393,7 @@ stat_value(const pq_leaf *leaf, const uint8_t *p, uint32_t n, pq_value *v)
 			return -1;
 		memcpy(&v->v.i64, p, 8);
 		if (leaf->time_unit == 1)
-			v->v.i64 *= 1000;
+			v->v.i64 = pq_mul_sat(v->v.i64, 1000);
 		else if (leaf->time_unit == 3)
 			v->v.i64 /= 1000;
 		return 0;
@@ -437,6 +437,8 @@ read_stats(thrift_reader *r, const pq_leaf *leaf, pq_column_stats *s)
 	int64_t v;
 	int rc;
 
+	/* A repeated statistics field replaces the earlier one. */
+	pq_column_stats_clear(s, leaf->type);
 	s->null_count = -1;
 	if (tr_struct_enter(r) == -1)
 		return -1;

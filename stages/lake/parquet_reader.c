@@ -455,7 +455,7 @@ put_fixed(dense *d, const pq_leaf *l, const uint8_t *raw)
 		memcpy(&i64, raw, 8);
 		if (l->type == PQ_TIMESTAMP || l->type == PQ_TIMESTAMP_NTZ) {
 			if (l->time_unit == 1)
-				i64 *= 1000;
+				i64 = pq_mul_sat(i64, 1000);
 			else if (l->time_unit == 3)
 				i64 = floor_div(i64, 1000);
 		}
@@ -467,8 +467,8 @@ put_fixed(dense *d, const pq_leaf *l, const uint8_t *raw)
 
 		memcpy(&nanos, raw, 8);
 		memcpy(&jday, raw + 8, 4);
-		i64 = ((int64_t)jday - 2440588) * 86400000000LL +
-		    floor_div(nanos, 1000);
+		i64 = pq_add_sat(pq_mul_sat((int64_t)jday - 2440588,
+		    86400000000LL), floor_div(nanos, 1000));
 		memcpy(dst, &i64, 8);
 		break;
 	}

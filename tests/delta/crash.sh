@@ -1,0 +1,54 @@
+#!/bin/bash
+# crash.sh - kill -9 a lake writer at random moments (while it writes
+# data files, closes them, or commits) and check after every kill that
+# readers see whole batches only: the table passes `check`, its row count
+# is a multiple of the batch size, and rerunning the batch (idempotent by
+# its txn) completes it exactly once. vacuum then removes the leftovers.
+. "${MEDALLION_SOURCE_DIR:?set it to the source tree, or run the test with meson test}/tests/lib/harness.sh"
+
+lake=$MEDALLION_BUILD_DIR/stages/lake/medallion-lake
+writer=$MEDALLION_BUILD_DIR/tests/delta/test_delta
+t=$H_TMP/table
+rows=1000000
+batches=6
+torn=0 kills=0
+
+rows_now() { [ -d "$t/_delta_log" ] && "$writer" rows "$t" || echo 0; }
+
+# How long one uninterrupted batch takes, so kills land all through it.
+start=$(date +%s%N)
+"$writer" append "$H_TMP/probe" 1 $rows
+span_ms=$(( ($(date +%s%N) - start) / 1000000 + 1 ))
+h_log "one batch takes $span_ms ms"
+
+for b in $(seq 1 $batches); do
+	for attempt in 1 2 3 4 5; do
+		"$writer" append "$t" "$b" $rows &
+		pid=$!
+		ms=$((RANDOM % span_ms))
+		sleep "$((ms / 1000)).$(printf %03d $((ms % 1000)))"
+		kill -9 $pid 2>/dev/null && kills=$((kills + 1))
+		wait $pid 2>/dev/null
+		n=$(rows_now)
+		if [ $((n % rows)) -ne 0 ]; then torn=$((torn + 1)); fi
+		if [ -d "$t/_delta_log" ] && ! "$lake" check "$t" >/dev/null 2>&1; then
+			torn=$((torn + 1))
+		fi
+	done
+	h_check "batch $b completes (kill -9 sent $kills times so far)" "$writer" append "$t" "$b" $rows
+done
+h_eq "no reader ever saw a partial batch" "$torn" 0
+h_eq "every batch exactly once" "$(rows_now)" $((rows * batches))
+h_eq "the txn records the last batch" "$("$lake" log --json "$t" | jq -r 'select(.txn) | .txn.version' | tail -1)" $batches
+files=$("$lake" ls --json "$t" | jq -r --arg t "$t" '"\u0027" + $t + "/" + .path + "\u0027"' | paste -sd, -)
+h_eq "DuckDB agrees: every id once" \
+	"$(h_duckdb "SELECT count(*) AS n, count(DISTINCT id) AS d FROM read_parquet([$files])")" \
+	"{\"n\":\"$((rows * batches))\",\"d\":\"$((rows * batches))\"}"
+leftovers=$(find "$t" -name '*.parquet' | wc -l)
+live=$("$lake" ls --json "$t" | wc -l)
+h_log "$kills kills left $((leftovers - live)) orphan files"
+"$lake" vacuum --retain 0s "$t" > "$H_TMP/vacuum.out"
+h_eq "vacuum removes exactly the orphans" "$(grep -c '^removed .*\.parquet$' "$H_TMP/vacuum.out")" $((leftovers - live))
+h_eq "only live files remain" "$(find "$t" -name '*.parquet' | wc -l)" "$live"
+h_check "the table still checks out" "$lake" check "$t"
+h_done
