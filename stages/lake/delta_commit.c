@@ -92,8 +92,8 @@ schema_json(const pq_schema *schema, const char *const *pcols, int npcols)
 	return json_pack("{s:s, s:o}", "type", "struct", "fields", fields);
 }
 
-static void
-random_uuid(char out[37])
+void
+delta_uuid(char out[37])
 {
 	uint8_t b[16];
 
@@ -135,7 +135,7 @@ delta_commit_set_metadata(delta_commit *c, const pq_schema *schema,
 	json_decref(schema_obj);
 	for (int i = 0; i < npartition_columns; i++)
 		json_array_append_new(pcols, json_string(partition_columns[i]));
-	random_uuid(uuid);
+	delta_uuid(uuid);
 	json_decref(c->protocol);
 	json_decref(c->metadata);
 	c->protocol = json_pack("{s:{s:i, s:i}}", "protocol",
@@ -423,7 +423,7 @@ delta_commit_finish(delta_commit *c, int64_t *version, lake_err *err)
 	json_array_foreach(c->files, i, a)
 		if (append_line(&text, a) == -1)
 			goto nomem;
-	random_uuid(uuid);
+	delta_uuid(uuid);
 	snprintf(tmp, sizeof(tmp), "%s/.tmp-%s.json", log_dir, uuid);
 	if ((final = delta_log_file(c->table_dir, c->version, ".json")) ==
 	    NULL)

@@ -33,6 +33,9 @@ int delta_replay_finish(delta_replay *st, delta_snapshot *snap,
 int delta_checkpoint_read(const char *path, int64_t version,
     delta_replay *st, lake_err *err);
 
+/* A random (version 4) UUID as 36 characters. */
+void delta_uuid(char out[37]);
+
 /* fsync(2) of a folder, so new names in it survive a crash. */
 int fsync_dir(const char *dir);
 

@@ -555,7 +555,8 @@ delta_replay_finish(delta_replay *st, delta_snapshot *snap, lake_err *err)
 			return -1;
 		f->num_records = stats_num_records(f->stats_json);
 	}
-	qsort(snap->files, snap->nfiles, sizeof(delta_file), cmp_file);
+	if (snap->nfiles > 0)
+		qsort(snap->files, snap->nfiles, sizeof(delta_file), cmp_file);
 	snap->txns = st->txns;
 	snap->ntxns = st->ntxns;
 	st->txns = NULL;
@@ -664,8 +665,11 @@ list_log(const char *table_dir, log_listing *l, lake_err *err)
 		    table_dir);
 		return DELTA_NO_TABLE;
 	}
-	qsort(l->versions, l->n, sizeof(int64_t), cmp_i64);
-	qsort(l->checkpoints, l->ncheckpoints, sizeof(int64_t), cmp_i64);
+	if (l->n > 0)
+		qsort(l->versions, l->n, sizeof(int64_t), cmp_i64);
+	if (l->ncheckpoints > 0)
+		qsort(l->checkpoints, l->ncheckpoints, sizeof(int64_t),
+		    cmp_i64);
 	return DELTA_OK;
 }
 
@@ -756,7 +760,7 @@ last_checkpoint_hint(const char *table_dir)
 static int
 has_version(const int64_t *arr, size_t n, int64_t v)
 {
-	return bsearch(&v, arr, n, sizeof(int64_t), cmp_i64) != NULL;
+	return n > 0 && bsearch(&v, arr, n, sizeof(int64_t), cmp_i64) != NULL;
 }
 
 int

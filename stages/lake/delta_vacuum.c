@@ -37,7 +37,7 @@ cmp_path(const void *key, const void *elem)
 static int
 is_live(const delta_snapshot *snap, const char *rel)
 {
-	return bsearch(rel, snap->files, snap->nfiles, sizeof(delta_file),
+	return snap->nfiles > 0 && bsearch(rel, snap->files, snap->nfiles, sizeof(delta_file),
 	    cmp_path) != NULL;
 }
 

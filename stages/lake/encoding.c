@@ -203,6 +203,7 @@ next_run(rle_decoder *d)
 		d->packed = d->p;
 		d->packed_bit = 0;
 		d->p += nbytes;
+		d->packed_end = d->p;
 		if (d->run_left == 0)
 			return -1;
 	} else {
@@ -232,9 +233,15 @@ unpack_one(rle_decoder *d)
 	uint64_t acc = 0;
 	int need = (shift + d->bit_width + 7) / 8;
 
-	/* next_run() sized run_left so these bytes are inside the run. */
-	for (int i = 0; i < need; i++)
-		acc |= (uint64_t)src[i] << (8 * i);
+	/*
+	 * next_run() sized run_left so these bytes are inside the run. One
+	 * 8-byte load when the run has room for it (little-endian host).
+	 */
+	if (d->packed_end - src >= 8)
+		memcpy(&acc, src, 8);
+	else
+		for (int i = 0; i < need; i++)
+			acc |= (uint64_t)src[i] << (8 * i);
 	d->packed_bit += (uint64_t)d->bit_width;
 	return (uint32_t)((acc >> shift) & ((1ULL << d->bit_width) - 1));
 }

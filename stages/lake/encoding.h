@@ -32,6 +32,7 @@ typedef struct rle_decoder {
 	int is_rle;
 	uint32_t rle_value;
 	const uint8_t *packed;	/* bit-packed run: its bytes */
+	const uint8_t *packed_end;
 	uint64_t packed_bit;	/* next bit to read in packed */
 } rle_decoder;
 

@@ -11,7 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -167,7 +166,6 @@ static part_file *
 open_part(lake_writer *w, const char *value, lake_err *err)
 {
 	char uuid[40], dir[4096], *esc = NULL;
-	uint8_t b[16];
 	part_file *p;
 
 	if (w->nparts == w->cap) {
@@ -181,16 +179,7 @@ open_part(lake_writer *w, const char *value, lake_err *err)
 	}
 	p = &w->parts[w->nparts];
 	memset(p, 0, sizeof(*p));
-	if (getrandom(b, sizeof(b), 0) != sizeof(b)) {
-		lake_err_errno(err, "getrandom");
-		return NULL;
-	}
-	snprintf(uuid, sizeof(uuid), "%08x-%04x-%04x-%04x-%08x%04x",
-	    (unsigned)(b[0] << 24 | b[1] << 16 | b[2] << 8 | b[3]),
-	    (unsigned)(b[4] << 8 | b[5]), (unsigned)((b[6] << 8 | b[7]) &
-	    0x0fff) | 0x4000, (unsigned)((b[8] << 8 | b[9]) & 0x3fff) |
-	    0x8000, (unsigned)(b[10] << 24 | b[11] << 16 | b[12] << 8 |
-	    b[13]), (unsigned)(b[14] << 8 | b[15]));
+	delta_uuid(uuid);
 	if (w->partition_column != NULL) {
 		if ((esc = escape_partition_value(value ? value :
 		    "__HIVE_DEFAULT_PARTITION__")) == NULL)

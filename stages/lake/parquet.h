@@ -169,6 +169,9 @@ typedef struct pq_column_batch {
 	/* STRING/BINARY: value i is data[offsets[i] .. offsets[i+1]) */
 	uint32_t *offsets;
 	char *data;
+	/* Allocated sizes, so the next read into this batch reuses them. */
+	int64_t cap_values;
+	size_t cap_data;
 } pq_column_batch;
 
 typedef struct pq_batch {
@@ -180,7 +183,8 @@ typedef struct pq_batch {
 /*
  * Decodes row group rg for the projected columns (cols[0..ncols), schema
  * indexes; cols NULL means every column, in schema order) into batch,
- * replacing what it held. Returns 0 or -1 with err filled.
+ * replacing what it held and reusing its memory when the projection is
+ * the same. Start with a zeroed batch. Returns 0 or -1 with err filled.
  */
 int pq_reader_read_row_group(pq_reader *r, int rg, const int *cols,
     int ncols, pq_batch *batch, lake_err *err);

@@ -51,7 +51,8 @@ dup_bytes(const uint8_t *p, uint32_t n)
 
 	if (s == NULL)
 		return NULL;
-	memcpy(s, p, n);
+	if (n > 0)
+		memcpy(s, p, n);
 	s[n] = '\0';
 	return s;
 }

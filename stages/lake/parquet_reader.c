@@ -52,6 +52,7 @@ typedef struct dense {
 	lake_buf data;
 	int64_t n;
 	int64_t cap;
+	int adopted;
 } dense;
 
 static size_t
@@ -102,12 +103,37 @@ dense_reserve(dense *d, int64_t total)
 	return 0;
 }
 
-static int
-dense_init(dense *d, pq_type type, int64_t cap)
+/* Takes over a batch column's arrays as the starting buffers. */
+static void
+dense_adopt(dense *d, pq_type type, pq_column_batch *b)
 {
 	memset(d, 0, sizeof(*d));
 	d->type = type;
 	d->width = out_width(type);
+	d->cap = b->cap_values;
+	if (d->width) {
+		d->fixed = (uint8_t *)b->v.i64;
+	} else {
+		d->offsets = b->offsets;
+		d->data.data = (uint8_t *)b->data;
+		d->data.cap = b->cap_data;
+	}
+	b->v.i64 = NULL;
+	b->offsets = NULL;
+	b->data = NULL;
+	b->cap_values = 0;
+	b->cap_data = 0;
+	d->adopted = 1;
+}
+
+static int
+dense_init(dense *d, pq_type type, int64_t cap)
+{
+	if (!d->adopted) {
+		memset(d, 0, sizeof(*d));
+		d->type = type;
+		d->width = out_width(type);
+	}
 	if (dense_reserve(d, cap ? cap : 1) == -1)
 		return -1;
 	if (d->offsets != NULL)
@@ -579,6 +605,34 @@ decode_plain(dense *d, const pq_leaf *l, const page_values *v)
 	return 0;
 }
 
+/* Copies dictionary strings for k indices: one reservation per batch. */
+static int
+dict_strings(dense *d, const dense *dict, const uint32_t *idx, size_t k)
+{
+	size_t need = 0;
+	uint8_t *dst;
+
+	for (size_t i = 0; i < k; i++) {
+		if ((int64_t)idx[i] >= dict->n)
+			return -1;
+		need += dict->offsets[idx[i] + 1] - dict->offsets[idx[i]];
+	}
+	if (d->data.len + need > UINT32_MAX ||
+	    lake_buf_reserve(&d->data, need) == -1)
+		return -1;
+	dst = d->data.data + d->data.len;
+	for (size_t i = 0; i < k; i++) {
+		uint32_t from = dict->offsets[idx[i]];
+		uint32_t n = dict->offsets[idx[i] + 1] - from;
+
+		memcpy(dst, dict->data.data + from, n);
+		dst += n;
+		d->data.len += n;
+		d->offsets[++d->n] = (uint32_t)d->data.len;
+	}
+	return 0;
+}
+
 static int
 decode_dictionary(dense *d, const dense *dict, const page_values *v)
 {
@@ -592,20 +646,18 @@ decode_dictionary(dense *d, const dense *dict, const page_values *v)
 
 		if (rle_get_u32(&rd, idx, k) == -1)
 			return -1;
+		if (d->width == 0) {
+			if (dict_strings(d, dict, idx, k) == -1)
+				return -1;
+			done += k;
+			continue;
+		}
 		for (size_t i = 0; i < k; i++) {
-			uint32_t e = idx[i];
-
-			if ((int64_t)e >= dict->n)
+			if ((int64_t)idx[i] >= dict->n)
 				return -1;
-			if (d->width) {
-				memcpy(d->fixed + (size_t)d->n * d->width,
-				    dict->fixed + (size_t)e * d->width,
-				    d->width);
-				d->n++;
-			} else if (dense_put_bytes(d, dict->data.data +
-			    dict->offsets[e], dict->offsets[e + 1] -
-			    dict->offsets[e]) == -1)
-				return -1;
+			memcpy(d->fixed + (size_t)d->n * d->width,
+			    dict->fixed + (size_t)idx[i] * d->width, d->width);
+			d->n++;
 		}
 		done += k;
 	}
@@ -911,6 +963,38 @@ count_present(const int16_t *def, size_t n, int max_def)
 	return present;
 }
 
+/*
+ * The common case of a required fixed-width column in PLAIN: the page body
+ * is exactly the values, so it is decompressed straight into place.
+ * Returns 1 when it handled the page, 0 when the general path must.
+ */
+static int
+read_plain_required(chunk_state *s, const pq_page_header *h,
+    const uint8_t *body, lake_err *err)
+{
+	const pq_leaf *l = s->leaf;
+	dense *d = &s->values;
+	size_t n = (size_t)h->num_values;
+
+	if (l->max_def != 0 || l->max_rep != 0 || h->encoding != ENC_PLAIN ||
+	    s->codec == PQ_CODEC_UNCOMPRESSED || d->width == 0 ||
+	    physical_width(l) != d->width ||
+	    !(l->physical == PT_INT32 || l->physical == PT_DOUBLE ||
+	    (l->physical == PT_INT64 && l->time_unit == 2)) ||
+	    (size_t)h->uncompressed_size != n * d->width)
+		return 0;
+	if (levels_reserve(s, n, err) == -1 ||
+	    dense_reserve(d, d->n + (int64_t)n) == -1)
+		return -1;
+	if (codec_decompress(s->r->codec, s->codec, body,
+	    (size_t)h->compressed_size, d->fixed + (size_t)d->n * d->width,
+	    n * d->width, err) == -1)
+		return -1;
+	d->n += (int64_t)n;
+	s->nlevels += (int64_t)n;
+	return 1;
+}
+
 static int
 read_data_page(chunk_state *s, const pq_page_header *h, const uint8_t *body,
     lake_err *err)
@@ -1008,9 +1092,13 @@ chunk_state_free(chunk_state *s)
 	dense_free(&s->dict);
 }
 
-/* Reads every page of one column chunk into s. */
+/*
+ * Reads every page of one column chunk into s. reuse, when not NULL, is a
+ * batch column whose arrays s may take over instead of allocating.
+ */
 static int
-read_chunk(pq_reader *r, int rg, int leaf, chunk_state *s, lake_err *err)
+read_chunk(pq_reader *r, int rg, int leaf, chunk_state *s,
+    pq_column_batch *reuse, lake_err *err)
 {
 	const pq_chunk_meta *c = &r->meta.row_groups[rg].chunks[leaf];
 	const pq_leaf *l = &r->meta.leaves[leaf];
@@ -1037,7 +1125,14 @@ read_chunk(pq_reader *r, int rg, int leaf, chunk_state *s, lake_err *err)
 		return -1;
 	}
 	s->nlevels_max = c->num_values;
-	if (dense_init(&s->values, l->type, 1) == -1) {
+	if (reuse != NULL && reuse->type == l->type && reuse->cap_values > 0)
+		dense_adopt(&s->values, l->type, reuse);
+	/*
+	 * Room for the claimed count up front, unless the chunk is too small
+	 * to hold that many values (a lying header): then grow as pages come.
+	 */
+	if (dense_init(&s->values, l->type, c->num_values <=
+	    c->total_uncompressed * 8 + 1024 ? c->num_values : 1) == -1) {
 		lake_err_set(err, "%s: column %s: out of memory", r->name,
 		    l->path);
 		return -1;
@@ -1067,8 +1162,11 @@ read_chunk(pq_reader *r, int rg, int leaf, chunk_state *s, lake_err *err)
 		}
 		if (h.type == PAGE_DICTIONARY)
 			rc = read_dictionary_page(s, &h, p, err);
-		else if (h.type == PAGE_DATA)
-			rc = read_data_page(s, &h, p, err);
+		else if (h.type == PAGE_DATA) {
+			rc = read_plain_required(s, &h, p, err);
+			if (rc == 0)
+				rc = read_data_page(s, &h, p, err);
+		}
 		else if (h.type == PAGE_DATA_V2)
 			rc = read_data_page_v2(s, &h, p, err);
 		if (rc == -1) {
@@ -1118,26 +1216,42 @@ spread(chunk_state *s, pq_column_batch *b, int64_t nrows)
 	return v == 0 ? 0 : -1;
 }
 
+/* Whether batch holds the same projection, so its memory can be reused. */
+static int
+same_projection(const pq_batch *batch, const int *cols, int ncols)
+{
+	if (batch->cols == NULL || batch->ncols != ncols)
+		return 0;
+	for (int i = 0; i < ncols; i++)
+		if (batch->cols[i].col != (cols ? cols[i] : i))
+			return 0;
+	return 1;
+}
+
 int
 pq_reader_read_row_group(pq_reader *r, int rg, const int *cols, int ncols,
     pq_batch *batch, lake_err *err)
 {
 	int64_t nrows;
 
-	pq_batch_free(batch);
-	if (rg < 0 || rg >= r->meta.nrow_groups) {
-		lake_err_set(err, "%s: no row group %d", r->name, rg);
-		return -1;
-	}
 	if (cols == NULL)
 		ncols = r->schema.ncols;
+	if (!same_projection(batch, cols, ncols))
+		pq_batch_free(batch);
+	if (rg < 0 || rg >= r->meta.nrow_groups) {
+		lake_err_set(err, "%s: no row group %d", r->name, rg);
+		goto fail;
+	}
 	nrows = r->meta.row_groups[rg].num_rows;
 	batch->nrows = nrows;
-	batch->cols = calloc((size_t)(ncols ? ncols : 1), sizeof(*batch->cols));
+	if (batch->cols == NULL)
+		batch->cols = calloc((size_t)(ncols ? ncols : 1),
+		    sizeof(*batch->cols));
 	if (batch->cols == NULL) {
 		lake_err_set(err, "%s: out of memory", r->name);
 		return -1;
 	}
+	batch->ncols = ncols;
 	for (int i = 0; i < ncols; i++) {
 		int col = cols ? cols[i] : i;
 		pq_column_batch *b = &batch->cols[i];
@@ -1149,9 +1263,10 @@ pq_reader_read_row_group(pq_reader *r, int rg, const int *cols, int ncols,
 			goto fail;
 		}
 		leaf = r->schema_leaf[col];
-		batch->ncols = i + 1;
 		b->col = col;
 		b->type = r->schema.cols[col].type;
+		free(b->nulls);
+		b->nulls = NULL;
 		if (r->meta.row_groups[rg].chunks[leaf].num_values != nrows) {
 			lake_err_set(err, "%s: column %s: %lld values in a row "
 			    "group of %lld rows", r->name,
@@ -1160,7 +1275,7 @@ pq_reader_read_row_group(pq_reader *r, int rg, const int *cols, int ncols,
 			    (long long)nrows);
 			goto fail;
 		}
-		if (read_chunk(r, rg, leaf, &s, err) == -1) {
+		if (read_chunk(r, rg, leaf, &s, b, err) == -1) {
 			chunk_state_free(&s);
 			goto fail;
 		}
@@ -1171,14 +1286,17 @@ pq_reader_read_row_group(pq_reader *r, int rg, const int *cols, int ncols,
 			goto fail;
 		}
 		/* Hand the arrays over to the batch. */
+		b->cap_values = s.values.cap;
 		if (s.values.width) {
 			b->v.i64 = (int64_t *)(void *)s.values.fixed;
 			s.values.fixed = NULL;
 		} else {
+			if (s.values.data.data == NULL)
+				s.values.data.data = calloc(1, 1);
 			b->offsets = s.values.offsets;
 			b->data = (char *)s.values.data.data;
-			if (b->data == NULL)
-				b->data = calloc(1, 1);
+			b->cap_data = s.values.data.data ?
+			    (s.values.data.cap ? s.values.data.cap : 1) : 0;
 			s.values.offsets = NULL;
 			s.values.data.data = NULL;
 		}
@@ -1221,7 +1339,7 @@ pq_reader_read_leaf(pq_reader *r, int rg, int leaf, pq_leaf_batch *out,
 		    rg, leaf);
 		return -1;
 	}
-	if (read_chunk(r, rg, leaf, &s, err) == -1) {
+	if (read_chunk(r, rg, leaf, &s, NULL, err) == -1) {
 		chunk_state_free(&s);
 		return -1;
 	}

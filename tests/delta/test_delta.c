@@ -313,7 +313,13 @@ main(int argc, char **argv)
 	if (argc == 5 && strcmp(argv[1], "append") == 0)
 		return append_main(argv[2], argv[3], argv[4]);
 	if (argc == 3 && strcmp(argv[1], "rows") == 0) {
-		printf("%" PRId64 "\n", count_rows(argv[2], -1));
+		lake_err err;
+
+		/* A crash before the first commit leaves no table: 0 rows. */
+		if (delta_latest_version(argv[2], &err) == DELTA_NO_TABLE)
+			puts("0");
+		else
+			printf("%" PRId64 "\n", count_rows(argv[2], -1));
 		return 0;
 	}
 	if (mkdtemp(dir) == NULL) {
