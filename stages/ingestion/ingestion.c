@@ -1,0 +1,278 @@
+/*
+ * ingestion.c - the ingestion stage: new source rows into bronze.
+ *
+ * For each table (orders, then ordershistory) it reads the bookmark lo
+ * from the bronze table's Delta log (txn appId "ingestion:<table>"),
+ * streams the rows with lo <= xid < hi from the one snapshot both tables
+ * share, writes them as Parquet partitioned by event date, and commits
+ * the files together with txn version hi in one Delta commit. A crash at
+ * any point leaves either the old commit or the new one; a rerun reads
+ * the same range again. If another run commits first, the commit
+ * conflicts and the whole run starts over from the new bookmark.
+ *
+ * Exit status: 0 done (also when nothing was new), 1 failure, 2 usage,
+ * 3 the source schema does not match what bronze expects.
+ */
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+
+#include "clock.h"
+#include "delta.h"
+#include "lake.h"
+#include "lake_format.h"
+#include "log.h"
+#include "medallion_version.h"
+#include "source.h"
+
+#define EXIT_USAGE 2
+#define EXIT_SCHEMA 3
+#define MAX_ATTEMPTS 5
+
+typedef struct table_run {
+	const source_table *src;
+	char table_dir[4096];
+	char app_id[64];
+	lake_writer *w;
+	lake_err *err;
+	int64_t date_days;	/* last partition day seen, for its string */
+	char date[16];
+} table_run;
+
+static void
+usage(FILE *out)
+{
+	fprintf(out,
+	    "usage: ingestion [--lake DIR] [--table orders|ordershistory]... "
+	    "[-v]\n"
+	    "\n"
+	    "Copies new rows of the retail tables into the bronze Delta tables\n"
+	    "DIR/bronze/orders and DIR/bronze/ordershistory, exactly once.\n"
+	    "\n"
+	    "  --lake DIR    lake root (default: $MEDALLION_LAKE)\n"
+	    "  --table T     only this table (repeatable; default both)\n"
+	    "  -v            more logging\n"
+	    "  -h, --help    this help\n"
+	    "\n"
+	    "PostgreSQL: libpq's environment (PGHOST, PGPORT, PGDATABASE, "
+	    "PGUSER,\nPGPASSFILE or PGSERVICE); run it as medallion_pipeline.\n"
+	    "exit status: 0 ok (also when nothing was new), 1 error, 2 usage,\n"
+	    "3 the source schema does not match bronze\n");
+}
+
+static int64_t
+floor_div(int64_t a, int64_t b)
+{
+	int64_t q = a / b;
+
+	if (a % b != 0 && (a < 0) != (b < 0))
+		q--;
+	return q;
+}
+
+static int
+on_row(const pq_value *row, void *arg)
+{
+	table_run *t = arg;
+	const pq_value *ts = &row[t->src->date_column];
+	const char *date = NULL;
+
+	if (!ts->is_null) {
+		int64_t days = floor_div(ts->v.i64, 86400000000LL);
+
+		if (days != t->date_days) {
+			lake_format_date(t->date, sizeof(t->date),
+			    (int32_t)days);
+			t->date_days = days;
+		}
+		date = t->date;
+	}
+	return lake_writer_append(t->w, date, row, t->err);
+}
+
+static void
+writer_opts(lake_writer_opts *o)
+{
+	lake_writer_opts_default(o);
+	/* Peak memory stays well under 64 MiB with a few dates open. */
+	o->parquet.row_group_bytes = 16u << 20;
+	o->max_buffered_bytes = 24u << 20;
+}
+
+/*
+ * Ingests one table on top of the bronze snapshot. Returns DELTA_OK,
+ * DELTA_CONFLICT (the caller starts over) or DELTA_ERROR.
+ */
+static int
+ingest_table(source *src, table_run *t, lake_err *err)
+{
+	delta_snapshot *base = NULL;
+	lake_writer_opts opts;
+	source_stats st;
+	int64_t lo = 0, hi = source_high_watermark(src), version = -1;
+	int64_t t0 = clock_mono_us();
+	char info[512];
+	int rc;
+
+	rc = delta_snapshot_load(t->table_dir, -1, &base, err);
+	if (rc == DELTA_ERROR)
+		return DELTA_ERROR;
+	if (base != NULL && (lo = delta_snapshot_txn_version(base,
+	    t->app_id)) < 0)
+		lo = 0;
+	if (lo >= hi) {
+		log_info("%s: nothing new (bookmark %" PRId64 ", snapshot "
+		    "bound %" PRId64 ")", t->src->name, lo, hi);
+		delta_snapshot_free(base);
+		return DELTA_OK;
+	}
+	writer_opts(&opts);
+	t->date_days = INT64_MIN;
+	t->err = err;
+	if ((t->w = lake_writer_open(t->table_dir, t->src->schema, "date",
+	    &opts, err)) == NULL) {
+		delta_snapshot_free(base);
+		return DELTA_ERROR;
+	}
+	if (source_copy(src, t->src, lo, on_row, t, &st, err) == -1) {
+		lake_writer_abort(t->w);
+		delta_snapshot_free(base);
+		return DELTA_ERROR;
+	}
+	if (st.rows == 0) {
+		/* A bare bookmark move is not worth a commit: the next run
+		 * scans the same (empty) range through the xid index. */
+		lake_writer_abort(t->w);
+		log_info("%s: nothing new (xid %" PRId64 "..%" PRId64 ")",
+		    t->src->name, lo, hi);
+		delta_snapshot_free(base);
+		return DELTA_OK;
+	}
+	snprintf(info, sizeof(info), "{\"operationParameters\":{\"stage\":"
+	    "\"ingestion\",\"table\":\"%s\",\"xidFrom\":\"%" PRId64 "\","
+	    "\"xidTo\":\"%" PRId64 "\"},\"operationMetrics\":{\"numOutputRows\""
+	    ":\"%" PRId64 "\",\"numSourceBytes\":\"%" PRId64 "\"}}",
+	    t->src->name, lo, hi, st.rows, st.bytes);
+	rc = lake_writer_commit(t->w, base, t->app_id, hi, "STREAMING UPDATE",
+	    info, &version, err);
+	t->w = NULL;
+	delta_snapshot_free(base);
+	if (rc == DELTA_OK)
+		log_info("%s: %" PRId64 " rows, %.1f MB from PostgreSQL in "
+		    "%.2f s -> %s version %" PRId64 " (xid %" PRId64 "..%"
+		    PRId64 ")", t->src->name, st.rows, st.bytes / 1e6,
+		    (clock_mono_us() - t0) / 1e6, t->table_dir, version, lo,
+		    hi);
+	return rc;
+}
+
+static int
+run_once(const source_table *const *tables, int ntables, const char *lake,
+    int *schema_error, lake_err *err)
+{
+	table_run runs[2];
+	source *src;
+	int rc = DELTA_OK;
+
+	src = source_begin(tables, ntables, err);
+	if (src == NULL) {
+		*schema_error = strstr(err->msg, "source column") != NULL ||
+		    strstr(err->msg, "has no column") != NULL;
+		return DELTA_ERROR;
+	}
+	for (int i = 0; i < ntables && rc == DELTA_OK; i++) {
+		table_run *t = &runs[i];
+
+		memset(t, 0, sizeof(*t));
+		t->src = tables[i];
+		snprintf(t->table_dir, sizeof(t->table_dir), "%s/bronze/%s",
+		    lake, t->src->name);
+		snprintf(t->app_id, sizeof(t->app_id), "ingestion:%s",
+		    t->src->name);
+		rc = ingest_table(src, t, err);
+	}
+	source_end(src);
+	return rc;
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "lake", required_argument, NULL, 'l' },
+		{ "table", required_argument, NULL, 't' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const source_table *tables[2];
+	const char *lake = getenv("MEDALLION_LAKE");
+	int ntables = 0, verbose = 0, ch, rc = DELTA_ERROR, schema_error = 0;
+	int64_t t0 = clock_mono_us();
+	struct rusage ru;
+	lake_err err;
+
+	while ((ch = getopt_long(argc, argv, "hvV", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'l':
+			lake = optarg;
+			break;
+		case 't':
+			if (ntables == 2)
+				goto bad_usage;
+			if (strcmp(optarg, "orders") == 0)
+				tables[ntables++] = &source_orders;
+			else if (strcmp(optarg, "ordershistory") == 0)
+				tables[ntables++] = &source_ordershistory;
+			else {
+				fprintf(stderr, "ingestion: unknown table %s "
+				    "(orders or ordershistory)\n", optarg);
+				return EXIT_USAGE;
+			}
+			break;
+		case 'v':
+			verbose = 1;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		case 'V':
+			printf("ingestion (medallion) %s\n", MEDALLION_VERSION);
+			return 0;
+		default:
+			goto bad_usage;
+		}
+	}
+	if (optind != argc)
+		goto bad_usage;
+	log_init("ingestion", verbose);
+	if (lake == NULL || *lake == '\0') {
+		log_warnx("no lake: set MEDALLION_LAKE or pass --lake DIR");
+		return EXIT_USAGE;
+	}
+	if (ntables == 0) {
+		tables[ntables++] = &source_orders;
+		tables[ntables++] = &source_ordershistory;
+	}
+	for (int attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
+		rc = run_once(tables, ntables, lake, &schema_error, &err);
+		if (rc != DELTA_CONFLICT)
+			break;
+		log_warnx("%s; starting over (attempt %d of %d)", err.msg,
+		    attempt + 1, MAX_ATTEMPTS);
+	}
+	if (rc != DELTA_OK) {
+		log_warnx("%s", err.msg);
+		return schema_error ? EXIT_SCHEMA : 1;
+	}
+	getrusage(RUSAGE_SELF, &ru);
+	log_info("done in %.2f s, peak RSS %ld MiB",
+	    (clock_mono_us() - t0) / 1e6, ru.ru_maxrss / 1024);
+	return 0;
+bad_usage:
+	usage(stderr);
+	return EXIT_USAGE;
+}

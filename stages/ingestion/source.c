@@ -1,0 +1,386 @@
+/*
+ * source.c - PostgreSQL side of ingestion: snapshot, schema check, and
+ * the COPY binary decoder.
+ *
+ * COPY's binary format: an 11-byte signature, a flags word and a header
+ * extension, then one tuple per CopyData message: a 16-bit field count
+ * (-1 ends the stream) and for each field a 32-bit length (-1 for NULL)
+ * and the value in the type's binary send format, big-endian: int4,
+ * timestamp as int64 microseconds since 2000-01-01, xid8 as uint64, and
+ * varchar as its UTF-8 bytes. Every length is checked against the
+ * message, so a surprise ends in an error, not a bad read.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "source.h"
+
+/* Microseconds between 1970-01-01 and PostgreSQL's epoch 2000-01-01. */
+#define PG_EPOCH_US 946684800000000LL
+
+static pq_column_def orders_cols[] = {
+	{ "orderid", PQ_INT32, 1, 0, 0 },
+	{ "ordertime", PQ_TIMESTAMP, 1, 0, 0 },
+	{ "branch", PQ_STRING, 1, 0, 0 },
+	{ "xid", PQ_INT64, 1, 0, 0 },
+};
+static const pq_schema orders_schema = { orders_cols, 4 };
+static const char *const orders_types[] = { "integer",
+	"timestamp without time zone", "character varying", "xid8" };
+
+static pq_column_def history_cols[] = {
+	{ "historyid", PQ_INT32, 1, 0, 0 },
+	{ "orderid", PQ_INT32, 1, 0, 0 },
+	{ "status", PQ_STRING, 1, 0, 0 },
+	{ "updatedat", PQ_TIMESTAMP, 1, 0, 0 },
+	{ "xid", PQ_INT64, 1, 0, 0 },
+};
+static const pq_schema history_schema = { history_cols, 5 };
+static const char *const history_types[] = { "integer", "integer",
+	"character varying", "timestamp without time zone", "xid8" };
+
+const source_table source_orders = { "orders", orders_types, &orders_schema,
+	1 };
+const source_table source_ordershistory = { "ordershistory", history_types,
+	&history_schema, 3 };
+
+struct source {
+	PGconn *conn;
+	int64_t hi;
+};
+
+static int
+exec_ok(PGconn *conn, const char *sql, lake_err *err)
+{
+	PGresult *res = PQexec(conn, sql);
+	int ok = PQresultStatus(res) == PGRES_COMMAND_OK ||
+	    PQresultStatus(res) == PGRES_TUPLES_OK;
+
+	if (!ok)
+		lake_err_set(err, "PostgreSQL: %s", PQresultErrorMessage(res));
+	PQclear(res);
+	return ok ? 0 : -1;
+}
+
+/* Compares a table's columns with what bronze expects. */
+static int
+check_table(PGconn *conn, const source_table *t, lake_err *err)
+{
+	const char *params[1] = { t->name };
+	PGresult *res;
+	int rc = -1;
+
+	res = PQexecParams(conn, "SELECT column_name, data_type FROM "
+	    "information_schema.columns WHERE table_schema = "
+	    "current_schema() AND table_name = $1", 1, NULL, params, NULL,
+	    NULL, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		lake_err_set(err, "cannot read the columns of %s: %s", t->name,
+		    PQresultErrorMessage(res));
+		goto out;
+	}
+	if (PQntuples(res) == 0) {
+		lake_err_set(err, "source table %s does not exist in database "
+		    "%s (or %s may not read it); load schemas/postgres/"
+		    "retail.sql", t->name, PQdb(conn), PQuser(conn));
+		goto out;
+	}
+	for (int c = 0; c < t->schema->ncols; c++) {
+		const char *want = t->schema->cols[c].name;
+		int found = -1;
+
+		for (int r = 0; r < PQntuples(res); r++)
+			if (strcmp(PQgetvalue(res, r, 0), want) == 0)
+				found = r;
+		if (found < 0) {
+			lake_err_set(err, "source table %s has no column %s; "
+			    "bronze needs it (see schemas/postgres/retail.sql)",
+			    t->name, want);
+			goto out;
+		}
+		if (strcmp(PQgetvalue(res, found, 1), t->pg_types[c]) != 0) {
+			lake_err_set(err, "source column %s.%s is %s, but "
+			    "bronze expects %s; nothing was written", t->name,
+			    want, PQgetvalue(res, found, 1), t->pg_types[c]);
+			goto out;
+		}
+	}
+	rc = 0;
+out:
+	PQclear(res);
+	return rc;
+}
+
+source *
+source_begin(const source_table *const *tables, int ntables, lake_err *err)
+{
+	source *s = calloc(1, sizeof(*s));
+	PGresult *res;
+
+	if (s == NULL) {
+		lake_err_set(err, "out of memory");
+		return NULL;
+	}
+	s->conn = PQconnectdb("");
+	if (PQstatus(s->conn) != CONNECTION_OK) {
+		lake_err_set(err, "cannot connect to PostgreSQL (PGHOST=%s "
+		    "PGPORT=%s PGDATABASE=%s PGUSER=%s): %s",
+		    getenv("PGHOST") ?: "", getenv("PGPORT") ?: "",
+		    getenv("PGDATABASE") ?: "", getenv("PGUSER") ?: "",
+		    PQerrorMessage(s->conn));
+		goto fail;
+	}
+	if (exec_ok(s->conn, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
+	    err) == -1)
+		goto fail;
+	/* The first query fixes the snapshot every later one sees. */
+	res = PQexec(s->conn, "SELECT pg_snapshot_xmin(pg_current_snapshot())"
+	    "::text");
+	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
+		lake_err_set(err, "cannot take the snapshot watermark: %s",
+		    PQresultErrorMessage(res));
+		PQclear(res);
+		goto fail;
+	}
+	s->hi = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+	PQclear(res);
+	for (int i = 0; i < ntables; i++)
+		if (check_table(s->conn, tables[i], err) == -1)
+			goto fail;
+	return s;
+fail:
+	PQfinish(s->conn);
+	free(s);
+	return NULL;
+}
+
+int64_t
+source_high_watermark(const source *s)
+{
+	return s->hi;
+}
+
+void
+source_end(source *s)
+{
+	if (s == NULL)
+		return;
+	if (PQstatus(s->conn) == CONNECTION_OK) {
+		PGresult *res = PQexec(s->conn, "COMMIT");
+
+		PQclear(res);
+	}
+	PQfinish(s->conn);
+	free(s);
+}
+
+static uint32_t
+be32(const char *p)
+{
+	const unsigned char *u = (const unsigned char *)p;
+
+	return (uint32_t)u[0] << 24 | (uint32_t)u[1] << 16 |
+	    (uint32_t)u[2] << 8 | u[3];
+}
+
+static uint64_t
+be64(const char *p)
+{
+	return (uint64_t)be32(p) << 32 | be32(p + 4);
+}
+
+/* Decodes one CopyData tuple into row; 1 at the trailer, -1 on error. */
+static int
+decode_tuple(const source_table *t, const char *p, int len, pq_value *row,
+    lake_err *err)
+{
+	const char *end = p + len;
+	int16_t nfields;
+
+	if (len < 2)
+		goto bad;
+	nfields = (int16_t)((unsigned char)p[0] << 8 | (unsigned char)p[1]);
+	p += 2;
+	if (nfields == -1)
+		return 1;
+	if (nfields != t->schema->ncols) {
+		lake_err_set(err, "%s: COPY sent %d fields, expected %d",
+		    t->name, nfields, t->schema->ncols);
+		return -1;
+	}
+	for (int c = 0; c < nfields; c++) {
+		pq_value *v = &row[c];
+		int32_t flen;
+
+		if (end - p < 4)
+			goto bad;
+		flen = (int32_t)be32(p);
+		p += 4;
+		memset(v, 0, sizeof(*v));
+		if (flen == -1) {
+			v->is_null = 1;
+			continue;
+		}
+		if (flen < 0 || flen > end - p)
+			goto bad;
+		switch (t->schema->cols[c].type) {
+		case PQ_INT32:
+			if (flen != 4)
+				goto bad;
+			v->v.i32 = (int32_t)be32(p);
+			break;
+		case PQ_INT64:		/* xid8 */
+		case PQ_TIMESTAMP:
+			if (flen != 8)
+				goto bad;
+			v->v.i64 = (int64_t)be64(p);
+			if (t->schema->cols[c].type == PQ_TIMESTAMP)
+				v->v.i64 += PG_EPOCH_US;
+			break;
+		default:
+			v->v.s.ptr = p;
+			v->v.s.len = (uint32_t)flen;
+			break;
+		}
+		p += flen;
+	}
+	return 0;
+bad:
+	lake_err_set(err, "%s: malformed COPY data", t->name);
+	return -1;
+}
+
+static int
+set_setting(PGconn *conn, const char *name, int64_t value, lake_err *err)
+{
+	char buf[32];
+	const char *params[2] = { name, buf };
+	PGresult *res;
+	int ok;
+
+	snprintf(buf, sizeof(buf), "%" PRId64, value);
+	res = PQexecParams(conn, "SELECT set_config($1, $2, true)", 2, NULL,
+	    params, NULL, NULL, 0);
+	ok = PQresultStatus(res) == PGRES_TUPLES_OK;
+	if (!ok)
+		lake_err_set(err, "set_config(%s): %s", name,
+		    PQresultErrorMessage(res));
+	PQclear(res);
+	return ok ? 0 : -1;
+}
+
+/* Asks the server to stop a COPY we no longer want. */
+static void
+cancel(PGconn *conn)
+{
+	PGcancel *c = PQgetCancel(conn);
+	char msg[256];
+
+	if (c != NULL) {
+		(void)PQcancel(c, msg, sizeof(msg));
+		PQfreeCancel(c);
+	}
+}
+
+static char *
+copy_sql(const source_table *t)
+{
+	char cols[512] = "";
+	char *sql;
+
+	for (int c = 0; c < t->schema->ncols; c++) {
+		strncat(cols, c ? ", " : "", sizeof(cols) - strlen(cols) - 1);
+		strncat(cols, t->schema->cols[c].name, sizeof(cols) -
+		    strlen(cols) - 1);
+	}
+	/* Table and column names are constants of this program. */
+	if (asprintf(&sql, "COPY (SELECT %s FROM %s WHERE xid >= "
+	    "current_setting('medallion.lo')::xid8 AND xid < "
+	    "current_setting('medallion.hi')::xid8) TO STDOUT "
+	    "(FORMAT binary)", cols, t->name) == -1)
+		return NULL;
+	return sql;
+}
+
+int
+source_copy(source *s, const source_table *t, int64_t lo,
+    int (*row_cb)(const pq_value *row, void *arg), void *arg,
+    source_stats *stats, lake_err *err)
+{
+	pq_value row[16];
+	PGresult *res;
+	char *sql, *buf;
+	int len, header = 1, rc = 0, done = 0;
+
+	memset(stats, 0, sizeof(*stats));
+	if (set_setting(s->conn, "medallion.lo", lo, err) == -1 ||
+	    set_setting(s->conn, "medallion.hi", s->hi, err) == -1)
+		return -1;
+	if ((sql = copy_sql(t)) == NULL) {
+		lake_err_set(err, "out of memory");
+		return -1;
+	}
+	res = PQexec(s->conn, sql);
+	free(sql);
+	if (PQresultStatus(res) != PGRES_COPY_OUT) {
+		lake_err_set(err, "COPY %s: %s", t->name,
+		    PQresultErrorMessage(res));
+		PQclear(res);
+		return -1;
+	}
+	PQclear(res);
+	while ((len = PQgetCopyData(s->conn, &buf, 0)) > 0) {
+		const char *p = buf;
+		int n = len;
+
+		stats->bytes += len;
+		if (header) {
+			uint32_t ext;
+
+			/* PGCOPY\n\377\r\n\0, flags, extension length. */
+			if (n < 19 || memcmp(p, "PGCOPY\n\377\r\n\0", 11) != 0) {
+				lake_err_set(err, "%s: COPY did not start with "
+				    "the binary signature", t->name);
+				rc = -1;
+			} else {
+				ext = be32(p + 15);
+				if (ext > (uint32_t)(n - 19))
+					rc = -1;
+				p += 19 + ext;
+				n -= 19 + (int)ext;
+			}
+			header = 0;
+		}
+		if (rc == 0 && !done && n > 0) {
+			int got = decode_tuple(t, p, n, row, err);
+
+			if (got == 1)
+				done = 1;
+			else if (got == -1 || row_cb(row, arg) == -1) {
+				rc = -1;
+				cancel(s->conn);
+			} else
+				stats->rows++;
+		}
+		PQfreemem(buf);
+		/* After an error, drain what the cancel did not stop, so the
+		 * connection stays usable. */
+	}
+	if (len == -2) {
+		lake_err_set(err, "COPY %s: %s", t->name,
+		    PQerrorMessage(s->conn));
+		return -1;
+	}
+	res = PQgetResult(s->conn);
+	if (PQresultStatus(res) != PGRES_COMMAND_OK && rc == 0) {
+		lake_err_set(err, "COPY %s: %s", t->name,
+		    PQresultErrorMessage(res));
+		rc = -1;
+	}
+	PQclear(res);
+	while ((res = PQgetResult(s->conn)) != NULL)
+		PQclear(res);
+	return rc;
+}
