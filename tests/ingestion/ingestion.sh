@@ -1,0 +1,125 @@
+#!/bin/bash
+# ingestion.sh - the ingestion stage against a real PostgreSQL:
+#  - repeated runs while medallion-retailapp writes through 4 connections,
+#    and a transaction that takes its ids before a run and commits after
+#    it: bronze ends equal to the source, every id exactly once;
+#  - kill -9 at random points of runs, then a rerun: still exactly once;
+#  - a changed or missing source column: a clear error, exit 3, no commit;
+#  - DuckDB reading the files the log lists agrees on counts and values.
+. "${MEDALLION_SOURCE_DIR:?set it to the source tree, or run the test with meson test}/tests/lib/harness.sh"
+. "$MEDALLION_SOURCE_DIR/tests/lib/pg.sh"
+
+app=$MEDALLION_BUILD_DIR/retailapp/medallion-retailapp
+ingest=$MEDALLION_BUILD_DIR/stages/ingestion/ingestion
+lake=$MEDALLION_BUILD_DIR/stages/lake/medallion-lake
+export MEDALLION_LAKE=$H_TMP/lake
+pg_start
+q() { pg_psql_admin -Atc "$1"; }
+as_app() { (eval "$(pg_env_app)"; "$@"); }
+as_pipeline() { (eval "$(pg_env_pipeline)"; "$@"); }
+
+# ids TABLE COLUMN: the ids in bronze, one per line, sorted numerically.
+bronze_ids() { "$lake" cat --columns "$2" "$MEDALLION_LAKE/bronze/$1" | tail -n +2 | tr -d '\r' | sort -n; }
+source_ids() { q "SELECT $2 FROM $1 ORDER BY 1"; }
+same_as_source() {	# TABLE COLUMN
+	local b s
+	b=$(bronze_ids "$1" "$2"); s=$(source_ids "$1" "$2")
+	h_eq "$3: bronze $1 has every source id" "$(comm -13 <(echo "$b") <(echo "$s") | wc -l)" 0
+	h_eq "$3: bronze $1 has no extra id" "$(comm -23 <(echo "$b") <(echo "$s") | wc -l)" 0
+	h_eq "$3: bronze $1 has no duplicate" "$(echo "$b" | uniq -d | wc -l)" 0
+}
+
+h_check "first run on an empty source and lake exits 0" as_pipeline "$ingest"
+h_check "... and makes no commit" test ! -e "$MEDALLION_LAKE/bronze/orders/_delta_log/00000000000000000000.json"
+
+as_app "$app" --seed 1 --events 3000 --rate 1500 --connections 4 --quiet &
+writer=$!
+runs=0
+while kill -0 $writer 2>/dev/null; do
+	as_pipeline "$ingest" 2>>"$H_TMP/ingest.log" || h_fail "an ingestion run during writes failed"
+	runs=$((runs + 1))
+done
+wait $writer
+h_log "$runs ingestion runs while the app wrote"
+
+# A transaction that takes its ids before a run and commits after it.
+cat >"$H_TMP/slow.sql" <<'SQL'
+BEGIN;
+INSERT INTO orders (ordertime, branch) VALUES ('2026-11-20 10:00', 'Slowpoke') RETURNING orderid;
+INSERT INTO ordershistory (orderid, status, updatedat)
+  SELECT max(orderid), 'NEW', '2026-11-20 10:00' FROM orders WHERE branch = 'Slowpoke';
+SELECT pg_sleep(3);
+COMMIT;
+SQL
+pg_psql_admin -q -f "$H_TMP/slow.sql" >/dev/null &
+slow=$!
+sleep 1
+as_app "$app" --seed 2 --events 200 --connections 2 --quiet
+h_check "a run while a transaction is open succeeds" as_pipeline "$ingest"
+h_eq "the open transaction's order is not in bronze yet" \
+	"$("$lake" cat --columns branch "$MEDALLION_LAKE/bronze/orders" | grep -c Slowpoke)" 0
+wait $slow
+h_check "a run after it commits succeeds" as_pipeline "$ingest"
+h_eq "... and brings the late order" \
+	"$("$lake" cat --columns branch "$MEDALLION_LAKE/bronze/orders" | grep -c Slowpoke)" 1
+same_as_source orders orderid "after concurrent writers"
+same_as_source ordershistory historyid "after concurrent writers"
+before=$("$lake" log --json "$MEDALLION_LAKE/bronze/orders" | tail -1 | jq -r .version)
+h_check "a run with nothing new exits 0" as_pipeline "$ingest"
+h_eq "... and makes no commit" "$("$lake" log --json "$MEDALLION_LAKE/bronze/orders" | tail -1 | jq -r .version)" "$before"
+
+# kill -9 at random points; every run starts from what is committed.
+as_app "$app" --bulk 100000 --quiet
+start=$(date +%s%N)
+as_pipeline "$ingest" 2>/dev/null
+span_ms=$(( ($(date +%s%N) - start) / 1000000 + 1 ))
+for i in $(seq 1 12); do
+	as_app "$app" --seed $((10 + i)) --events 300 --connections 2 --quiet 2>/dev/null
+	as_pipeline "$ingest" 2>/dev/null &
+	pid=$!
+	ms=$((RANDOM % span_ms))
+	sleep "$((ms / 1000)).$(printf %03d $((ms % 1000)))"
+	kill -9 $pid 2>/dev/null
+	wait $pid 2>/dev/null
+done
+h_check "a rerun after the kills succeeds" as_pipeline "$ingest"
+same_as_source orders orderid "after 12 kill -9s"
+same_as_source ordershistory historyid "after 12 kill -9s"
+h_check "bronze orders passes check" "$lake" check "$MEDALLION_LAKE/bronze/orders"
+h_check "bronze ordershistory passes check" "$lake" check "$MEDALLION_LAKE/bronze/ordershistory"
+
+# DuckDB reads the files the log lists and agrees on counts and values.
+files() { "$lake" ls --json "$MEDALLION_LAKE/bronze/$1" | jq -r --arg t "$MEDALLION_LAKE/bronze/$1" '"\u0027" + $t + "/" + .path + "\u0027"' | paste -sd, -; }
+h_eq "DuckDB: orders count, id sum and branches match the source" \
+	"$(h_duckdb "SELECT count(*) AS n, sum(orderid) AS s, count(DISTINCT branch) AS b, max(ordertime::TIMESTAMP)::TEXT AS t FROM read_parquet([$(files orders)], hive_partitioning=false)" | jq -r '[.n, .s, .b, .t] | join(" ")')" \
+	"$(q "SELECT count(*), sum(orderid), count(DISTINCT branch), to_char(max(ordertime), 'YYYY-MM-DD HH24:MI:SS') FROM orders" | tr '|' ' ')"
+h_eq "DuckDB: history per status matches the source" \
+	"$(h_duckdb "SELECT status, count(*) AS n, sum(historyid) AS s FROM read_parquet([$(files ordershistory)], hive_partitioning=false) GROUP BY 1 ORDER BY 1" | jq -r '[.status, .n, .s] | join(" ")')" \
+	"$(q "SELECT status, count(*), sum(historyid) FROM ordershistory GROUP BY 1 ORDER BY 1" | tr '|' ' ')"
+h_eq "DuckDB: each file holds only its partition's date" \
+	"$(h_duckdb "SELECT count(*) AS bad FROM read_parquet([$(files ordershistory)], hive_partitioning=true) WHERE updatedat::TIMESTAMP::DATE <> \"date\"::DATE" | jq -r .bad)" 0
+
+# Schema changes stop the stage before anything is written.
+as_app "$app" --seed 99 --events 50 --quiet
+before=$("$lake" log --json "$MEDALLION_LAKE/bronze/ordershistory" | tail -1 | jq -r .version)
+q "ALTER TABLE ordershistory ALTER COLUMN status TYPE text" >/dev/null
+out=$(as_pipeline "$ingest" 2>&1); rc=$?
+h_eq "a changed column type exits 3" "$rc" 3
+h_match "... saying which column and what changed" "$out" 'ordershistory.status is text, but bronze expects character varying'
+q "ALTER TABLE ordershistory ALTER COLUMN status TYPE varchar(20)" >/dev/null
+q "ALTER TABLE orders RENAME COLUMN branch TO store" >/dev/null
+out=$(as_pipeline "$ingest" 2>&1); rc=$?
+h_eq "a missing column exits 3" "$rc" 3
+h_match "... naming it" "$out" 'orders has no column branch'
+h_eq "no commit was made" "$("$lake" log --json "$MEDALLION_LAKE/bronze/ordershistory" | tail -1 | jq -r .version)" "$before"
+q "ALTER TABLE orders RENAME COLUMN store TO branch" >/dev/null
+h_check "after the fix the stage runs again" as_pipeline "$ingest"
+same_as_source ordershistory historyid "after the schema is fixed"
+
+out=$(env -u MEDALLION_LAKE "$ingest" 2>&1); rc=$?
+h_eq "no lake is a usage error" "$rc" 2
+h_match "... with a clear message" "$out" 'set MEDALLION_LAKE'
+out=$(PGHOST=/nonexistent PGPORT=1 "$ingest" 2>&1); rc=$?
+h_eq "an unreachable PostgreSQL fails" "$rc" 1
+h_match "... saying where it tried" "$out" 'cannot connect to PostgreSQL'
+h_done
