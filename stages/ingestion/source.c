@@ -318,6 +318,14 @@ source_copy(source *s, const source_table *t, int64_t lo,
 	if (set_setting(s->conn, "medallion.lo", lo, err) == -1 ||
 	    set_setting(s->conn, "medallion.hi", s->hi, err) == -1)
 		return -1;
+	/*
+	 * COPY's query sees lo and hi only as settings, so the planner cannot
+	 * tell a small increment from a full load. An increment (lo > 0) is a
+	 * range on the (xid, id) index: keep the planner off a full scan.
+	 */
+	if (exec_ok(s->conn, lo > 0 ? "SET LOCAL enable_seqscan = off" :
+	    "SET LOCAL enable_seqscan = on", err) == -1)
+		return -1;
 	if ((sql = copy_sql(t)) == NULL) {
 		lake_err_set(err, "out of memory");
 		return -1;

@@ -106,6 +106,7 @@ int delta_commit_add(delta_commit *c, const char *path,
     const char *const *partition_values, int64_t size,
     const pq_file_stats *stats, lake_err *err);
 int delta_commit_remove(delta_commit *c, const char *path, lake_err *err);
+/* txn(appId, version); several appIds may share one commit. */
 int delta_commit_set_txn(delta_commit *c, const char *app_id,
     int64_t version, lake_err *err);
 /* commitInfo: operation name and a JSON object text of extra fields. */

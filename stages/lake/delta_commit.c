@@ -33,7 +33,7 @@ struct delta_commit {
 	int64_t version;	/* the version this commit will take */
 	json_t *protocol;
 	json_t *metadata;
-	json_t *txn;
+	json_t *txns;		/* one txn action per appId */
 	json_t *info;
 	json_t *files;		/* add and remove actions, in order */
 	const delta_snapshot *base;
@@ -52,7 +52,8 @@ delta_commit_begin(const char *table_dir, const delta_snapshot *base)
 	c->version = base ? base->version + 1 : 0;
 	c->base = base;
 	if ((c->table_dir = strdup(table_dir)) == NULL ||
-	    (c->files = json_array()) == NULL) {
+	    (c->files = json_array()) == NULL ||
+	    (c->txns = json_array()) == NULL) {
 		delta_commit_free(c);
 		return NULL;
 	}
@@ -66,7 +67,7 @@ delta_commit_free(delta_commit *c)
 		return;
 	json_decref(c->protocol);
 	json_decref(c->metadata);
-	json_decref(c->txn);
+	json_decref(c->txns);
 	json_decref(c->info);
 	json_decref(c->files);
 	free(c->table_dir);
@@ -301,11 +302,27 @@ int
 delta_commit_set_txn(delta_commit *c, const char *app_id, int64_t version,
     lake_err *err)
 {
-	json_decref(c->txn);
-	c->txn = json_pack("{s:{s:s, s:I, s:I}}", "txn", "appId", app_id,
+	json_t *t = json_pack("{s:{s:s, s:I, s:I}}", "txn", "appId", app_id,
 	    "version", (json_int_t)version, "lastUpdated",
 	    (json_int_t)(clock_now_us() / 1000));
-	if (c->txn == NULL) {
+	size_t i;
+	json_t *old;
+
+	if (t == NULL) {
+		lake_err_set(err, "out of memory");
+		return -1;
+	}
+	/* One txn per appId in a commit: a second call replaces the first. */
+	json_array_foreach(c->txns, i, old) {
+		const char *id = json_string_value(json_object_get(
+		    json_object_get(old, "txn"), "appId"));
+
+		if (id != NULL && strcmp(id, app_id) == 0) {
+			json_array_set_new(c->txns, i, t);
+			return 0;
+		}
+	}
+	if (json_array_append_new(c->txns, t) == -1) {
 		lake_err_set(err, "out of memory");
 		return -1;
 	}
@@ -417,9 +434,11 @@ delta_commit_finish(delta_commit *c, int64_t *version, lake_err *err)
 		return DELTA_ERROR;
 	if (append_line(&text, c->info) == -1 ||
 	    append_line(&text, c->protocol) == -1 ||
-	    append_line(&text, c->metadata) == -1 ||
-	    append_line(&text, c->txn) == -1)
+	    append_line(&text, c->metadata) == -1)
 		goto nomem;
+	json_array_foreach(c->txns, i, a)
+		if (append_line(&text, a) == -1)
+			goto nomem;
 	json_array_foreach(c->files, i, a)
 		if (append_line(&text, a) == -1)
 			goto nomem;

@@ -24,6 +24,8 @@
 typedef struct lake_writer_opts {
 	pq_writer_opts parquet;
 	size_t max_buffered_bytes;	/* default 48 MiB across partitions */
+	const char *file_tag;		/* in file names: part-<tag>-<uuid>;
+					   default "00000" */
 } lake_writer_opts;
 
 void lake_writer_opts_default(lake_writer_opts *opts);
@@ -51,6 +53,27 @@ int64_t lake_writer_rows(const lake_writer *w);
 int lake_writer_commit(lake_writer *w, const delta_snapshot *base,
     const char *app_id, int64_t txn_version, const char *operation,
     const char *info_json, int64_t *version, lake_err *err);
+/*
+ * The general form: closes the files and adds them to commit c (which
+ * the caller began on the right base and fills with its own txns,
+ * removes and commitInfo), then finishes it. With zero rows the commit
+ * is still made when it has other actions (remove_only set), else
+ * skipped. The writer is freed in every case; uncommitted files are
+ * removed.
+ */
+int lake_writer_commit_with(lake_writer *w, delta_commit *c,
+    int64_t *version, lake_err *err);
 void lake_writer_abort(lake_writer *w);
+
+/*
+ * Streams the rows of a table's files: for each file, each row group,
+ * the named columns (a column the file lacks is an error) are decoded
+ * into a batch and passed to cb with the file. Partition columns are not
+ * in the files; take them from f->partition_values.
+ */
+int lake_scan(const char *table_dir, const delta_file *files, size_t nfiles,
+    const char *const *columns, int ncols,
+    int (*cb)(const pq_batch *b, const delta_file *f, void *arg), void *arg,
+    lake_err *err);
 
 #endif

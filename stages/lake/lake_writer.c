@@ -45,6 +45,7 @@ lake_writer_opts_default(lake_writer_opts *o)
 	pq_writer_opts_default(&o->parquet);
 	o->parquet.row_group_bytes = 32u << 20;
 	o->max_buffered_bytes = 48u << 20;
+	o->file_tag = NULL;
 }
 
 static void
@@ -184,12 +185,14 @@ open_part(lake_writer *w, const char *value, lake_err *err)
 		if ((esc = escape_partition_value(value ? value :
 		    "__HIVE_DEFAULT_PARTITION__")) == NULL)
 			goto nomem;
-		if (asprintf(&p->rel_path, "%s=%s/part-00000-%s.c000.%s."
-		    "parquet", w->partition_column, esc, uuid,
+		if (asprintf(&p->rel_path, "%s=%s/part-%s-%s.c000.%s."
+		    "parquet", w->partition_column, esc, w->opts.file_tag ?
+		    w->opts.file_tag : "00000", uuid,
 		    codec_name(w->opts.parquet.codec)) == -1)
 			goto nomem;
-	} else if (asprintf(&p->rel_path, "part-00000-%s.c000.%s.parquet",
-	    uuid, codec_name(w->opts.parquet.codec)) == -1)
+	} else if (asprintf(&p->rel_path, "part-%s-%s.c000.%s.parquet",
+	    w->opts.file_tag ? w->opts.file_tag : "00000", uuid,
+	    codec_name(w->opts.parquet.codec)) == -1)
 		goto nomem;
 	free(esc);
 	esc = NULL;
@@ -339,6 +342,27 @@ lake_writer_commit(lake_writer *w, const delta_snapshot *base,
 out:
 	delta_commit_free(c);
 	/* Committed files stay; anything else is removed. */
+	writer_free(w, rc != DELTA_OK);
+	return rc;
+}
+
+int
+lake_writer_commit_with(lake_writer *w, delta_commit *c, int64_t *version,
+    lake_err *err)
+{
+	int rc = DELTA_ERROR;
+
+	if (close_parts(w, err) == -1)
+		goto out;
+	for (int i = 0; i < w->nparts; i++) {
+		const char *pv[1] = { w->parts[i].value };
+
+		if (delta_commit_add(c, w->parts[i].rel_path, pv,
+		    w->parts[i].size, &w->parts[i].stats, err) == -1)
+			goto out;
+	}
+	rc = delta_commit_finish(c, version, err);
+out:
 	writer_free(w, rc != DELTA_OK);
 	return rc;
 }

@@ -684,13 +684,27 @@ stats_merge(pq_column_stats *into, const pq_column_stats *s, pq_type t,
 		*failed = 1;
 }
 
+/*
+ * Empties a buffer after its row group is written. Big ones are freed:
+ * a lake writer may keep dozens of partition files open, and idle ones
+ * must not hold on to the peak size of their last row group.
+ */
+static void
+buf_release(lake_buf *b)
+{
+	if (b->cap > (64u << 10))
+		lake_buf_free(b);
+	else
+		b->len = 0;
+}
+
 static void
 col_reset(col_buf *c, const pq_writer_opts *o)
 {
-	c->values.len = 0;
-	c->defs.len = 0;
-	c->indices.len = 0;
-	c->dict.len = 0;
+	buf_release(&c->values);
+	buf_release(&c->defs);
+	buf_release(&c->indices);
+	buf_release(&c->dict);
 	c->ndict = 0;
 	c->nvalues = 0;
 	if (c->slots != NULL)
@@ -743,6 +757,11 @@ pq_writer_flush_row_group(pq_writer *w, lake_err *err)
 		goto nomem;
 	w->total_rows += w->rg_rows;
 	w->rg_rows = 0;
+	if (out_flush(w, err) == -1)
+		return -1;
+	buf_release(&w->out);
+	buf_release(&w->page);
+	buf_release(&w->packed);
 	return 0;
 nomem:
 	lake_err_set(err, "%s: out of memory writing a row group", w->path);

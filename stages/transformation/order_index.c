@@ -1,0 +1,105 @@
+/*
+ * order_index.c - orderid hash for one transformation batch.
+ *
+ * Linear probing on a multiplicative hash; the table is sized once for
+ * the orders the batch refers to (load factor <= 1/2), so it never
+ * rehashes. Branch names are few (a chain's branches), interned in a
+ * small array searched linearly.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "order_index.h"
+
+int
+order_index_init(order_index *ix, size_t n)
+{
+	size_t nslots = 1024;
+
+	memset(ix, 0, sizeof(*ix));
+	while (nslots < n * 2)
+		nslots *= 2;
+	ix->slots = calloc(nslots, sizeof(order_entry));
+	if (ix->slots == NULL)
+		return -1;
+	ix->nslots = nslots;
+	return 0;
+}
+
+void
+order_index_free(order_index *ix)
+{
+	for (size_t i = 0; i < ix->nbranches; i++)
+		free(ix->branches[i]);
+	free(ix->branches);
+	free(ix->branch_len);
+	free(ix->slots);
+	memset(ix, 0, sizeof(*ix));
+}
+
+static size_t
+slot_of(const order_index *ix, int32_t orderid)
+{
+	return (size_t)(((uint32_t)orderid * 2654435761u) & (ix->nslots - 1));
+}
+
+order_entry *
+order_index_get(order_index *ix, int32_t orderid)
+{
+	size_t s = slot_of(ix, orderid);
+
+	if (orderid == 0)
+		return NULL;
+	while (ix->slots[s].orderid != 0) {
+		if (ix->slots[s].orderid == orderid)
+			return &ix->slots[s];
+		s = (s + 1) & (ix->nslots - 1);
+	}
+	return NULL;
+}
+
+order_entry *
+order_index_add(order_index *ix, int32_t orderid)
+{
+	size_t s = slot_of(ix, orderid);
+
+	/* Serial ids start at 1; 0 marks an empty slot and is refused. */
+	if (orderid == 0 || (ix->n + 1) * 2 > ix->nslots)
+		return NULL;
+	while (ix->slots[s].orderid != 0) {
+		if (ix->slots[s].orderid == orderid)
+			return &ix->slots[s];
+		s = (s + 1) & (ix->nslots - 1);
+	}
+	ix->slots[s].orderid = orderid;
+	ix->n++;
+	return &ix->slots[s];
+}
+
+int
+order_index_branch(order_index *ix, const char *name, uint32_t len)
+{
+	char **names;
+	uint32_t *lens;
+
+	for (size_t i = 0; i < ix->nbranches; i++)
+		if (ix->branch_len[i] == len &&
+		    memcmp(ix->branches[i], name, len) == 0)
+			return (int)i;
+	if (ix->nbranches >= UINT16_MAX)
+		return -1;
+	names = realloc(ix->branches, (ix->nbranches + 1) * sizeof(*names));
+	if (names == NULL)
+		return -1;
+	ix->branches = names;
+	lens = realloc(ix->branch_len, (ix->nbranches + 1) * sizeof(*lens));
+	if (lens == NULL)
+		return -1;
+	ix->branch_len = lens;
+	if ((names[ix->nbranches] = malloc(len + 1)) == NULL)
+		return -1;
+	memcpy(names[ix->nbranches], name, len);
+	names[ix->nbranches][len] = '\0';
+	lens[ix->nbranches] = len;
+	return (int)ix->nbranches++;
+}
