@@ -85,6 +85,10 @@ int64_t delta_latest_version(const char *table_dir, lake_err *err);
 int delta_changes(const char *table_dir, int64_t after_version,
     int64_t upto_version, delta_file **files, size_t *nfiles, lake_err *err);
 void delta_files_free(delta_file *files, size_t nfiles);
+/* The commitInfo object of a version as JSON text (malloc'd), or NULL
+ * when the commit has none or cannot be read (err says which). */
+char *delta_commit_info(const char *table_dir, int64_t version,
+    lake_err *err);
 
 /* --- commits ------------------------------------------------------- */
 

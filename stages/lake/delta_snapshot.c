@@ -929,3 +929,32 @@ delta_changes(const char *table_dir, int64_t after_version,
 	delta_replay_free(st);
 	return 0;
 }
+
+char *
+delta_commit_info(const char *table_dir, int64_t version, lake_err *err)
+{
+	char *path = delta_log_file(table_dir, version, ".json");
+	char *line = NULL, *out = NULL;
+	size_t cap = 0;
+	FILE *f;
+
+	if (path == NULL || (f = fopen(path, "re")) == NULL) {
+		lake_err_errno(err, "cannot open %s", path ? path : "commit");
+		free(path);
+		return NULL;
+	}
+	while (out == NULL && getline(&line, &cap, f) > 0) {
+		json_t *a = json_loads(line, 0, NULL);
+		json_t *info = json_object_get(a, "commitInfo");
+
+		if (info != NULL)
+			out = json_dumps(info, JSON_COMPACT);
+		json_decref(a);
+	}
+	if (out == NULL)
+		lake_err_set(err, "%s has no commitInfo", path);
+	free(line);
+	fclose(f);
+	free(path);
+	return out;
+}

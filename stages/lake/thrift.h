@@ -14,6 +14,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "lake_buf.h"
+
 /* Compact protocol type ids. */
 enum {
 	T_STOP = 0,
@@ -30,18 +32,6 @@ enum {
 	T_MAP = 11,
 	T_STRUCT = 12,
 };
-
-/* A growable byte buffer, used throughout the lake library. */
-typedef struct lake_buf {
-	uint8_t *data;
-	size_t len;
-	size_t cap;
-	int failed;		/* an allocation failed; contents are invalid */
-} lake_buf;
-
-int lake_buf_reserve(lake_buf *b, size_t extra);
-void lake_buf_append(lake_buf *b, const void *p, size_t n);
-void lake_buf_free(lake_buf *b);
 
 /* --- writer -------------------------------------------------------- */
 

@@ -1,9 +1,7 @@
 /*
  * order_index.c - orderid hash for one transformation batch.
  *
- * Linear probing on a multiplicative hash; the table is sized once for
- * the orders the batch refers to (load factor <= 1/2), so it never
- * rehashes. Branch names are few (a chain's branches), interned in a
+ * Linear probing on a multiplicative hash, doubled when half full. Branch names are few (a chain's branches), interned in a
  * small array searched linearly.
  */
 #include <stdlib.h>
@@ -58,14 +56,43 @@ order_index_get(order_index *ix, int32_t orderid)
 	return NULL;
 }
 
+/* Doubles the table; entries keep their contents. */
+static int
+grow(order_index *ix)
+{
+	order_index bigger = *ix;
+
+	bigger.nslots = ix->nslots * 2;
+	bigger.slots = calloc(bigger.nslots, sizeof(order_entry));
+	if (bigger.slots == NULL)
+		return -1;
+	for (size_t i = 0; i < ix->nslots; i++) {
+		size_t s;
+
+		if (ix->slots[i].orderid == 0)
+			continue;
+		s = slot_of(&bigger, ix->slots[i].orderid);
+		while (bigger.slots[s].orderid != 0)
+			s = (s + 1) & (bigger.nslots - 1);
+		bigger.slots[s] = ix->slots[i];
+	}
+	free(ix->slots);
+	ix->slots = bigger.slots;
+	ix->nslots = bigger.nslots;
+	return 0;
+}
+
 order_entry *
 order_index_add(order_index *ix, int32_t orderid)
 {
-	size_t s = slot_of(ix, orderid);
+	size_t s;
 
 	/* Serial ids start at 1; 0 marks an empty slot and is refused. */
-	if (orderid == 0 || (ix->n + 1) * 2 > ix->nslots)
+	if (orderid == 0)
 		return NULL;
+	if ((ix->n + 1) * 2 > ix->nslots && grow(ix) == -1)
+		return NULL;
+	s = slot_of(ix, orderid);
 	while (ix->slots[s].orderid != 0) {
 		if (ix->slots[s].orderid == orderid)
 			return &ix->slots[s];

@@ -30,12 +30,13 @@ typedef struct order_index {
 	size_t nbranches;
 } order_index;
 
-/* Creates an index with room for n orders. */
+/* Creates an index sized for about n orders (it grows). */
 int order_index_init(order_index *ix, size_t n);
 void order_index_free(order_index *ix);
 /* The entry for orderid, or NULL when the batch does not refer to it. */
 order_entry *order_index_get(order_index *ix, int32_t orderid);
-/* Adds orderid as referenced by the batch (not yet known). */
+/* Adds orderid as referenced by the batch (not yet known); NULL when
+ * out of memory or orderid is 0. */
 order_entry *order_index_add(order_index *ix, int32_t orderid);
 /* Interns a branch name; returns its index or -1. */
 int order_index_branch(order_index *ix, const char *name, uint32_t len);

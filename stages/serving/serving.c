@@ -1,0 +1,723 @@
+/*
+ * serving.c - the serving stage: silver -> gold per-branch metrics.
+ *
+ * Gold keeps per-branch state in the Delta table gold/branch_state:
+ * counts, the exact sum of delivery times, first and last order time,
+ * and a quantile sketch (sketch.h) of delivery times. A run reads only the
+ * silver commits after the version the state has consumed (txn
+ * "serving"), folds the new NEW and DELIVERED events into the state,
+ * commits the new state (replacing the old file) with the new silver
+ * version, then derives the published outputs from the state:
+ *   gold/branch_metrics        a Delta table, replaced each run
+ *   gold/branch_metrics.csv    RFC 4180, with a header
+ *   gold/branch_metrics.json   the metrics, the busiest and the fastest
+ *                              branch, when and from which silver version
+ * The CSV and JSON are written to a temporary file, fsynced and renamed,
+ * so a reader sees the old file or the new one, never half of one. The
+ * state commit is the run's point of no return; everything after it is
+ * derived, so a rerun after a crash redoes it.
+ *
+ * Averages are exact (integer microseconds summed); p50 and p90 come from
+ * the sketch, within 0.5% of the exact value of the same rank.
+ *
+ * Exit status: 0 done (also when nothing was new), 1 failure, 2 usage.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "clock.h"
+#include "delta.h"
+#include "lake.h"
+#include "lake_format.h"
+#include "log.h"
+#include "medallion_version.h"
+#include "sketch.h"
+
+#define EXIT_USAGE 2
+#define MAX_ATTEMPTS 5
+#define APP "serving"
+#define US_PER_HOUR 3600000000.0
+
+static pq_column_def state_cols[] = {
+	{ "branch", PQ_STRING, 0, 0, 0 },
+	{ "orders_received", PQ_INT64, 0, 0, 0 },
+	{ "orders_delivered", PQ_INT64, 0, 0, 0 },
+	{ "delivery_us_sum", PQ_INT64, 0, 0, 0 },
+	{ "first_order_at", PQ_TIMESTAMP, 1, 0, 0 },
+	{ "last_order_at", PQ_TIMESTAMP, 1, 0, 0 },
+	{ "delivery_sketch", PQ_STRING, 0, 0, 0 },
+};
+static const pq_schema state_schema = { state_cols, 7 };
+
+static pq_column_def metrics_cols[] = {
+	{ "branch", PQ_STRING, 0, 0, 0 },
+	{ "orders_received", PQ_INT64, 0, 0, 0 },
+	{ "orders_delivered", PQ_INT64, 0, 0, 0 },
+	{ "avg_delivery_hours", PQ_DOUBLE, 1, 0, 0 },
+	{ "p50_delivery_hours", PQ_DOUBLE, 1, 0, 0 },
+	{ "p90_delivery_hours", PQ_DOUBLE, 1, 0, 0 },
+	{ "first_order_at", PQ_TIMESTAMP, 1, 0, 0 },
+	{ "last_order_at", PQ_TIMESTAMP, 1, 0, 0 },
+};
+static const pq_schema metrics_schema = { metrics_cols, 8 };
+
+typedef struct branch_state {
+	char *name;
+	int64_t received;
+	int64_t delivered;
+	int64_t delivery_us;	/* exact sum */
+	int64_t first_order;	/* INT64_MAX when none */
+	int64_t last_order;	/* INT64_MIN when none */
+	sketch deliveries;	/* in hours */
+} branch_state;
+
+typedef struct gold {
+	char state_dir[4096];
+	char metrics_dir[4096];
+	char gold_dir[4096];
+	char silver[4096];
+	branch_state *b;
+	size_t nb;
+	int64_t silver_version;
+	int64_t new_rows;
+	lake_err *err;
+} gold;
+
+static void
+usage(FILE *out)
+{
+	fprintf(out,
+	    "usage: serving [--lake DIR] [-v]\n"
+	    "\n"
+	    "Computes per-branch metrics from DIR/silver/allorders into "
+	    "DIR/gold:\nthe Delta table gold/branch_metrics and "
+	    "gold/branch_metrics.{csv,json}.\n"
+	    "\n"
+	    "  --lake DIR    lake root (default: $MEDALLION_LAKE)\n"
+	    "  -v            more logging\n"
+	    "  -h, --help    this help\n"
+	    "\n"
+	    "exit status: 0 ok (also when nothing was new), 1 error, 2 usage\n");
+}
+
+static void
+gold_free(gold *g)
+{
+	for (size_t i = 0; i < g->nb; i++) {
+		free(g->b[i].name);
+		sketch_free(&g->b[i].deliveries);
+	}
+	free(g->b);
+	g->b = NULL;
+	g->nb = 0;
+}
+
+static branch_state *
+branch_get(gold *g, const char *name, size_t len)
+{
+	branch_state *b;
+
+	for (size_t i = 0; i < g->nb; i++)
+		if (strlen(g->b[i].name) == len &&
+		    memcmp(g->b[i].name, name, len) == 0)
+			return &g->b[i];
+	b = realloc(g->b, (g->nb + 1) * sizeof(*b));
+	if (b == NULL)
+		return NULL;
+	g->b = b;
+	b = &g->b[g->nb];
+	memset(b, 0, sizeof(*b));
+	if ((b->name = strndup(name, len)) == NULL)
+		return NULL;
+	b->first_order = INT64_MAX;
+	b->last_order = INT64_MIN;
+	sketch_init(&b->deliveries);
+	g->nb++;
+	return b;
+}
+
+/* --- state --------------------------------------------------------- */
+
+static int
+load_state_cb(const pq_batch *bt, const delta_file *f, void *arg)
+{
+	gold *g = arg;
+
+	(void)f;
+	for (int64_t i = 0; i < bt->nrows; i++) {
+		const pq_column_batch *c = bt->cols;
+		branch_state *b = branch_get(g, c[0].data + c[0].offsets[i],
+		    c[0].offsets[i + 1] - c[0].offsets[i]);
+		char *text;
+
+		if (b == NULL) {
+			lake_err_set(g->err, "out of memory");
+			return -1;
+		}
+		b->received = c[1].v.i64[i];
+		b->delivered = c[2].v.i64[i];
+		b->delivery_us = c[3].v.i64[i];
+		if (!(c[4].nulls && c[4].nulls[i]))
+			b->first_order = c[4].v.i64[i];
+		if (!(c[5].nulls && c[5].nulls[i]))
+			b->last_order = c[5].v.i64[i];
+		text = strndup(c[6].data + c[6].offsets[i],
+		    c[6].offsets[i + 1] - c[6].offsets[i]);
+		sketch_free(&b->deliveries);
+		if (text == NULL || sketch_decode(&b->deliveries, text) == -1) {
+			free(text);
+			lake_err_set(g->err, "%s: branch %s: unreadable "
+			    "delivery sketch", g->state_dir, b->name);
+			return -1;
+		}
+		free(text);
+	}
+	return 0;
+}
+
+static int
+fold_silver_cb(const pq_batch *bt, const delta_file *f, void *arg)
+{
+	gold *g = arg;
+	const pq_column_batch *br = &bt->cols[0], *st = &bt->cols[1];
+	const pq_column_batch *ot = &bt->cols[2], *up = &bt->cols[3];
+
+	(void)f;
+	for (int64_t i = 0; i < bt->nrows; i++) {
+		const char *s = st->data + st->offsets[i];
+		uint32_t n = st->offsets[i + 1] - st->offsets[i];
+		branch_state *b;
+		int is_new = n == 3 && memcmp(s, "NEW", 3) == 0;
+		int is_delivered = n == 9 && memcmp(s, "DELIVERED", 9) == 0;
+
+		if ((br->nulls && br->nulls[i]) || (ot->nulls && ot->nulls[i]) ||
+		    (!is_new && !is_delivered))
+			continue;
+		b = branch_get(g, br->data + br->offsets[i],
+		    br->offsets[i + 1] - br->offsets[i]);
+		if (b == NULL) {
+			lake_err_set(g->err, "out of memory");
+			return -1;
+		}
+		g->new_rows++;
+		if (is_new) {
+			b->received++;
+			if (ot->v.i64[i] < b->first_order)
+				b->first_order = ot->v.i64[i];
+			if (ot->v.i64[i] > b->last_order)
+				b->last_order = ot->v.i64[i];
+		} else if (!(up->nulls && up->nulls[i])) {
+			int64_t d = up->v.i64[i] - ot->v.i64[i];
+
+			b->delivered++;
+			b->delivery_us += d;
+			if (sketch_add(&b->deliveries, d / US_PER_HOUR) == -1) {
+				lake_err_set(g->err, "out of memory");
+				return -1;
+			}
+		}
+	}
+	return 0;
+}
+
+static int
+cmp_branch(const void *a, const void *b)
+{
+	return strcmp(((const branch_state *)a)->name,
+	    ((const branch_state *)b)->name);
+}
+
+/* Replaces every live file of table with the rows written to w. */
+static int
+replace_table(const char *dir, const pq_schema *schema, lake_writer *w,
+    int64_t silver_version, const char *info, lake_err *err)
+{
+	delta_snapshot *base = NULL;
+	delta_commit *c = NULL;
+	int64_t version;
+	int rc;
+
+	rc = delta_snapshot_load(dir, -1, &base, err);
+	if (rc == DELTA_ERROR) {
+		lake_writer_abort(w);
+		return DELTA_ERROR;
+	}
+	if ((c = delta_commit_begin(dir, base)) == NULL) {
+		lake_writer_abort(w);
+		delta_snapshot_free(base);
+		lake_err_set(err, "out of memory");
+		return DELTA_ERROR;
+	}
+	rc = DELTA_ERROR;
+	if (base == NULL && delta_commit_set_metadata(c, schema, NULL, 0,
+	    err) == -1)
+		goto fail;
+	for (size_t i = 0; base != NULL && i < base->nfiles; i++)
+		if (delta_commit_remove(c, base->files[i].path, err) == -1)
+			goto fail;
+	if (delta_commit_set_txn(c, APP, silver_version, err) == -1 ||
+	    delta_commit_set_info(c, "WRITE", info, err) == -1)
+		goto fail;
+	rc = lake_writer_commit_with(w, c, &version, err);
+	w = NULL;
+fail:
+	if (w != NULL)
+		lake_writer_abort(w);
+	delta_commit_free(c);
+	delta_snapshot_free(base);
+	return rc;
+}
+
+static int
+write_state(gold *g, lake_err *err)
+{
+	lake_writer *w = lake_writer_open(g->state_dir, &state_schema, NULL,
+	    NULL, err);
+	char info[256];
+
+	if (w == NULL)
+		return DELTA_ERROR;
+	for (size_t i = 0; i < g->nb; i++) {
+		branch_state *b = &g->b[i];
+		char *sk = sketch_encode(&b->deliveries);
+		pq_value v[7];
+		int rc;
+
+		if (sk == NULL) {
+			lake_writer_abort(w);
+			lake_err_set(err, "out of memory");
+			return DELTA_ERROR;
+		}
+		memset(v, 0, sizeof(v));
+		v[0].v.s.ptr = b->name;
+		v[0].v.s.len = (uint32_t)strlen(b->name);
+		v[1].v.i64 = b->received;
+		v[2].v.i64 = b->delivered;
+		v[3].v.i64 = b->delivery_us;
+		v[4].is_null = b->first_order == INT64_MAX;
+		v[4].v.i64 = b->first_order;
+		v[5].is_null = b->last_order == INT64_MIN;
+		v[5].v.i64 = b->last_order;
+		v[6].v.s.ptr = sk;
+		v[6].v.s.len = (uint32_t)strlen(sk);
+		rc = lake_writer_append(w, NULL, v, err);
+		free(sk);
+		if (rc == -1) {
+			lake_writer_abort(w);
+			return DELTA_ERROR;
+		}
+	}
+	snprintf(info, sizeof(info), "{\"operationParameters\":{\"stage\":"
+	    "\"serving\",\"silverVersion\":\"%" PRId64 "\"},"
+	    "\"operationMetrics\":{\"numSourceRows\":\"%" PRId64 "\"}}",
+	    g->silver_version, g->new_rows);
+	return replace_table(g->state_dir, &state_schema, w, g->silver_version,
+	    info, err);
+}
+
+/* --- outputs ------------------------------------------------------- */
+
+typedef struct metric {
+	const branch_state *b;
+	double avg;		/* NaN without deliveries */
+	double p50;
+	double p90;
+} metric;
+
+static void
+compute(const gold *g, metric *m)
+{
+	for (size_t i = 0; i < g->nb; i++) {
+		const branch_state *b = &g->b[i];
+
+		m[i].b = b;
+		m[i].avg = b->delivered > 0 ? (double)b->delivery_us /
+		    (double)b->delivered / US_PER_HOUR : NAN;
+		m[i].p50 = sketch_quantile(&b->deliveries, 0.5);
+		m[i].p90 = sketch_quantile(&b->deliveries, 0.9);
+	}
+}
+
+static int
+write_metrics_table(gold *g, const metric *m, lake_err *err)
+{
+	lake_writer *w = lake_writer_open(g->metrics_dir, &metrics_schema,
+	    NULL, NULL, err);
+	char info[256];
+
+	if (w == NULL)
+		return DELTA_ERROR;
+	for (size_t i = 0; i < g->nb; i++) {
+		pq_value v[8];
+
+		memset(v, 0, sizeof(v));
+		v[0].v.s.ptr = m[i].b->name;
+		v[0].v.s.len = (uint32_t)strlen(m[i].b->name);
+		v[1].v.i64 = m[i].b->received;
+		v[2].v.i64 = m[i].b->delivered;
+		v[3].is_null = isnan(m[i].avg);
+		v[3].v.f64 = m[i].avg;
+		v[4].is_null = isnan(m[i].p50);
+		v[4].v.f64 = m[i].p50;
+		v[5].is_null = isnan(m[i].p90);
+		v[5].v.f64 = m[i].p90;
+		v[6].is_null = m[i].b->first_order == INT64_MAX;
+		v[6].v.i64 = m[i].b->first_order;
+		v[7].is_null = m[i].b->last_order == INT64_MIN;
+		v[7].v.i64 = m[i].b->last_order;
+		if (lake_writer_append(w, NULL, v, err) == -1) {
+			lake_writer_abort(w);
+			return DELTA_ERROR;
+		}
+	}
+	snprintf(info, sizeof(info), "{\"operationParameters\":{\"stage\":"
+	    "\"serving\",\"silverVersion\":\"%" PRId64 "\"}}",
+	    g->silver_version);
+	return replace_table(g->metrics_dir, &metrics_schema, w,
+	    g->silver_version, info, err);
+}
+
+/* Writes text to path through a temp file, fsync and rename. */
+static int
+publish(const char *path, const char *text, size_t len, lake_err *err)
+{
+	char tmp[4200], dir[4096];
+	size_t done = 0;
+	int fd;
+
+	snprintf(tmp, sizeof(tmp), "%s.tmp-%ld", path, (long)getpid());
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd == -1) {
+		lake_err_errno(err, "cannot create %s", tmp);
+		return -1;
+	}
+	while (done < len) {
+		ssize_t n = write(fd, text + done, len - done);
+
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1) {
+			lake_err_errno(err, "cannot write %s", tmp);
+			close(fd);
+			unlink(tmp);
+			return -1;
+		}
+		done += (size_t)n;
+	}
+	if (fsync(fd) == -1 || close(fd) == -1 || rename(tmp, path) == -1) {
+		lake_err_errno(err, "cannot publish %s", path);
+		unlink(tmp);
+		return -1;
+	}
+	snprintf(dir, sizeof(dir), "%s", path);
+	*strrchr(dir, '/') = '\0';
+	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) != -1) {
+		(void)fsync(fd);
+		close(fd);
+	}
+	return 0;
+}
+
+static void
+csv_number(FILE *f, double v)
+{
+	if (!isnan(v))
+		fprintf(f, "%.6f", v);
+}
+
+static void
+csv_time(FILE *f, int64_t t, int64_t none)
+{
+	char buf[40];
+
+	if (t == none)
+		return;
+	lake_format_timestamp(buf, sizeof(buf), t);
+	fputs(buf, f);
+}
+
+static int
+write_csv(const gold *g, const metric *m, lake_err *err)
+{
+	char path[4200], *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+	int rc;
+
+	if (f == NULL) {
+		lake_err_errno(err, "open_memstream");
+		return -1;
+	}
+	fputs("branch,orders_received,orders_delivered,avg_delivery_hours,"
+	    "p50_delivery_hours,p90_delivery_hours,first_order_at,"
+	    "last_order_at\r\n", f);
+	for (size_t i = 0; i < g->nb; i++) {
+		lake_print_csv_string(f, m[i].b->name, strlen(m[i].b->name));
+		fprintf(f, ",%" PRId64 ",%" PRId64 ",", m[i].b->received,
+		    m[i].b->delivered);
+		csv_number(f, m[i].avg);
+		fputc(',', f);
+		csv_number(f, m[i].p50);
+		fputc(',', f);
+		csv_number(f, m[i].p90);
+		fputc(',', f);
+		csv_time(f, m[i].b->first_order, INT64_MAX);
+		fputc(',', f);
+		csv_time(f, m[i].b->last_order, INT64_MIN);
+		fputs("\r\n", f);
+	}
+	fclose(f);
+	snprintf(path, sizeof(path), "%s/branch_metrics.csv", g->gold_dir);
+	rc = publish(path, text, len, err);
+	free(text);
+	return rc;
+}
+
+static json_t *
+json_number_or_null(double v)
+{
+	return isnan(v) ? json_null() : json_real(v);
+}
+
+static json_t *
+json_time(int64_t t, int64_t none)
+{
+	char buf[40];
+
+	if (t == none)
+		return json_null();
+	lake_format_timestamp(buf, sizeof(buf), t);
+	buf[10] = 'T';
+	return json_string(buf);
+}
+
+static int
+write_json(const gold *g, const metric *m, lake_err *err)
+{
+	json_t *branches = json_array(), *doc;
+	const metric *busiest = NULL, *fastest = NULL;
+	char path[4200], now[40], *text;
+	int rc;
+
+	for (size_t i = 0; i < g->nb; i++) {
+		if (busiest == NULL || m[i].b->received > busiest->b->received)
+			busiest = &m[i];
+		if (!isnan(m[i].avg) && (fastest == NULL ||
+		    m[i].avg < fastest->avg))
+			fastest = &m[i];
+		json_array_append_new(branches, json_pack(
+		    "{s:s, s:I, s:I, s:o, s:o, s:o, s:o, s:o}",
+		    "branch", m[i].b->name,
+		    "orders_received", (json_int_t)m[i].b->received,
+		    "orders_delivered", (json_int_t)m[i].b->delivered,
+		    "avg_delivery_hours", json_number_or_null(m[i].avg),
+		    "p50_delivery_hours", json_number_or_null(m[i].p50),
+		    "p90_delivery_hours", json_number_or_null(m[i].p90),
+		    "first_order_at", json_time(m[i].b->first_order, INT64_MAX),
+		    "last_order_at", json_time(m[i].b->last_order, INT64_MIN)));
+	}
+	lake_format_timestamp(now, sizeof(now), clock_now_us());
+	now[10] = 'T';
+	now[19] = 'Z';
+	now[20] = '\0';
+	doc = json_pack("{s:s, s:I, s:{s:s, s:s, s:s, s:s}, s:o, s:o, s:o}",
+	    "generated_at", now,
+	    "silver_version", (json_int_t)g->silver_version,
+	    "units", "avg_delivery_hours", "hours", "p50_delivery_hours",
+	    "hours (within 0.5%)", "p90_delivery_hours", "hours (within 0.5%)",
+	    "timestamps", "UTC, as stored in the source (no zone)",
+	    "busiest_branch", busiest ? json_pack("{s:s, s:I}", "branch",
+	    busiest->b->name, "orders_received",
+	    (json_int_t)busiest->b->received) : json_null(),
+	    "fastest_branch", fastest ? json_pack("{s:s, s:f}", "branch",
+	    fastest->b->name, "avg_delivery_hours", fastest->avg) :
+	    json_null(),
+	    "branches", branches);
+	text = json_dumps(doc, JSON_INDENT(2) | JSON_REAL_PRECISION(10));
+	json_decref(doc);
+	if (text == NULL) {
+		lake_err_set(err, "out of memory");
+		return -1;
+	}
+	snprintf(path, sizeof(path), "%s/branch_metrics.json", g->gold_dir);
+	rc = publish(path, text, strlen(text), err);
+	free(text);
+	if (rc == 0 && busiest != NULL)
+		log_info("busiest branch: %s (%" PRId64 " orders); fastest: %s "
+		    "(%.2f h on average)", busiest->b->name,
+		    busiest->b->received, fastest ? fastest->b->name : "none",
+		    fastest ? fastest->avg : 0.0);
+	return rc;
+}
+
+/* --- one run ------------------------------------------------------- */
+
+static int
+outputs_current(const gold *g)
+{
+	char path[4200];
+	delta_snapshot *s;
+	lake_err err;
+	int ok;
+
+	if (delta_snapshot_load(g->metrics_dir, -1, &s, &err) != DELTA_OK)
+		return 0;
+	ok = delta_snapshot_txn_version(s, APP) == g->silver_version;
+	delta_snapshot_free(s);
+	snprintf(path, sizeof(path), "%s/branch_metrics.json", g->gold_dir);
+	ok = ok && access(path, F_OK) == 0;
+	snprintf(path, sizeof(path), "%s/branch_metrics.csv", g->gold_dir);
+	return ok && access(path, F_OK) == 0;
+}
+
+static int
+run_once(const char *lake, lake_err *err)
+{
+	static const char *scols[] = { "branch", "status", "ordertime",
+		"updatedat" };
+	static const char *state_names[] = { "branch", "orders_received",
+		"orders_delivered", "delivery_us_sum", "first_order_at",
+		"last_order_at", "delivery_sketch" };
+	delta_snapshot *state = NULL;
+	delta_file *changes = NULL;
+	size_t nchanges = 0;
+	int64_t consumed = -1, t0 = clock_mono_us();
+	metric *m = NULL;
+	gold g;
+	int rc = DELTA_ERROR;
+
+	memset(&g, 0, sizeof(g));
+	g.err = err;
+	snprintf(g.gold_dir, sizeof(g.gold_dir), "%s/gold", lake);
+	snprintf(g.state_dir, sizeof(g.state_dir), "%s/gold/branch_state",
+	    lake);
+	snprintf(g.metrics_dir, sizeof(g.metrics_dir),
+	    "%s/gold/branch_metrics", lake);
+	snprintf(g.silver, sizeof(g.silver), "%s/silver/allorders", lake);
+	g.silver_version = delta_latest_version(g.silver, err);
+	if (g.silver_version == DELTA_NO_TABLE) {
+		log_info("silver is empty: run transformation first");
+		return DELTA_OK;
+	}
+	if (g.silver_version < 0)
+		return DELTA_ERROR;
+	rc = delta_snapshot_load(g.state_dir, -1, &state, err);
+	if (rc == DELTA_ERROR)
+		return DELTA_ERROR;
+	rc = DELTA_ERROR;
+	if (state != NULL) {
+		consumed = delta_snapshot_txn_version(state, APP);
+		if (lake_scan(g.state_dir, state->files, state->nfiles,
+		    state_names, 7, load_state_cb, &g, err) == -1)
+			goto out;
+	}
+	if (consumed >= g.silver_version && outputs_current(&g)) {
+		log_info("nothing new in silver (v%" PRId64 ")",
+		    g.silver_version);
+		rc = DELTA_OK;
+		goto out;
+	}
+	if (consumed < g.silver_version) {
+		if (delta_changes(g.silver, consumed, g.silver_version,
+		    &changes, &nchanges, err) == -1 ||
+		    lake_scan(g.silver, changes, nchanges, scols, 4,
+		    fold_silver_cb, &g, err) == -1)
+			goto out;
+		if (g.nb > 0)
+			qsort(g.b, g.nb, sizeof(*g.b), cmp_branch);
+		if ((rc = write_state(&g, err)) != DELTA_OK)
+			goto out;
+		rc = DELTA_ERROR;
+	} else
+		g.silver_version = consumed;
+	if (mkdir(g.gold_dir, 0755) == -1 && errno != EEXIST) {
+		lake_err_errno(err, "cannot create %s", g.gold_dir);
+		goto out;
+	}
+	if ((m = calloc(g.nb + 1, sizeof(*m))) == NULL) {
+		lake_err_set(err, "out of memory");
+		goto out;
+	}
+	compute(&g, m);
+	if ((rc = write_metrics_table(&g, m, err)) != DELTA_OK)
+		goto out;
+	rc = DELTA_ERROR;
+	if (write_csv(&g, m, err) == -1 || write_json(&g, m, err) == -1)
+		goto out;
+	log_info("%" PRId64 " new silver rows (v%" PRId64 "..v%" PRId64
+	    ") -> %zu branches in %.2f s", g.new_rows, consumed + 1,
+	    g.silver_version, g.nb, (clock_mono_us() - t0) / 1e6);
+	rc = DELTA_OK;
+out:
+	free(m);
+	delta_files_free(changes, nchanges);
+	delta_snapshot_free(state);
+	gold_free(&g);
+	return rc;
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "lake", required_argument, NULL, 'l' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *lake = getenv("MEDALLION_LAKE");
+	int verbose = 0, ch, rc = DELTA_ERROR;
+	lake_err err;
+
+	while ((ch = getopt_long(argc, argv, "hvV", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'l':
+			lake = optarg;
+			break;
+		case 'v':
+			verbose = 1;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		case 'V':
+			printf("serving (medallion) %s\n", MEDALLION_VERSION);
+			return 0;
+		default:
+			usage(stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	log_init("serving", verbose);
+	if (lake == NULL || *lake == '\0') {
+		log_warnx("no lake: set MEDALLION_LAKE or pass --lake DIR");
+		return EXIT_USAGE;
+	}
+	for (int attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
+		err.msg[0] = '\0';
+		rc = run_once(lake, &err);
+		if (rc != DELTA_CONFLICT)
+			break;
+		log_warnx("%s; starting over (attempt %d of %d)", err.msg,
+		    attempt + 1, MAX_ATTEMPTS);
+	}
+	if (rc != DELTA_OK) {
+		log_warnx("%s", err.msg);
+		return 1;
+	}
+	return 0;
+}

@@ -1,0 +1,893 @@
+/*
+ * transformation.c - the transformation stage: bronze -> silver.
+ *
+ * Each run reads only the bronze commits newer than the ones silver last
+ * consumed (txn appIds "transformation:orders" and
+ * "transformation:ordershistory" in silver's own log), joins each new
+ * history event with its order, and sorts it with validate.c's rules:
+ * NEW and DELIVERED events go to silver/allorders (partitioned by the
+ * event's date), INTRANSIT is dropped, broken events go to
+ * silver/rejected with a reason, and events whose order has not arrived
+ * wait: their ids and the oldest bronze version holding them are kept in
+ * silver's commitInfo, and the next run reads them again.
+ *
+ * The orders a batch needs are loaded from the bronze files whose orderid
+ * statistics can hold them, and the events silver already has for those
+ * orders (for duplicate checks) from the silver files likewise, so a run
+ * costs in proportion to its new data.
+ *
+ * Atomicity: a run is numbered (txn "transformation" = run). Rejected
+ * rows are committed first, tagged with the run in their file names; then
+ * silver, with all bookmarks, in one commit. A run that dies between the
+ * two is redone: the redo removes the dead attempt's rejected files in
+ * the same commit that adds its own, so nothing is counted twice.
+ *
+ * Exit status: 0 done (also when nothing was new), 1 failure, 2 usage.
+ */
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+
+#include <jansson.h>
+
+#include "clock.h"
+#include "delta.h"
+#include "lake.h"
+#include "lake_buf.h"
+#include "lake_format.h"
+#include "log.h"
+#include "medallion_version.h"
+#include "order_index.h"
+#include "validate.h"
+
+#define EXIT_USAGE 2
+#define MAX_ATTEMPTS 5
+#define APP_RUN "transformation"
+#define APP_ORDERS "transformation:orders"
+#define APP_HISTORY "transformation:ordershistory"
+
+static pq_column_def silver_cols[] = {
+	{ "orderid", PQ_INT32, 1, 0, 0 },
+	{ "ordertime", PQ_TIMESTAMP, 1, 0, 0 },
+	{ "branch", PQ_STRING, 1, 0, 0 },
+	{ "historyid", PQ_INT32, 1, 0, 0 },
+	{ "status", PQ_STRING, 1, 0, 0 },
+	{ "updatedat", PQ_TIMESTAMP, 1, 0, 0 },
+};
+static const pq_schema silver_schema = { silver_cols, 6 };
+
+static pq_column_def rejected_cols[] = {
+	{ "historyid", PQ_INT32, 1, 0, 0 },
+	{ "orderid", PQ_INT32, 1, 0, 0 },
+	{ "status", PQ_STRING, 1, 0, 0 },
+	{ "updatedat", PQ_TIMESTAMP, 1, 0, 0 },
+	{ "ordertime", PQ_TIMESTAMP, 1, 0, 0 },
+	{ "branch", PQ_STRING, 1, 0, 0 },
+	{ "reason", PQ_STRING, 1, 0, 0 },
+	{ "run", PQ_INT64, 1, 0, 0 },
+};
+static const pq_schema rejected_schema = { rejected_cols, 8 };
+
+/* A DELIVERED event seen before its order's NEW in the same batch. */
+typedef struct deferred {
+	int32_t historyid;
+	int32_t orderid;
+	int64_t updatedat;
+} deferred;
+
+typedef struct ids {
+	int32_t *v;
+	size_t n;
+	size_t cap;
+} ids;
+
+typedef struct tx_run {
+	char bronze_orders[4096];
+	char bronze_history[4096];
+	char silver[4096];
+	char rejected[4096];
+	delta_snapshot *silver_snap;
+	int64_t run;		/* this run's number */
+	int64_t orders_from;	/* bronze versions already consumed */
+	int64_t history_from;
+	int64_t orders_to;	/* bronze versions this run reads up to */
+	int64_t history_to;
+	int64_t pending_from;	/* pending events live after this version */
+	ids pending;		/* sorted historyids still waiting */
+	ids still_pending;
+	int64_t still_pending_from;
+	delta_file *history_files;
+	size_t nhistory_files;
+	order_index ix;
+	lake_writer *silver_w;
+	lake_writer *rejected_w;
+	deferred *deferred;
+	size_t ndeferred;
+	size_t deferred_cap;
+	int64_t counts[V_COUNT];
+	int64_t events_read;
+	lake_err *err;
+} tx_run;
+
+static void
+usage(FILE *out)
+{
+	fprintf(out,
+	    "usage: transformation [--lake DIR] [-v]\n"
+	    "\n"
+	    "Joins new bronze history events with their orders into "
+	    "DIR/silver/allorders\n(NEW and DELIVERED events), rejects broken "
+	    "events into DIR/silver/rejected,\nand lets events whose order has "
+	    "not arrived wait for the next run.\n"
+	    "\n"
+	    "  --lake DIR    lake root (default: $MEDALLION_LAKE)\n"
+	    "  -v            more logging\n"
+	    "  -h, --help    this help\n"
+	    "\n"
+	    "exit status: 0 ok (also when nothing was new), 1 error, 2 usage\n");
+}
+
+static int
+ids_push(ids *s, int32_t v)
+{
+	if (s->n == s->cap) {
+		size_t cap = s->cap ? s->cap * 2 : 256;
+		int32_t *p = realloc(s->v, cap * sizeof(*p));
+
+		if (p == NULL)
+			return -1;
+		s->v = p;
+		s->cap = cap;
+	}
+	s->v[s->n++] = v;
+	return 0;
+}
+
+static int
+cmp_i32(const void *a, const void *b)
+{
+	int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static int
+ids_has(const ids *s, int32_t v)
+{
+	return s->n > 0 && bsearch(&v, s->v, s->n, sizeof(int32_t),
+	    cmp_i32) != NULL;
+}
+
+static void
+run_free(tx_run *r)
+{
+	delta_snapshot_free(r->silver_snap);
+	delta_files_free(r->history_files, r->nhistory_files);
+	order_index_free(&r->ix);
+	if (r->silver_w != NULL)
+		lake_writer_abort(r->silver_w);
+	if (r->rejected_w != NULL)
+		lake_writer_abort(r->rejected_w);
+	free(r->pending.v);
+	free(r->still_pending.v);
+	free(r->deferred);
+}
+
+/* --- state --------------------------------------------------------- */
+
+static int64_t
+info_int(json_t *params, const char *key, int64_t dflt)
+{
+	const char *s = json_string_value(json_object_get(params, key));
+
+	return s != NULL ? strtoll(s, NULL, 10) : dflt;
+}
+
+/* Reads silver's bookmarks and the pending events of its last commit. */
+static int
+load_state(tx_run *r, lake_err *err)
+{
+	json_t *info, *params;
+	const char *list;
+	char *text;
+	int rc;
+
+	r->orders_from = r->history_from = -1;
+	r->pending_from = -1;
+	rc = delta_snapshot_load(r->silver, -1, &r->silver_snap, err);
+	if (rc == DELTA_NO_TABLE) {
+		r->run = 1;
+		return 0;
+	}
+	if (rc != DELTA_OK)
+		return -1;
+	r->run = delta_snapshot_txn_version(r->silver_snap, APP_RUN) + 1;
+	r->orders_from = delta_snapshot_txn_version(r->silver_snap, APP_ORDERS);
+	r->history_from = delta_snapshot_txn_version(r->silver_snap,
+	    APP_HISTORY);
+	if ((text = delta_commit_info(r->silver, r->silver_snap->version,
+	    err)) == NULL)
+		return -1;
+	info = json_loads(text, 0, NULL);
+	free(text);
+	params = json_object_get(info, "operationParameters");
+	r->pending_from = info_int(params, "pendingFrom", -1);
+	list = json_string_value(json_object_get(params, "pendingIds"));
+	for (const char *p = list; p != NULL && *p;) {
+		char *end;
+		long v = strtol(p, &end, 10);
+
+		if (end == p || ids_push(&r->pending, (int32_t)v) == -1)
+			break;
+		p = *end == ',' ? end + 1 : end;
+	}
+	json_decref(info);
+	if (r->pending.n > 0)
+		qsort(r->pending.v, r->pending.n, sizeof(int32_t), cmp_i32);
+	return 0;
+}
+
+/* Whether row i of a history file belongs to this batch. */
+static int
+in_batch(const tx_run *r, const delta_file *f, int32_t historyid)
+{
+	if (f->added_in_version > r->history_from)
+		return 1;
+	return ids_has(&r->pending, historyid);
+}
+
+/* --- pass 1: the orders the batch names ---------------------------- */
+
+static int
+collect_orderids(const pq_batch *b, const delta_file *f, void *arg)
+{
+	tx_run *r = arg;
+	const pq_column_batch *hid = &b->cols[0], *oid = &b->cols[1];
+
+	for (int64_t i = 0; i < b->nrows; i++) {
+		if ((oid->nulls && oid->nulls[i]) || (hid->nulls &&
+		    hid->nulls[i]) || !in_batch(r, f, hid->v.i32[i]))
+			continue;
+		if (oid->v.i32[i] != 0 &&
+		    order_index_add(&r->ix, oid->v.i32[i]) == NULL) {
+			lake_err_set(r->err, "out of memory indexing orders");
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* The orderid range a file's statistics promise, or 0 when unknown. */
+static int
+file_orderid_range(const delta_file *f, int64_t *lo, int64_t *hi)
+{
+	json_t *st = f->stats_json ? json_loads(f->stats_json, 0, NULL) : NULL;
+	json_t *mn = json_object_get(json_object_get(st, "minValues"),
+	    "orderid");
+	json_t *mx = json_object_get(json_object_get(st, "maxValues"),
+	    "orderid");
+	int ok = json_is_integer(mn) && json_is_integer(mx);
+
+	if (ok) {
+		*lo = json_integer_value(mn);
+		*hi = json_integer_value(mx);
+	}
+	json_decref(st);
+	return ok;
+}
+
+typedef struct id_range {
+	int32_t lo;
+	int32_t hi;
+} id_range;
+
+static id_range
+index_range(const order_index *ix)
+{
+	id_range rg = { INT32_MAX, INT32_MIN };
+
+	for (size_t i = 0; i < ix->nslots; i++) {
+		int32_t id = ix->slots[i].orderid;
+
+		if (id == 0)
+			continue;
+		if (id < rg.lo)
+			rg.lo = id;
+		if (id > rg.hi)
+			rg.hi = id;
+	}
+	return rg;
+}
+
+/* The files of snap that may hold one of the indexed orders. */
+static delta_file *
+files_for_orders(const delta_snapshot *snap, id_range rg, size_t *n)
+{
+	delta_file *out = calloc(snap->nfiles + 1, sizeof(delta_file));
+
+	*n = 0;
+	if (out == NULL)
+		return NULL;
+	for (size_t i = 0; i < snap->nfiles; i++) {
+		int64_t lo, hi;
+
+		if (file_orderid_range(&snap->files[i], &lo, &hi) &&
+		    (hi < rg.lo || lo > rg.hi))
+			continue;
+		out[(*n)++] = snap->files[i];	/* borrowed */
+	}
+	return out;
+}
+
+static int
+load_orders_cb(const pq_batch *b, const delta_file *f, void *arg)
+{
+	tx_run *r = arg;
+	const pq_column_batch *oid = &b->cols[0], *ot = &b->cols[1];
+	const pq_column_batch *br = &b->cols[2];
+
+	(void)f;
+	for (int64_t i = 0; i < b->nrows; i++) {
+		order_entry *e;
+		int branch;
+
+		if (oid->nulls && oid->nulls[i])
+			continue;
+		if ((e = order_index_get(&r->ix, oid->v.i32[i])) == NULL)
+			continue;
+		if ((ot->nulls && ot->nulls[i]) || (br->nulls && br->nulls[i]))
+			continue;	/* an order without time or branch */
+		branch = order_index_branch(&r->ix, br->data + br->offsets[i],
+		    br->offsets[i + 1] - br->offsets[i]);
+		if (branch < 0) {
+			lake_err_set(r->err, "out of memory for branch names");
+			return -1;
+		}
+		e->known = 1;
+		e->ordertime = ot->v.i64[i];
+		e->branch = (uint16_t)branch;
+	}
+	return 0;
+}
+
+static int
+silver_flags_cb(const pq_batch *b, const delta_file *f, void *arg)
+{
+	tx_run *r = arg;
+	const pq_column_batch *oid = &b->cols[0], *st = &b->cols[1];
+
+	(void)f;
+	for (int64_t i = 0; i < b->nrows; i++) {
+		order_entry *e;
+		const char *s;
+		uint32_t n;
+
+		if ((oid->nulls && oid->nulls[i]) || (st->nulls &&
+		    st->nulls[i]) || (e = order_index_get(&r->ix,
+		    oid->v.i32[i])) == NULL)
+			continue;
+		s = st->data + st->offsets[i];
+		n = st->offsets[i + 1] - st->offsets[i];
+		if (n == 3 && memcmp(s, "NEW", 3) == 0)
+			e->flags |= ORDER_HAS_NEW;
+		else if (n == 9 && memcmp(s, "DELIVERED", 9) == 0)
+			e->flags |= ORDER_HAS_DELIVERED;
+	}
+	return 0;
+}
+
+/* Loads the batch's orders from bronze and their flags from silver. */
+static int
+load_orders(tx_run *r, lake_err *err)
+{
+	static const char *ocols[] = { "orderid", "ordertime", "branch" };
+	static const char *scols[] = { "orderid", "status" };
+	delta_snapshot *orders = NULL;
+	delta_file *sel;
+	id_range rg = index_range(&r->ix);
+	size_t n;
+	int rc;
+
+	if (r->ix.n == 0)
+		return 0;
+	rc = delta_snapshot_load(r->bronze_orders, r->orders_to, &orders, err);
+	if (rc == DELTA_ERROR)
+		return -1;
+	if (orders != NULL) {
+		if ((sel = files_for_orders(orders, rg, &n)) == NULL) {
+			delta_snapshot_free(orders);
+			lake_err_set(err, "out of memory");
+			return -1;
+		}
+		log_debug("orders: reading %zu of %zu bronze files", n,
+		    orders->nfiles);
+		rc = lake_scan(r->bronze_orders, sel, n, ocols, 3,
+		    load_orders_cb, r, err);
+		free(sel);
+		delta_snapshot_free(orders);
+		if (rc == -1)
+			return -1;
+	}
+	if (r->silver_snap != NULL) {
+		if ((sel = files_for_orders(r->silver_snap, rg, &n)) == NULL) {
+			lake_err_set(err, "out of memory");
+			return -1;
+		}
+		log_debug("silver: reading %zu of %zu files for duplicates", n,
+		    r->silver_snap->nfiles);
+		rc = lake_scan(r->silver, sel, n, scols, 2, silver_flags_cb, r,
+		    err);
+		free(sel);
+		if (rc == -1)
+			return -1;
+	}
+	return 0;
+}
+
+/* --- pass 2: sorting the events ------------------------------------ */
+
+static void
+date_of(int64_t micros, char *buf, size_t len)
+{
+	int64_t days = micros / 86400000000LL;
+
+	if (micros % 86400000000LL < 0)
+		days--;
+	lake_format_date(buf, len, (int32_t)days);
+}
+
+static int
+emit_silver(tx_run *r, const order_entry *e, int32_t historyid,
+    const char *status, uint32_t slen, int64_t updatedat)
+{
+	pq_value v[6];
+	char date[16];
+
+	memset(v, 0, sizeof(v));
+	v[0].v.i32 = e->orderid;
+	v[1].v.i64 = e->ordertime;
+	v[2].v.s.ptr = r->ix.branches[e->branch];
+	v[2].v.s.len = r->ix.branch_len[e->branch];
+	v[3].v.i32 = historyid;
+	v[4].v.s.ptr = status;
+	v[4].v.s.len = slen;
+	v[5].v.i64 = updatedat;
+	date_of(updatedat, date, sizeof(date));
+	return lake_writer_append(r->silver_w, date, v, r->err);
+}
+
+static int
+emit_rejected(tx_run *r, const order_entry *e, int32_t historyid,
+    int32_t orderid, int orderid_null, const char *status, uint32_t slen,
+    int status_null, int64_t updatedat, int updatedat_null, verdict why)
+{
+	const char *reason = verdict_reason(why);
+	pq_value v[8];
+
+	memset(v, 0, sizeof(v));
+	v[0].v.i32 = historyid;
+	v[1].is_null = orderid_null;
+	v[1].v.i32 = orderid;
+	v[2].is_null = status_null;
+	v[2].v.s.ptr = status;
+	v[2].v.s.len = slen;
+	v[3].is_null = updatedat_null;
+	v[3].v.i64 = updatedat;
+	v[4].is_null = e == NULL || !e->known;
+	v[5].is_null = e == NULL || !e->known;
+	if (e != NULL && e->known) {
+		v[4].v.i64 = e->ordertime;
+		v[5].v.s.ptr = r->ix.branches[e->branch];
+		v[5].v.s.len = r->ix.branch_len[e->branch];
+	}
+	v[6].v.s.ptr = reason;
+	v[6].v.s.len = (uint32_t)strlen(reason);
+	v[7].v.i64 = r->run;
+	r->counts[why]++;
+	return lake_writer_append(r->rejected_w, NULL, v, r->err);
+}
+
+static int
+defer_event(tx_run *r, int32_t historyid, int32_t orderid, int64_t updatedat)
+{
+	if (r->ndeferred == r->deferred_cap) {
+		size_t cap = r->deferred_cap ? r->deferred_cap * 2 : 64;
+		deferred *p = realloc(r->deferred, cap * sizeof(*p));
+
+		if (p == NULL)
+			return -1;
+		r->deferred = p;
+		r->deferred_cap = cap;
+	}
+	r->deferred[r->ndeferred].historyid = historyid;
+	r->deferred[r->ndeferred].orderid = orderid;
+	r->deferred[r->ndeferred].updatedat = updatedat;
+	r->ndeferred++;
+	return 0;
+}
+
+static int
+sort_events_cb(const pq_batch *b, const delta_file *f, void *arg)
+{
+	tx_run *r = arg;
+	const pq_column_batch *hid = &b->cols[0], *oid = &b->cols[1];
+	const pq_column_batch *st = &b->cols[2], *up = &b->cols[3];
+
+	for (int64_t i = 0; i < b->nrows; i++) {
+		int oid_null = oid->nulls && oid->nulls[i];
+		int st_null = st->nulls && st->nulls[i];
+		int up_null = up->nulls && up->nulls[i];
+		int32_t historyid = hid->v.i32[i];
+		const char *s = st->data + st->offsets[i];
+		uint32_t slen = st->offsets[i + 1] - st->offsets[i];
+		order_entry *e;
+		verdict v;
+		int rc = 0;
+
+		if ((hid->nulls && hid->nulls[i]) || !in_batch(r, f, historyid))
+			continue;
+		r->events_read++;
+		e = oid_null ? NULL : order_index_get(&r->ix, oid->v.i32[i]);
+		if (st_null || up_null) {
+			v = V_UNKNOWN_STATUS;
+		} else {
+			uint8_t none = 0;
+
+			v = validate_event(s, slen, e != NULL && e->known,
+			    e ? &e->flags : &none, up->v.i64[i],
+			    e ? e->ordertime : 0, 0);
+		}
+		switch (v) {
+		case V_KEEP:
+			r->counts[v]++;
+			rc = emit_silver(r, e, historyid, s, slen,
+			    up->v.i64[i]);
+			break;
+		case V_DROP:
+			r->counts[v]++;
+			break;
+		case V_WAIT:
+			r->counts[v]++;
+			rc = ids_push(&r->still_pending, historyid);
+			if (f->added_in_version - 1 < r->still_pending_from)
+				r->still_pending_from = f->added_in_version -
+				    1;
+			break;
+		case V_DEFER:
+			rc = defer_event(r, historyid, oid->v.i32[i],
+			    up->v.i64[i]);
+			break;
+		default:
+			rc = emit_rejected(r, e, historyid, oid_null ? 0 :
+			    oid->v.i32[i], oid_null, s, slen, st_null,
+			    up_null ? 0 : up->v.i64[i], up_null, v);
+			break;
+		}
+		if (rc == -1) {
+			if (r->err->msg[0] == '\0')
+				lake_err_set(r->err, "out of memory");
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int
+finish_deferred(tx_run *r)
+{
+	for (size_t i = 0; i < r->ndeferred; i++) {
+		deferred *d = &r->deferred[i];
+		order_entry *e = order_index_get(&r->ix, d->orderid);
+		verdict v = validate_event("DELIVERED", 9, 1, &e->flags,
+		    d->updatedat, e->ordertime, 1);
+		int rc;
+
+		if (v == V_KEEP) {
+			r->counts[v]++;
+			rc = emit_silver(r, e, d->historyid, "DELIVERED", 9,
+			    d->updatedat);
+		} else
+			rc = emit_rejected(r, e, d->historyid, d->orderid, 0,
+			    "DELIVERED", 9, 0, d->updatedat, 0, v);
+		if (rc == -1)
+			return -1;
+	}
+	return 0;
+}
+
+/* --- commits ------------------------------------------------------- */
+
+/*
+ * Rejected rows first. Files of an earlier attempt at this same run (a
+ * crash after this commit, before silver's) are removed in this commit.
+ */
+static int
+commit_rejected(tx_run *r, lake_err *err)
+{
+	delta_snapshot *base = NULL;
+	delta_commit *c = NULL;
+	char tag[40], info[256];
+	int64_t version, rejected = lake_writer_rows(r->rejected_w);
+	int rc, nstale = 0;
+
+	snprintf(tag, sizeof(tag), "part-r%06" PRId64 "-", r->run);
+	rc = delta_snapshot_load(r->rejected, -1, &base, err);
+	if (rc == DELTA_ERROR)
+		goto fail;
+	for (size_t i = 0; base != NULL && i < base->nfiles; i++)
+		nstale += strstr(base->files[i].path, tag) != NULL;
+	if (rejected == 0 && nstale == 0) {
+		lake_writer_abort(r->rejected_w);
+		r->rejected_w = NULL;
+		delta_snapshot_free(base);
+		return DELTA_OK;
+	}
+	if ((c = delta_commit_begin(r->rejected, base)) == NULL)
+		goto nomem;
+	if (base == NULL && delta_commit_set_metadata(c, &rejected_schema,
+	    NULL, 0, err) == -1)
+		goto fail;
+	for (size_t i = 0; base != NULL && i < base->nfiles; i++)
+		if (strstr(base->files[i].path, tag) != NULL &&
+		    delta_commit_remove(c, base->files[i].path, err) == -1)
+			goto fail;
+	snprintf(info, sizeof(info), "{\"operationParameters\":{\"stage\":"
+	    "\"transformation\",\"run\":\"%" PRId64 "\"},\"operationMetrics\":"
+	    "{\"numOutputRows\":\"%" PRId64 "\",\"numRemovedFiles\":\"%d\"}}",
+	    r->run, rejected, nstale);
+	if (delta_commit_set_txn(c, APP_RUN, r->run, err) == -1 ||
+	    delta_commit_set_info(c, "WRITE", info, err) == -1)
+		goto fail;
+	rc = lake_writer_commit_with(r->rejected_w, c, &version, err);
+	r->rejected_w = NULL;
+	delta_commit_free(c);
+	delta_snapshot_free(base);
+	return rc;
+nomem:
+	lake_err_set(err, "out of memory");
+fail:
+	delta_commit_free(c);
+	delta_snapshot_free(base);
+	return DELTA_ERROR;
+}
+
+static void
+set_int(json_t *obj, const char *key, int64_t v)
+{
+	char num[32];
+
+	snprintf(num, sizeof(num), "%" PRId64, v);
+	json_object_set_new(obj, key, json_string(num));
+}
+
+static char *
+silver_info(tx_run *r)
+{
+	json_t *params, *metrics, *info;
+	lake_buf list = { 0 };
+	char num[32], *text;
+
+	for (size_t i = 0; i < r->still_pending.n; i++) {
+		int n = snprintf(num, sizeof(num), "%s%" PRId32, i ? "," : "",
+		    r->still_pending.v[i]);
+
+		lake_buf_append(&list, num, (size_t)n);
+	}
+	lake_buf_append(&list, "", 1);
+	if (list.failed)
+		return NULL;
+	params = json_object();
+	metrics = json_object();
+	json_object_set_new(params, "stage", json_string("transformation"));
+	set_int(params, "run", r->run);
+	set_int(params, "bronzeOrdersVersion", r->orders_to);
+	set_int(params, "bronzeHistoryVersion", r->history_to);
+	if (r->still_pending.n > 0) {
+		set_int(params, "pendingFrom", r->still_pending_from);
+		json_object_set_new(params, "pendingIds",
+		    json_string((char *)list.data));
+	}
+	set_int(metrics, "numSourceRows", r->events_read);
+	set_int(metrics, "numOutputRows", r->counts[V_KEEP]);
+	set_int(metrics, "numDroppedInTransit", r->counts[V_DROP]);
+	set_int(metrics, "numWaitingForOrder", r->counts[V_WAIT]);
+	for (int v = V_UNKNOWN_STATUS; v < V_COUNT; v++) {
+		char key[64];
+
+		snprintf(key, sizeof(key), "numRejected: %s",
+		    verdict_reason((verdict)v));
+		set_int(metrics, key, r->counts[v]);
+	}
+	info = json_pack("{s:o, s:o}", "operationParameters", params,
+	    "operationMetrics", metrics);
+	text = json_dumps(info, JSON_COMPACT);
+	json_decref(info);
+	lake_buf_free(&list);
+	return text;
+}
+
+static int
+commit_silver(tx_run *r, int64_t *version, lake_err *err)
+{
+	const char *pcols[1] = { "date" };
+	delta_commit *c;
+	char *info = silver_info(r);
+	int rc = DELTA_ERROR;
+
+	if (info == NULL ||
+	    (c = delta_commit_begin(r->silver, r->silver_snap)) == NULL) {
+		free(info);
+		lake_err_set(err, "out of memory");
+		return DELTA_ERROR;
+	}
+	if ((r->silver_snap == NULL && delta_commit_set_metadata(c,
+	    &silver_schema, pcols, 1, err) == -1) ||
+	    delta_commit_set_txn(c, APP_RUN, r->run, err) == -1 ||
+	    delta_commit_set_txn(c, APP_ORDERS, r->orders_to, err) == -1 ||
+	    delta_commit_set_txn(c, APP_HISTORY, r->history_to, err) == -1 ||
+	    delta_commit_set_info(c, "STREAMING UPDATE", info, err) == -1)
+		goto out;
+	rc = lake_writer_commit_with(r->silver_w, c, version, err);
+	r->silver_w = NULL;
+out:
+	delta_commit_free(c);
+	free(info);
+	return rc;
+}
+
+/* --- one run ------------------------------------------------------- */
+
+static int64_t
+latest(const char *table, lake_err *err)
+{
+	int64_t v = delta_latest_version(table, err);
+
+	return v == DELTA_NO_TABLE ? -1 : v;
+}
+
+static int
+run_once(const char *lake, lake_err *err)
+{
+	static const char *pass1[] = { "historyid", "orderid" };
+	static const char *pass2[] = { "historyid", "orderid", "status",
+		"updatedat" };
+	lake_writer_opts opts;
+	int64_t t0 = clock_mono_us(), version = -1;
+	char tag[32];
+	tx_run r;
+	int rc = DELTA_ERROR;
+
+	memset(&r, 0, sizeof(r));
+	r.err = err;
+	r.still_pending_from = INT64_MAX;
+	snprintf(r.bronze_orders, sizeof(r.bronze_orders), "%s/bronze/orders",
+	    lake);
+	snprintf(r.bronze_history, sizeof(r.bronze_history),
+	    "%s/bronze/ordershistory", lake);
+	snprintf(r.silver, sizeof(r.silver), "%s/silver/allorders", lake);
+	snprintf(r.rejected, sizeof(r.rejected), "%s/silver/rejected", lake);
+	if (load_state(&r, err) == -1)
+		goto out;
+	if ((r.orders_to = latest(r.bronze_orders, err)) < -1 ||
+	    (r.history_to = latest(r.bronze_history, err)) < -1)
+		goto out;
+	if (r.history_to < 0) {
+		log_info("bronze has no history yet: run ingestion first");
+		rc = DELTA_OK;
+		goto out;
+	}
+	if (r.orders_to == r.orders_from && r.history_to == r.history_from &&
+	    r.pending.n == 0) {
+		log_info("nothing new in bronze (orders v%" PRId64 ", history v%"
+		    PRId64 ")", r.orders_to, r.history_to);
+		rc = DELTA_OK;
+		goto out;
+	}
+	if (delta_changes(r.bronze_history, r.pending.n > 0 && r.pending_from <
+	    r.history_from ? r.pending_from : r.history_from, r.history_to,
+	    &r.history_files, &r.nhistory_files, err) == -1)
+		goto out;
+	if (order_index_init(&r.ix, 1024) == -1) {
+		lake_err_set(err, "out of memory");
+		goto out;
+	}
+	if (lake_scan(r.bronze_history, r.history_files, r.nhistory_files,
+	    pass1, 2, collect_orderids, &r, err) == -1 ||
+	    load_orders(&r, err) == -1)
+		goto out;
+	lake_writer_opts_default(&opts);
+	snprintf(tag, sizeof(tag), "r%06" PRId64, r.run);
+	opts.file_tag = tag;
+	if ((r.silver_w = lake_writer_open(r.silver, &silver_schema, "date",
+	    &opts, err)) == NULL ||
+	    (r.rejected_w = lake_writer_open(r.rejected, &rejected_schema,
+	    NULL, &opts, err)) == NULL)
+		goto out;
+	if (lake_scan(r.bronze_history, r.history_files, r.nhistory_files,
+	    pass2, 4, sort_events_cb, &r, err) == -1 ||
+	    finish_deferred(&r) == -1)
+		goto out;
+	if (r.still_pending.n > 0)
+		qsort(r.still_pending.v, r.still_pending.n, sizeof(int32_t),
+		    cmp_i32);
+	if ((rc = commit_rejected(&r, err)) != DELTA_OK)
+		goto out;
+	if ((rc = commit_silver(&r, &version, err)) != DELTA_OK)
+		goto out;
+	log_info("run %" PRId64 ": %" PRId64 " events (bronze history v%"
+	    PRId64 "..v%" PRId64 "): %" PRId64 " into silver v%" PRId64
+	    ", %" PRId64 " INTRANSIT dropped, %" PRId64 " waiting for their "
+	    "order, in %.2f s", r.run, r.events_read, r.history_from + 1,
+	    r.history_to, r.counts[V_KEEP], version, r.counts[V_DROP],
+	    r.counts[V_WAIT], (clock_mono_us() - t0) / 1e6);
+	for (int v = V_UNKNOWN_STATUS; v < V_COUNT; v++)
+		if (r.counts[v] > 0 || log_verbose())
+			log_info("rejected (%s): %" PRId64,
+			    verdict_reason((verdict)v), r.counts[v]);
+out:
+	run_free(&r);
+	return rc;
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "lake", required_argument, NULL, 'l' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *lake = getenv("MEDALLION_LAKE");
+	int verbose = 0, ch, rc = DELTA_ERROR;
+	struct rusage ru;
+	lake_err err;
+
+	while ((ch = getopt_long(argc, argv, "hvV", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'l':
+			lake = optarg;
+			break;
+		case 'v':
+			verbose = 1;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		case 'V':
+			printf("transformation (medallion) %s\n",
+			    MEDALLION_VERSION);
+			return 0;
+		default:
+			usage(stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	log_init("transformation", verbose);
+	if (lake == NULL || *lake == '\0') {
+		log_warnx("no lake: set MEDALLION_LAKE or pass --lake DIR");
+		return EXIT_USAGE;
+	}
+	for (int attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
+		err.msg[0] = '\0';
+		rc = run_once(lake, &err);
+		if (rc != DELTA_CONFLICT)
+			break;
+		log_warnx("%s; starting over (attempt %d of %d)", err.msg,
+		    attempt + 1, MAX_ATTEMPTS);
+	}
+	if (rc != DELTA_OK) {
+		log_warnx("%s", err.msg);
+		return 1;
+	}
+	getrusage(RUSAGE_SELF, &ru);
+	log_debug("peak RSS %ld MiB", ru.ru_maxrss / 1024);
+	return 0;
+}
