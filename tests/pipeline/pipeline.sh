@@ -1,0 +1,162 @@
+#!/bin/bash
+# pipeline.sh - ingestion -> transformation -> serving on a real
+# PostgreSQL, run several times while medallion-retailapp writes through 4
+# connections, then once more after it stops:
+#  - gold equals what SQL computes on the source: exact counts, averages
+#    within 1e-9 relative, p50/p90 within the sketch's 0.5%, first and
+#    last order times;
+#  - DuckDB reading silver agrees with gold's counts;
+#  - each validation case lands in silver/rejected with its reason, and
+#    an event whose order has not arrived waits, then joins;
+#  - kill -9 of transformation at random points, then a rerun, gives the
+#    same silver and rejected as an uninterrupted run;
+#  - a second serving run with nothing new changes nothing.
+. "${MEDALLION_SOURCE_DIR:?set it to the source tree, or run the test with meson test}/tests/lib/harness.sh"
+. "$MEDALLION_SOURCE_DIR/tests/lib/pg.sh"
+
+b=$MEDALLION_BUILD_DIR
+app=$b/retailapp/medallion-retailapp
+lake=$b/stages/lake/medallion-lake
+export MEDALLION_LAKE=$H_TMP/lake
+pg_start
+q() { pg_psql_admin -Atc "$1"; }
+as_app() { (eval "$(pg_env_app)"; "$@"); }
+pipeline() {
+	(eval "$(pg_env_pipeline)"; "$b/stages/ingestion/ingestion") &&
+	"$b/stages/transformation/transformation" && "$b/stages/serving/serving"
+}
+
+as_app "$app" --bulk 20000 --seed 5 --quiet 2>/dev/null
+as_app "$app" --seed 1 --events 4000 --rate 800 --connections 4 --quiet 2>/dev/null &
+writer=$!
+runs=0 failed=0
+while kill -0 $writer 2>/dev/null; do
+	pipeline 2>>"$H_TMP/pipeline.log" || failed=$((failed + 1))
+	runs=$((runs + 1))
+done
+wait $writer
+h_check "final pipeline run after the writers stop" pipeline
+h_eq "no run failed during the writes ($runs runs)" "$failed" 0
+
+# Gold against SQL on the source.
+sql_gold() {
+	q "SELECT o.branch, count(*) FILTER (WHERE h.status = 'NEW'),
+	  count(*) FILTER (WHERE h.status = 'DELIVERED'),
+	  coalesce(avg(extract(epoch FROM h.updatedat - o.ordertime)) FILTER (WHERE h.status = 'DELIVERED') / 3600, -1),
+	  coalesce(percentile_disc(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM h.updatedat - o.ordertime) / 3600) FILTER (WHERE h.status = 'DELIVERED'), -1),
+	  coalesce(percentile_disc(0.9) WITHIN GROUP (ORDER BY extract(epoch FROM h.updatedat - o.ordertime) / 3600) FILTER (WHERE h.status = 'DELIVERED'), -1),
+	  to_char(min(o.ordertime) FILTER (WHERE h.status = 'NEW'), 'YYYY-MM-DD\"T\"HH24:MI:SS.US'),
+	  to_char(max(o.ordertime) FILTER (WHERE h.status = 'NEW'), 'YYYY-MM-DD\"T\"HH24:MI:SS.US')
+	  FROM ordershistory h JOIN orders o USING (orderid) GROUP BY 1 ORDER BY 1"
+}
+our_gold() {
+	jq -r '.branches | sort_by(.branch)[] | [.branch, .orders_received, .orders_delivered,
+		(.avg_delivery_hours // -1), (.p50_delivery_hours // -1), (.p90_delivery_hours // -1),
+		.first_order_at, .last_order_at] | map(tostring) | join("|")' "$MEDALLION_LAKE/gold/branch_metrics.json"
+}
+compare_gold() {	# prints the lines that differ beyond tolerance
+	paste -d'#' <(sql_gold) <(our_gold) | awk -F'#' '{
+		split($1, s, "|"); split($2, o, "|"); bad = 0
+		for (i in s) if (i != 4 && i != 5 && i != 6 && s[i] != o[i]) bad = 1
+		if (s[4] != o[4]) { d = s[4] - o[4]; if (d < 0) d = -d; if (d > 1e-9 * s[4]) bad = 1 }
+		for (i = 5; i <= 6; i++) { d = s[i] - o[i]; if (d < 0) d = -d; if (d > 0.0051 * s[i]) bad = 1 }
+		if (bad) print "sql: " $1 " ours: " $2 }'
+}
+h_eq "gold has every branch the source has" "$(our_gold | wc -l)" "$(sql_gold | wc -l)"
+diffs=$(compare_gold)
+h_eq "gold equals SQL on the source (counts exact, avg 1e-9, p50/p90 0.5%)" "$diffs" ""
+h_match "gold JSON names the busiest branch" "$(jq -r .busiest_branch.branch "$MEDALLION_LAKE/gold/branch_metrics.json")" \
+	"^$(q "SELECT branch FROM orders GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT 1")\$"
+h_eq "gold JSON names the fastest branch" "$(jq -r .fastest_branch.branch "$MEDALLION_LAKE/gold/branch_metrics.json")" \
+	"$(q "SELECT o.branch FROM ordershistory h JOIN orders o USING (orderid) WHERE h.status = 'DELIVERED'
+	      GROUP BY 1 ORDER BY avg(h.updatedat - o.ordertime), 1 LIMIT 1")"
+h_eq "gold JSON says which silver version it comes from" \
+	"$(jq -r .silver_version "$MEDALLION_LAKE/gold/branch_metrics.json")" \
+	"$("$lake" log --json "$MEDALLION_LAKE/silver/allorders" | tail -1 | jq -r .version)"
+h_eq "the gold CSV has a header and a row per branch" \
+	"$(head -1 "$MEDALLION_LAKE/gold/branch_metrics.csv" | tr -d '\r')" \
+	"branch,orders_received,orders_delivered,avg_delivery_hours,p50_delivery_hours,p90_delivery_hours,first_order_at,last_order_at"
+h_eq "the gold Delta table has the same rows" "$("$lake" cat --columns branch,orders_received "$MEDALLION_LAKE/gold/branch_metrics" | tail -n +2 | tr -d '\r"' | sort)" \
+	"$(our_gold | cut -d'|' -f1,2 | tr '|' ',' | sort)"
+
+files() { "$lake" ls --json "$MEDALLION_LAKE/$1" | jq -r --arg t "$MEDALLION_LAKE/$1" '"\u0027" + $t + "/" + .path + "\u0027"' | paste -sd, -; }
+h_eq "DuckDB reading silver agrees with gold's counts" \
+	"$(h_duckdb "SELECT count(*) FILTER (WHERE status = 'NEW') AS r, count(*) FILTER (WHERE status = 'DELIVERED') AS d FROM read_parquet([$(files silver/allorders)], hive_partitioning=false)" | jq -r '"\(.r) \(.d)"')" \
+	"$(jq -r '[(.branches | map(.orders_received) | add), (.branches | map(.orders_delivered) | add)] | join(" ")' "$MEDALLION_LAKE/gold/branch_metrics.json")"
+h_eq "silver has no INTRANSIT event and every event once" \
+	"$(h_duckdb "SELECT count(*) FILTER (WHERE status = 'INTRANSIT') AS t, count(*) - count(DISTINCT historyid) AS dup FROM read_parquet([$(files silver/allorders)], hive_partitioning=false)" | jq -r '"\(.t) \(.dup)"')" "0 0"
+
+before=$(cat "$MEDALLION_LAKE/gold/branch_metrics.csv")
+h_check "a run with nothing new succeeds" pipeline
+h_eq "... and leaves gold as it was" "$(cat "$MEDALLION_LAKE/gold/branch_metrics.csv")" "$before"
+
+# Validation: break the source's own rules on purpose (as the superuser).
+q "ALTER TABLE ordershistory DROP CONSTRAINT ordershistory_status_check;
+   ALTER TABLE ordershistory DROP CONSTRAINT ordershistory_orderid_fkey;
+   ALTER TABLE ordershistory DISABLE TRIGGER ordershistory_advance" >/dev/null
+q "INSERT INTO orders (orderid, ordertime, branch) VALUES
+     (900001, '2026-01-01 10:00', 'Testbranch'), (900002, '2026-01-01 10:00', 'Testbranch'),
+     (900003, '2026-01-01 10:00', 'Testbranch'), (900004, '2026-01-01 10:00', 'Testbranch');
+   INSERT INTO ordershistory (orderid, status, updatedat) VALUES
+     (900001, 'NEW', '2026-01-01 10:00'), (900001, 'LOST', '2026-01-01 11:00'),
+     (900002, 'DELIVERED', '2026-01-01 12:00'),
+     (900003, 'NEW', '2026-01-01 10:00'), (900003, 'DELIVERED', '2026-01-01 09:00'),
+     (900004, 'NEW', '2026-01-01 10:00'), (900004, 'DELIVERED', '2026-01-01 12:00'),
+     (900004, 'DELIVERED', '2026-01-01 13:00'),
+     (900006, 'NEW', '2026-01-02 10:00')" >/dev/null
+h_check "a run over broken events succeeds" pipeline
+rejected() { "$lake" cat --json --columns orderid,reason "$MEDALLION_LAKE/silver/rejected" | jq -r '"\(.orderid) \(.reason)"' | sort; }
+in_silver() { "$lake" cat --json --columns orderid,status "$MEDALLION_LAKE/silver/allorders" | jq -r "select(.orderid == $1) | .status" | sort | paste -sd' '; }
+h_eq "each broken event lands in rejected with its reason" "$(rejected)" \
+"900001 unknown status
+900002 DELIVERED without NEW
+900003 delivery earlier than its order
+900004 duplicated event"
+h_eq "the good events of those orders are in silver" \
+	"$(in_silver 900001)/$(in_silver 900003)/$(in_silver 900004)" "NEW/NEW/DELIVERED NEW"
+h_eq "an event whose order has not arrived is neither in silver nor rejected" \
+	"$(in_silver 900006)$(rejected | grep -c 900006)" "0"
+last_commit=$(ls "$MEDALLION_LAKE"/silver/allorders/_delta_log/*.json | tail -1)
+h_eq "... and silver's commit records it as waiting" \
+	"$(jq -r 'select(.commitInfo) | .commitInfo.operationMetrics.numWaitingForOrder' "$last_commit")" 1
+q "INSERT INTO orders (orderid, ordertime, branch) VALUES (900006, '2026-01-02 10:00', 'Testbranch');
+   INSERT INTO ordershistory (orderid, status, updatedat) VALUES (900001, 'NEW', '2026-01-03 10:00')" >/dev/null
+h_check "the next run succeeds" pipeline
+h_eq "the waiting event joins once its order arrives" "$(in_silver 900006)" "NEW"
+h_eq "a duplicate across runs is rejected too" "$(rejected | grep -c '900001 duplicated event')" 1
+h_eq "Testbranch in gold counts only valid events" \
+	"$(jq -r '.branches[] | select(.branch == "Testbranch") | "\(.orders_received) \(.orders_delivered)"' "$MEDALLION_LAKE/gold/branch_metrics.json")" "4 1"
+
+# kill -9 of transformation, then a rerun: the same silver as one clean run.
+cp -r "$MEDALLION_LAKE" "$H_TMP/reference"
+rm -rf "$H_TMP/reference/silver" "$H_TMP/reference/gold" "$MEDALLION_LAKE/silver" "$MEDALLION_LAKE/gold"
+"$b/stages/transformation/transformation" --lake "$H_TMP/reference" 2>/dev/null
+mkdir -p "$H_TMP/probe"
+cp -r "$H_TMP/reference/bronze" "$H_TMP/probe/bronze"
+start=$(date +%s%N)
+"$b/stages/transformation/transformation" --lake "$H_TMP/probe" 2>/dev/null
+span_ms=$(( ($(date +%s%N) - start) / 1000000 + 1 ))
+kills=0
+for i in $(seq 1 10); do
+	"$b/stages/transformation/transformation" 2>/dev/null &
+	pid=$!
+	ms=$((RANDOM % span_ms))
+	sleep "$((ms / 1000)).$(printf %03d $((ms % 1000)))"
+	kill -9 $pid 2>/dev/null && kills=$((kills + 1))
+	wait $pid 2>/dev/null
+done
+h_log "one transformation run takes $span_ms ms; kill -9 sent $kills times"
+h_check "transformation completes after the kills" "$b/stages/transformation/transformation"
+table() { "$lake" cat --columns "$2" "$1" | tail -n +2 | sort; }
+h_eq "silver equals an uninterrupted run's" \
+	"$(table "$MEDALLION_LAKE/silver/allorders" historyid,status,orderid,branch,ordertime,updatedat | md5sum)" \
+	"$(table "$H_TMP/reference/silver/allorders" historyid,status,orderid,branch,ordertime,updatedat | md5sum)"
+h_eq "rejected equals an uninterrupted run's" \
+	"$(table "$MEDALLION_LAKE/silver/rejected" historyid,reason | md5sum)" \
+	"$(table "$H_TMP/reference/silver/rejected" historyid,reason | md5sum)"
+h_check "silver passes check" "$lake" check "$MEDALLION_LAKE/silver/allorders"
+
+out=$(env -u MEDALLION_LAKE "$b/stages/serving/serving" 2>&1); rc=$?
+h_eq "serving without a lake is a usage error" "$rc" 2
+h_match "... with a clear message" "$out" 'MEDALLION_LAKE'
+h_done
