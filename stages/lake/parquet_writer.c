@@ -437,7 +437,9 @@ append_value(pq_writer *w, col_buf *c, const pq_value *v)
 	if (c->values.failed)
 		return -1;
 	c->nvalues++;
-	return stats_add(&c->rg_stats, c->def.type, v);
+	/* Min and max are computed per row group at flush (see
+	 * chunk_min_max), over arrays, not per value here. */
+	return 0;
 }
 
 size_t
@@ -713,6 +715,89 @@ col_reset(col_buf *c, const pq_writer_opts *o)
 	memset(&c->rg_stats, 0, sizeof(c->rg_stats));
 }
 
+/* Min and max of a column's buffered values, into c->rg_stats. */
+static int
+chunk_min_max(col_buf *c)
+{
+	const uint8_t *p = c->values.data;
+	pq_value v;
+	int64_t n = c->nvalues;
+
+	memset(&v, 0, sizeof(v));
+	switch (c->def.type) {
+	case PQ_INT32:
+	case PQ_DATE: {
+		int32_t mn = INT32_MAX, mx = INT32_MIN, x;
+
+		for (int64_t i = 0; i < n; i++) {
+			memcpy(&x, p + i * 4, 4);
+			mn = x < mn ? x : mn;
+			mx = x > mx ? x : mx;
+		}
+		if (n == 0)
+			return 0;
+		v.v.i32 = mn;
+		if (stats_add(&c->rg_stats, c->def.type, &v) == -1)
+			return -1;
+		v.v.i32 = mx;
+		return stats_add(&c->rg_stats, c->def.type, &v);
+	}
+	case PQ_INT64:
+	case PQ_TIMESTAMP: {
+		int64_t mn = INT64_MAX, mx = INT64_MIN, x;
+
+		for (int64_t i = 0; i < n; i++) {
+			memcpy(&x, p + i * 8, 8);
+			mn = x < mn ? x : mn;
+			mx = x > mx ? x : mx;
+		}
+		if (n == 0)
+			return 0;
+		v.v.i64 = mn;
+		if (stats_add(&c->rg_stats, c->def.type, &v) == -1)
+			return -1;
+		v.v.i64 = mx;
+		return stats_add(&c->rg_stats, c->def.type, &v);
+	}
+	case PQ_DOUBLE:
+		for (int64_t i = 0; i < n; i++) {
+			memcpy(&v.v.f64, p + i * 8, 8);
+			if (stats_add(&c->rg_stats, c->def.type, &v) == -1)
+				return -1;
+		}
+		return 0;
+	case PQ_BOOLEAN:
+		for (int64_t i = 0; i < n; i++) {
+			v.v.b = p[i];
+			if (stats_add(&c->rg_stats, c->def.type, &v) == -1)
+				return -1;
+		}
+		return 0;
+	default:
+		break;
+	}
+	/* Strings: the dictionary's entries, or every PLAIN value. */
+	if (c->dict_mode) {
+		for (uint32_t e = 0; e < c->ndict; e++) {
+			const uint8_t *q = c->dict.data + c->dict_off[e];
+
+			memcpy(&v.v.s.len, q, 4);
+			v.v.s.ptr = (const char *)q + 4;
+			if (stats_add(&c->rg_stats, c->def.type, &v) == -1)
+				return -1;
+		}
+		return 0;
+	}
+	for (size_t off = 0; off < c->values.len;) {
+		memcpy(&v.v.s.len, p + off, 4);
+		v.v.s.ptr = (const char *)p + off + 4;
+		if (stats_add(&c->rg_stats, c->def.type, &v) == -1)
+			return -1;
+		off += 4 + (size_t)v.v.s.len;
+	}
+	return 0;
+}
+
 int
 pq_writer_flush_row_group(pq_writer *w, lake_err *err)
 {
@@ -743,6 +828,8 @@ pq_writer_flush_row_group(pq_writer *w, lake_err *err)
 		col_buf *c = &w->cols[i];
 		pq_chunk_out *k = &rg->chunks[i];
 
+		if (chunk_min_max(c) == -1)
+			goto nomem;
 		if (write_chunk(w, c, k, err) == -1)
 			return -1;
 		/* The chunk takes the row group's stats; the file merges. */

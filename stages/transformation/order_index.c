@@ -24,6 +24,55 @@ order_index_init(order_index *ix, size_t n)
 	return 0;
 }
 
+int
+order_index_init_dense(order_index *ix, int32_t lo, int32_t hi)
+{
+	memset(ix, 0, sizeof(*ix));
+	if (lo <= 0 || hi < lo)
+		return -1;
+	ix->nslots = (size_t)(hi - lo) + 1;
+	if ((ix->slots = calloc(ix->nslots, sizeof(order_entry))) == NULL)
+		return -1;
+	ix->dense = 1;
+	ix->base = lo;
+	ix->n = ix->nslots;
+	return 0;
+}
+
+int
+order_index_range(const order_index *ix, int32_t *lo, int32_t *hi)
+{
+	*lo = INT32_MAX;
+	*hi = INT32_MIN;
+	if (ix->dense) {
+		*lo = ix->base;
+		*hi = ix->base + (int32_t)ix->nslots - 1;
+		return 1;
+	}
+	for (size_t i = 0; i < ix->nslots; i++) {
+		int32_t id = ix->slots[i].orderid;
+
+		if (id == 0)
+			continue;
+		*lo = id < *lo ? id : *lo;
+		*hi = id > *hi ? id : *hi;
+	}
+	return ix->n > 0;
+}
+
+/* The dense slot of orderid, stamped with its id; NULL out of range. */
+static order_entry *
+dense_get(order_index *ix, int32_t orderid)
+{
+	order_entry *e;
+
+	if (orderid < ix->base || (size_t)(orderid - ix->base) >= ix->nslots)
+		return NULL;
+	e = &ix->slots[orderid - ix->base];
+	e->orderid = orderid;
+	return e;
+}
+
 void
 order_index_free(order_index *ix)
 {
@@ -44,10 +93,13 @@ slot_of(const order_index *ix, int32_t orderid)
 order_entry *
 order_index_get(order_index *ix, int32_t orderid)
 {
-	size_t s = slot_of(ix, orderid);
+	size_t s;
 
+	if (ix->dense)
+		return dense_get(ix, orderid);
 	if (orderid == 0)
 		return NULL;
+	s = slot_of(ix, orderid);
 	while (ix->slots[s].orderid != 0) {
 		if (ix->slots[s].orderid == orderid)
 			return &ix->slots[s];
@@ -87,6 +139,8 @@ order_index_add(order_index *ix, int32_t orderid)
 {
 	size_t s;
 
+	if (ix->dense)
+		return dense_get(ix, orderid);
 	/* Serial ids start at 1; 0 marks an empty slot and is refused. */
 	if (orderid == 0)
 		return NULL;

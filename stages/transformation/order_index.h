@@ -23,8 +23,10 @@ typedef struct order_entry {
 
 typedef struct order_index {
 	order_entry *slots;
-	size_t nslots;		/* a power of two */
+	size_t nslots;		/* a power of two (hash), or the id range */
 	size_t n;
+	int dense;		/* slots[id - base]: every id in range */
+	int32_t base;
 	char **branches;
 	uint32_t *branch_len;
 	size_t nbranches;
@@ -32,6 +34,14 @@ typedef struct order_index {
 
 /* Creates an index sized for about n orders (it grows). */
 int order_index_init(order_index *ix, size_t n);
+/*
+ * Creates a dense index over the ids lo..hi: serial ids of one batch
+ * usually fill a range, and an array indexed by id is far faster than a
+ * hash. Every id in the range counts as referenced.
+ */
+int order_index_init_dense(order_index *ix, int32_t lo, int32_t hi);
+/* The lowest and highest referenced id; 0 when the index is empty. */
+int order_index_range(const order_index *ix, int32_t *lo, int32_t *hi);
 void order_index_free(order_index *ix);
 /* The entry for orderid, or NULL when the batch does not refer to it. */
 order_entry *order_index_get(order_index *ix, int32_t orderid);

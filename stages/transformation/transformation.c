@@ -25,6 +25,7 @@
  * Exit status: 0 done (also when nothing was new), 1 failure, 2 usage.
  */
 #include <getopt.h>
+#include <malloc.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -109,6 +110,8 @@ typedef struct tx_run {
 	size_t deferred_cap;
 	int64_t counts[V_COUNT];
 	int64_t events_read;
+	int64_t date_days;	/* the day date_text spells */
+	char date_text[16];
 	lake_err *err;
 } tx_run;
 
@@ -279,32 +282,10 @@ file_orderid_range(const delta_file *f, int64_t *lo, int64_t *hi)
 	return ok;
 }
 
-typedef struct id_range {
-	int32_t lo;
-	int32_t hi;
-} id_range;
-
-static id_range
-index_range(const order_index *ix)
-{
-	id_range rg = { INT32_MAX, INT32_MIN };
-
-	for (size_t i = 0; i < ix->nslots; i++) {
-		int32_t id = ix->slots[i].orderid;
-
-		if (id == 0)
-			continue;
-		if (id < rg.lo)
-			rg.lo = id;
-		if (id > rg.hi)
-			rg.hi = id;
-	}
-	return rg;
-}
-
 /* The files of snap that may hold one of the indexed orders. */
 static delta_file *
-files_for_orders(const delta_snapshot *snap, id_range rg, size_t *n)
+files_for_orders(const delta_snapshot *snap, int32_t rlo, int32_t rhi,
+    size_t *n)
 {
 	delta_file *out = calloc(snap->nfiles + 1, sizeof(delta_file));
 
@@ -315,7 +296,7 @@ files_for_orders(const delta_snapshot *snap, id_range rg, size_t *n)
 		int64_t lo, hi;
 
 		if (file_orderid_range(&snap->files[i], &lo, &hi) &&
-		    (hi < rg.lo || lo > rg.hi))
+		    (hi < rlo || lo > rhi))
 			continue;
 		out[(*n)++] = snap->files[i];	/* borrowed */
 	}
@@ -387,17 +368,17 @@ load_orders(tx_run *r, lake_err *err)
 	static const char *scols[] = { "orderid", "status" };
 	delta_snapshot *orders = NULL;
 	delta_file *sel;
-	id_range rg = index_range(&r->ix);
+	int32_t lo, hi;
 	size_t n;
 	int rc;
 
-	if (r->ix.n == 0)
+	if (!order_index_range(&r->ix, &lo, &hi))
 		return 0;
 	rc = delta_snapshot_load(r->bronze_orders, r->orders_to, &orders, err);
 	if (rc == DELTA_ERROR)
 		return -1;
 	if (orders != NULL) {
-		if ((sel = files_for_orders(orders, rg, &n)) == NULL) {
+		if ((sel = files_for_orders(orders, lo, hi, &n)) == NULL) {
 			delta_snapshot_free(orders);
 			lake_err_set(err, "out of memory");
 			return -1;
@@ -412,7 +393,7 @@ load_orders(tx_run *r, lake_err *err)
 			return -1;
 	}
 	if (r->silver_snap != NULL) {
-		if ((sel = files_for_orders(r->silver_snap, rg, &n)) == NULL) {
+		if ((sel = files_for_orders(r->silver_snap, lo, hi, &n)) == NULL) {
 			lake_err_set(err, "out of memory");
 			return -1;
 		}
@@ -429,14 +410,20 @@ load_orders(tx_run *r, lake_err *err)
 
 /* --- pass 2: sorting the events ------------------------------------ */
 
-static void
-date_of(int64_t micros, char *buf, size_t len)
+/* The partition value of a time; consecutive events share a day. */
+static const char *
+date_of(tx_run *r, int64_t micros)
 {
 	int64_t days = micros / 86400000000LL;
 
 	if (micros % 86400000000LL < 0)
 		days--;
-	lake_format_date(buf, len, (int32_t)days);
+	if (days != r->date_days) {
+		lake_format_date(r->date_text, sizeof(r->date_text),
+		    (int32_t)days);
+		r->date_days = days;
+	}
+	return r->date_text;
 }
 
 static int
@@ -444,7 +431,6 @@ emit_silver(tx_run *r, const order_entry *e, int32_t historyid,
     const char *status, uint32_t slen, int64_t updatedat)
 {
 	pq_value v[6];
-	char date[16];
 
 	memset(v, 0, sizeof(v));
 	v[0].v.i32 = e->orderid;
@@ -455,8 +441,8 @@ emit_silver(tx_run *r, const order_entry *e, int32_t historyid,
 	v[4].v.s.ptr = status;
 	v[4].v.s.len = slen;
 	v[5].v.i64 = updatedat;
-	date_of(updatedat, date, sizeof(date));
-	return lake_writer_append(r->silver_w, date, v, r->err);
+	return lake_writer_append(r->silver_w, date_of(r, updatedat), v,
+	    r->err);
 }
 
 static int
@@ -740,6 +726,39 @@ out:
 
 /* --- one run ------------------------------------------------------- */
 
+/*
+ * A dense index when the batch's orderid statistics say its ids fill a
+ * range (the usual case: a full load, or recent orders); it needs no
+ * first pass over the events. Otherwise a hash of the ids pass 1 finds.
+ */
+static int
+init_index(tx_run *r, lake_err *err)
+{
+	int64_t lo = INT64_MAX, hi = INT64_MIN, rows = 0;
+	int rc;
+
+	for (size_t i = 0; i < r->nhistory_files; i++) {
+		const delta_file *f = &r->history_files[i];
+		int64_t flo, fhi;
+
+		if (f->num_records < 0 || !file_orderid_range(f, &flo, &fhi)) {
+			lo = INT64_MAX;
+			break;
+		}
+		rows += f->num_records;
+		lo = flo < lo ? flo : lo;
+		hi = fhi > hi ? fhi : hi;
+	}
+	if (lo != INT64_MAX && lo > 0 && hi <= INT32_MAX &&
+	    hi - lo + 1 <= 4 * rows + 65536)
+		rc = order_index_init_dense(&r->ix, (int32_t)lo, (int32_t)hi);
+	else
+		rc = order_index_init(&r->ix, 1024);
+	if (rc == -1)
+		lake_err_set(err, "out of memory for the order index");
+	return rc;
+}
+
 static int64_t
 latest(const char *table, lake_err *err)
 {
@@ -763,6 +782,7 @@ run_once(const char *lake, lake_err *err)
 	memset(&r, 0, sizeof(r));
 	r.err = err;
 	r.still_pending_from = INT64_MAX;
+	r.date_days = INT64_MIN;
 	snprintf(r.bronze_orders, sizeof(r.bronze_orders), "%s/bronze/orders",
 	    lake);
 	snprintf(r.bronze_history, sizeof(r.bronze_history),
@@ -790,12 +810,10 @@ run_once(const char *lake, lake_err *err)
 	    r.history_from ? r.pending_from : r.history_from, r.history_to,
 	    &r.history_files, &r.nhistory_files, err) == -1)
 		goto out;
-	if (order_index_init(&r.ix, 1024) == -1) {
-		lake_err_set(err, "out of memory");
+	if (init_index(&r, err) == -1)
 		goto out;
-	}
-	if (lake_scan(r.bronze_history, r.history_files, r.nhistory_files,
-	    pass1, 2, collect_orderids, &r, err) == -1 ||
+	if ((!r.ix.dense && lake_scan(r.bronze_history, r.history_files,
+	    r.nhistory_files, pass1, 2, collect_orderids, &r, err) == -1) ||
 	    load_orders(&r, err) == -1)
 		goto out;
 	lake_writer_opts_default(&opts);
@@ -871,6 +889,13 @@ main(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	log_init("transformation", verbose);
+	/*
+	 * Partition writers free and regrow their row-group buffers; keep
+	 * that memory in the heap instead of returning it to the kernel and
+	 * faulting it back in on every row group.
+	 */
+	mallopt(M_MMAP_THRESHOLD, 64 << 20);
+	mallopt(M_TRIM_THRESHOLD, 256 << 20);
 	if (lake == NULL || *lake == '\0') {
 		log_warnx("no lake: set MEDALLION_LAKE or pass --lake DIR");
 		return EXIT_USAGE;

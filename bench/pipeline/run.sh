@@ -1,0 +1,75 @@
+#!/bin/bash
+# run.sh - silver + gold benchmark: bronze holds 2 million orders and about
+# 6 million history rows (medallion-retailapp --bulk, then ingestion).
+#  1. a full transformation + serving run against DuckDB doing the
+#     equivalent work on the same bronze Parquet files, same run
+#     (target: at most 1.0x DuckDB's time);
+#  2. an incremental run with 10 thousand new events (target: under 2% of
+#     the full run);
+#  3. peak RSS of each stage.
+# Usage: bench/pipeline/run.sh [BUILD-DIR] (env: BULK_ORDERS, EVENTS)
+set -euo pipefail
+src=$(cd "$(dirname "$0")/../.." && pwd)
+build=$(cd "${1:-$src/build}" && pwd)
+orders=${BULK_ORDERS:-2000000}
+events=${EVENTS:-10000}
+work=$(mktemp -d /tmp/medallion-bench.XXXXXX)
+chmod 711 "$work"
+mjs=$src/tests/interop/.duckdb-pipeline.mjs
+trap '"$src/tests/lib/pg-cluster" stop "$work/pg" >/dev/null 2>&1; rm -rf "$work" "$mjs"' EXIT
+[ -d "$src/tests/interop/node_modules" ] ||
+	(cd "$src/tests/interop" && npm ci --no-audit --no-fund --loglevel=error)
+cp "$src/bench/pipeline/duckdb-pipeline.mjs" "$mjs"
+eval "$("$src/tests/lib/pg-cluster" start "$work/pg")"
+export MEDALLION_LAKE=$work/lake
+lake=$build/stages/lake/medallion-lake
+
+(eval "$("$src/tests/lib/pg-cluster" env "$work/pg" medallion_app)"
+ "$build/retailapp/medallion-retailapp" --bulk "$orders" --seed 2 --quiet)
+(eval "$("$src/tests/lib/pg-cluster" env "$work/pg" medallion_pipeline)"
+ "$build/stages/ingestion/ingestion" 2>/dev/null)
+
+now() { date +%s.%N; }
+stage() {	# STAGE: runs it, prints seconds; peak RSS (KiB) in $work/rss.STAGE
+	local t0 t1
+	t0=$(now)
+	/usr/bin/env time -f '%M' -o "$work/rss.$1" "$build/stages/$1/$1" 2>>"$work/stages.log"
+	t1=$(now)
+	echo "$t1 - $t0" | bc -l
+}
+best_full=999999
+for _ in 1 2 3; do
+	rm -rf "$MEDALLION_LAKE/silver" "$MEDALLION_LAKE/gold"
+	t=$(stage transformation); s=$(stage serving)
+	total=$(echo "$t + $s" | bc -l)
+	if [ "$(echo "$total < $best_full" | bc -l)" = 1 ]; then
+		best_full=$total full_t=$t full_s=$s
+		rss_t=$(cat "$work/rss.transformation") rss_s=$(cat "$work/rss.serving")
+	fi
+done
+files() { "$lake" ls --json "$MEDALLION_LAKE/bronze/$1" | jq -r --arg t "$MEDALLION_LAKE/bronze/$1" '$t + "/" + .path' | paste -sd, -; }
+best_duck=999999
+for _ in 1 2 3; do
+	mkdir -p "$work/duck"
+	d=$(node "$mjs" "$(files orders)" "$(files ordershistory)" "$work/duck")
+	s=$(jq -r .seconds <<<"$d")
+	[ "$(echo "$s < $best_duck" | bc -l)" = 1 ] && best_duck=$s duck=$d
+	rm -rf "$work/duck"
+done
+silver_rows=$("$lake" ls "$MEDALLION_LAKE/silver/allorders" | tail -1)
+
+(eval "$("$src/tests/lib/pg-cluster" env "$work/pg" medallion_app)"
+ "$build/retailapp/medallion-retailapp" --events "$events" --connections 4 --rate 0 --seed 3 --quiet 2>/dev/null)
+(eval "$("$src/tests/lib/pg-cluster" env "$work/pg" medallion_pipeline)"
+ "$build/stages/ingestion/ingestion" 2>/dev/null)
+inc_t=$(stage transformation); inc_s=$(stage serving)
+inc=$(echo "$inc_t + $inc_s" | bc -l)
+
+echo "silver + gold benchmark: bronze of $orders orders; silver $silver_rows"
+printf 'full run:     ours %.3f s (transformation %.3f + serving %.3f)\n' "$best_full" "$full_t" "$full_s"
+printf '              DuckDB %.3f s (silver %.3f + gold %.3f), %s threads\n' "$best_duck" \
+	"$(jq -r .silver_seconds <<<"$duck")" "$(jq -r .gold_seconds <<<"$duck")" "$(nproc)"
+printf 'ratio ours/DuckDB time: %.2fx (target <= 1.0x)\n' "$(echo "$best_full / $best_duck" | bc -l)"
+printf 'incremental:  %.3f s for %d new events = %.2f%% of the full run (target < 2%%)\n' \
+	"$inc" "$events" "$(echo "$inc * 100 / $best_full" | bc -l)"
+printf 'peak RSS:     transformation %d MiB, serving %d MiB (full run)\n' $((rss_t / 1024)) $((rss_s / 1024))

@@ -1,0 +1,334 @@
+/*
+ * client.c - libcurl calls for create/status/kill, with retries on
+ * connection failures only.
+ *
+ * One curl easy handle is reused, so requests share a kept-alive
+ * connection. The bearer credential is re-read (token) or re-signed (JWS,
+ * five minutes of validity) per request, so rotating the file needs no
+ * restart. Secrets never go to argv or logs.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <curl/curl.h>
+
+#include "client.h"
+#include "clock.h"
+#include "sha256.h"
+
+struct orch_client {
+	CURL *curl;
+	orch_client_opts o;
+	char *master;
+	char body[1 << 16];
+	size_t body_len;
+	int truncated;
+};
+
+static size_t
+on_body(char *p, size_t size, size_t n, void *arg)
+{
+	orch_client *c = arg;
+	size_t len = size * n, room = sizeof(c->body) - 1 - c->body_len;
+
+	if (len > room) {
+		c->truncated = 1;
+		len = room;
+	}
+	memcpy(c->body + c->body_len, p, len);
+	c->body_len += len;
+	c->body[c->body_len] = '\0';
+	return size * n;
+}
+
+orch_client *
+orch_client_new(const orch_client_opts *o, char *err, size_t errlen)
+{
+	orch_client *c = calloc(1, sizeof(*c));
+	size_t n;
+
+	if (c == NULL || (c->curl = curl_easy_init()) == NULL) {
+		snprintf(err, errlen, "cannot initialise libcurl");
+		free(c);
+		return NULL;
+	}
+	c->o = *o;
+	if ((c->master = strdup(o->master)) == NULL) {
+		orch_client_free(c);
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	n = strlen(c->master);
+	while (n > 0 && c->master[n - 1] == '/')
+		c->master[--n] = '\0';
+	if (strncmp(c->master, "http://", 7) != 0 &&
+	    strncmp(c->master, "https://", 8) != 0) {
+		snprintf(err, errlen, "master URL %s must start with http:// or "
+		    "https://", c->master);
+		orch_client_free(c);
+		return NULL;
+	}
+	return c;
+}
+
+void
+orch_client_free(orch_client *c)
+{
+	if (c == NULL)
+		return;
+	if (c->curl != NULL)
+		curl_easy_cleanup(c->curl);
+	free(c->master);
+	free(c);
+}
+
+const char *
+orch_client_master(const orch_client *c)
+{
+	return c->master;
+}
+
+int
+orch_state_final(const char *s)
+{
+	return strcmp(s, "FINISHED") == 0 || strcmp(s, "FAILED") == 0 ||
+	    strcmp(s, "KILLED") == 0 || strcmp(s, "ERROR") == 0 ||
+	    strcmp(s, "UNKNOWN") == 0 || strcmp(s, "NOT_FOUND") == 0;
+}
+
+/* Reads the first line of a secret file, without its newline. */
+static int
+read_secret(const char *path, char *out, size_t len, char *err,
+    size_t errlen)
+{
+	FILE *f = fopen(path, "re");
+	size_t n;
+
+	if (f == NULL) {
+		snprintf(err, errlen, "cannot read %s: %s", path,
+		    strerror(errno));
+		return -1;
+	}
+	if (fgets(out, (int)len, f) == NULL) {
+		fclose(f);
+		snprintf(err, errlen, "%s is empty", path);
+		return -1;
+	}
+	fclose(f);
+	n = strlen(out);
+	while (n > 0 && (out[n - 1] == '\n' || out[n - 1] == '\r' ||
+	    out[n - 1] == ' '))
+		out[--n] = '\0';
+	return 0;
+}
+
+/* "Authorization: Bearer ..." into hdr, or "" without credentials. */
+static int
+auth_header(orch_client *c, char *hdr, size_t len, char *err, size_t errlen)
+{
+	char secret[1024], head[64], payload[128], sig[64], input[256];
+	uint8_t key[512], mac[SHA256_DIGEST_LEN];
+	long klen;
+	int n;
+
+	hdr[0] = '\0';
+	if (c->o.token_file != NULL) {
+		if (read_secret(c->o.token_file, secret, sizeof(secret), err,
+		    errlen) == -1)
+			return -1;
+		snprintf(hdr, len, "Authorization: Bearer %s", secret);
+		return 0;
+	}
+	if (c->o.jws_secret_file == NULL)
+		return 0;
+	if (read_secret(c->o.jws_secret_file, secret, sizeof(secret), err,
+	    errlen) == -1)
+		return -1;
+	if ((klen = base64url_decode(secret, strlen(secret), key,
+	    sizeof(key))) < 32) {
+		snprintf(err, errlen, "%s: the JWS key must be base64url and at "
+		    "least 256 bits", c->o.jws_secret_file);
+		return -1;
+	}
+	base64url_encode("{\"alg\":\"HS256\",\"typ\":\"JWT\"}", 27, head,
+	    sizeof(head));
+	n = snprintf(input, sizeof(input), "{\"exp\":%lld}",
+	    (long long)time(NULL) + 300);
+	base64url_encode(input, (size_t)n, payload, sizeof(payload));
+	n = snprintf(input, sizeof(input), "%s.%s", head, payload);
+	hmac_sha256(key, (size_t)klen, input, (size_t)n, mac);
+	base64url_encode(mac, sizeof(mac), sig, sizeof(sig));
+	snprintf(hdr, len, "Authorization: Bearer %s.%s", input, sig);
+	return 0;
+}
+
+/*
+ * One request. Connection-level failures are retried with back-off
+ * (100 ms doubling to 5 s) until the patience is spent. Returns the HTTP
+ * status, with the body in c->body, or -1.
+ */
+static long
+request(orch_client *c, const char *method, const char *path,
+    const char *body, char *err, size_t errlen)
+{
+	char url[2048], auth[2048];
+	int64_t deadline = clock_mono_us() + c->o.patience_us, backoff = 100000;
+	struct curl_slist *hdrs = NULL;
+	long code = -1;
+
+	snprintf(url, sizeof(url), "%s%s", c->master, path);
+	for (;;) {
+		CURLcode rc;
+
+		if (auth_header(c, auth, sizeof(auth), err, errlen) == -1)
+			return -1;
+		hdrs = curl_slist_append(NULL,
+		    "Content-Type: application/json;charset=UTF-8");
+		if (auth[0])
+			hdrs = curl_slist_append(hdrs, auth);
+		curl_easy_reset(c->curl);
+		curl_easy_setopt(c->curl, CURLOPT_URL, url);
+		curl_easy_setopt(c->curl, CURLOPT_CUSTOMREQUEST, method);
+		curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, hdrs);
+		curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, on_body);
+		curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, c);
+		curl_easy_setopt(c->curl, CURLOPT_NOSIGNAL, 1L);
+		curl_easy_setopt(c->curl, CURLOPT_TIMEOUT_MS,
+		    (long)(c->o.request_timeout_us / 1000));
+		curl_easy_setopt(c->curl, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
+		if (body != NULL)
+			curl_easy_setopt(c->curl, CURLOPT_POSTFIELDS, body);
+		else if (strcmp(method, "POST") == 0)
+			curl_easy_setopt(c->curl, CURLOPT_POSTFIELDS, "");
+		c->body_len = 0;
+		c->body[0] = '\0';
+		c->truncated = 0;
+		rc = curl_easy_perform(c->curl);
+		curl_slist_free_all(hdrs);
+		memset(auth, 0, sizeof(auth));
+		if (rc == CURLE_OK) {
+			curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &code);
+			if (code != 503)
+				return code;
+			snprintf(err, errlen, "%s answered 503 (starting or "
+			    "stopping)", c->master);
+		} else
+			snprintf(err, errlen, "cannot reach %s: %s", c->master,
+			    curl_easy_strerror(rc));
+		/* A create may have reached the server before a timeout: the
+		 * caller must not resend it, so only connect errors retry. */
+		if (rc != CURLE_OK && rc != CURLE_COULDNT_CONNECT &&
+		    rc != CURLE_COULDNT_RESOLVE_HOST &&
+		    !(rc == CURLE_OPERATION_TIMEDOUT && body == NULL))
+			return -1;
+		if (clock_mono_us() + backoff > deadline)
+			return -1;
+		clock_sleep_us(backoff);
+		backoff = backoff * 2 > 5000000 ? 5000000 : backoff * 2;
+	}
+}
+
+static json_t *
+parse_answer(orch_client *c, long code, char *err, size_t errlen)
+{
+	json_error_t jerr;
+	json_t *j = json_loads(c->body, 0, &jerr);
+
+	if (j == NULL)
+		snprintf(err, errlen, "%s answered %ld with a body that is not "
+		    "JSON: %.200s", c->master, code, c->body);
+	return j;
+}
+
+int
+orch_create(orch_client *c, json_t *req, char *id, size_t idlen, char *err,
+    size_t errlen)
+{
+	char *body = json_dumps(req, JSON_COMPACT);
+	long code;
+	json_t *ans;
+	const char *sid;
+	int rc = -1;
+
+	if (body == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	code = request(c, "POST", "/v1/submissions/create", body, err,
+	    errlen);
+	free(body);
+	if (code < 0 || (ans = parse_answer(c, code, err, errlen)) == NULL)
+		return -1;
+	sid = json_string_value(json_object_get(ans, "submissionId"));
+	if (code == 200 && json_is_true(json_object_get(ans, "success")) &&
+	    sid != NULL) {
+		snprintf(id, idlen, "%s", sid);
+		rc = 0;
+	} else
+		snprintf(err, errlen, "the server refused the submission "
+		    "(HTTP %ld): %s", code, json_string_value(json_object_get(
+		    ans, "message")) ?: c->body);
+	json_decref(ans);
+	return rc;
+}
+
+int
+orch_status_get(orch_client *c, const char *id, orch_status *st, char *err,
+    size_t errlen)
+{
+	char path[512];
+	long code;
+	json_t *ans, *ex;
+	const char *state, *msg;
+
+	memset(st, 0, sizeof(*st));
+	st->exit_code = -1;
+	snprintf(path, sizeof(path), "/v1/submissions/status/%s", id);
+	code = request(c, "GET", path, NULL, err, errlen);
+	if (code < 0 || (ans = parse_answer(c, code, err, errlen)) == NULL)
+		return -1;
+	state = json_string_value(json_object_get(ans, "driverState"));
+	msg = json_string_value(json_object_get(ans, "message"));
+	snprintf(st->message, sizeof(st->message), "%s", msg ? msg : "");
+	/* Spark answers an unknown id with success:false (or 404). */
+	if (code == 404 || (!json_is_true(json_object_get(ans, "success")) &&
+	    (state == NULL || strcmp(state, "NOT_FOUND") == 0))) {
+		snprintf(st->state, sizeof(st->state), "NOT_FOUND");
+		st->known = 0;
+	} else if (state == NULL) {
+		snprintf(err, errlen, "status of %s: no driverState in the "
+		    "answer (HTTP %ld)", id, code);
+		json_decref(ans);
+		return -1;
+	} else {
+		snprintf(st->state, sizeof(st->state), "%s", state);
+		st->known = 1;
+	}
+	if (json_is_integer(ex = json_object_get(ans, "exitCode")))
+		st->exit_code = json_integer_value(ex);
+	json_decref(ans);
+	return 0;
+}
+
+int
+orch_kill(orch_client *c, const char *id, char *err, size_t errlen)
+{
+	char path[512];
+	long code;
+	json_t *ans;
+	int rc;
+
+	snprintf(path, sizeof(path), "/v1/submissions/kill/%s", id);
+	code = request(c, "POST", path, NULL, err, errlen);
+	if (code < 0 || (ans = parse_answer(c, code, err, errlen)) == NULL)
+		return -1;
+	rc = json_is_true(json_object_get(ans, "success")) ? 0 : -1;
+	if (rc == -1)
+		snprintf(err, errlen, "kill %s: %s", id, json_string_value(
+		    json_object_get(ans, "message")) ?: c->body);
+	json_decref(ans);
+	return rc;
+}

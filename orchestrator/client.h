@@ -1,0 +1,49 @@
+/*
+ * client.h - the orchestrator's side of Spark's standalone REST protocol.
+ *
+ * Create, status and kill against /v1/submissions/*, over libcurl. The
+ * same calls drive medallion-server or a real Spark master. A connection
+ * failure (server down, restarting) is retried with capped back-off until
+ * the client's patience runs out; an HTTP answer is never retried here,
+ * because a create that reached the server must not be sent twice.
+ */
+#ifndef ORCH_CLIENT_H
+#define ORCH_CLIENT_H
+
+#include <stdint.h>
+
+#include <jansson.h>
+
+typedef struct orch_client orch_client;
+
+typedef struct orch_client_opts {
+	const char *master;		/* http://host:port */
+	const char *token_file;		/* Bearer token, or NULL */
+	const char *jws_secret_file;	/* HS256 key (base64url), or NULL */
+	int64_t patience_us;		/* retry connection failures this long */
+	int64_t request_timeout_us;	/* per request */
+} orch_client_opts;
+
+orch_client *orch_client_new(const orch_client_opts *o, char *err,
+    size_t errlen);
+void orch_client_free(orch_client *c);
+const char *orch_client_master(const orch_client *c);
+
+typedef struct orch_status {
+	char state[32];		/* driverState, or "NOT_FOUND" */
+	char message[512];
+	int known;		/* the server knows the submission */
+	int64_t exit_code;	/* -1 when the server did not say */
+} orch_status;
+
+/* POSTs a CreateSubmissionRequest (request is the full JSON body). */
+int orch_create(orch_client *c, json_t *request, char *id, size_t idlen,
+    char *err, size_t errlen);
+int orch_status_get(orch_client *c, const char *id, orch_status *st,
+    char *err, size_t errlen);
+int orch_kill(orch_client *c, const char *id, char *err, size_t errlen);
+
+/* Whether a driverState is final. */
+int orch_state_final(const char *state);
+
+#endif

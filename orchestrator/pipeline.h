@@ -1,0 +1,52 @@
+/*
+ * pipeline.h - what the orchestrator runs: stages in order, each with its
+ * submission fields, environment, timeout and retry policy. Loaded from a
+ * JSON pipeline file (schemas/json/pipeline.schema.json) or the built-in
+ * default: ingestion -> transformation -> serving.
+ */
+#ifndef ORCH_PIPELINE_H
+#define ORCH_PIPELINE_H
+
+#include <stdint.h>
+
+#include <jansson.h>
+
+typedef struct orch_env {
+	char *name;
+	char *from_env;		/* variable to read, or NULL */
+	char *file;		/* file to read, or NULL */
+} orch_env;
+
+typedef struct orch_stage {
+	char *name;
+	char *app_resource;
+	char *main_class;
+	json_t *app_args;		/* array of strings */
+	json_t *spark_properties;	/* object of strings */
+	orch_env *env;
+	int nenv;
+	int64_t timeout_us;
+	int retries;
+	int64_t backoff_us;
+	int64_t max_backoff_us;
+} orch_stage;
+
+typedef struct orch_pipeline {
+	char *name;
+	orch_stage *stages;
+	int nstages;
+} orch_pipeline;
+
+/* Loads path, or the default when path is NULL. */
+int orch_pipeline_load(const char *path, orch_pipeline *p, char *err,
+    size_t errlen);
+void orch_pipeline_free(orch_pipeline *p);
+int orch_pipeline_find(const orch_pipeline *p, const char *stage);
+
+/* Builds the CreateSubmissionRequest for a stage (a new reference). */
+json_t *orch_stage_request(const orch_stage *s, char *err, size_t errlen);
+
+/* "90s", "5m", "250ms", "2h", "1d" (a bare number is seconds). */
+int orch_parse_duration(const char *s, int64_t *us);
+
+#endif

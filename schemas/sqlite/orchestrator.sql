@@ -1,0 +1,37 @@
+-- orchestrator.sql - medallion-orchestrator's run history (SQLite).
+-- Created at start when missing; applying it again is harmless.
+-- Times are integer microseconds since the Unix epoch, UTC.
+PRAGMA journal_mode = WAL;
+
+CREATE TABLE IF NOT EXISTS runs (
+	run_id       INTEGER PRIMARY KEY,
+	pipeline     TEXT NOT NULL,           -- pipeline name
+	trigger      TEXT NOT NULL,           -- run, schedule, resume
+	scheduled_at INTEGER,                 -- the tick, for scheduled runs
+	started_at   INTEGER NOT NULL,
+	ended_at     INTEGER,
+	state        TEXT NOT NULL,           -- RUNNING, FINISHED, FAILED, ERROR,
+	                                      -- KILLED, UNKNOWN, TIMEOUT,
+	                                      -- UNREACHABLE, INTERRUPTED
+	exit_code    INTEGER,
+	failed_stage INTEGER,                 -- index of the stage that stopped it
+	resumed_from INTEGER REFERENCES runs (run_id),
+	message      TEXT
+);
+
+CREATE TABLE IF NOT EXISTS attempts (
+	run_id        INTEGER NOT NULL REFERENCES runs (run_id),
+	stage_index   INTEGER NOT NULL,
+	stage         TEXT NOT NULL,
+	attempt       INTEGER NOT NULL,
+	submission_id TEXT,
+	state         TEXT NOT NULL,          -- last driverState seen
+	submitted_at  INTEGER,
+	running_at    INTEGER,
+	ended_at      INTEGER,
+	exit_code     INTEGER,
+	message       TEXT,
+	PRIMARY KEY (run_id, stage_index, attempt)
+);
+
+CREATE INDEX IF NOT EXISTS runs_started ON runs (started_at);
