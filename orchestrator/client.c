@@ -17,6 +17,7 @@
 
 #include "client.h"
 #include "clock.h"
+#include "log.h"
 #include "sha256.h"
 
 struct orch_client {
@@ -26,6 +27,7 @@ struct orch_client {
 	char body[1 << 16];
 	size_t body_len;
 	int truncated;
+	int warned;		/* said once that the server is away */
 };
 
 static size_t
@@ -211,8 +213,10 @@ request(orch_client *c, const char *method, const char *path,
 		memset(auth, 0, sizeof(auth));
 		if (rc == CURLE_OK) {
 			curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &code);
-			if (code != 503)
+			if (code != 503) {
+				c->warned = 0;
 				return code;
+			}
 			snprintf(err, errlen, "%s answered 503 (starting or "
 			    "stopping)", c->master);
 		} else
@@ -226,6 +230,11 @@ request(orch_client *c, const char *method, const char *path,
 			return -1;
 		if (clock_mono_us() + backoff > deadline)
 			return -1;
+		if (!c->warned) {
+			log_warnx("%s; retrying for up to %.0f s", err,
+			    c->o.patience_us / 1e6);
+			c->warned = 1;
+		}
 		clock_sleep_us(backoff);
 		backoff = backoff * 2 > 5000000 ? 5000000 : backoff * 2;
 	}

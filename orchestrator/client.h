@@ -1,7 +1,7 @@
 /*
  * client.h - the orchestrator's side of Spark's standalone REST protocol.
  *
- * Create, status and kill against /v1/submissions/*, over libcurl. The
+ * Create, status and kill against /v1/submissions/..., over libcurl. The
  * same calls drive medallion-server or a real Spark master. A connection
  * failure (server down, restarting) is retried with capped back-off until
  * the client's patience runs out; an HTTP answer is never retried here,

@@ -75,6 +75,23 @@ set_default_env(orch_stage *s)
 	return 0;
 }
 
+int
+orch_stage_default(orch_stage *s, const char *name)
+{
+	memset(s, 0, sizeof(*s));
+	stage_defaults(s);
+	s->name = strdup(name);
+	s->app_resource = strdup(name);
+	s->main_class = strdup("medallion");
+	s->app_args = json_array();
+	s->spark_properties = json_pack("{s:s}", "spark.app.name", name);
+	if (s->name == NULL || s->app_resource == NULL ||
+	    s->main_class == NULL || s->app_args == NULL ||
+	    s->spark_properties == NULL || set_default_env(s) == -1)
+		return -1;
+	return 0;
+}
+
 static int
 load_default(orch_pipeline *p)
 {
@@ -87,19 +104,8 @@ load_default(orch_pipeline *p)
 	if (p->name == NULL || p->stages == NULL)
 		return -1;
 	for (int i = 0; i < n; i++) {
-		orch_stage *s = &p->stages[i];
-
 		p->nstages++;
-		stage_defaults(s);
-		s->name = strdup(default_stages[i]);
-		s->app_resource = strdup(default_stages[i]);
-		s->main_class = strdup("medallion");
-		s->app_args = json_array();
-		s->spark_properties = json_pack("{s:s}", "spark.app.name",
-		    default_stages[i]);
-		if (s->name == NULL || s->app_resource == NULL ||
-		    s->main_class == NULL || s->app_args == NULL ||
-		    s->spark_properties == NULL || set_default_env(s) == -1)
+		if (orch_stage_default(&p->stages[i], default_stages[i]) == -1)
 			return -1;
 	}
 	return 0;
@@ -339,23 +345,27 @@ fail:
 }
 
 void
+orch_stage_free(orch_stage *s)
+{
+	free(s->name);
+	free(s->app_resource);
+	free(s->main_class);
+	json_decref(s->app_args);
+	json_decref(s->spark_properties);
+	for (int k = 0; k < s->nenv; k++) {
+		free(s->env[k].name);
+		free(s->env[k].from_env);
+		free(s->env[k].file);
+	}
+	free(s->env);
+	memset(s, 0, sizeof(*s));
+}
+
+void
 orch_pipeline_free(orch_pipeline *p)
 {
-	for (int i = 0; p->stages != NULL && i < p->nstages; i++) {
-		orch_stage *s = &p->stages[i];
-
-		free(s->name);
-		free(s->app_resource);
-		free(s->main_class);
-		json_decref(s->app_args);
-		json_decref(s->spark_properties);
-		for (int k = 0; k < s->nenv; k++) {
-			free(s->env[k].name);
-			free(s->env[k].from_env);
-			free(s->env[k].file);
-		}
-		free(s->env);
-	}
+	for (int i = 0; p->stages != NULL && i < p->nstages; i++)
+		orch_stage_free(&p->stages[i]);
 	free(p->stages);
 	free(p->name);
 	memset(p, 0, sizeof(*p));

@@ -42,6 +42,9 @@ int orch_pipeline_load(const char *path, orch_pipeline *p, char *err,
     size_t errlen);
 void orch_pipeline_free(orch_pipeline *p);
 int orch_pipeline_find(const orch_pipeline *p, const char *stage);
+/* A stage with the default settings (for `submit` of any stage). */
+int orch_stage_default(orch_stage *s, const char *name);
+void orch_stage_free(orch_stage *s);
 
 /* Builds the CreateSubmissionRequest for a stage (a new reference). */
 json_t *orch_stage_request(const orch_stage *s, char *err, size_t errlen);

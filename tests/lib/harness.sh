@@ -113,7 +113,7 @@ h_done() {
 	exit 0
 }
 
-h_freeport() { "$MEDALLION_BUILD_DIR/tests/tools/freeport"; }
+h_freeport() { "$MEDALLION_BUILD_DIR/tests/freeport"; }
 
 # --- medallion-server -----------------------------------------------------
 

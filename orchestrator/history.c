@@ -1,0 +1,315 @@
+/*
+ * history.c - run history in SQLite.
+ *
+ * Writes are single statements in autocommit mode (WAL, synchronous
+ * NORMAL): each state change is durable on its own, and a history that
+ * cannot be written only costs a warning, never the run.
+ */
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <jansson.h>
+#include <sqlite3.h>
+
+#include "history.h"
+#include "log.h"
+#include "orchestrator_schema.h"
+
+struct orch_history {
+	sqlite3 *db;
+};
+
+orch_history *
+orch_history_open(const char *path, char *err, size_t errlen)
+{
+	orch_history *h = calloc(1, sizeof(*h));
+	char *msg = NULL;
+
+	if (h == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	if (sqlite3_open_v2(path, &h->db, SQLITE_OPEN_READWRITE |
+	    SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, NULL) != SQLITE_OK) {
+		snprintf(err, errlen, "cannot open history %s: %s", path,
+		    sqlite3_errmsg(h->db));
+		goto fail;
+	}
+	sqlite3_busy_timeout(h->db, 5000);
+	if (sqlite3_exec(h->db, orchestrator_schema_sql, NULL, NULL, &msg) !=
+	    SQLITE_OK || sqlite3_exec(h->db, "PRAGMA synchronous = NORMAL",
+	    NULL, NULL, &msg) != SQLITE_OK) {
+		snprintf(err, errlen, "cannot set up history %s: %s", path,
+		    msg ? msg : "?");
+		sqlite3_free(msg);
+		goto fail;
+	}
+	return h;
+fail:
+	sqlite3_close(h->db);
+	free(h);
+	return NULL;
+}
+
+void
+orch_history_close(orch_history *h)
+{
+	if (h == NULL)
+		return;
+	sqlite3_close(h->db);
+	free(h);
+}
+
+static void
+bind_text(sqlite3_stmt *st, int i, const char *s)
+{
+	if (s != NULL)
+		sqlite3_bind_text(st, i, s, -1, SQLITE_TRANSIENT);
+	else
+		sqlite3_bind_null(st, i);
+}
+
+static void
+bind_time(sqlite3_stmt *st, int i, int64_t t)
+{
+	if (t > 0)
+		sqlite3_bind_int64(st, i, t);
+	else
+		sqlite3_bind_null(st, i);
+}
+
+static int
+run_stmt(orch_history *h, sqlite3_stmt *st)
+{
+	int rc = sqlite3_step(st);
+
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE) {
+		log_warnx("history: %s", sqlite3_errmsg(h->db));
+		return -1;
+	}
+	return 0;
+}
+
+int64_t
+orch_history_run_begin(orch_history *h, const char *pipeline,
+    const char *trigger, int64_t scheduled_at, int64_t resumed_from)
+{
+	sqlite3_stmt *st;
+	struct timespec ts;
+
+	if (h == NULL)
+		return 0;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	if (sqlite3_prepare_v2(h->db, "INSERT INTO runs (pipeline, trigger, "
+	    "scheduled_at, started_at, state, resumed_from) VALUES "
+	    "(?, ?, ?, ?, 'RUNNING', ?)", -1, &st, NULL) != SQLITE_OK) {
+		log_warnx("history: %s", sqlite3_errmsg(h->db));
+		return 0;
+	}
+	bind_text(st, 1, pipeline);
+	bind_text(st, 2, trigger);
+	bind_time(st, 3, scheduled_at);
+	sqlite3_bind_int64(st, 4, (int64_t)ts.tv_sec * 1000000 +
+	    ts.tv_nsec / 1000);
+	if (resumed_from > 0)
+		sqlite3_bind_int64(st, 5, resumed_from);
+	else
+		sqlite3_bind_null(st, 5);
+	if (run_stmt(h, st) == -1)
+		return 0;
+	return sqlite3_last_insert_rowid(h->db);
+}
+
+void
+orch_history_run_end(orch_history *h, int64_t run, const char *state,
+    int exit_code, int failed_stage, const char *message)
+{
+	sqlite3_stmt *st;
+	struct timespec ts;
+
+	if (h == NULL || run <= 0)
+		return;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	if (sqlite3_prepare_v2(h->db, "UPDATE runs SET ended_at = ?, state = ?,"
+	    " exit_code = ?, failed_stage = ?, message = ? WHERE run_id = ?",
+	    -1, &st, NULL) != SQLITE_OK) {
+		log_warnx("history: %s", sqlite3_errmsg(h->db));
+		return;
+	}
+	sqlite3_bind_int64(st, 1, (int64_t)ts.tv_sec * 1000000 +
+	    ts.tv_nsec / 1000);
+	bind_text(st, 2, state);
+	sqlite3_bind_int(st, 3, exit_code);
+	if (failed_stage >= 0)
+		sqlite3_bind_int(st, 4, failed_stage);
+	else
+		sqlite3_bind_null(st, 4);
+	bind_text(st, 5, message);
+	sqlite3_bind_int64(st, 6, run);
+	run_stmt(h, st);
+}
+
+void
+orch_history_attempt(orch_history *h, int64_t run, int stage_index,
+    const char *stage, int attempt, const char *submission_id,
+    const char *state, int64_t submitted_at, int64_t running_at,
+    int64_t ended_at, int64_t exit_code, const char *message)
+{
+	sqlite3_stmt *st;
+
+	if (h == NULL || run <= 0)
+		return;
+	if (sqlite3_prepare_v2(h->db, "INSERT OR REPLACE INTO attempts (run_id,"
+	    " stage_index, stage, attempt, submission_id, state, submitted_at,"
+	    " running_at, ended_at, exit_code, message) VALUES "
+	    "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", -1, &st, NULL) != SQLITE_OK) {
+		log_warnx("history: %s", sqlite3_errmsg(h->db));
+		return;
+	}
+	sqlite3_bind_int64(st, 1, run);
+	sqlite3_bind_int(st, 2, stage_index);
+	bind_text(st, 3, stage);
+	sqlite3_bind_int(st, 4, attempt);
+	bind_text(st, 5, submission_id);
+	bind_text(st, 6, state);
+	bind_time(st, 7, submitted_at);
+	bind_time(st, 8, running_at);
+	bind_time(st, 9, ended_at);
+	if (exit_code >= 0)
+		sqlite3_bind_int64(st, 10, exit_code);
+	else
+		sqlite3_bind_null(st, 10);
+	bind_text(st, 11, message);
+	run_stmt(h, st);
+}
+
+int
+orch_history_last_failed(orch_history *h, int64_t run_id, int64_t *run,
+    int *stage)
+{
+	sqlite3_stmt *st;
+	int rc = -1;
+
+	if (sqlite3_prepare_v2(h->db, "SELECT run_id, failed_stage FROM runs "
+	    "WHERE state NOT IN ('FINISHED', 'RUNNING') AND failed_stage IS "
+	    "NOT NULL AND (?1 = 0 OR run_id = ?1) ORDER BY run_id DESC "
+	    "LIMIT 1", -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	sqlite3_bind_int64(st, 1, run_id);
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		*run = sqlite3_column_int64(st, 0);
+		*stage = sqlite3_column_int(st, 1);
+		rc = 0;
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static void
+fmt_time(sqlite3_stmt *st, int col, char *buf, size_t len)
+{
+	int64_t us;
+	time_t s;
+	struct tm tm;
+
+	if (sqlite3_column_type(st, col) == SQLITE_NULL) {
+		snprintf(buf, len, "-");
+		return;
+	}
+	us = sqlite3_column_int64(st, col);
+	s = (time_t)(us / 1000000);
+	gmtime_r(&s, &tm);
+	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static const char *
+col_text(sqlite3_stmt *st, int col)
+{
+	const unsigned char *s = sqlite3_column_text(st, col);
+
+	return s ? (const char *)s : "";
+}
+
+int
+orch_history_print(orch_history *h, FILE *out, int limit, int json)
+{
+	sqlite3_stmt *runs, *att;
+
+	if (sqlite3_prepare_v2(h->db, "SELECT run_id, pipeline, trigger, "
+	    "started_at, ended_at, state, exit_code, failed_stage, "
+	    "resumed_from, message FROM runs ORDER BY run_id DESC LIMIT ?",
+	    -1, &runs, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(h->db, "SELECT stage_index, stage, attempt, "
+	    "submission_id, state, submitted_at, running_at, ended_at, "
+	    "exit_code, message FROM attempts WHERE run_id = ? ORDER BY "
+	    "stage_index, attempt", -1, &att, NULL) != SQLITE_OK) {
+		log_warnx("history: %s", sqlite3_errmsg(h->db));
+		return -1;
+	}
+	sqlite3_bind_int(runs, 1, limit);
+	while (sqlite3_step(runs) == SQLITE_ROW) {
+		int64_t id = sqlite3_column_int64(runs, 0);
+		int64_t started = sqlite3_column_int64(runs, 3);
+		int64_t ended = sqlite3_column_int64(runs, 4);
+		char t0[32], t1[32];
+		json_t *attempts = json_array();
+
+		fmt_time(runs, 3, t0, sizeof(t0));
+		fmt_time(runs, 4, t1, sizeof(t1));
+		if (!json)
+			fprintf(out, "run %" PRId64 "  %-10s %-8s started %s  "
+			    "%.1fs  exit %s%s%s\n", id, col_text(runs, 5),
+			    col_text(runs, 2), t0, ended > started ?
+			    (ended - started) / 1e6 : 0.0, col_text(runs, 6),
+			    sqlite3_column_type(runs, 8) == SQLITE_NULL ? "" :
+			    "  resumed from run ", col_text(runs, 8));
+		sqlite3_reset(att);
+		sqlite3_bind_int64(att, 1, id);
+		while (sqlite3_step(att) == SQLITE_ROW) {
+			int64_t sub = sqlite3_column_int64(att, 5);
+			int64_t end = sqlite3_column_int64(att, 7);
+
+			if (json) {
+				json_array_append_new(attempts, json_pack(
+				    "{s:i, s:s, s:i, s:s, s:s, s:f, s:s}",
+				    "stage_index", sqlite3_column_int(att, 0),
+				    "stage", col_text(att, 1),
+				    "attempt", sqlite3_column_int(att, 2),
+				    "submission_id", col_text(att, 3),
+				    "state", col_text(att, 4),
+				    "seconds", end > sub ? (end - sub) / 1e6 :
+				    0.0, "message", col_text(att, 9)));
+				continue;
+			}
+			fprintf(out, "    %-15s attempt %d  %-28s %-9s %.2fs%s%s\n",
+			    col_text(att, 1), sqlite3_column_int(att, 2),
+			    col_text(att, 3), col_text(att, 4), end > sub ?
+			    (end - sub) / 1e6 : 0.0, *col_text(att, 9) ?
+			    "  " : "", col_text(att, 9));
+		}
+		if (json) {
+			json_t *o = json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, "
+			    "s:o, s:s, s:o}", "run_id", (json_int_t)id,
+			    "pipeline", col_text(runs, 1), "trigger",
+			    col_text(runs, 2), "started_at", t0, "ended_at", t1,
+			    "state", col_text(runs, 5), "exit_code",
+			    sqlite3_column_type(runs, 6) == SQLITE_NULL ?
+			    json_null() : json_integer(sqlite3_column_int(runs,
+			    6)), "message", col_text(runs, 9), "attempts",
+			    attempts);
+			char *line = json_dumps(o, JSON_COMPACT);
+
+			if (line)
+				fprintf(out, "%s\n", line);
+			free(line);
+			json_decref(o);
+		} else
+			json_decref(attempts);
+	}
+	sqlite3_finalize(runs);
+	sqlite3_finalize(att);
+	return 0;
+}

@@ -1,0 +1,797 @@
+/*
+ * main.c - medallion-orchestrator: runs the pipeline through the Spark
+ * REST API of medallion-server (or a Spark master), on demand or on a
+ * schedule, and keeps its history.
+ *
+ *   medallion-orchestrator run [--pipeline FILE] [--resume [RUN]]
+ *   medallion-orchestrator schedule (--every 5m | --cron "0 * * * *")
+ *   medallion-orchestrator history | submit STAGE | status ID | kill ID
+ *   medallion-orchestrator wait ID [--timeout 10m]
+ *
+ * A run submits each stage, polls its status with back-off (25 ms
+ * growing to 2 s), retries FAILED and ERROR with capped exponential
+ * back-off and jitter, and stops on KILLED, UNKNOWN, a submission the
+ * server no longer knows, or a timeout (after killing the driver). Every
+ * outcome has its own exit code, listed in usage(). Nothing waits without
+ * a bound: RELAUNCHING and ERROR end by the stage timeout or the retries.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+
+#include "client.h"
+#include "clock.h"
+#include "history.h"
+#include "log.h"
+#include "medallion_version.h"
+#include "pipeline.h"
+#include "schedule.h"
+
+enum {
+	EXIT_OK = 0,
+	EXIT_ERROR = 1,		/* configuration, history, refused submission */
+	EXIT_USAGE = 2,
+	EXIT_FAILED = 3,	/* a stage FAILED after its retries */
+	EXIT_STAGE_ERROR = 4,	/* a stage ended in ERROR after its retries */
+	EXIT_KILLED = 5,
+	EXIT_UNKNOWN = 6,	/* UNKNOWN, or the server forgot the driver */
+	EXIT_TIMEOUT = 7,
+	EXIT_UNREACHABLE = 8,	/* the server did not answer in time */
+	EXIT_INTERRUPTED = 130,	/* SIGTERM/SIGINT stopped a run */
+};
+
+#define POLL_FIRST_US 25000
+#define POLL_MAX_US 2000000
+
+typedef struct orch {
+	orch_client *client;
+	orch_history *history;
+	orch_pipeline pipeline;
+	int json;
+	int live;		/* progress as a live terminal line */
+	int64_t wait_timeout_us;
+} orch;
+
+static volatile sig_atomic_t stop_requested;
+
+static void
+on_stop(int sig)
+{
+	(void)sig;
+	stop_requested = 1;
+}
+
+static void
+usage(FILE *out)
+{
+	fprintf(out,
+"usage: medallion-orchestrator [options] COMMAND [args]\n"
+"\n"
+"commands:\n"
+"  run                  run the pipeline once (--resume [RUN] continues the\n"
+"                       newest failed run, or RUN, from its failed stage)\n"
+"  schedule             run it on a schedule: --every DURATION or\n"
+"                       --cron \"MIN HOUR DOM MON DOW\"; never two at once\n"
+"  history              recent runs and their stage attempts\n"
+"  submit STAGE         submit one stage of the pipeline; prints its id\n"
+"  status ID            the driver's state\n"
+"  kill ID              kill a driver\n"
+"  wait ID              wait for a driver to end; exit code by final state\n"
+"\n"
+"options:\n"
+"  --master URL         server (default $MEDALLION_MASTER, $SPARK_REST_URL,\n"
+"                       http://127.0.0.1:6066)\n"
+"  --pipeline FILE      pipeline file (schemas/json/pipeline.schema.json);\n"
+"                       default: ingestion -> transformation -> serving\n"
+"  --history FILE       SQLite history (default $MEDALLION_DATA/orchestrator.db,\n"
+"                       else ./orchestrator.db)\n"
+"  --token-file FILE    bearer token for the server\n"
+"  --jws-secret-file FILE  HS256 key (base64url) to sign a JWS per request\n"
+"  --patience DURATION  how long to retry an unreachable server (default 60s)\n"
+"  --every DURATION     schedule: interval, e.g. 30s, 5m, 1h\n"
+"  --cron EXPR          schedule: five cron fields, in --tz\n"
+"  --tz ZONE            time zone for --cron (default UTC)\n"
+"  --catch-up N         schedule: run at most N missed ticks (default 0)\n"
+"  --timeout DURATION   wait: give up after this long (default: none)\n"
+"  --limit N            history: this many runs (default 20)\n"
+"  --resume [RUN]       run: continue a failed run\n"
+"  --json               JSON output\n"
+"  -v                   more logging\n"
+"  -h, --help           this help\n"
+"\n"
+"exit status: 0 finished, 1 error, 2 usage, 3 a stage FAILED, 4 ERROR,\n"
+"5 KILLED, 6 UNKNOWN or forgotten by the server, 7 timeout, 8 server\n"
+"unreachable, 130 stopped by a signal\n");
+}
+
+/* --- progress ------------------------------------------------------ */
+
+static void
+progress(orch *o, const char *stage, const char *id, const char *state,
+    int64_t since_us, int changed)
+{
+	double secs = (clock_mono_us() - since_us) / 1e6;
+
+	if (o->live) {
+		fprintf(stderr, "\r\033[K%-15s %-28s %-11s %6.1fs", stage, id,
+		    state, secs);
+		if (changed && orch_state_final(state))
+			fputc('\n', stderr);
+		fflush(stderr);
+	} else if (changed) {
+		log_info("%s: %s %s after %.2f s", stage, id, state, secs);
+	}
+}
+
+static int
+exit_for_state(const char *state)
+{
+	if (strcmp(state, "FINISHED") == 0)
+		return EXIT_OK;
+	if (strcmp(state, "FAILED") == 0)
+		return EXIT_FAILED;
+	if (strcmp(state, "ERROR") == 0)
+		return EXIT_STAGE_ERROR;
+	if (strcmp(state, "KILLED") == 0)
+		return EXIT_KILLED;
+	return EXIT_UNKNOWN;
+}
+
+/* Sleeps us, waking early when a stop is requested. */
+static void
+nap(int64_t us)
+{
+	int64_t end = clock_mono_us() + us;
+
+	while (!stop_requested) {
+		int64_t left = end - clock_mono_us();
+
+		if (left <= 0)
+			break;
+		clock_sleep_us(left > 100000 ? 100000 : left);
+	}
+}
+
+/* Capped exponential back-off with equal jitter. */
+static int64_t
+retry_delay(const orch_stage *s, int attempt)
+{
+	int64_t d = s->backoff_us;
+
+	for (int i = 1; i < attempt && d < s->max_backoff_us; i++)
+		d *= 2;
+	if (d > s->max_backoff_us)
+		d = s->max_backoff_us;
+	return d / 2 + (int64_t)((double)(d / 2) * (rand() / (RAND_MAX + 1.0)));
+}
+
+/* --- one stage ----------------------------------------------------- */
+
+typedef struct attempt_result {
+	int exit;		/* EXIT_* for this attempt */
+	char state[32];
+	char message[512];
+} attempt_result;
+
+/* Polls id until it ends, the timeout passes, or a stop is requested. */
+static void
+follow(orch *o, int64_t run, int index, const orch_stage *s, int attempt,
+    const char *id, int64_t submitted_at, attempt_result *res)
+{
+	int64_t start = clock_mono_us(), running_at = 0, delay = POLL_FIRST_US;
+	char last[32] = "SUBMITTED", err[512];
+	orch_status st;
+
+	for (;;) {
+		int changed;
+
+		nap(delay);
+		delay = delay * 3 / 2 > POLL_MAX_US ? POLL_MAX_US : delay * 3 / 2;
+		if (orch_status_get(o->client, id, &st, err, sizeof(err)) ==
+		    -1) {
+			/* Never lose a submitted driver: keep asking until
+			 * its timeout, however long the server is away. */
+			log_warnx("%s: %s; still following %s", s->name, err,
+			    id);
+			snprintf(st.state, sizeof(st.state), "%s", last);
+			st.known = 1;
+		}
+		changed = strcmp(st.state, last) != 0;
+		if (changed && strcmp(st.state, "RUNNING") == 0)
+			running_at = clock_now_us();
+		snprintf(last, sizeof(last), "%s", st.state);
+		progress(o, s->name, id, st.state, start, changed);
+		if (changed)
+			orch_history_attempt(o->history, run, index, s->name,
+			    attempt, id, st.state, submitted_at, running_at,
+			    orch_state_final(st.state) ? clock_now_us() : 0,
+			    st.exit_code, st.message);
+		if (orch_state_final(st.state)) {
+			snprintf(res->state, sizeof(res->state), "%s",
+			    st.known ? st.state : "NOT_FOUND");
+			snprintf(res->message, sizeof(res->message), "%s",
+			    st.known ? st.message : "the server no longer "
+			    "knows this submission");
+			res->exit = exit_for_state(st.state);
+			return;
+		}
+		if (stop_requested) {
+			snprintf(res->state, sizeof(res->state), "INTERRUPTED");
+			snprintf(res->message, sizeof(res->message), "stopped "
+			    "by a signal; driver %s was left %s", id, last);
+			res->exit = EXIT_INTERRUPTED;
+			return;
+		}
+		if (clock_mono_us() - start > s->timeout_us) {
+			if (o->live)
+				fputc('\n', stderr);
+			log_warnx("%s: %s still %s after its %.0f s timeout; "
+			    "killing it", s->name, id, last,
+			    s->timeout_us / 1e6);
+			if (orch_kill(o->client, id, err, sizeof(err)) == -1)
+				log_warnx("%s", err);
+			snprintf(res->state, sizeof(res->state), "TIMEOUT");
+			snprintf(res->message, sizeof(res->message), "timed out "
+			    "after %.0f s while %s", s->timeout_us / 1e6, last);
+			orch_history_attempt(o->history, run, index, s->name,
+			    attempt, id, "TIMEOUT", submitted_at, running_at,
+			    clock_now_us(), -1, res->message);
+			res->exit = EXIT_TIMEOUT;
+			return;
+		}
+	}
+}
+
+/* Runs one stage with its retries; returns EXIT_*. */
+static int
+run_stage(orch *o, int64_t run, int index, attempt_result *res)
+{
+	const orch_stage *s = &o->pipeline.stages[index];
+	char id[128], err[512];
+
+	for (int attempt = 1; attempt <= s->retries + 1; attempt++) {
+		json_t *req = orch_stage_request(s, err, sizeof(err));
+		int64_t submitted_at;
+		int rc;
+
+		if (req == NULL) {
+			snprintf(res->state, sizeof(res->state), "ERROR");
+			snprintf(res->message, sizeof(res->message), "%s", err);
+			return EXIT_ERROR;
+		}
+		submitted_at = clock_now_us();
+		rc = orch_create(o->client, req, id, sizeof(id), err,
+		    sizeof(err));
+		json_decref(req);
+		if (rc == -1) {
+			int down = strncmp(err, "cannot reach", 12) == 0 ||
+			    strstr(err, "answered 503") != NULL;
+
+			snprintf(res->state, sizeof(res->state), "%s",
+			    down ? "UNREACHABLE" : "REFUSED");
+			snprintf(res->message, sizeof(res->message), "%.100s: "
+			    "%.400s", s->name, err);
+			orch_history_attempt(o->history, run, index, s->name,
+			    attempt, NULL, res->state, submitted_at, 0,
+			    clock_now_us(), -1, err);
+			return down ? EXIT_UNREACHABLE : EXIT_ERROR;
+		}
+		orch_history_attempt(o->history, run, index, s->name, attempt,
+		    id, "SUBMITTED", submitted_at, 0, 0, -1, NULL);
+		follow(o, run, index, s, attempt, id, submitted_at, res);
+		if (res->exit != EXIT_FAILED && res->exit != EXIT_STAGE_ERROR)
+			return res->exit;
+		if (attempt <= s->retries && !stop_requested) {
+			int64_t d = retry_delay(s, attempt);
+
+			log_warnx("%s: %s (%s); retry %d of %d in %.1f s",
+			    s->name, res->state, res->message, attempt,
+			    s->retries, d / 1e6);
+			nap(d);
+		}
+	}
+	return res->exit;
+}
+
+/* --- run ----------------------------------------------------------- */
+
+static const char *
+run_state_name(int code, const attempt_result *res)
+{
+	switch (code) {
+	case EXIT_OK:
+		return "FINISHED";
+	case EXIT_TIMEOUT:
+		return "TIMEOUT";
+	case EXIT_UNREACHABLE:
+		return "UNREACHABLE";
+	case EXIT_INTERRUPTED:
+		return "INTERRUPTED";
+	default:
+		return res->state[0] ? res->state : "ERROR";
+	}
+}
+
+static int
+run_pipeline(orch *o, const char *trigger, int64_t scheduled_at,
+    int64_t resumed_from, int first_stage)
+{
+	int64_t run, t0 = clock_mono_us();
+	attempt_result res;
+	json_t *stages = json_array();
+	int code = EXIT_OK, index = first_stage;
+
+	memset(&res, 0, sizeof(res));
+	run = orch_history_run_begin(o->history, o->pipeline.name, trigger,
+	    scheduled_at, resumed_from);
+	log_debug("run %" PRId64 " of %s on %s", run, o->pipeline.name,
+	    orch_client_master(o->client));
+	for (; index < o->pipeline.nstages; index++) {
+		int64_t s0 = clock_mono_us();
+
+		memset(&res, 0, sizeof(res));
+		code = run_stage(o, run, index, &res);
+		json_array_append_new(stages, json_pack("{s:s, s:s, s:f}",
+		    "stage", o->pipeline.stages[index].name, "state",
+		    res.state, "seconds", (clock_mono_us() - s0) / 1e6));
+		if (code != EXIT_OK)
+			break;
+	}
+	orch_history_run_end(o->history, run, run_state_name(code, &res), code,
+	    code == EXIT_OK ? -1 : index, code == EXIT_OK ? NULL : res.message);
+	if (code != EXIT_OK)
+		log_warnx("run %" PRId64 " stopped at %s: %s (exit %d)", run,
+		    o->pipeline.stages[index].name, res.message, code);
+	else
+		log_info("run %" PRId64 " finished in %.2f s", run,
+		    (clock_mono_us() - t0) / 1e6);
+	if (o->json) {
+		json_t *doc = json_pack("{s:I, s:s, s:i, s:f, s:o}", "run_id",
+		    (json_int_t)run, "state", run_state_name(code, &res),
+		    "exit_code", code, "seconds", (clock_mono_us() - t0) / 1e6,
+		    "stages", stages);
+		char *text = json_dumps(doc, JSON_COMPACT);
+
+		if (text != NULL)
+			puts(text);
+		free(text);
+		json_decref(doc);
+	} else
+		json_decref(stages);
+	fflush(stdout);
+	return code;
+}
+
+static int
+cmd_run(orch *o, int resume, int64_t resume_run)
+{
+	int64_t from_run = 0;
+	int stage = 0;
+
+	if (resume) {
+		if (o->history == NULL || orch_history_last_failed(o->history,
+		    resume_run, &from_run, &stage) == -1) {
+			log_warnx("no failed run to resume%s", resume_run ?
+			    " with that id" : "");
+			return EXIT_ERROR;
+		}
+		if (stage >= o->pipeline.nstages) {
+			log_warnx("run %" PRId64 " stopped at stage %d, which "
+			    "this pipeline does not have", from_run, stage + 1);
+			return EXIT_ERROR;
+		}
+		log_info("resuming run %" PRId64 " from %s", from_run,
+		    o->pipeline.stages[stage].name);
+	}
+	return run_pipeline(o, resume ? "resume" : "run", 0, from_run, stage);
+}
+
+/* --- schedule ------------------------------------------------------ */
+
+static void
+fmt_tick(int64_t us, char *buf, size_t len)
+{
+	time_t s = (time_t)(us / 1000000);
+	struct tm tm;
+
+	localtime_r(&s, &tm);
+	strftime(buf, len, "%Y-%m-%d %H:%M:%S %Z", &tm);
+}
+
+static int
+cmd_schedule(orch *o, const orch_schedule *sch, int catch_up)
+{
+	int64_t next = orch_schedule_next(sch, clock_now_us());
+	char when[64];
+
+	if (next < 0) {
+		log_warnx("the schedule never fires");
+		return EXIT_USAGE;
+	}
+	fmt_tick(next, when, sizeof(when));
+	log_info("scheduled; first run at %s", when);
+	while (!stop_requested) {
+		int64_t now = clock_now_us(), tick, missed = 0, first_missed = 0;
+
+		if (now < next) {
+			nap(next - now < 1000000 ? next - now : 1000000);
+			continue;
+		}
+		tick = next;
+		run_pipeline(o, "schedule", tick, 0, 0);
+		/* Ticks that passed while the run ran: skipped, or caught up
+		 * (at most catch_up of them, the newest ones). */
+		now = clock_now_us();
+		for (int64_t t = orch_schedule_next(sch, tick); t > 0 &&
+		    t <= now; t = orch_schedule_next(sch, t)) {
+			if (missed++ == 0)
+				first_missed = t;
+		}
+		if (missed > 0) {
+			fmt_tick(first_missed, when, sizeof(when));
+			if (catch_up == 0)
+				log_warnx("skipped %" PRId64 " tick%s from %s: "
+				    "the previous run was still going", missed,
+				    missed == 1 ? "" : "s", when);
+			for (int64_t k = 0; k < missed && k < catch_up &&
+			    !stop_requested; k++)
+				run_pipeline(o, "catch-up", first_missed, 0, 0);
+		}
+		next = orch_schedule_next(sch, clock_now_us());
+		fmt_tick(next, when, sizeof(when));
+		log_debug("next run at %s", when);
+	}
+	log_info("stopped by a signal");
+	return EXIT_OK;
+}
+
+/* --- scripting commands -------------------------------------------- */
+
+static int
+cmd_submit(orch *o, const char *stage)
+{
+	int i = orch_pipeline_find(&o->pipeline, stage);
+	char id[128], err[512];
+	orch_stage adhoc;
+	json_t *req;
+	int rc;
+
+	/* A stage the pipeline does not describe gets the defaults. */
+	if (i < 0 && orch_stage_default(&adhoc, stage) == -1) {
+		log_warnx("out of memory");
+		return EXIT_ERROR;
+	}
+	req = orch_stage_request(i >= 0 ? &o->pipeline.stages[i] : &adhoc,
+	    err, sizeof(err));
+	if (i < 0)
+		orch_stage_free(&adhoc);
+	if (req == NULL) {
+		log_warnx("%s", err);
+		return EXIT_ERROR;
+	}
+	rc = orch_create(o->client, req, id, sizeof(id), err, sizeof(err));
+	json_decref(req);
+	if (rc == -1) {
+		log_warnx("%s", err);
+		return strncmp(err, "cannot reach", 12) == 0 ?
+		    EXIT_UNREACHABLE : EXIT_ERROR;
+	}
+	if (o->json)
+		printf("{\"submissionId\":\"%s\",\"stage\":\"%s\"}\n", id, stage);
+	else
+		printf("%s\n", id);
+	return EXIT_OK;
+}
+
+static int
+print_status(orch *o, const char *id, const orch_status *st)
+{
+	if (o->json) {
+		json_t *doc = json_pack("{s:s, s:s, s:b, s:s}", "submissionId",
+		    id, "driverState", st->state, "known", st->known, "message",
+		    st->message);
+		char *text;
+
+		if (st->exit_code >= 0)
+			json_object_set_new(doc, "exitCode",
+			    json_integer(st->exit_code));
+		text = json_dumps(doc, JSON_COMPACT);
+		if (text != NULL)
+			puts(text);
+		free(text);
+		json_decref(doc);
+	} else
+		printf("%s%s%s\n", st->state, st->message[0] ? "  " : "",
+		    st->message);
+	return EXIT_OK;
+}
+
+static int
+cmd_status(orch *o, const char *id)
+{
+	orch_status st;
+	char err[512];
+
+	if (orch_status_get(o->client, id, &st, err, sizeof(err)) == -1) {
+		log_warnx("%s", err);
+		return EXIT_UNREACHABLE;
+	}
+	return print_status(o, id, &st);
+}
+
+static int
+cmd_kill(orch *o, const char *id)
+{
+	char err[512];
+
+	if (orch_kill(o->client, id, err, sizeof(err)) == -1) {
+		log_warnx("%s", err);
+		return strncmp(err, "cannot reach", 12) == 0 ?
+		    EXIT_UNREACHABLE : EXIT_ERROR;
+	}
+	if (o->json)
+		printf("{\"submissionId\":\"%s\",\"killed\":true}\n", id);
+	return EXIT_OK;
+}
+
+static int
+cmd_wait(orch *o, const char *id)
+{
+	int64_t start = clock_mono_us(), delay = POLL_FIRST_US;
+	char err[512], last[32] = "";
+	orch_status st;
+
+	for (;;) {
+		if (orch_status_get(o->client, id, &st, err, sizeof(err)) ==
+		    -1)
+			log_warnx("%s; still waiting for %s", err, id);
+		else {
+			progress(o, "wait", id, st.state, start,
+			    strcmp(last, st.state) != 0);
+			snprintf(last, sizeof(last), "%s", st.state);
+			if (orch_state_final(st.state)) {
+				print_status(o, id, &st);
+				return exit_for_state(st.state);
+			}
+		}
+		if (stop_requested)
+			return EXIT_INTERRUPTED;
+		if (o->wait_timeout_us > 0 &&
+		    clock_mono_us() - start > o->wait_timeout_us) {
+			log_warnx("%s is still %s after the timeout", id,
+			    last[0] ? last : "unreachable");
+			return EXIT_TIMEOUT;
+		}
+		nap(delay);
+		delay = delay * 3 / 2 > POLL_MAX_US ? POLL_MAX_US : delay * 3 / 2;
+	}
+}
+
+/* --- main ---------------------------------------------------------- */
+
+static const char *
+default_master(void)
+{
+	const char *m = getenv("MEDALLION_MASTER");
+
+	if (m == NULL || *m == '\0')
+		m = getenv("SPARK_REST_URL");
+	if (m == NULL || *m == '\0')
+		m = "http://127.0.0.1:6066";
+	return m;
+}
+
+static char *
+default_history(void)
+{
+	const char *data = getenv("MEDALLION_DATA");
+	char *p;
+
+	if (data != NULL && *data != '\0') {
+		if (asprintf(&p, "%s/orchestrator.db", data) == -1)
+			return NULL;
+		return p;
+	}
+	return strdup("orchestrator.db");
+}
+
+enum { O_MASTER = 256, O_PIPELINE, O_HISTORY, O_TOKEN, O_JWS, O_PATIENCE,
+	O_EVERY, O_CRON, O_TZ, O_CATCHUP, O_TIMEOUT, O_RESUME, O_JSON,
+	O_LIMIT };
+
+int
+main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "master", required_argument, NULL, O_MASTER },
+		{ "pipeline", required_argument, NULL, O_PIPELINE },
+		{ "history", required_argument, NULL, O_HISTORY },
+		{ "token-file", required_argument, NULL, O_TOKEN },
+		{ "jws-secret-file", required_argument, NULL, O_JWS },
+		{ "patience", required_argument, NULL, O_PATIENCE },
+		{ "every", required_argument, NULL, O_EVERY },
+		{ "cron", required_argument, NULL, O_CRON },
+		{ "tz", required_argument, NULL, O_TZ },
+		{ "catch-up", required_argument, NULL, O_CATCHUP },
+		{ "timeout", required_argument, NULL, O_TIMEOUT },
+		{ "resume", optional_argument, NULL, O_RESUME },
+		{ "json", no_argument, NULL, O_JSON },
+		{ "limit", required_argument, NULL, O_LIMIT },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	orch_client_opts copts = { default_master(), NULL, NULL, 60000000,
+		30000000 };
+	const char *pipeline_file = NULL, *every = NULL, *cron = NULL;
+	const char *tz = "UTC", *cmd;
+	char *history_path = NULL, err[1024];
+	int verbose = 0, ch, catch_up = 0, resume = 0, rc = EXIT_ERROR;
+	int limit = 20;
+	int64_t resume_run = 0, us;
+	orch_schedule sch;
+	struct sigaction sa;
+	orch o;
+
+	memset(&o, 0, sizeof(o));
+	while ((ch = getopt_long(argc, argv, "hvV", longopts, NULL)) != -1) {
+		switch (ch) {
+		case O_MASTER: copts.master = optarg; break;
+		case O_PIPELINE: pipeline_file = optarg; break;
+		case O_HISTORY: history_path = strdup(optarg); break;
+		case O_TOKEN: copts.token_file = optarg; break;
+		case O_JWS: copts.jws_secret_file = optarg; break;
+		case O_EVERY: every = optarg; break;
+		case O_CRON: cron = optarg; break;
+		case O_TZ: tz = optarg; break;
+		case O_JSON: o.json = 1; break;
+		case O_LIMIT:
+			limit = atoi(optarg);
+			if (limit < 1) {
+				fprintf(stderr, "medallion-orchestrator: --limit "
+				    "wants a positive count\n");
+				return EXIT_USAGE;
+			}
+			break;
+		case O_PATIENCE:
+		case O_TIMEOUT:
+			if (orch_parse_duration(optarg, &us) == -1) {
+				fprintf(stderr, "medallion-orchestrator: %s wants "
+				    "a duration such as 30s, 5m or 1h, not %s\n",
+				    ch == O_PATIENCE ? "--patience" :
+				    "--timeout", optarg);
+				return EXIT_USAGE;
+			}
+			if (ch == O_PATIENCE)
+				copts.patience_us = us;
+			else
+				o.wait_timeout_us = us;
+			break;
+		case O_CATCHUP:
+			catch_up = atoi(optarg);
+			if (catch_up < 0 || catch_up > 1000) {
+				fprintf(stderr, "medallion-orchestrator: "
+				    "--catch-up wants 0 to 1000\n");
+				return EXIT_USAGE;
+			}
+			break;
+		case O_RESUME:
+			resume = 1;
+			if (optarg != NULL)
+				resume_run = atoll(optarg);
+			break;
+		case 'v': verbose = 1; break;
+		case 'h': usage(stdout); return EXIT_OK;
+		case 'V':
+			printf("medallion-orchestrator %s\n", MEDALLION_VERSION);
+			return EXIT_OK;
+		default: usage(stderr); return EXIT_USAGE;
+		}
+	}
+	if (optind >= argc) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	cmd = argv[optind++];
+	/* "run --resume 3": the run id arrives as a separate word. */
+	if (strcmp(cmd, "run") == 0 && resume && optind + 1 == argc &&
+	    resume_run == 0) {
+		char *end;
+
+		resume_run = strtoll(argv[optind], &end, 10);
+		if (*end != '\0' || resume_run <= 0) {
+			fprintf(stderr, "medallion-orchestrator: --resume wants "
+			    "a run id, not %s\n", argv[optind]);
+			return EXIT_USAGE;
+		}
+		optind++;
+	}
+	log_init("medallion-orchestrator", verbose);
+	setenv("TZ", tz, 1);
+	tzset();
+	srand((unsigned)(clock_now_us() ^ getpid()));
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_stop;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	o.live = isatty(STDERR_FILENO) && !o.json;
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+
+	if (strcmp(cmd, "schedule") == 0) {
+		if ((every == NULL) == (cron == NULL)) {
+			log_warnx("schedule wants --every DURATION or --cron "
+			    "\"EXPR\" (one of them)");
+			rc = EXIT_USAGE;
+			goto out;
+		}
+		if (every != NULL && (orch_parse_duration(every, &us) == -1 ||
+		    orch_schedule_every(&sch, us) == -1)) {
+			log_warnx("--every wants a duration of at least 1s, such "
+			    "as 30s, 5m or 1h, not %s", every);
+			rc = EXIT_USAGE;
+			goto out;
+		}
+		if (cron != NULL && orch_schedule_cron(&sch, cron, err,
+		    sizeof(err)) == -1) {
+			log_warnx("%s", err);
+			rc = EXIT_USAGE;
+			goto out;
+		}
+		o.live = 0;
+	}
+	if (orch_pipeline_load(pipeline_file, &o.pipeline, err,
+	    sizeof(err)) == -1) {
+		log_warnx("%s", err);
+		goto out;
+	}
+	if ((o.client = orch_client_new(&copts, err, sizeof(err))) == NULL) {
+		log_warnx("%s", err);
+		rc = EXIT_USAGE;
+		goto out;
+	}
+	if (strcmp(cmd, "run") == 0 || strcmp(cmd, "schedule") == 0 ||
+	    strcmp(cmd, "history") == 0) {
+		if (history_path == NULL)
+			history_path = default_history();
+		if ((o.history = orch_history_open(history_path, err,
+		    sizeof(err))) == NULL) {
+			log_warnx("%s", err);
+			goto out;
+		}
+	}
+	if (strcmp(cmd, "run") == 0 && optind == argc)
+		rc = cmd_run(&o, resume, resume_run);
+	else if (strcmp(cmd, "schedule") == 0 && optind == argc)
+		rc = cmd_schedule(&o, &sch, catch_up);
+	else if (strcmp(cmd, "history") == 0 && optind == argc)
+		rc = orch_history_print(o.history, stdout, limit, o.json) == 0 ?
+		    EXIT_OK : EXIT_ERROR;
+	else if (strcmp(cmd, "submit") == 0 && optind + 1 == argc)
+		rc = cmd_submit(&o, argv[optind]);
+	else if (strcmp(cmd, "status") == 0 && optind + 1 == argc)
+		rc = cmd_status(&o, argv[optind]);
+	else if (strcmp(cmd, "kill") == 0 && optind + 1 == argc)
+		rc = cmd_kill(&o, argv[optind]);
+	else if (strcmp(cmd, "wait") == 0 && optind + 1 == argc)
+		rc = cmd_wait(&o, argv[optind]);
+	else {
+		log_warnx("unknown command or wrong arguments: %s (try --help)",
+		    cmd);
+		rc = EXIT_USAGE;
+	}
+out:
+	orch_client_free(o.client);
+	orch_history_close(o.history);
+	orch_pipeline_free(&o.pipeline);
+	free(history_path);
+	curl_global_cleanup();
+	return rc;
+}
