@@ -849,6 +849,13 @@ pq_writer_flush_row_group(pq_writer *w, lake_err *err)
 	buf_release(&w->out);
 	buf_release(&w->page);
 	buf_release(&w->packed);
+	/* A compression context is about a megabyte: an idle partition
+	 * writer should not keep one. The next row group makes a new one. */
+	codec_free(w->codec);
+	if ((w->codec = codec_new()) == NULL) {
+		lake_err_set(err, "%s: out of memory", w->path);
+		return -1;
+	}
 	return 0;
 nomem:
 	lake_err_set(err, "%s: out of memory writing a row group", w->path);

@@ -131,10 +131,12 @@ test_sketch(void)
 	EXPECT(back.total == whole.total && sketch_quantile(&back, 0.5) ==
 	    sketch_quantile(&whole, 0.5) && sketch_quantile(&back, 0.9) ==
 	    sketch_quantile(&whole, 0.9), "merged halves equal the whole");
+	sketch_free(&back);
 	EXPECT(sketch_decode(&back, "x;1;2") == -1 &&
 	    sketch_decode(&back, "1;2;3,-4") == -1, "bad text is refused");
 	EXPECT(isnan(sketch_quantile(&back, 0.5)), "empty sketch: NaN");
 	free(text);
+	sketch_free(&back);
 	sketch_free(&a);
 	sketch_free(&b);
 	sketch_free(&whole);
