@@ -14,6 +14,7 @@
  * 3 the source schema does not match what bronze expects.
  */
 #include <getopt.h>
+#include <pthread.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,6 +35,9 @@
 
 typedef struct table_run {
 	const source_table *src;
+	source *conn;		/* the connection this table streams on */
+	int rc;			/* DELTA_* result */
+	lake_err own_err;
 	char table_dir[4096];
 	char app_id[64];
 	lake_writer *w;
@@ -97,9 +101,9 @@ static void
 writer_opts(lake_writer_opts *o)
 {
 	lake_writer_opts_default(o);
-	/* Peak memory stays well under 64 MiB with a few dates open. */
-	o->parquet.row_group_bytes = 16u << 20;
-	o->max_buffered_bytes = 24u << 20;
+	/* Two tables stream at once: together they stay under 64 MiB. */
+	o->parquet.row_group_bytes = 12u << 20;
+	o->max_buffered_bytes = 16u << 20;
 }
 
 /*
@@ -169,13 +173,28 @@ ingest_table(source *src, table_run *t, lake_err *err)
 	return rc;
 }
 
+static void *
+table_thread(void *arg)
+{
+	table_run *t = arg;
+
+	t->rc = ingest_table(t->conn, t, &t->own_err);
+	return NULL;
+}
+
+/*
+ * Both tables stream at once, each on its own connection in the same
+ * snapshot (two cores: PostgreSQL's and ours overlap). Each table still
+ * commits on its own, atomically with its bookmark.
+ */
 static int
 run_once(const source_table *const *tables, int ntables, const char *lake,
     int *schema_error, lake_err *err)
 {
 	table_run runs[2];
-	source *src;
-	int rc = DELTA_OK;
+	pthread_t tid;
+	source *src, *second = NULL;
+	int rc = DELTA_OK, threaded = 0;
 
 	src = source_begin(tables, ntables, err);
 	if (src == NULL) {
@@ -183,17 +202,43 @@ run_once(const source_table *const *tables, int ntables, const char *lake,
 		    strstr(err->msg, "has no column") != NULL;
 		return DELTA_ERROR;
 	}
-	for (int i = 0; i < ntables && rc == DELTA_OK; i++) {
+	for (int i = 0; i < ntables; i++) {
 		table_run *t = &runs[i];
 
 		memset(t, 0, sizeof(*t));
 		t->src = tables[i];
+		t->conn = src;
 		snprintf(t->table_dir, sizeof(t->table_dir), "%s/bronze/%s",
 		    lake, t->src->name);
 		snprintf(t->app_id, sizeof(t->app_id), "ingestion:%s",
 		    t->src->name);
-		rc = ingest_table(src, t, err);
 	}
+	if (ntables == 2 && (second = source_fork(src, err)) == NULL)
+		log_warnx("%s; reading the tables one after the other",
+		    err->msg);
+	if (second != NULL) {
+		runs[0].conn = second;
+		threaded = pthread_create(&tid, NULL, table_thread,
+		    &runs[0]) == 0;
+	}
+	for (int i = threaded ? 1 : 0; i < ntables; i++) {
+		runs[i].rc = ingest_table(runs[i].conn, &runs[i],
+		    &runs[i].own_err);
+		if (runs[i].rc != DELTA_OK && !threaded)
+			break;
+	}
+	if (threaded)
+		pthread_join(tid, NULL);
+	for (int i = 0; i < ntables; i++) {
+		if (runs[i].rc == DELTA_OK)
+			continue;
+		/* An error outranks a conflict: it will not go away. */
+		if (rc == DELTA_OK || runs[i].rc == DELTA_ERROR) {
+			rc = runs[i].rc;
+			*err = runs[i].own_err;
+		}
+	}
+	source_end(second);
 	source_end(src);
 	return rc;
 }

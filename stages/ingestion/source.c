@@ -20,22 +20,26 @@
 /* Microseconds between 1970-01-01 and PostgreSQL's epoch 2000-01-01. */
 #define PG_EPOCH_US 946684800000000LL
 
+/*
+ * Bronze columns are REQUIRED, as the source's are NOT NULL; the schema
+ * check refuses a source column that allows nulls.
+ */
 static pq_column_def orders_cols[] = {
-	{ "orderid", PQ_INT32, 1, 0, 0 },
-	{ "ordertime", PQ_TIMESTAMP, 1, 0, 0 },
-	{ "branch", PQ_STRING, 1, 0, 0 },
-	{ "xid", PQ_INT64, 1, 0, 0 },
+	{ "orderid", PQ_INT32, 0, 0, 0 },
+	{ "ordertime", PQ_TIMESTAMP, 0, 0, 0 },
+	{ "branch", PQ_STRING, 0, 0, 0 },
+	{ "xid", PQ_INT64, 0, 0, 0 },
 };
 static const pq_schema orders_schema = { orders_cols, 4 };
 static const char *const orders_types[] = { "integer",
 	"timestamp without time zone", "character varying", "xid8" };
 
 static pq_column_def history_cols[] = {
-	{ "historyid", PQ_INT32, 1, 0, 0 },
-	{ "orderid", PQ_INT32, 1, 0, 0 },
-	{ "status", PQ_STRING, 1, 0, 0 },
-	{ "updatedat", PQ_TIMESTAMP, 1, 0, 0 },
-	{ "xid", PQ_INT64, 1, 0, 0 },
+	{ "historyid", PQ_INT32, 0, 0, 0 },
+	{ "orderid", PQ_INT32, 0, 0, 0 },
+	{ "status", PQ_STRING, 0, 0, 0 },
+	{ "updatedat", PQ_TIMESTAMP, 0, 0, 0 },
+	{ "xid", PQ_INT64, 0, 0, 0 },
 };
 static const pq_schema history_schema = { history_cols, 5 };
 static const char *const history_types[] = { "integer", "integer",
@@ -72,8 +76,8 @@ check_table(PGconn *conn, const source_table *t, lake_err *err)
 	PGresult *res;
 	int rc = -1;
 
-	res = PQexecParams(conn, "SELECT column_name, data_type FROM "
-	    "information_schema.columns WHERE table_schema = "
+	res = PQexecParams(conn, "SELECT column_name, data_type, is_nullable "
+	    "FROM information_schema.columns WHERE table_schema = "
 	    "current_schema() AND table_name = $1", 1, NULL, params, NULL,
 	    NULL, 0);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
@@ -104,6 +108,12 @@ check_table(PGconn *conn, const source_table *t, lake_err *err)
 			lake_err_set(err, "source column %s.%s is %s, but "
 			    "bronze expects %s; nothing was written", t->name,
 			    want, PQgetvalue(res, found, 1), t->pg_types[c]);
+			goto out;
+		}
+		if (strcmp(PQgetvalue(res, found, 2), "NO") != 0) {
+			lake_err_set(err, "source column %s.%s allows nulls, but "
+			    "bronze expects NOT NULL; nothing was written",
+			    t->name, want);
 			goto out;
 		}
 	}
@@ -153,6 +163,65 @@ source_begin(const source_table *const *tables, int ntables, lake_err *err)
 fail:
 	PQfinish(s->conn);
 	free(s);
+	return NULL;
+}
+
+/* Snapshot ids are hex digits and dashes ("00000003-0000001B-1"). */
+static int
+valid_snapshot_id(const char *id)
+{
+	size_t n = strlen(id);
+
+	if (n == 0 || n > 64)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (!((id[i] >= '0' && id[i] <= '9') ||
+		    (id[i] >= 'A' && id[i] <= 'F') || id[i] == '-'))
+			return 0;
+	return 1;
+}
+
+source *
+source_fork(source *s, lake_err *err)
+{
+	source *f = calloc(1, sizeof(*f));
+	PGresult *res;
+	char sql[128];
+
+	if (f == NULL) {
+		lake_err_set(err, "out of memory");
+		return NULL;
+	}
+	res = PQexec(s->conn, "SELECT pg_export_snapshot()");
+	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1 ||
+	    !valid_snapshot_id(PQgetvalue(res, 0, 0))) {
+		lake_err_set(err, "cannot export the snapshot: %s",
+		    PQresultErrorMessage(res));
+		PQclear(res);
+		free(f);
+		return NULL;
+	}
+	/*
+	 * SET TRANSACTION SNAPSHOT takes no parameters; the id comes from
+	 * the server and was checked to be hex digits and dashes.
+	 */
+	snprintf(sql, sizeof(sql), "SET TRANSACTION SNAPSHOT '%s'",
+	    PQgetvalue(res, 0, 0));
+	PQclear(res);
+	f->hi = s->hi;
+	f->conn = PQconnectdb("");
+	if (PQstatus(f->conn) != CONNECTION_OK) {
+		lake_err_set(err, "cannot open a second connection: %s",
+		    PQerrorMessage(f->conn));
+		goto fail;
+	}
+	if (exec_ok(f->conn, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
+	    err) == -1 || exec_ok(f->conn, sql, err) == -1)
+		goto fail;
+	return f;
+fail:
+	PQfinish(f->conn);
+	free(f);
 	return NULL;
 }
 

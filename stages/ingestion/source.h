@@ -37,6 +37,11 @@ typedef struct source source;
 /* Connects with libpq's environment, begins the snapshot, checks tables. */
 source *source_begin(const source_table *const *tables, int ntables,
     lake_err *err);
+/*
+ * A second connection in the same snapshot (pg_export_snapshot), so two
+ * tables can stream at once and still agree. Free it with source_end().
+ */
+source *source_fork(source *s, lake_err *err);
 /* The snapshot's safe upper bound (an xid8 as an integer). */
 int64_t source_high_watermark(const source *s);
 void source_end(source *s);	/* commits (read-only) and disconnects */

@@ -52,6 +52,7 @@ struct pq_writer {
 	col_buf *cols;
 	int64_t rg_rows;
 	int64_t total_rows;
+	size_t buffered;	/* value bytes in the row group (estimate) */
 	int64_t offset;		/* bytes written to the file so far */
 	lake_buf out;		/* pending file bytes */
 	lake_buf page;		/* scratch: uncompressed page body */
@@ -250,6 +251,17 @@ nomem:
 
 /* --- append -------------------------------------------------------- */
 
+/* lake_buf_append, with the common case (it fits) inline. */
+static inline void
+put(lake_buf *b, const void *p, size_t n)
+{
+	if (b->len + n <= b->cap) {
+		memcpy(b->data + b->len, p, n);
+		b->len += n;
+	} else
+		lake_buf_append(b, p, n);
+}
+
 static uint32_t
 hash_bytes(const char *p, uint32_t n)
 {
@@ -329,7 +341,7 @@ append_dict(pq_writer *w, col_buf *c, const char *p, uint32_t len)
 		memcpy(&qlen, q, 4);
 		if (qlen == len && memcmp(q + 4, p, len) == 0) {
 			e = c->slots[s] - 1;
-			lake_buf_append(&c->indices, &e, 4);
+			put(&c->indices, &e, 4);
 			return c->indices.failed ? -1 : 0;
 		}
 	}
@@ -350,6 +362,7 @@ append_dict(pq_writer *w, col_buf *c, const char *p, uint32_t len)
 		c->dict_cap = cap;
 	}
 	e = c->ndict++;
+	w->buffered += 4 + (size_t)len;
 	c->dict_off[e] = (uint32_t)c->dict.len;
 	c->slots[s] = e + 1;
 	lake_buf_append(&c->dict, &len, 4);
@@ -411,27 +424,34 @@ append_value(pq_writer *w, col_buf *c, const pq_value *v)
 	switch (c->def.type) {
 	case PQ_INT32:
 	case PQ_DATE:
-		lake_buf_append(&c->values, &v->v.i32, 4);
+		put(&c->values, &v->v.i32, 4);
+		w->buffered += 4;
 		break;
 	case PQ_INT64:
 	case PQ_TIMESTAMP:
-		lake_buf_append(&c->values, &v->v.i64, 8);
+		put(&c->values, &v->v.i64, 8);
+		w->buffered += 8;
 		break;
 	case PQ_DOUBLE:
-		lake_buf_append(&c->values, &v->v.f64, 8);
+		put(&c->values, &v->v.f64, 8);
+		w->buffered += 8;
 		break;
 	case PQ_BOOLEAN:
 		b = v->v.b != 0;
-		lake_buf_append(&c->values, &b, 1);
+		put(&c->values, &b, 1);
+		w->buffered += 1;
 		break;
 	default:
 		if (c->dict_mode) {
 			if (append_dict(w, c, v->v.s.ptr, v->v.s.len) == -1)
 				return -1;
 		} else {
-			lake_buf_append(&c->values, &v->v.s.len, 4);
-			lake_buf_append(&c->values, v->v.s.ptr, v->v.s.len);
+			put(&c->values, &v->v.s.len, 4);
+			put(&c->values, v->v.s.ptr, v->v.s.len);
 		}
+		/* An estimate for strings: dictionary bytes are counted once
+		 * per row group, indices as four bytes. */
+		w->buffered += 4 + (c->dict_mode ? 0 : v->v.s.len);
 		break;
 	}
 	if (c->values.failed)
@@ -445,15 +465,7 @@ append_value(pq_writer *w, col_buf *c, const pq_value *v)
 size_t
 pq_writer_buffered_bytes(const pq_writer *w)
 {
-	size_t n = 0;
-
-	for (int i = 0; i < w->schema.ncols; i++) {
-		const col_buf *c = &w->cols[i];
-
-		n += c->values.len + c->defs.len + c->dict.len +
-		    c->indices.len;
-	}
-	return n;
+	return w->buffered;
 }
 
 int64_t
@@ -484,7 +496,8 @@ pq_writer_append(pq_writer *w, const pq_value *values, lake_err *err)
 		if (c->def.nullable) {
 			uint8_t d = !values[i].is_null;
 
-			lake_buf_append(&c->defs, &d, 1);
+			put(&c->defs, &d, 1);
+			w->buffered++;
 			if (c->defs.failed)
 				goto nomem;
 		}
@@ -494,7 +507,7 @@ pq_writer_append(pq_writer *w, const pq_value *values, lake_err *err)
 			goto nomem;
 	}
 	w->rg_rows++;
-	if (pq_writer_buffered_bytes(w) >= w->opts.row_group_bytes)
+	if (w->buffered >= w->opts.row_group_bytes)
 		return pq_writer_flush_row_group(w, err);
 	return 0;
 nomem:
@@ -844,6 +857,7 @@ pq_writer_flush_row_group(pq_writer *w, lake_err *err)
 		goto nomem;
 	w->total_rows += w->rg_rows;
 	w->rg_rows = 0;
+	w->buffered = 0;
 	if (out_flush(w, err) == -1)
 		return -1;
 	buf_release(&w->out);
