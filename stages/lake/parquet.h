@@ -107,6 +107,8 @@ typedef struct pq_writer_opts {
 	size_t page_bytes;		/* default 1 MiB */
 	int dictionary;			/* dictionary-encode strings; default 1 */
 	size_t dict_max_bytes;		/* default 1 MiB; then PLAIN */
+	int no_fsync;			/* the caller syncs (e.g. syncfs once
+					   for many files); default 0 */
 } pq_writer_opts;
 
 void pq_writer_opts_default(pq_writer_opts *opts);

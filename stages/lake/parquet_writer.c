@@ -73,6 +73,7 @@ pq_writer_opts_default(pq_writer_opts *o)
 	o->page_bytes = 1u << 20;
 	o->dictionary = 1;
 	o->dict_max_bytes = 1u << 20;
+	o->no_fsync = 0;
 }
 
 static size_t
@@ -929,7 +930,7 @@ pq_writer_close(pq_writer *w, pq_file_stats *stats, lake_err *err)
 	    out_write(w, &flen, 4, err) == -1 ||
 	    out_write(w, "PAR1", 4, err) == -1 || out_flush(w, err) == -1)
 		goto fail;
-	if (fsync(w->fd) == -1) {
+	if (!w->opts.no_fsync && fsync(w->fd) == -1) {
 		lake_err_errno(err, "%s: fsync", w->path);
 		goto fail;
 	}
