@@ -156,6 +156,21 @@ h_eq "rejected equals an uninterrupted run's" \
 	"$(table "$H_TMP/reference/silver/rejected" historyid,reason | md5sum)"
 h_check "silver passes check" "$lake" check "$MEDALLION_LAKE/silver/allorders"
 
+# The same stages through medallion-server and medallion-orchestrator.
+H_STAGES_DIR=$H_TMP/stages
+mkdir -p "$H_STAGES_DIR"
+for s in ingestion transformation serving; do ln -s "$b/stages/$s/$s" "$H_STAGES_DIR/$s"; done
+h_server_start --lake "$MEDALLION_LAKE"
+before=$(q "SELECT count(DISTINCT orderid) FROM ordershistory WHERE status = 'NEW'")
+as_app "$app" --seed 77 --events 300 --connections 2 --quiet 2>/dev/null
+(eval "$(pg_env_pipeline)"; "$b/orchestrator/medallion-orchestrator" --master "$H_URL" \
+	--history "$H_TMP/history.db" run 2>"$H_TMP/orch.err")
+h_eq "the orchestrator runs the three stages through the server" "$?" 0
+h_eq "... and gold counts the new orders" \
+	"$(jq -r '[.branches[].orders_received] | add' "$MEDALLION_LAKE/gold/branch_metrics.json")" \
+	"$(q "SELECT count(DISTINCT orderid) FROM ordershistory WHERE status = 'NEW'")"
+h_check "... including the orders written just before" test "$before" -lt "$(jq -r '[.branches[].orders_received] | add' "$MEDALLION_LAKE/gold/branch_metrics.json")"
+
 out=$(env -u MEDALLION_LAKE "$b/stages/serving/serving" 2>&1); rc=$?
 h_eq "serving without a lake is a usage error" "$rc" 2
 h_match "... with a clear message" "$out" 'MEDALLION_LAKE'
