@@ -63,6 +63,9 @@ int lake_writer_commit(lake_writer *w, const delta_snapshot *base,
  */
 int lake_writer_commit_with(lake_writer *w, delta_commit *c,
     int64_t *version, lake_err *err);
+/* The same for several writers of one table (e.g. one per thread). */
+int lake_writers_commit_with(lake_writer **ws, int nws, delta_commit *c,
+    int64_t *version, lake_err *err);
 void lake_writer_abort(lake_writer *w);
 
 /*

@@ -358,24 +358,36 @@ out:
 }
 
 int
-lake_writer_commit_with(lake_writer *w, delta_commit *c, int64_t *version,
-    lake_err *err)
+lake_writers_commit_with(lake_writer **ws, int nws, delta_commit *c,
+    int64_t *version, lake_err *err)
 {
 	int rc = DELTA_ERROR;
 
-	if (close_parts(w, err) == -1)
-		goto out;
-	for (int i = 0; i < w->nparts; i++) {
-		const char *pv[1] = { w->parts[i].value };
+	for (int k = 0; k < nws; k++) {
+		lake_writer *w = ws[k];
 
-		if (delta_commit_add(c, w->parts[i].rel_path, pv,
-		    w->parts[i].size, &w->parts[i].stats, err) == -1)
+		if (close_parts(w, err) == -1)
 			goto out;
+		for (int i = 0; i < w->nparts; i++) {
+			const char *pv[1] = { w->parts[i].value };
+
+			if (delta_commit_add(c, w->parts[i].rel_path, pv,
+			    w->parts[i].size, &w->parts[i].stats, err) == -1)
+				goto out;
+		}
 	}
 	rc = delta_commit_finish(c, version, err);
 out:
-	writer_free(w, rc != DELTA_OK);
+	for (int k = 0; k < nws; k++)
+		writer_free(ws[k], rc != DELTA_OK);
 	return rc;
+}
+
+int
+lake_writer_commit_with(lake_writer *w, delta_commit *c, int64_t *version,
+    lake_err *err)
+{
+	return lake_writers_commit_with(&w, 1, c, version, err);
 }
 
 void

@@ -25,6 +25,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <pthread.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
@@ -73,6 +74,7 @@ static const pq_schema metrics_schema = { metrics_cols, 8 };
 
 typedef struct branch_state {
 	char *name;
+	size_t name_len;
 	int64_t received;
 	int64_t delivered;
 	int64_t delivery_us;	/* exact sum */
@@ -127,8 +129,9 @@ branch_get(gold *g, const char *name, size_t len)
 {
 	branch_state *b;
 
+	/* A chain has a handful of branches: a short scan, length first. */
 	for (size_t i = 0; i < g->nb; i++)
-		if (strlen(g->b[i].name) == len &&
+		if (g->b[i].name_len == len &&
 		    memcmp(g->b[i].name, name, len) == 0)
 			return &g->b[i];
 	b = realloc(g->b, (g->nb + 1) * sizeof(*b));
@@ -139,6 +142,7 @@ branch_get(gold *g, const char *name, size_t len)
 	memset(b, 0, sizeof(*b));
 	if ((b->name = strndup(name, len)) == NULL)
 		return NULL;
+	b->name_len = len;
 	b->first_order = INT64_MAX;
 	b->last_order = INT64_MIN;
 	sketch_init(&b->deliveries);
@@ -228,6 +232,90 @@ fold_silver_cb(const pq_batch *bt, const delta_file *f, void *arg)
 		}
 	}
 	return 0;
+}
+
+/* One thread's share of the new silver files, folded into its own
+ * per-branch state, merged into the run's afterwards. */
+typedef struct fold_part {
+	gold g;
+	const char *silver;
+	delta_file *files;
+	size_t nfiles;
+	int rc;
+	lake_err err;
+} fold_part;
+
+static void *
+fold_part_main(void *arg)
+{
+	static const char *scols[] = { "branch", "status", "ordertime",
+		"updatedat" };
+	fold_part *p = arg;
+
+	p->g.err = &p->err;
+	p->rc = lake_scan(p->silver, p->files, p->nfiles, scols, 4,
+	    fold_silver_cb, &p->g, &p->err);
+	return NULL;
+}
+
+static int
+merge_into(gold *g, const gold *part)
+{
+	for (size_t i = 0; i < part->nb; i++) {
+		const branch_state *src = &part->b[i];
+		branch_state *b = branch_get(g, src->name, src->name_len);
+
+		if (b == NULL || sketch_merge(&b->deliveries,
+		    &src->deliveries) == -1)
+			return -1;
+		b->received += src->received;
+		b->delivered += src->delivered;
+		b->delivery_us += src->delivery_us;
+		if (src->first_order < b->first_order)
+			b->first_order = src->first_order;
+		if (src->last_order > b->last_order)
+			b->last_order = src->last_order;
+	}
+	g->new_rows += part->new_rows;
+	return 0;
+}
+
+/* Folds the new silver files on two threads, split file by file. */
+static int
+fold_changes(gold *g, delta_file *files, size_t nfiles, lake_err *err)
+{
+	fold_part parts[2];
+	pthread_t tid;
+	int threaded = 0, rc = 0;
+	size_t half = nfiles / 2;
+
+	memset(parts, 0, sizeof(parts));
+	for (int k = 0; k < 2; k++)
+		parts[k].silver = g->silver;
+	parts[0].files = files;
+	parts[0].nfiles = half;
+	parts[1].files = files + half;
+	parts[1].nfiles = nfiles - half;
+	if (half > 0)
+		threaded = pthread_create(&tid, NULL, fold_part_main,
+		    &parts[0]) == 0;
+	if (!threaded)
+		fold_part_main(&parts[0]);
+	fold_part_main(&parts[1]);
+	if (threaded)
+		pthread_join(tid, NULL);
+	for (int k = 0; k < 2; k++) {
+		if (parts[k].rc == -1 && rc == 0) {
+			*err = parts[k].err;
+			rc = -1;
+		}
+		if (rc == 0 && merge_into(g, &parts[k].g) == -1) {
+			lake_err_set(err, "out of memory");
+			rc = -1;
+		}
+		gold_free(&parts[k].g);
+	}
+	return rc;
 }
 
 static int
@@ -583,8 +671,6 @@ outputs_current(const gold *g)
 static int
 run_once(const char *lake, lake_err *err)
 {
-	static const char *scols[] = { "branch", "status", "ordertime",
-		"updatedat" };
 	static const char *state_names[] = { "branch", "orders_received",
 		"orders_delivered", "delivery_us_sum", "first_order_at",
 		"last_order_at", "delivery_sketch" };
@@ -630,8 +716,7 @@ run_once(const char *lake, lake_err *err)
 	if (consumed < g.silver_version) {
 		if (delta_changes(g.silver, consumed, g.silver_version,
 		    &changes, &nchanges, err) == -1 ||
-		    lake_scan(g.silver, changes, nchanges, scols, 4,
-		    fold_silver_cb, &g, err) == -1)
+		    fold_changes(&g, changes, nchanges, err) == -1)
 			goto out;
 		if (g.nb > 0)
 			qsort(g.b, g.nb, sizeof(*g.b), cmp_branch);

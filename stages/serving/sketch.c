@@ -79,6 +79,21 @@ sketch_add(sketch *s, double x)
 	return 0;
 }
 
+int
+sketch_merge(sketch *dst, const sketch *src)
+{
+	for (int32_t k = 0; k < src->n; k++) {
+		if (src->counts[k] == 0)
+			continue;
+		if (cover(dst, src->first + k) == -1)
+			return -1;
+		dst->counts[src->first + k - dst->first] += src->counts[k];
+	}
+	dst->zero += src->zero;
+	dst->total += src->total;
+	return 0;
+}
+
 double
 sketch_quantile(const sketch *s, double q)
 {

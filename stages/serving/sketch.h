@@ -28,6 +28,8 @@ typedef struct sketch {
 void sketch_init(sketch *s);
 void sketch_free(sketch *s);
 int sketch_add(sketch *s, double x);
+/* Adds src's counts to dst (merging two sketches). */
+int sketch_merge(sketch *dst, const sketch *src);
 /* The value of rank ceil(q * total) - 1 (percentile_disc's), within
  * SKETCH_ALPHA relative; NaN when empty. */
 double sketch_quantile(const sketch *s, double q);

@@ -26,6 +26,7 @@
  */
 #include <getopt.h>
 #include <malloc.h>
+#include <pthread.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -85,6 +86,34 @@ typedef struct ids {
 	size_t cap;
 } ids;
 
+struct tx_run;
+
+/*
+ * One worker sorts the events of the orders whose id has its parity (or
+ * all of them when it works alone): an order's events all meet the same
+ * worker, so its flags need no locks and duplicates are caught exactly as
+ * with one thread. Each worker has its own writers and counters.
+ */
+typedef struct tx_worker {
+	struct tx_run *r;
+	int parity;		/* -1: every event */
+	lake_writer *silver_w;
+	lake_writer *rejected_w;
+	deferred *deferred;
+	size_t ndeferred;
+	size_t deferred_cap;
+	ids still_pending;
+	int64_t still_pending_from;
+	int64_t counts[V_COUNT];
+	int64_t events_read;
+	int64_t date_days;	/* the day date_text spells */
+	char date_text[16];
+	int rc;
+	lake_err err;
+} tx_worker;
+
+#define MAX_WORKERS 2
+
 typedef struct tx_run {
 	char bronze_orders[4096];
 	char bronze_history[4096];
@@ -98,20 +127,15 @@ typedef struct tx_run {
 	int64_t history_to;
 	int64_t pending_from;	/* pending events live after this version */
 	ids pending;		/* sorted historyids still waiting */
-	ids still_pending;
+	ids still_pending;	/* merged from the workers */
 	int64_t still_pending_from;
 	delta_file *history_files;
 	size_t nhistory_files;
 	order_index ix;
-	lake_writer *silver_w;
-	lake_writer *rejected_w;
-	deferred *deferred;
-	size_t ndeferred;
-	size_t deferred_cap;
+	tx_worker workers[MAX_WORKERS];
+	int nworkers;
 	int64_t counts[V_COUNT];
 	int64_t events_read;
-	int64_t date_days;	/* the day date_text spells */
-	char date_text[16];
 	lake_err *err;
 } tx_run;
 
@@ -170,13 +194,18 @@ run_free(tx_run *r)
 	delta_snapshot_free(r->silver_snap);
 	delta_files_free(r->history_files, r->nhistory_files);
 	order_index_free(&r->ix);
-	if (r->silver_w != NULL)
-		lake_writer_abort(r->silver_w);
-	if (r->rejected_w != NULL)
-		lake_writer_abort(r->rejected_w);
+	for (int k = 0; k < r->nworkers; k++) {
+		tx_worker *w = &r->workers[k];
+
+		if (w->silver_w != NULL)
+			lake_writer_abort(w->silver_w);
+		if (w->rejected_w != NULL)
+			lake_writer_abort(w->rejected_w);
+		free(w->deferred);
+		free(w->still_pending.v);
+	}
 	free(r->pending.v);
 	free(r->still_pending.v);
-	free(r->deferred);
 }
 
 /* --- state --------------------------------------------------------- */
@@ -412,7 +441,7 @@ load_orders(tx_run *r, lake_err *err)
 
 /* The partition value of a time; consecutive events share a day. */
 static const char *
-date_of(tx_run *r, int64_t micros)
+date_of(tx_worker *r, int64_t micros)
 {
 	int64_t days = micros / 86400000000LL;
 
@@ -427,9 +456,10 @@ date_of(tx_run *r, int64_t micros)
 }
 
 static int
-emit_silver(tx_run *r, const order_entry *e, int32_t historyid,
+emit_silver(tx_worker *w, const order_entry *e, int32_t historyid,
     const char *status, uint32_t slen, int64_t updatedat)
 {
+	tx_run *r = w->r;
 	pq_value v[6];
 
 	memset(v, 0, sizeof(v));
@@ -441,15 +471,16 @@ emit_silver(tx_run *r, const order_entry *e, int32_t historyid,
 	v[4].v.s.ptr = status;
 	v[4].v.s.len = slen;
 	v[5].v.i64 = updatedat;
-	return lake_writer_append(r->silver_w, date_of(r, updatedat), v,
-	    r->err);
+	return lake_writer_append(w->silver_w, date_of(w, updatedat), v,
+	    &w->err);
 }
 
 static int
-emit_rejected(tx_run *r, const order_entry *e, int32_t historyid,
+emit_rejected(tx_worker *w, const order_entry *e, int32_t historyid,
     int32_t orderid, int orderid_null, const char *status, uint32_t slen,
     int status_null, int64_t updatedat, int updatedat_null, verdict why)
 {
+	tx_run *r = w->r;
 	const char *reason = verdict_reason(why);
 	pq_value v[8];
 
@@ -472,12 +503,13 @@ emit_rejected(tx_run *r, const order_entry *e, int32_t historyid,
 	v[6].v.s.ptr = reason;
 	v[6].v.s.len = (uint32_t)strlen(reason);
 	v[7].v.i64 = r->run;
-	r->counts[why]++;
-	return lake_writer_append(r->rejected_w, NULL, v, r->err);
+	w->counts[why]++;
+	return lake_writer_append(w->rejected_w, NULL, v, &w->err);
 }
 
 static int
-defer_event(tx_run *r, int32_t historyid, int32_t orderid, int64_t updatedat)
+defer_event(tx_worker *r, int32_t historyid, int32_t orderid,
+    int64_t updatedat)
 {
 	if (r->ndeferred == r->deferred_cap) {
 		size_t cap = r->deferred_cap ? r->deferred_cap * 2 : 64;
@@ -498,7 +530,8 @@ defer_event(tx_run *r, int32_t historyid, int32_t orderid, int64_t updatedat)
 static int
 sort_events_cb(const pq_batch *b, const delta_file *f, void *arg)
 {
-	tx_run *r = arg;
+	tx_worker *w = arg;
+	tx_run *r = w->r;
 	const pq_column_batch *hid = &b->cols[0], *oid = &b->cols[1];
 	const pq_column_batch *st = &b->cols[2], *up = &b->cols[3];
 
@@ -513,9 +546,12 @@ sort_events_cb(const pq_batch *b, const delta_file *f, void *arg)
 		verdict v;
 		int rc = 0;
 
+		if (w->parity >= 0 && (oid_null ? 0 : (int)(oid->v.i32[i] &
+		    1)) != w->parity)
+			continue;
 		if ((hid->nulls && hid->nulls[i]) || !in_batch(r, f, historyid))
 			continue;
-		r->events_read++;
+		w->events_read++;
 		e = oid_null ? NULL : order_index_get(&r->ix, oid->v.i32[i]);
 		if (st_null || up_null) {
 			v = V_UNKNOWN_STATUS;
@@ -528,33 +564,33 @@ sort_events_cb(const pq_batch *b, const delta_file *f, void *arg)
 		}
 		switch (v) {
 		case V_KEEP:
-			r->counts[v]++;
-			rc = emit_silver(r, e, historyid, s, slen,
+			w->counts[v]++;
+			rc = emit_silver(w, e, historyid, s, slen,
 			    up->v.i64[i]);
 			break;
 		case V_DROP:
-			r->counts[v]++;
+			w->counts[v]++;
 			break;
 		case V_WAIT:
-			r->counts[v]++;
-			rc = ids_push(&r->still_pending, historyid);
-			if (f->added_in_version - 1 < r->still_pending_from)
-				r->still_pending_from = f->added_in_version -
+			w->counts[v]++;
+			rc = ids_push(&w->still_pending, historyid);
+			if (f->added_in_version - 1 < w->still_pending_from)
+				w->still_pending_from = f->added_in_version -
 				    1;
 			break;
 		case V_DEFER:
-			rc = defer_event(r, historyid, oid->v.i32[i],
+			rc = defer_event(w, historyid, oid->v.i32[i],
 			    up->v.i64[i]);
 			break;
 		default:
-			rc = emit_rejected(r, e, historyid, oid_null ? 0 :
+			rc = emit_rejected(w, e, historyid, oid_null ? 0 :
 			    oid->v.i32[i], oid_null, s, slen, st_null,
 			    up_null ? 0 : up->v.i64[i], up_null, v);
 			break;
 		}
 		if (rc == -1) {
-			if (r->err->msg[0] == '\0')
-				lake_err_set(r->err, "out of memory");
+			if (w->err.msg[0] == '\0')
+				lake_err_set(&w->err, "out of memory");
 			return -1;
 		}
 	}
@@ -562,11 +598,11 @@ sort_events_cb(const pq_batch *b, const delta_file *f, void *arg)
 }
 
 static int
-finish_deferred(tx_run *r)
+finish_deferred(tx_worker *r)
 {
 	for (size_t i = 0; i < r->ndeferred; i++) {
 		deferred *d = &r->deferred[i];
-		order_entry *e = order_index_get(&r->ix, d->orderid);
+		order_entry *e = order_index_get(&r->r->ix, d->orderid);
 		verdict v = validate_event("DELIVERED", 9, 1, &e->flags,
 		    d->updatedat, e->ordertime, 1);
 		int rc;
@@ -596,8 +632,14 @@ commit_rejected(tx_run *r, lake_err *err)
 	delta_snapshot *base = NULL;
 	delta_commit *c = NULL;
 	char tag[40], info[256];
-	int64_t version, rejected = lake_writer_rows(r->rejected_w);
+	lake_writer *ws[MAX_WORKERS];
+	int64_t version, rejected = 0;
 	int rc, nstale = 0;
+
+	for (int k = 0; k < r->nworkers; k++) {
+		ws[k] = r->workers[k].rejected_w;
+		rejected += lake_writer_rows(ws[k]);
+	}
 
 	snprintf(tag, sizeof(tag), "part-r%06" PRId64 "-", r->run);
 	rc = delta_snapshot_load(r->rejected, -1, &base, err);
@@ -606,8 +648,10 @@ commit_rejected(tx_run *r, lake_err *err)
 	for (size_t i = 0; base != NULL && i < base->nfiles; i++)
 		nstale += strstr(base->files[i].path, tag) != NULL;
 	if (rejected == 0 && nstale == 0) {
-		lake_writer_abort(r->rejected_w);
-		r->rejected_w = NULL;
+		for (int k = 0; k < r->nworkers; k++) {
+			lake_writer_abort(r->workers[k].rejected_w);
+			r->workers[k].rejected_w = NULL;
+		}
 		delta_snapshot_free(base);
 		return DELTA_OK;
 	}
@@ -627,8 +671,9 @@ commit_rejected(tx_run *r, lake_err *err)
 	if (delta_commit_set_txn(c, APP_RUN, r->run, err) == -1 ||
 	    delta_commit_set_info(c, "WRITE", info, err) == -1)
 		goto fail;
-	rc = lake_writer_commit_with(r->rejected_w, c, &version, err);
-	r->rejected_w = NULL;
+	rc = lake_writers_commit_with(ws, r->nworkers, c, &version, err);
+	for (int k = 0; k < r->nworkers; k++)
+		r->workers[k].rejected_w = NULL;
 	delta_commit_free(c);
 	delta_snapshot_free(base);
 	return rc;
@@ -699,6 +744,7 @@ static int
 commit_silver(tx_run *r, int64_t *version, lake_err *err)
 {
 	const char *pcols[1] = { "date" };
+	lake_writer *ws[MAX_WORKERS];
 	delta_commit *c;
 	char *info = silver_info(r);
 	int rc = DELTA_ERROR;
@@ -716,8 +762,11 @@ commit_silver(tx_run *r, int64_t *version, lake_err *err)
 	    delta_commit_set_txn(c, APP_HISTORY, r->history_to, err) == -1 ||
 	    delta_commit_set_info(c, "STREAMING UPDATE", info, err) == -1)
 		goto out;
-	rc = lake_writer_commit_with(r->silver_w, c, version, err);
-	r->silver_w = NULL;
+	for (int k = 0; k < r->nworkers; k++)
+		ws[k] = r->workers[k].silver_w;
+	rc = lake_writers_commit_with(ws, r->nworkers, c, version, err);
+	for (int k = 0; k < r->nworkers; k++)
+		r->workers[k].silver_w = NULL;
 out:
 	delta_commit_free(c);
 	free(info);
@@ -759,6 +808,87 @@ init_index(tx_run *r, lake_err *err)
 	return rc;
 }
 
+static void *
+worker_main(void *arg)
+{
+	static const char *cols[] = { "historyid", "orderid", "status",
+		"updatedat" };
+	tx_worker *w = arg;
+	tx_run *r = w->r;
+
+	w->rc = lake_scan(r->bronze_history, r->history_files,
+	    r->nhistory_files, cols, 4, sort_events_cb, w, &w->err) == -1 ||
+	    finish_deferred(w) == -1 ? -1 : 0;
+	return NULL;
+}
+
+/*
+ * Sorts the batch's events, on two threads when the batch is large (a
+ * small increment is not worth twice the files), and merges the
+ * workers' counters and waiting events.
+ */
+static int
+sort_events(tx_run *r, lake_err *err)
+{
+	lake_writer_opts opts;
+	pthread_t tid[MAX_WORKERS];
+	int64_t rows = 0;
+	char tag[32];
+	int started[MAX_WORKERS] = { 0 }, rc = 0;
+
+	for (size_t i = 0; i < r->nhistory_files; i++)
+		rows += r->history_files[i].num_records > 0 ?
+		    r->history_files[i].num_records : 0;
+	r->nworkers = rows >= 200000 ? MAX_WORKERS : 1;
+	lake_writer_opts_default(&opts);
+	snprintf(tag, sizeof(tag), "r%06" PRId64, r->run);
+	opts.file_tag = tag;
+	opts.max_buffered_bytes /= (size_t)r->nworkers;
+	for (int k = 0; k < r->nworkers; k++) {
+		tx_worker *w = &r->workers[k];
+
+		w->r = r;
+		w->parity = r->nworkers > 1 ? k : -1;
+		w->still_pending_from = INT64_MAX;
+		w->date_days = INT64_MIN;
+		if ((w->silver_w = lake_writer_open(r->silver, &silver_schema,
+		    "date", &opts, err)) == NULL ||
+		    (w->rejected_w = lake_writer_open(r->rejected,
+		    &rejected_schema, NULL, &opts, err)) == NULL)
+			return -1;
+	}
+	for (int k = 1; k < r->nworkers; k++)
+		started[k] = pthread_create(&tid[k], NULL, worker_main,
+		    &r->workers[k]) == 0;
+	worker_main(&r->workers[0]);
+	for (int k = 1; k < r->nworkers; k++) {
+		if (started[k])
+			pthread_join(tid[k], NULL);
+		else
+			worker_main(&r->workers[k]);
+	}
+	for (int k = 0; k < r->nworkers; k++) {
+		tx_worker *w = &r->workers[k];
+
+		if (w->rc == -1 && rc == 0) {
+			*err = w->err;
+			rc = -1;
+		}
+		for (int v = 0; v < V_COUNT; v++)
+			r->counts[v] += w->counts[v];
+		r->events_read += w->events_read;
+		for (size_t i = 0; i < w->still_pending.n; i++)
+			if (ids_push(&r->still_pending, w->still_pending.v[i]) ==
+			    -1 && rc == 0) {
+				lake_err_set(err, "out of memory");
+				rc = -1;
+			}
+		if (w->still_pending_from < r->still_pending_from)
+			r->still_pending_from = w->still_pending_from;
+	}
+	return rc;
+}
+
 static int64_t
 latest(const char *table, lake_err *err)
 {
@@ -771,18 +901,13 @@ static int
 run_once(const char *lake, lake_err *err)
 {
 	static const char *pass1[] = { "historyid", "orderid" };
-	static const char *pass2[] = { "historyid", "orderid", "status",
-		"updatedat" };
-	lake_writer_opts opts;
 	int64_t t0 = clock_mono_us(), version = -1;
-	char tag[32];
 	tx_run r;
 	int rc = DELTA_ERROR;
 
 	memset(&r, 0, sizeof(r));
 	r.err = err;
 	r.still_pending_from = INT64_MAX;
-	r.date_days = INT64_MIN;
 	snprintf(r.bronze_orders, sizeof(r.bronze_orders), "%s/bronze/orders",
 	    lake);
 	snprintf(r.bronze_history, sizeof(r.bronze_history),
@@ -816,17 +941,7 @@ run_once(const char *lake, lake_err *err)
 	    r.nhistory_files, pass1, 2, collect_orderids, &r, err) == -1) ||
 	    load_orders(&r, err) == -1)
 		goto out;
-	lake_writer_opts_default(&opts);
-	snprintf(tag, sizeof(tag), "r%06" PRId64, r.run);
-	opts.file_tag = tag;
-	if ((r.silver_w = lake_writer_open(r.silver, &silver_schema, "date",
-	    &opts, err)) == NULL ||
-	    (r.rejected_w = lake_writer_open(r.rejected, &rejected_schema,
-	    NULL, &opts, err)) == NULL)
-		goto out;
-	if (lake_scan(r.bronze_history, r.history_files, r.nhistory_files,
-	    pass2, 4, sort_events_cb, &r, err) == -1 ||
-	    finish_deferred(&r) == -1)
+	if (sort_events(&r, err) == -1)
 		goto out;
 	if (r.still_pending.n > 0)
 		qsort(r.still_pending.v, r.still_pending.n, sizeof(int32_t),
