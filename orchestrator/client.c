@@ -18,6 +18,7 @@
 #include "client.h"
 #include "clock.h"
 #include "log.h"
+#include "pipeline.h"
 #include "sha256.h"
 
 struct orch_client {
@@ -101,29 +102,22 @@ orch_state_final(const char *s)
 	    strcmp(s, "UNKNOWN") == 0 || strcmp(s, "NOT_FOUND") == 0;
 }
 
-/* Reads the first line of a secret file, without its newline. */
+/* A secret file's first line; an empty one is an error. */
 static int
 read_secret(const char *path, char *out, size_t len, char *err,
     size_t errlen)
 {
-	FILE *f = fopen(path, "re");
 	size_t n;
 
-	if (f == NULL) {
-		snprintf(err, errlen, "cannot read %s: %s", path,
-		    strerror(errno));
+	if (orch_read_first_line(path, out, len, err, errlen) == -1)
 		return -1;
-	}
-	if (fgets(out, (int)len, f) == NULL) {
-		fclose(f);
+	n = strlen(out);
+	while (n > 0 && out[n - 1] == ' ')
+		out[--n] = '\0';
+	if (n == 0) {
 		snprintf(err, errlen, "%s is empty", path);
 		return -1;
 	}
-	fclose(f);
-	n = strlen(out);
-	while (n > 0 && (out[n - 1] == '\n' || out[n - 1] == '\r' ||
-	    out[n - 1] == ' '))
-		out[--n] = '\0';
 	return 0;
 }
 

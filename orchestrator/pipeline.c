@@ -380,8 +380,8 @@ orch_pipeline_find(const orch_pipeline *p, const char *stage)
 	return -1;
 }
 
-static int
-read_value_file(const char *path, char *out, size_t len, char *err,
+int
+orch_read_first_line(const char *path, char *out, size_t len, char *err,
     size_t errlen)
 {
 	FILE *f = fopen(path, "re");
@@ -411,7 +411,7 @@ orch_stage_request(const orch_stage *s, char *err, size_t errlen)
 		const orch_env *e = &s->env[i];
 
 		if (e->file != NULL) {
-			if (read_value_file(e->file, value, sizeof(value), err,
+			if (orch_read_first_line(e->file, value, sizeof(value), err,
 			    errlen) == -1) {
 				json_decref(env);
 				return NULL;

@@ -49,6 +49,10 @@ void orch_stage_free(orch_stage *s);
 /* Builds the CreateSubmissionRequest for a stage (a new reference). */
 json_t *orch_stage_request(const orch_stage *s, char *err, size_t errlen);
 
+/* The first line of a file, without its line ending (secrets, values). */
+int orch_read_first_line(const char *path, char *out, size_t len, char *err,
+    size_t errlen);
+
 /* "90s", "5m", "250ms", "2h", "1d" (a bare number is seconds). */
 int orch_parse_duration(const char *s, int64_t *us);
 

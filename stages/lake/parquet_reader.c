@@ -1181,6 +1181,27 @@ read_chunk(pq_reader *r, int rg, int leaf, chunk_state *s,
 
 /* --- flat reading -------------------------------------------------- */
 
+/* Moves the decoded arrays from s to the batch column (with their sizes,
+ * so the next read into it can reuse them). */
+static void
+hand_over(chunk_state *s, pq_column_batch *b)
+{
+	b->cap_values = s->values.cap;
+	if (s->values.width) {
+		b->v.i64 = (int64_t *)(void *)s->values.fixed;
+		s->values.fixed = NULL;
+		return;
+	}
+	if (s->values.data.data == NULL)
+		s->values.data.data = calloc(1, 1);
+	b->offsets = s->values.offsets;
+	b->data = (char *)s->values.data.data;
+	b->cap_data = s->values.data.data ? (s->values.data.cap ?
+	    s->values.data.cap : 1) : 0;
+	s->values.offsets = NULL;
+	s->values.data.data = NULL;
+}
+
 /* Moves dense values to their rows, from the back, marking nulls. */
 static int
 spread(chunk_state *s, pq_column_batch *b, int64_t nrows)
@@ -1285,21 +1306,7 @@ pq_reader_read_row_group(pq_reader *r, int rg, const int *cols, int ncols,
 			    "disagree", r->name, r->schema.cols[col].name);
 			goto fail;
 		}
-		/* Hand the arrays over to the batch. */
-		b->cap_values = s.values.cap;
-		if (s.values.width) {
-			b->v.i64 = (int64_t *)(void *)s.values.fixed;
-			s.values.fixed = NULL;
-		} else {
-			if (s.values.data.data == NULL)
-				s.values.data.data = calloc(1, 1);
-			b->offsets = s.values.offsets;
-			b->data = (char *)s.values.data.data;
-			b->cap_data = s.values.data.data ?
-			    (s.values.data.cap ? s.values.data.cap : 1) : 0;
-			s.values.offsets = NULL;
-			s.values.data.data = NULL;
-		}
+		hand_over(&s, b);
 		chunk_state_free(&s);
 	}
 	return 0;
@@ -1351,17 +1358,7 @@ pq_reader_read_leaf(pq_reader *r, int rg, int leaf, pq_leaf_batch *out,
 	s.rep = NULL;
 	b->type = s.leaf->type;
 	b->col = leaf;
-	if (s.values.width) {
-		b->v.i64 = (int64_t *)(void *)s.values.fixed;
-		s.values.fixed = NULL;
-	} else {
-		b->offsets = s.values.offsets;
-		b->data = (char *)s.values.data.data;
-		if (b->data == NULL)
-			b->data = calloc(1, 1);
-		s.values.offsets = NULL;
-		s.values.data.data = NULL;
-	}
+	hand_over(&s, b);
 	chunk_state_free(&s);
 	return 0;
 }

@@ -24,7 +24,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <pthread.h>
 #include <inttypes.h>
 #include <math.h>
@@ -40,12 +39,10 @@
 #include "delta.h"
 #include "lake.h"
 #include "lake_format.h"
+#include "lake_stage.h"
 #include "log.h"
-#include "medallion_version.h"
 #include "sketch.h"
 
-#define EXIT_USAGE 2
-#define MAX_ATTEMPTS 5
 #define APP "serving"
 #define US_PER_HOUR 3600000000.0
 
@@ -754,55 +751,5 @@ out:
 int
 main(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "lake", required_argument, NULL, 'l' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
-		{ NULL, 0, NULL, 0 },
-	};
-	const char *lake = getenv("MEDALLION_LAKE");
-	int verbose = 0, ch, rc = DELTA_ERROR;
-	lake_err err;
-
-	while ((ch = getopt_long(argc, argv, "hvV", longopts, NULL)) != -1) {
-		switch (ch) {
-		case 'l':
-			lake = optarg;
-			break;
-		case 'v':
-			verbose = 1;
-			break;
-		case 'h':
-			usage(stdout);
-			return 0;
-		case 'V':
-			printf("serving (medallion) %s\n", MEDALLION_VERSION);
-			return 0;
-		default:
-			usage(stderr);
-			return EXIT_USAGE;
-		}
-	}
-	if (optind != argc) {
-		usage(stderr);
-		return EXIT_USAGE;
-	}
-	log_init("serving", verbose);
-	if (lake == NULL || *lake == '\0') {
-		log_warnx("no lake: set MEDALLION_LAKE or pass --lake DIR");
-		return EXIT_USAGE;
-	}
-	for (int attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
-		err.msg[0] = '\0';
-		rc = run_once(lake, &err);
-		if (rc != DELTA_CONFLICT)
-			break;
-		log_warnx("%s; starting over (attempt %d of %d)", err.msg,
-		    attempt + 1, MAX_ATTEMPTS);
-	}
-	if (rc != DELTA_OK) {
-		log_warnx("%s", err.msg);
-		return 1;
-	}
-	return 0;
+	return lake_stage_main(argc, argv, "serving", usage, run_once);
 }

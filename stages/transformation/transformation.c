@@ -24,14 +24,12 @@
  *
  * Exit status: 0 done (also when nothing was new), 1 failure, 2 usage.
  */
-#include <getopt.h>
 #include <malloc.h>
 #include <pthread.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 
 #include <jansson.h>
 
@@ -40,13 +38,11 @@
 #include "lake.h"
 #include "lake_buf.h"
 #include "lake_format.h"
+#include "lake_stage.h"
 #include "log.h"
-#include "medallion_version.h"
 #include "order_index.h"
 #include "validate.h"
 
-#define EXIT_USAGE 2
-#define MAX_ATTEMPTS 5
 #define APP_RUN "transformation"
 #define APP_ORDERS "transformation:orders"
 #define APP_HISTORY "transformation:ordershistory"
@@ -968,42 +964,6 @@ out:
 int
 main(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "lake", required_argument, NULL, 'l' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
-		{ NULL, 0, NULL, 0 },
-	};
-	const char *lake = getenv("MEDALLION_LAKE");
-	int verbose = 0, ch, rc = DELTA_ERROR;
-	struct rusage ru;
-	lake_err err;
-
-	while ((ch = getopt_long(argc, argv, "hvV", longopts, NULL)) != -1) {
-		switch (ch) {
-		case 'l':
-			lake = optarg;
-			break;
-		case 'v':
-			verbose = 1;
-			break;
-		case 'h':
-			usage(stdout);
-			return 0;
-		case 'V':
-			printf("transformation (medallion) %s\n",
-			    MEDALLION_VERSION);
-			return 0;
-		default:
-			usage(stderr);
-			return EXIT_USAGE;
-		}
-	}
-	if (optind != argc) {
-		usage(stderr);
-		return EXIT_USAGE;
-	}
-	log_init("transformation", verbose);
 	/*
 	 * Partition writers free and regrow their row-group buffers; keep
 	 * that memory in the heap instead of returning it to the kernel and
@@ -1011,23 +971,5 @@ main(int argc, char **argv)
 	 */
 	mallopt(M_MMAP_THRESHOLD, 64 << 20);
 	mallopt(M_TRIM_THRESHOLD, 256 << 20);
-	if (lake == NULL || *lake == '\0') {
-		log_warnx("no lake: set MEDALLION_LAKE or pass --lake DIR");
-		return EXIT_USAGE;
-	}
-	for (int attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
-		err.msg[0] = '\0';
-		rc = run_once(lake, &err);
-		if (rc != DELTA_CONFLICT)
-			break;
-		log_warnx("%s; starting over (attempt %d of %d)", err.msg,
-		    attempt + 1, MAX_ATTEMPTS);
-	}
-	if (rc != DELTA_OK) {
-		log_warnx("%s", err.msg);
-		return 1;
-	}
-	getrusage(RUSAGE_SELF, &ru);
-	log_debug("peak RSS %ld MiB", ru.ru_maxrss / 1024);
-	return 0;
+	return lake_stage_main(argc, argv, "transformation", usage, run_once);
 }

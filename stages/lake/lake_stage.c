@@ -1,0 +1,69 @@
+/*
+ * lake_stage.c - option parsing and the conflict retry loop of a stage.
+ */
+#include <getopt.h>
+#include <stdlib.h>
+
+#include "delta.h"
+#include "lake_stage.h"
+#include "log.h"
+#include "medallion_version.h"
+
+#define MAX_ATTEMPTS 5
+
+int
+lake_stage_main(int argc, char **argv, const char *name,
+    void (*usage)(FILE *out), lake_stage_run run)
+{
+	static const struct option longopts[] = {
+		{ "lake", required_argument, NULL, 'l' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *lake = getenv("MEDALLION_LAKE");
+	int verbose = 0, ch, rc = DELTA_ERROR;
+	lake_err err;
+
+	while ((ch = getopt_long(argc, argv, "hvV", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'l':
+			lake = optarg;
+			break;
+		case 'v':
+			verbose = 1;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		case 'V':
+			printf("%s (medallion) %s\n", name, MEDALLION_VERSION);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		return 2;
+	}
+	log_init(name, verbose);
+	if (lake == NULL || *lake == '\0') {
+		log_warnx("no lake: set MEDALLION_LAKE or pass --lake DIR");
+		return 2;
+	}
+	for (int attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
+		err.msg[0] = '\0';
+		rc = run(lake, &err);
+		if (rc != DELTA_CONFLICT)
+			break;
+		log_warnx("%s; starting over (attempt %d of %d)", err.msg,
+		    attempt + 1, MAX_ATTEMPTS);
+	}
+	if (rc != DELTA_OK) {
+		log_warnx("%s", err.msg);
+		return 1;
+	}
+	return 0;
+}
