@@ -171,6 +171,13 @@ h_eq "without the token the server refuses" "$?" 1
 id=$("$orch" --token-file "$H_TMP/token" submit ingestion)
 h_match "with --token-file it accepts" "$id" '^driver-'
 h_server_stop
+head -c 32 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n' > "$H_TMP/jws.key"; chmod 600 "$H_TMP/jws.key"
+h_server_start --port "$port" --jws-secret-file "$H_TMP/jws.key"
+"$orch" submit ingestion >/dev/null 2>&1
+h_eq "a JWS-protected server refuses an unsigned request" "$?" 1
+id=$("$orch" --jws-secret-file "$H_TMP/jws.key" submit ingestion)
+h_match "--jws-secret-file signs each request" "$id" '^driver-'
+h_server_stop
 h_server_start --port "$port"
 
 # Schedules.
@@ -188,6 +195,14 @@ wait $sched
 h_eq "SIGTERM stops the schedule cleanly (exit 0)" "$?" 0
 h_match "overlapping ticks are skipped and logged" "$(cat "$H_TMP/sched.err")" 'skipped [0-9]+ tick'
 h_eq "never two runs at once" "$(o history --json --limit 1 >/dev/null 2>&1; sqlite3 "$hist" "SELECT count(*) FROM runs a JOIN runs b ON a.run_id < b.run_id AND b.started_at < a.ended_at WHERE a.trigger = 'schedule' AND b.trigger = 'schedule'")" 0
+h_stage tick "sleep 2.5"
+"$orch" --history "$H_TMP/catchup.db" --pipeline "$H_TMP/tick.json" schedule --every 1s --catch-up 1 2>"$H_TMP/catchup.err" &
+sched=$!
+h_wait_until 30 sh -c "[ \$(sqlite3 $H_TMP/catchup.db \"SELECT count(*) FROM runs WHERE trigger = 'catch-up' AND state = 'FINISHED'\" 2>/dev/null || echo 0) -ge 1 ]"
+kill -TERM $sched
+wait $sched
+h_check "--catch-up 1 runs a missed tick after a long run" test "$(sqlite3 "$H_TMP/catchup.db" "SELECT count(*) FROM runs WHERE trigger = 'catch-up'")" -ge 1
+h_eq "... one at a time" "$(sqlite3 "$H_TMP/catchup.db" "SELECT count(*) FROM runs a JOIN runs b ON a.run_id < b.run_id AND b.started_at < a.ended_at")" 0
 h_eq "scheduled runs record their tick" "$(sqlite3 "$hist" "SELECT count(*) FROM runs WHERE trigger = 'schedule' AND scheduled_at % 1000000 = 0 AND scheduled_at IS NOT NULL")" \
 	"$(sqlite3 "$hist" "SELECT count(*) FROM runs WHERE trigger = 'schedule'")"
 h_done
