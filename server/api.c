@@ -21,6 +21,7 @@
 #include "log.h"
 #include "proto.h"
 #include "server.h"
+#include "web.h"
 #include "stage.h"
 
 #define JSON_TYPE "application/json;charset=utf-8"
@@ -458,7 +459,7 @@ api_handle(server *s, const api_request *req, api_response *resp)
 		respond_error(resp, 403, reason);
 		return;
 	}
-	if (handle_extension(s, req, resp))
+	if (handle_extension(s, req, resp) || web_handle(s, req, resp))
 		return;
 	proto_route_path(req->method, req->path, &r);
 	if (r.action == PROTO_ROUTE_ERROR) {

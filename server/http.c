@@ -58,10 +58,16 @@ send_response(server *s, struct MHD_Connection *c, api_response *r)
 	}
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
 	    r->content_type ? r->content_type : "application/json");
+	/* With a validator, clients may keep a copy but must revalidate. */
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL,
-	    "no-cache, no-store, must-revalidate");
+	    r->etag[0] ? "no-cache" : "no-cache, no-store, must-revalidate");
 	if (r->allow != NULL)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, r->allow);
+	if (r->etag[0] != '\0')
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, r->etag);
+	if (r->last_modified[0] != '\0')
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_LAST_MODIFIED,
+		    r->last_modified);
 	metrics_count(&s->metrics, r->status);
 	ret = MHD_queue_response(c, (unsigned int)r->status, resp);
 	MHD_destroy_response(resp);
@@ -155,6 +161,8 @@ on_request(void *cls, struct MHD_Connection *c, const char *url,
 	areq.body_len = req->len;
 	areq.authorization = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
 	    MHD_HTTP_HEADER_AUTHORIZATION);
+	areq.if_none_match = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+	    MHD_HTTP_HEADER_IF_NONE_MATCH);
 	areq.query = query_lookup;
 	areq.query_ctx = c;
 	api_handle(s, &areq, &aresp);

@@ -56,7 +56,9 @@ usage(FILE *f)
 "  --state FILE            SQLite state file (default DATA/server.db)\n"
 "  --stages-dir DIR        registered stages (default DATA/stages)\n"
 "  --log-dir DIR           drivers' stdout/stderr (default DATA/logs)\n"
-"  --lake DIR              lake root, given to stages as MEDALLION_LAKE\n"
+"  --lake DIR              lake root, given to stages as MEDALLION_LAKE;\n"
+"                          the dashboard (/) and /api/gold read its gold\n"
+"  --history FILE          the orchestrator's history, shown on /ui\n"
 "Drivers:\n"
 "  --max-running N         drivers running at once; more wait as\n"
 "                          SUBMITTED (default 4)\n"
@@ -209,7 +211,7 @@ static void
 parse_args(server *s, int argc, char **argv)
 {
 	enum { O_HOST = 256, O_PORT, O_PORT_FILE, O_DATA, O_STATE, O_STAGES,
-	    O_LOGS, O_LAKE, O_MAXRUN, O_GRACE, O_RELAUNCH, O_BACKOFF, O_MAXCONN,
+	    O_LOGS, O_LAKE, O_HISTORY, O_MAXRUN, O_GRACE, O_RELAUNCH, O_BACKOFF, O_MAXCONN,
 	    O_IDLE, O_THREADS, O_ENV, O_ENVFILE, O_JWS, O_TOKEN, O_INSECURE,
 	    O_VERSION };
 	static const struct option opts[] = {
@@ -221,6 +223,7 @@ parse_args(server *s, int argc, char **argv)
 		{"stages-dir", required_argument, NULL, O_STAGES},
 		{"log-dir", required_argument, NULL, O_LOGS},
 		{"lake", required_argument, NULL, O_LAKE},
+		{"history", required_argument, NULL, O_HISTORY},
 		{"max-running", required_argument, NULL, O_MAXRUN},
 		{"kill-grace-ms", required_argument, NULL, O_GRACE},
 		{"max-relaunches", required_argument, NULL, O_RELAUNCH},
@@ -265,6 +268,7 @@ parse_args(server *s, int argc, char **argv)
 		case O_STAGES: s->stages_dir = optarg; break;
 		case O_LOGS: s->log_dir = optarg; break;
 		case O_LAKE: s->lake_dir = optarg; break;
+		case O_HISTORY: s->history_path = optarg; break;
 		case O_MAXRUN: s->max_running = (int)parse_long(optarg,
 		    "--max-running", 1, 10000); break;
 		case O_GRACE: s->grace_ms = parse_long(optarg,

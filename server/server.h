@@ -34,6 +34,7 @@ typedef struct server {
 	const char *stages_dir;
 	const char *log_dir;
 	const char *lake_dir;		/* may be NULL */
+	const char *history_path;	/* orchestrator history, may be NULL */
 	int max_running;
 	int64_t grace_ms;
 	int max_relaunches;
@@ -62,6 +63,7 @@ typedef struct api_request {
 	const char *body;
 	size_t body_len;
 	const char *authorization;	/* header value or NULL */
+	const char *if_none_match;	/* header value or NULL */
 	/* Query parameter lookup (NULL when absent). */
 	const char *(*query)(void *ctx, const char *key);
 	void *query_ctx;
@@ -75,6 +77,8 @@ typedef struct api_response {
 	int fd;				/* >= 0: send this file instead */
 	uint64_t fd_size;
 	const char *allow;		/* Allow header for 405 */
+	char etag[48];			/* ETag header when set */
+	char last_modified[40];		/* Last-Modified header when set */
 } api_response;
 
 void api_handle(server *s, const api_request *req, api_response *resp);

@@ -1,0 +1,16 @@
+/*
+ * web.h - the server's pages for people and BI tools: the dashboard at /
+ * ("Branches performance", charts drawn as SVG on the server, so they
+ * need no network), the operations page at /ui (submissions and the
+ * orchestrator's pipeline runs, refreshing itself), and /api/gold, gold
+ * as JSON with ETag and Last-Modified so polling is cheap.
+ */
+#ifndef SERVER_WEB_H
+#define SERVER_WEB_H
+
+#include "server.h"
+
+/* Handles /, /ui and /api/gold; returns 0 for other paths. */
+int web_handle(server *s, const api_request *req, api_response *resp);
+
+#endif
