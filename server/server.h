@@ -64,6 +64,7 @@ typedef struct api_request {
 	size_t body_len;
 	const char *authorization;	/* header value or NULL */
 	const char *if_none_match;	/* header value or NULL */
+	const char *accept;		/* header value or NULL */
 	/* Query parameter lookup (NULL when absent). */
 	const char *(*query)(void *ctx, const char *key);
 	void *query_ctx;

@@ -416,8 +416,14 @@ operations(server *s, api_response *r)
 int
 web_handle(server *s, const api_request *req, api_response *resp)
 {
-	int page = strcmp(req->path, "/") == 0 ||
-	    strcmp(req->path, "/index.html") == 0;
+	/*
+	 * "/" stays Spark's ErrorResponse for API clients (the protocol's
+	 * conformance); a browser, which asks for HTML, gets the dashboard.
+	 * /dashboard serves it to everyone.
+	 */
+	int page = strcmp(req->path, "/dashboard") == 0 ||
+	    (strcmp(req->path, "/") == 0 && req->accept != NULL &&
+	    strstr(req->accept, "text/html") != NULL);
 	int ui = strcmp(req->path, "/ui") == 0;
 	int gold = strcmp(req->path, "/api/gold") == 0;
 

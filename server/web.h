@@ -1,6 +1,8 @@
 /*
- * web.h - the server's pages for people and BI tools: the dashboard at /
- * ("Branches performance", charts drawn as SVG on the server, so they
+ * web.h - the server's pages for people and BI tools: the dashboard at
+ * /dashboard, and at / for browsers (an API client asking / still gets
+ * Spark's ErrorResponse) ("Branches performance", charts drawn as SVG on
+ * the server, so they
  * need no network), the operations page at /ui (submissions and the
  * orchestrator's pipeline runs, refreshing itself), and /api/gold, gold
  * as JSON with ETag and Last-Modified so polling is cheap.

@@ -70,6 +70,10 @@ browse --dump-dom "$H_URL/ui" > "$H_TMP/ui.html"
 h_match "the operations page lists the submission" "$(cat "$H_TMP/ui.html")" "$id"
 h_match "... with links to its logs" "$(cat "$H_TMP/ui.html")" "/v1/submissions/logs/$id\\?stream=stderr"
 h_match "... and refreshes itself" "$(cat "$H_TMP/ui.html")" 'http-equiv="refresh"'
-h_curl POST /
+h_curl POST /dashboard
 h_eq "the dashboard refuses POST" "$H_STATUS" 405
+h_curl GET /
+h_eq "an API client asking / still gets Spark's ErrorResponse" "$(jq -r .action "$H_TMP/body") $H_STATUS" "ErrorResponse 400"
+h_curl GET / -H 'Accept: text/html'
+h_match "a browser asking / gets the dashboard" "$(cat "$H_TMP/body")" '<title>Branches performance</title>'
 h_done
