@@ -171,6 +171,27 @@ h_eq "... and gold counts the new orders" \
 	"$(q "SELECT count(DISTINCT orderid) FROM ordershistory WHERE status = 'NEW'")"
 h_check "... including the orders written just before" test "$before" -lt "$(jq -r '[.branches[].orders_received] | add' "$MEDALLION_LAKE/gold/branch_metrics.json")"
 
+# Gold into PostgreSQL for BI tools, replaced in one transaction, read by
+# a read-only role.
+pg_psql_admin -q -f "$MEDALLION_SOURCE_DIR/schemas/postgres/gold.sql"
+gold_dsn="host=$PG_HOST port=$PG_PORT dbname=retail user=medallion_gold"
+as_bi() { pg_psql_admin -Atc "SET ROLE medallion_bi; $1" 2>&1; }
+MEDALLION_GOLD_DSN=$gold_dsn "$b/stages/serving/serving" 2>"$H_TMP/gold.err"
+h_eq "serving publishes gold into PostgreSQL" "$?" 0
+h_eq "gold.branch_metrics holds every branch with gold's numbers" \
+	"$(as_bi "SELECT branch || '|' || orders_received || '|' || orders_delivered || '|' || silver_version FROM gold.branch_metrics ORDER BY branch")" \
+	"$(jq -r '. as $g | .branches | sort_by(.branch)[] | "\(.branch)|\(.orders_received)|\(.orders_delivered)|\($g.silver_version)"' "$MEDALLION_LAKE/gold/branch_metrics.json")"
+h_eq "... averages included" \
+	"$(as_bi "SELECT round(sum(avg_delivery_hours)::numeric, 6)::float8 FROM gold.branch_metrics")" \
+	"$(jq -r '[.branches[].avg_delivery_hours] | add * 1000000 | round / 1000000' "$MEDALLION_LAKE/gold/branch_metrics.json")"
+h_match "the read-only role cannot change it" "$(as_bi "DELETE FROM gold.branch_metrics")" 'permission denied'
+MEDALLION_GOLD_DSN=$gold_dsn "$b/stages/serving/serving" 2>/dev/null
+h_eq "a second run replaces the rows, not adds to them" \
+	"$(as_bi "SELECT count(*) FROM gold.branch_metrics")" "$(jq '.branches | length' "$MEDALLION_LAKE/gold/branch_metrics.json")"
+out=$(MEDALLION_GOLD_DSN="$gold_dsn password=x" "$b/stages/serving/serving" 2>&1); rc=$?
+h_eq "a password in the DSN is refused" "$rc" 1
+h_match "... saying where it belongs" "$out" 'PGPASSFILE'
+
 out=$(env -u MEDALLION_LAKE "$b/stages/serving/serving" 2>&1); rc=$?
 h_eq "serving without a lake is a usage error" "$rc" 2
 h_match "... with a clear message" "$out" 'MEDALLION_LAKE'
