@@ -23,26 +23,12 @@ enc_bit_width(uint64_t max_value)
 }
 
 static void
-put_varint(lake_buf *out, uint64_t v)
-{
-	uint8_t tmp[10];
-	size_t n = 0;
-
-	while (v >= 0x80) {
-		tmp[n++] = (uint8_t)(v | 0x80);
-		v >>= 7;
-	}
-	tmp[n++] = (uint8_t)v;
-	lake_buf_append(out, tmp, n);
-}
-
-static void
 put_rle_run(lake_buf *out, uint32_t value, size_t count, int bit_width)
 {
 	uint8_t bytes[4];
 	int nbytes = (bit_width + 7) / 8;
 
-	put_varint(out, (uint64_t)count << 1);
+	lake_put_varint(out, (uint64_t)count << 1);
 	for (int i = 0; i < nbytes; i++)
 		bytes[i] = (uint8_t)(value >> (8 * i));
 	lake_buf_append(out, bytes, (size_t)nbytes);
@@ -58,7 +44,7 @@ put_packed(lake_buf *out, const uint32_t *v, size_t n, size_t groups,
 	int bits = 0;
 	uint8_t *dst;
 
-	put_varint(out, (uint64_t)groups << 1 | 1);
+	lake_put_varint(out, (uint64_t)groups << 1 | 1);
 	if (lake_buf_reserve(out, nbytes) == -1)
 		return;
 	dst = out->data + out->len;
@@ -137,27 +123,6 @@ enc_rle_u8(lake_buf *out, const uint8_t *values, size_t n, int bit_width)
 
 /* --- decoding ------------------------------------------------------ */
 
-static int
-get_varint(const uint8_t **pp, const uint8_t *end, uint64_t *v)
-{
-	const uint8_t *p = *pp;
-	uint64_t out = 0;
-	int shift = 0;
-
-	while (p < end && shift <= 63) {
-		uint8_t c = *p++;
-
-		out |= (uint64_t)(c & 0x7f) << shift;
-		if ((c & 0x80) == 0) {
-			*v = out;
-			*pp = p;
-			return 0;
-		}
-		shift += 7;
-	}
-	return -1;
-}
-
 int
 rle_init(rle_decoder *d, const uint8_t *p, size_t n, int bit_width)
 {
@@ -175,7 +140,7 @@ next_run(rle_decoder *d)
 {
 	uint64_t h;
 
-	if (get_varint(&d->p, d->end, &h) == -1)
+	if (lake_get_varint(&d->p, d->end, &h) == -1)
 		return -1;
 	if (h & 1) {
 		uint64_t groups = h >> 1;
@@ -334,10 +299,10 @@ delta_read_header(const uint8_t **p, const uint8_t *end, delta_header *h)
 {
 	uint64_t first;
 
-	if (get_varint(p, end, &h->block_size) == -1 ||
-	    get_varint(p, end, &h->miniblocks) == -1 ||
-	    get_varint(p, end, &h->count) == -1 ||
-	    get_varint(p, end, &first) == -1)
+	if (lake_get_varint(p, end, &h->block_size) == -1 ||
+	    lake_get_varint(p, end, &h->miniblocks) == -1 ||
+	    lake_get_varint(p, end, &h->count) == -1 ||
+	    lake_get_varint(p, end, &first) == -1)
 		return -1;
 	if (h->block_size == 0 || h->block_size % 128 != 0 ||
 	    h->block_size > 65536 || h->miniblocks == 0 ||
@@ -388,7 +353,7 @@ enc_delta_decode(const uint8_t *p, size_t len, size_t n, int width,
 		int64_t min_delta;
 		const uint8_t *widths;
 
-		if (get_varint(&p, end, &mu) == -1)
+		if (lake_get_varint(&p, end, &mu) == -1)
 			return -1;
 		min_delta = unzigzag(mu);
 		if ((uint64_t)(end - p) < h.miniblocks)

@@ -62,8 +62,8 @@ put_byte(thrift_writer *w, uint8_t c)
 	lake_buf_append(w->out, &c, 1);
 }
 
-static void
-put_varint(thrift_writer *w, uint64_t v)
+void
+lake_put_varint(lake_buf *out, uint64_t v)
 {
 	uint8_t tmp[10];
 	size_t n = 0;
@@ -73,7 +73,34 @@ put_varint(thrift_writer *w, uint64_t v)
 		v >>= 7;
 	}
 	tmp[n++] = (uint8_t)v;
-	lake_buf_append(w->out, tmp, n);
+	lake_buf_append(out, tmp, n);
+}
+
+int
+lake_get_varint(const uint8_t **pp, const uint8_t *end, uint64_t *v)
+{
+	const uint8_t *p = *pp;
+	uint64_t out = 0;
+	int shift = 0;
+
+	while (p < end && shift <= 63) {
+		uint8_t c = *p++;
+
+		out |= (uint64_t)(c & 0x7f) << shift;
+		if ((c & 0x80) == 0) {
+			*v = out;
+			*pp = p;
+			return 0;
+		}
+		shift += 7;
+	}
+	return -1;
+}
+
+static void
+put_varint(thrift_writer *w, uint64_t v)
+{
+	lake_put_varint(w->out, v);
 }
 
 static uint64_t
@@ -230,22 +257,7 @@ bad(thrift_reader *r)
 static int
 get_varint(thrift_reader *r, uint64_t *v)
 {
-	uint64_t out = 0;
-	int shift = 0;
-
-	while (r->p < r->end) {
-		uint8_t c = *r->p++;
-
-		if (shift > 63)
-			return bad(r);
-		out |= (uint64_t)(c & 0x7f) << shift;
-		if ((c & 0x80) == 0) {
-			*v = out;
-			return 0;
-		}
-		shift += 7;
-	}
-	return bad(r);
+	return lake_get_varint(&r->p, r->end, v) == -1 ? bad(r) : 0;
 }
 
 static int64_t

@@ -33,6 +33,11 @@ enum {
 	T_STRUCT = 12,
 };
 
+/* Unsigned LEB128, as Thrift and Parquet's encodings both use it. */
+void lake_put_varint(lake_buf *out, uint64_t v);
+/* Reads one from *p (advanced) without passing end; -1 when malformed. */
+int lake_get_varint(const uint8_t **p, const uint8_t *end, uint64_t *v);
+
 /* --- writer -------------------------------------------------------- */
 
 #define THRIFT_MAX_DEPTH 32
