@@ -121,7 +121,8 @@ ingest_table(source *src, table_run *t, lake_err *err)
 	char info[512];
 	int rc;
 
-	rc = delta_snapshot_load(t->table_dir, -1, &base, err);
+	/* The bookmark and the base to commit on; not the file list. */
+	rc = delta_snapshot_load_meta(t->table_dir, &base, err);
 	if (rc == DELTA_ERROR)
 		return DELTA_ERROR;
 	if (base != NULL && (lo = delta_snapshot_txn_version(base,

@@ -69,6 +69,14 @@ typedef struct delta_snapshot {
 int delta_snapshot_load(const char *table_dir, int64_t version,
     delta_snapshot **out, lake_err *err);
 void delta_snapshot_free(delta_snapshot *snap);
+/*
+ * The newest snapshot without its file list (nfiles is 0): protocol,
+ * metaData and txn only. Enough to read a bookmark and commit on top of
+ * it, and it skips the add and remove lines unparsed, so it stays cheap
+ * however many files the log has added.
+ */
+int delta_snapshot_load_meta(const char *table_dir, delta_snapshot **out,
+    lake_err *err);
 /* The newest txn version recorded for app_id, or -1. */
 int64_t delta_snapshot_txn_version(const delta_snapshot *snap,
     const char *app_id);

@@ -208,6 +208,7 @@ struct delta_replay {
 	json_t *metadata;
 	int have_protocol;
 	int64_t timestamp_ms;
+	int meta_only;		/* ignore add and remove actions */
 };
 
 delta_replay *
@@ -430,9 +431,9 @@ delta_replay_action(delta_replay *st, json_t *action, int64_t version,
 		return -1;
 	}
 	if ((a = json_object_get(action, "add")) != NULL)
-		return apply_file(st, a, version, 1, err);
+		return st->meta_only ? 0 : apply_file(st, a, version, 1, err);
 	if ((a = json_object_get(action, "remove")) != NULL)
-		return apply_file(st, a, version, 0, err);
+		return st->meta_only ? 0 : apply_file(st, a, version, 0, err);
 	if ((a = json_object_get(action, "txn")) != NULL)
 		return apply_txn(st, a, err);
 	if ((a = json_object_get(action, "protocol")) != NULL) {
@@ -714,6 +715,9 @@ replay_commit(const char *table_dir, int64_t version, delta_replay *st,
 		lineno++;
 		if (n == 1 && line[0] == '\n')
 			continue;
+		if (st->meta_only && (strncmp(line, "{\"add\":", 7) == 0 ||
+		    strncmp(line, "{\"remove\":", 10) == 0))
+			continue;
 		if ((a = json_loads(line, 0, &jerr)) == NULL) {
 			lake_err_set(err, "%s:%d: malformed JSON: %s", path,
 			    lineno, jerr.text);
@@ -763,8 +767,8 @@ has_version(const int64_t *arr, size_t n, int64_t v)
 	return n > 0 && bsearch(&v, arr, n, sizeof(int64_t), cmp_i64) != NULL;
 }
 
-int
-delta_snapshot_load(const char *table_dir, int64_t version,
+static int
+snapshot_load(const char *table_dir, int64_t version, int meta_only,
     delta_snapshot **out, lake_err *err)
 {
 	log_listing l;
@@ -808,6 +812,7 @@ delta_snapshot_load(const char *table_dir, int64_t version,
 		lake_err_set(err, "out of memory");
 		goto fail;
 	}
+	st->meta_only = meta_only;
 	if (start >= 0) {
 		char *cp = delta_log_file(table_dir, start,
 		    ".checkpoint.parquet");
@@ -836,6 +841,20 @@ fail:
 	delta_snapshot_free(snap);
 	listing_free(&l);
 	return DELTA_ERROR;
+}
+
+int
+delta_snapshot_load(const char *table_dir, int64_t version,
+    delta_snapshot **out, lake_err *err)
+{
+	return snapshot_load(table_dir, version, 0, out, err);
+}
+
+int
+delta_snapshot_load_meta(const char *table_dir, delta_snapshot **out,
+    lake_err *err)
+{
+	return snapshot_load(table_dir, -1, 1, out, err);
 }
 
 void

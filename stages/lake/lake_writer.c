@@ -31,6 +31,7 @@ typedef struct part_file {
 
 struct lake_writer {
 	char *table_dir;
+	codec_ctx *codec;	/* shared by every partition file */
 	char *partition_column;
 	pq_schema schema;
 	lake_writer_opts opts;
@@ -78,6 +79,7 @@ writer_free(lake_writer *w, int remove_files)
 	for (int i = 0; i < w->schema.ncols; i++)
 		free((char *)w->schema.cols[i].name);
 	free(w->schema.cols);
+	codec_free(w->codec);
 	free(w->table_dir);
 	free(w->partition_column);
 	free(w);
@@ -97,6 +99,12 @@ lake_writer_open(const char *table_dir, const pq_schema *data_schema,
 	else
 		lake_writer_opts_default(&w->opts);
 	w->opts.parquet.no_fsync = 1;	/* close_parts() syncs them all */
+	/* One compression context for all partitions: a writer compresses
+	 * one page at a time, and hundreds of small partition files must
+	 * not each build their own. */
+	if ((w->codec = codec_new()) == NULL)
+		goto nomem;
+	w->opts.parquet.shared_ctx = w->codec;
 	if ((w->table_dir = strdup(table_dir)) == NULL ||
 	    (partition_column != NULL && (w->partition_column =
 	    strdup(partition_column)) == NULL))
@@ -119,27 +127,28 @@ nomem:
 	return NULL;
 }
 
+/*
+ * Creates path and, when missing, its parents. The common case is one
+ * new partition folder inside an existing table: one mkdir(2).
+ */
 static int
 mkdirs(const char *path, lake_err *err)
 {
-	char buf[4096];
+	char buf[4096], *slash;
 
-	if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf)) {
-		lake_err_set(err, "path too long: %s", path);
+	if (mkdir(path, 0755) == 0 || errno == EEXIST)
+		return 0;
+	if (errno != ENOENT || snprintf(buf, sizeof(buf), "%s", path) >=
+	    (int)sizeof(buf) || (slash = strrchr(buf, '/')) == NULL ||
+	    slash == buf) {
+		lake_err_errno(err, "cannot create %s", path);
 		return -1;
 	}
-	for (char *p = buf + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(buf, 0755) == -1 && errno != EEXIST) {
-			lake_err_errno(err, "cannot create %s", buf);
-			return -1;
-		}
-		*p = '/';
-	}
-	if (mkdir(buf, 0755) == -1 && errno != EEXIST) {
-		lake_err_errno(err, "cannot create %s", buf);
+	*slash = '\0';
+	if (mkdirs(buf, err) == -1)
+		return -1;
+	if (mkdir(path, 0755) == -1 && errno != EEXIST) {
+		lake_err_errno(err, "cannot create %s", path);
 		return -1;
 	}
 	return 0;

@@ -100,6 +100,8 @@ void pq_file_stats_free(pq_file_stats *stats);
 
 /* --- writer -------------------------------------------------------- */
 
+struct codec_ctx;
+
 typedef struct pq_writer_opts {
 	pq_codec codec;			/* default PQ_CODEC_ZSTD */
 	int zstd_level;			/* default 1 */
@@ -109,6 +111,8 @@ typedef struct pq_writer_opts {
 	size_t dict_max_bytes;		/* default 1 MiB; then PLAIN */
 	int no_fsync;			/* the caller syncs (e.g. syncfs once
 					   for many files); default 0 */
+	struct codec_ctx *shared_ctx;	/* a compression context to share
+					   (not freed by the writer), or NULL */
 } pq_writer_opts;
 
 void pq_writer_opts_default(pq_writer_opts *opts);

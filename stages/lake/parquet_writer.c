@@ -74,6 +74,7 @@ pq_writer_opts_default(pq_writer_opts *o)
 	o->dictionary = 1;
 	o->dict_max_bytes = 1u << 20;
 	o->no_fsync = 0;
+	o->shared_ctx = NULL;
 }
 
 static size_t
@@ -173,7 +174,8 @@ writer_free(pq_writer *w)
 	lake_buf_free(&w->page);
 	lake_buf_free(&w->packed);
 	lake_buf_free(&w->header);
-	codec_free(w->codec);
+	if (w->codec != w->opts.shared_ctx)
+		codec_free(w->codec);
 	free(w->path);
 	free(w);
 }
@@ -214,8 +216,10 @@ pq_writer_open(const char *path, const pq_schema *schema,
 		free(w);
 		return NULL;
 	}
-	if ((w->path = strdup(path)) == NULL ||
-	    (w->codec = codec_new()) == NULL)
+	if ((w->path = strdup(path)) == NULL)
+		goto nomem;
+	w->codec = w->opts.shared_ctx;
+	if (w->codec == NULL && (w->codec = codec_new()) == NULL)
 		goto nomem;
 	w->schema.ncols = schema->ncols;
 	w->schema.cols = calloc((size_t)schema->ncols, sizeof(pq_column_def));
@@ -865,11 +869,13 @@ pq_writer_flush_row_group(pq_writer *w, lake_err *err)
 	buf_release(&w->page);
 	buf_release(&w->packed);
 	/* A compression context is about a megabyte: an idle partition
-	 * writer should not keep one. The next row group makes a new one. */
-	codec_free(w->codec);
-	if ((w->codec = codec_new()) == NULL) {
-		lake_err_set(err, "%s: out of memory", w->path);
-		return -1;
+	 * writer should not keep its own (a shared one stays). */
+	if (w->codec != w->opts.shared_ctx) {
+		codec_free(w->codec);
+		if ((w->codec = codec_new()) == NULL) {
+			lake_err_set(err, "%s: out of memory", w->path);
+			return -1;
+		}
 	}
 	return 0;
 nomem:
