@@ -98,7 +98,7 @@ lake_writer_open(const char *table_dir, const pq_schema *data_schema,
 		w->opts = *opts;
 	else
 		lake_writer_opts_default(&w->opts);
-	w->opts.parquet.no_fsync = 1;	/* close_parts() syncs them all */
+	w->opts.parquet.no_fsync = 1;	/* close_parts() syncs them */
 	/* One compression context for all partitions: a writer compresses
 	 * one page at a time, and hundreds of small partition files must
 	 * not each build their own. */
@@ -289,15 +289,33 @@ lake_writer_rows(const lake_writer *w)
 	return w->rows;
 }
 
+/* fsync(2) of a file by path (any descriptor of the inode will do). */
+static int
+fsync_path(const char *path, int flags)
+{
+	int fd = open(path, flags | O_CLOEXEC), rc;
+
+	if (fd == -1)
+		return -1;
+	rc = fsync(fd);
+	close(fd);
+	return rc;
+}
+
 /*
- * Closes every file, then makes all of them durable with one syncfs(2):
- * data and the new directory entries, before the commit can name them.
- * One call instead of an fsync per file and per folder matters when a
- * run writes hundreds of small partitions.
+ * Closes every file (each starts its write-back as it closes), then
+ * makes them durable before a commit may name them. A few files: an
+ * fsync per file and per folder that gained entries. Many (an increment
+ * spread over hundreds of dates): one syncfs(2), which is one call but
+ * also waits for other writers' dirty data on the same file system, so
+ * it pays only when the per-file calls would be many more.
  */
+#define SYNCFS_FROM_FILES 32
+
 static int
 close_parts(lake_writer *w, lake_err *err)
 {
+	char dir[4096], last[4096] = "";
 	int fd;
 
 	for (int i = 0; i < w->nparts; i++) {
@@ -310,16 +328,39 @@ close_parts(lake_writer *w, lake_err *err)
 		p->closed = 1;
 		p->size = p->stats.file_size;
 	}
-	if (w->nparts == 0)
+	if (w->nparts >= SYNCFS_FROM_FILES) {
+		fd = open(w->table_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (fd == -1 || syncfs(fd) == -1) {
+			lake_err_errno(err, "cannot sync %s", w->table_dir);
+			if (fd != -1)
+				close(fd);
+			return -1;
+		}
+		close(fd);
 		return 0;
-	fd = open(w->table_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd == -1 || syncfs(fd) == -1) {
-		lake_err_errno(err, "cannot sync %s", w->table_dir);
-		if (fd != -1)
-			close(fd);
+	}
+	for (int i = 0; i < w->nparts; i++) {
+		if (fsync_path(w->parts[i].abs_path, O_RDONLY) == -1) {
+			lake_err_errno(err, "fsync %s", w->parts[i].abs_path);
+			return -1;
+		}
+	}
+	for (int i = 0; i < w->nparts; i++) {
+		snprintf(dir, sizeof(dir), "%s", w->parts[i].abs_path);
+		*strrchr(dir, '/') = '\0';
+		if (strcmp(dir, last) == 0)
+			continue;
+		if (fsync_path(dir, O_RDONLY | O_DIRECTORY) == -1) {
+			lake_err_errno(err, "fsync %s", dir);
+			return -1;
+		}
+		snprintf(last, sizeof(last), "%s", dir);
+	}
+	if (w->nparts > 0 && w->partition_column != NULL &&
+	    fsync_path(w->table_dir, O_RDONLY | O_DIRECTORY) == -1) {
+		lake_err_errno(err, "fsync %s", w->table_dir);
 		return -1;
 	}
-	close(fd);
 	return 0;
 }
 

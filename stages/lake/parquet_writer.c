@@ -936,7 +936,11 @@ pq_writer_close(pq_writer *w, pq_file_stats *stats, lake_err *err)
 	    out_write(w, &flen, 4, err) == -1 ||
 	    out_write(w, "PAR1", 4, err) == -1 || out_flush(w, err) == -1)
 		goto fail;
-	if (!w->opts.no_fsync && fsync(w->fd) == -1) {
+	/* Without fsync, at least start the write-back now, so the caller's
+	 * later fsync of many files finds them mostly on disk already. */
+	if (w->opts.no_fsync)
+		(void)sync_file_range(w->fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+	else if (fsync(w->fd) == -1) {
 		lake_err_errno(err, "%s: fsync", w->path);
 		goto fail;
 	}
