@@ -437,18 +437,18 @@ load_orders(tx_run *r, lake_err *err)
 
 /* The partition value of a time; consecutive events share a day. */
 static const char *
-date_of(tx_worker *r, int64_t micros)
+date_of(tx_worker *w, int64_t micros)
 {
 	int64_t days = micros / 86400000000LL;
 
 	if (micros % 86400000000LL < 0)
 		days--;
-	if (days != r->date_days) {
-		lake_format_date(r->date_text, sizeof(r->date_text),
+	if (days != w->date_days) {
+		lake_format_date(w->date_text, sizeof(w->date_text),
 		    (int32_t)days);
-		r->date_days = days;
+		w->date_days = days;
 	}
-	return r->date_text;
+	return w->date_text;
 }
 
 static int
@@ -504,22 +504,22 @@ emit_rejected(tx_worker *w, const order_entry *e, int32_t historyid,
 }
 
 static int
-defer_event(tx_worker *r, int32_t historyid, int32_t orderid,
+defer_event(tx_worker *w, int32_t historyid, int32_t orderid,
     int64_t updatedat)
 {
-	if (r->ndeferred == r->deferred_cap) {
-		size_t cap = r->deferred_cap ? r->deferred_cap * 2 : 64;
-		deferred *p = realloc(r->deferred, cap * sizeof(*p));
+	if (w->ndeferred == w->deferred_cap) {
+		size_t cap = w->deferred_cap ? w->deferred_cap * 2 : 64;
+		deferred *p = realloc(w->deferred, cap * sizeof(*p));
 
 		if (p == NULL)
 			return -1;
-		r->deferred = p;
-		r->deferred_cap = cap;
+		w->deferred = p;
+		w->deferred_cap = cap;
 	}
-	r->deferred[r->ndeferred].historyid = historyid;
-	r->deferred[r->ndeferred].orderid = orderid;
-	r->deferred[r->ndeferred].updatedat = updatedat;
-	r->ndeferred++;
+	w->deferred[w->ndeferred].historyid = historyid;
+	w->deferred[w->ndeferred].orderid = orderid;
+	w->deferred[w->ndeferred].updatedat = updatedat;
+	w->ndeferred++;
 	return 0;
 }
 
@@ -594,21 +594,21 @@ sort_events_cb(const pq_batch *b, const delta_file *f, void *arg)
 }
 
 static int
-finish_deferred(tx_worker *r)
+finish_deferred(tx_worker *w)
 {
-	for (size_t i = 0; i < r->ndeferred; i++) {
-		deferred *d = &r->deferred[i];
-		order_entry *e = order_index_get(&r->r->ix, d->orderid);
+	for (size_t i = 0; i < w->ndeferred; i++) {
+		deferred *d = &w->deferred[i];
+		order_entry *e = order_index_get(&w->r->ix, d->orderid);
 		verdict v = validate_event("DELIVERED", 9, 1, &e->flags,
 		    d->updatedat, e->ordertime, 1);
 		int rc;
 
 		if (v == V_KEEP) {
-			r->counts[v]++;
-			rc = emit_silver(r, e, d->historyid, "DELIVERED", 9,
+			w->counts[v]++;
+			rc = emit_silver(w, e, d->historyid, "DELIVERED", 9,
 			    d->updatedat);
 		} else
-			rc = emit_rejected(r, e, d->historyid, d->orderid, 0,
+			rc = emit_rejected(w, e, d->historyid, d->orderid, 0,
 			    "DELIVERED", 9, 0, d->updatedat, 0, v);
 		if (rc == -1)
 			return -1;
