@@ -183,6 +183,64 @@ table_thread(void *arg)
 	return NULL;
 }
 
+/* The second connection is opened while the first begins its snapshot. */
+typedef struct connect_job {
+	source *src;
+	lake_err err;
+} connect_job;
+
+static void *
+connect_thread(void *arg)
+{
+	connect_job *j = arg;
+
+	j->src = source_connect(&j->err);
+	return NULL;
+}
+
+/*
+ * Opens the run's connections: the first holds the snapshot and has
+ * checked the tables; *second, when two tables are read, shares that
+ * snapshot, or is NULL if it could not (the tables are then read one
+ * after the other). Returns NULL on error.
+ */
+static source *
+open_sources(const source_table *const *tables, int ntables, source **second,
+    int *schema_error, lake_err *err)
+{
+	connect_job job = { 0 };
+	pthread_t tid;
+	int threaded = ntables == 2 &&
+	    pthread_create(&tid, NULL, connect_thread, &job) == 0;
+	source *src;
+
+	*second = NULL;
+	if ((src = source_connect(err)) != NULL && source_begin(src, tables,
+	    ntables, err) == -1) {
+		*schema_error = strstr(err->msg, "source column") != NULL ||
+		    strstr(err->msg, "has no column") != NULL;
+		source_end(src);
+		src = NULL;
+	}
+	if (threaded)
+		pthread_join(tid, NULL);
+	if (src == NULL) {
+		source_end(job.src);
+		return NULL;
+	}
+	if (threaded && job.src == NULL)
+		log_warnx("%s; reading the tables one after the other",
+		    job.err.msg);
+	else if (job.src != NULL && source_share_snapshot(src, job.src,
+	    &job.err) == -1) {
+		log_warnx("%s; reading the tables one after the other",
+		    job.err.msg);
+		source_end(job.src);
+	} else
+		*second = job.src;
+	return src;
+}
+
 /*
  * Both tables stream at once, each on its own connection in the same
  * snapshot (two cores: PostgreSQL's and ours overlap). Each table still
@@ -194,15 +252,12 @@ run_once(const source_table *const *tables, int ntables, const char *lake,
 {
 	table_run runs[2];
 	pthread_t tid;
-	source *src, *second = NULL;
+	source *src, *second;
 	int rc = DELTA_OK, threaded = 0;
 
-	src = source_begin(tables, ntables, err);
-	if (src == NULL) {
-		*schema_error = strstr(err->msg, "source column") != NULL ||
-		    strstr(err->msg, "has no column") != NULL;
+	if ((src = open_sources(tables, ntables, &second, schema_error,
+	    err)) == NULL)
 		return DELTA_ERROR;
-	}
 	for (int i = 0; i < ntables; i++) {
 		table_run *t = &runs[i];
 
@@ -214,9 +269,6 @@ run_once(const source_table *const *tables, int ntables, const char *lake,
 		snprintf(t->app_id, sizeof(t->app_id), "ingestion:%s",
 		    t->src->name);
 	}
-	if (ntables == 2 && (second = source_fork(src, err)) == NULL)
-		log_warnx("%s; reading the tables one after the other",
-		    err->msg);
 	if (second != NULL) {
 		runs[0].conn = second;
 		threaded = pthread_create(&tid, NULL, table_thread,

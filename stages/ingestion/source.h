@@ -24,7 +24,7 @@
 /* A source table and the bronze schema it lands in. */
 typedef struct source_table {
 	const char *name;		/* orders, ordershistory */
-	const char *const *pg_types;	/* information_schema data_type */
+	const char *const *pg_types;	/* format_type() of each column */
 	const pq_schema *schema;	/* same columns, same order */
 	int date_column;		/* partition date from this column */
 } source_table;
@@ -34,14 +34,16 @@ extern const source_table source_ordershistory;
 
 typedef struct source source;
 
-/* Connects with libpq's environment, begins the snapshot, checks tables. */
-source *source_begin(const source_table *const *tables, int ntables,
+/* Connects with libpq's environment. Free it with source_end(). */
+source *source_connect(lake_err *err);
+/* Begins the snapshot on s, takes its watermark and checks the tables. */
+int source_begin(source *s, const source_table *const *tables, int ntables,
     lake_err *err);
 /*
- * A second connection in the same snapshot (pg_export_snapshot), so two
- * tables can stream at once and still agree. Free it with source_end().
+ * Puts the connection f into s's snapshot (pg_export_snapshot), so two
+ * tables can stream at once and still agree.
  */
-source *source_fork(source *s, lake_err *err);
+int source_share_snapshot(source *s, source *f, lake_err *err);
 /* The snapshot's safe upper bound (an xid8 as an integer). */
 int64_t source_high_watermark(const source *s);
 void source_end(source *s);	/* commits (read-only) and disconnects */

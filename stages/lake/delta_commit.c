@@ -14,6 +14,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -93,12 +94,50 @@ schema_json(const pq_schema *schema, const char *const *pcols, int npcols)
 	return json_pack("{s:s, s:o}", "type", "struct", "fields", fields);
 }
 
+/*
+ * Random bytes for file names, drawn from the kernel a few hundred at a
+ * time: an increment over hundreds of partitions names hundreds of files.
+ * The pool is per thread, so writers on several threads need no lock.
+ */
+static _Thread_local uint8_t uuid_pool[512];
+static _Thread_local size_t uuid_pool_left;
+
+static pthread_once_t uuid_once = PTHREAD_ONCE_INIT;
+
+/* A forked child must not reuse its parent's bytes. */
+static void
+uuid_pool_forget(void)
+{
+	uuid_pool_left = 0;
+}
+
+static void
+uuid_pool_init(void)
+{
+	(void)pthread_atfork(NULL, NULL, uuid_pool_forget);
+}
+
+static int
+uuid_random(uint8_t b[16])
+{
+	(void)pthread_once(&uuid_once, uuid_pool_init);
+	if (uuid_pool_left < 16) {
+		if (getrandom(uuid_pool, sizeof(uuid_pool), 0) !=
+		    (ssize_t)sizeof(uuid_pool))
+			return -1;
+		uuid_pool_left = sizeof(uuid_pool);
+	}
+	uuid_pool_left -= 16;
+	memcpy(b, uuid_pool + uuid_pool_left, 16);
+	return 0;
+}
+
 void
 delta_uuid(char out[37])
 {
 	uint8_t b[16];
 
-	if (getrandom(b, sizeof(b), 0) != sizeof(b)) {
+	if (uuid_random(b) == -1) {
 		/* getrandom() only fails before the pool is ready. */
 		uint64_t t = (uint64_t)clock_now_us() ^ (uint64_t)getpid();
 

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "codec.h"
 #include "lake.h"
 
 int
@@ -16,11 +17,16 @@ lake_scan(const char *table_dir, const delta_file *files, size_t nfiles,
     lake_err *err)
 {
 	pq_batch batch = { 0 };
+	codec_ctx *codec;
 	int proj[64];
 	int rc = -1;
 
 	if (ncols > 64) {
 		lake_err_set(err, "lake_scan: too many columns");
+		return -1;
+	}
+	if ((codec = codec_new()) == NULL) {
+		lake_err_set(err, "lake_scan: out of memory");
 		return -1;
 	}
 	for (size_t i = 0; i < nfiles; i++) {
@@ -31,6 +37,7 @@ lake_scan(const char *table_dir, const delta_file *files, size_t nfiles,
 		snprintf(path, sizeof(path), "%s/%s", table_dir, files[i].path);
 		if ((r = pq_reader_open(path, err)) == NULL)
 			goto out;
+		pq_reader_share_codec(r, codec);
 		for (int c = 0; c < ncols; c++) {
 			if ((proj[c] = pq_reader_column_index(r,
 			    columns[c])) < 0) {
@@ -52,5 +59,6 @@ lake_scan(const char *table_dir, const delta_file *files, size_t nfiles,
 	rc = 0;
 out:
 	pq_batch_free(&batch);
+	codec_free(codec);
 	return rc;
 }

@@ -150,6 +150,11 @@ pq_reader *pq_reader_open(const char *path, lake_err *err);
 /* Reads from memory (the buffer must outlive the reader): for fuzzing. */
 pq_reader *pq_reader_open_mem(const uint8_t *buf, size_t len, lake_err *err);
 void pq_reader_close(pq_reader *r);
+/*
+ * Decompresses with a context the caller keeps (codec_new()) instead of
+ * the reader's own: a scan over many files then sets up zstd once.
+ */
+void pq_reader_share_codec(pq_reader *r, struct codec_ctx *shared);
 
 const pq_schema *pq_reader_schema(const pq_reader *r);
 int pq_reader_column_index(const pq_reader *r, const char *name); /* -1 */

@@ -39,6 +39,7 @@ struct pq_reader {
 	pq_schema schema;
 	int *schema_leaf;	/* schema column -> leaf */
 	codec_ctx *codec;
+	codec_ctx *own_codec;	/* freed at close; codec may be shared */
 	lake_buf chunk;		/* raw column chunk (file mode) */
 	lake_buf page;		/* decompressed page */
 };
@@ -267,8 +268,9 @@ reader_open(pq_reader *r, lake_err *err)
 	}
 	if (build_schema(r, err) == -1)
 		goto fail;
-	if ((r->codec = codec_new()) == NULL)
+	if ((r->own_codec = codec_new()) == NULL)
 		FAIL("%s: out of memory", r->name);
+	r->codec = r->own_codec;
 	return r;
 fail:
 	pq_reader_close(r);
@@ -317,6 +319,12 @@ pq_reader_open_mem(const uint8_t *buf, size_t len, lake_err *err)
 }
 
 void
+pq_reader_share_codec(pq_reader *r, struct codec_ctx *shared)
+{
+	r->codec = shared != NULL ? shared : r->own_codec;
+}
+
+void
 pq_reader_close(pq_reader *r)
 {
 	if (r == NULL)
@@ -326,7 +334,7 @@ pq_reader_close(pq_reader *r)
 	pq_meta_free(&r->meta);
 	free(r->schema.cols);
 	free(r->schema_leaf);
-	codec_free(r->codec);
+	codec_free(r->own_codec);
 	lake_buf_free(&r->chunk);
 	lake_buf_free(&r->page);
 	free(r->name);

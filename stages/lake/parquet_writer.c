@@ -25,6 +25,8 @@
 #include "parquet_internal.h"
 
 #define OUT_FLUSH_BYTES (1u << 20)
+/* Files at least this big start their write-back as they close. */
+#define WRITEBACK_FROM_BYTES (1u << 20)
 
 typedef struct col_buf {
 	pq_column_def def;
@@ -816,14 +818,17 @@ chunk_min_max(col_buf *c)
 	return 0;
 }
 
-int
-pq_writer_flush_row_group(pq_writer *w, lake_err *err)
+/*
+ * Encodes the buffered rows as a row group into the output buffer. The
+ * caller writes it out: pq_writer_flush_row_group() at once, close with
+ * the footer, so a small file is one write(2).
+ */
+static int
+encode_row_group(pq_writer *w, lake_err *err)
 {
 	pq_row_group_out *rg;
 	int failed = 0;
 
-	if (w->rg_rows == 0)
-		return 0;
 	if (w->nrgs == w->rgs_cap) {
 		int cap = w->rgs_cap ? w->rgs_cap * 2 : 8;
 		pq_row_group_out *p = realloc(w->rgs, (size_t)cap *
@@ -863,7 +868,18 @@ pq_writer_flush_row_group(pq_writer *w, lake_err *err)
 	w->total_rows += w->rg_rows;
 	w->rg_rows = 0;
 	w->buffered = 0;
-	if (out_flush(w, err) == -1)
+	return 0;
+nomem:
+	lake_err_set(err, "%s: out of memory writing a row group", w->path);
+	return -1;
+}
+
+int
+pq_writer_flush_row_group(pq_writer *w, lake_err *err)
+{
+	if (w->rg_rows == 0)
+		return 0;
+	if (encode_row_group(w, err) == -1 || out_flush(w, err) == -1)
 		return -1;
 	buf_release(&w->out);
 	buf_release(&w->page);
@@ -878,9 +894,6 @@ pq_writer_flush_row_group(pq_writer *w, lake_err *err)
 		}
 	}
 	return 0;
-nomem:
-	lake_err_set(err, "%s: out of memory writing a row group", w->path);
-	return -1;
 }
 
 /* --- close --------------------------------------------------------- */
@@ -921,7 +934,7 @@ pq_writer_close(pq_writer *w, pq_file_stats *stats, lake_err *err)
 	lake_buf footer = { 0 };
 	uint32_t flen;
 
-	if (pq_writer_flush_row_group(w, err) == -1)
+	if (w->rg_rows > 0 && encode_row_group(w, err) == -1)
 		goto fail;
 	snprintf(created_by, sizeof(created_by),
 	    "medallion version %s (build lake)", MEDALLION_VERSION);
@@ -936,10 +949,14 @@ pq_writer_close(pq_writer *w, pq_file_stats *stats, lake_err *err)
 	    out_write(w, &flen, 4, err) == -1 ||
 	    out_write(w, "PAR1", 4, err) == -1 || out_flush(w, err) == -1)
 		goto fail;
-	/* Without fsync, at least start the write-back now, so the caller's
-	 * later fsync of many files finds them mostly on disk already. */
-	if (w->opts.no_fsync)
-		(void)sync_file_range(w->fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+	/* Without fsync, at least start the write-back of a big file now,
+	 * so the caller's later sync finds it mostly on disk already (for a
+	 * small one the call would cost more than it saves). */
+	if (w->opts.no_fsync) {
+		if (w->offset >= WRITEBACK_FROM_BYTES)
+			(void)sync_file_range(w->fd, 0, 0,
+			    SYNC_FILE_RANGE_WRITE);
+	}
 	else if (fsync(w->fd) == -1) {
 		lake_err_errno(err, "%s: fsync", w->path);
 		goto fail;
