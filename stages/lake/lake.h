@@ -79,4 +79,18 @@ int lake_scan(const char *table_dir, const delta_file *files, size_t nfiles,
     int (*cb)(const pq_batch *b, const delta_file *f, void *arg), void *arg,
     lake_err *err);
 
+/* An integer column's range: row groups whose statistics are outside it
+ * are skipped (a row group without statistics is read). */
+typedef struct lake_range {
+	const char *column;	/* INT32 or INT64 */
+	int64_t lo, hi;		/* inclusive */
+} lake_range;
+
+/* lake_scan() reading only the row groups that may hold rows in range. */
+int lake_scan_range(const char *table_dir, const delta_file *files,
+    size_t nfiles, const char *const *columns, int ncols,
+    const lake_range *range,
+    int (*cb)(const pq_batch *b, const delta_file *f, void *arg), void *arg,
+    lake_err *err);
+
 #endif

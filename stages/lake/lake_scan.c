@@ -2,7 +2,9 @@
  * lake_scan.c - streaming the rows of a table's data files, column
  * projected, one row group at a time. Memory is one row group of the
  * projected columns; the batch's arrays are reused from one row group to
- * the next.
+ * the next. A range on an integer column skips the row groups whose
+ * footer statistics rule it out, so a lookup of a few recent ids in a
+ * large file reads only the row groups that may hold them.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,9 +12,45 @@
 #include "codec.h"
 #include "lake.h"
 
+/* Whether row group g may hold a value of the range's column in range. */
+static int
+row_group_in_range(const pq_reader *r, int g, int col, const lake_range *rg)
+{
+	const pq_column_stats *st;
+	int64_t mn, mx;
+
+	if (col < 0 || (st = pq_reader_row_group_stats(r, g, col)) == NULL ||
+	    !st->has_min_max)
+		return 1;
+	switch (pq_reader_schema(r)->cols[col].type) {
+	case PQ_INT32:
+		mn = st->min.v.i32;
+		mx = st->max.v.i32;
+		break;
+	case PQ_INT64:
+		mn = st->min.v.i64;
+		mx = st->max.v.i64;
+		break;
+	default:
+		return 1;
+	}
+	return !(mx < rg->lo || mn > rg->hi);
+}
+
 int
 lake_scan(const char *table_dir, const delta_file *files, size_t nfiles,
     const char *const *columns, int ncols,
+    int (*cb)(const pq_batch *b, const delta_file *f, void *arg), void *arg,
+    lake_err *err)
+{
+	return lake_scan_range(table_dir, files, nfiles, columns, ncols, NULL,
+	    cb, arg, err);
+}
+
+int
+lake_scan_range(const char *table_dir, const delta_file *files,
+    size_t nfiles, const char *const *columns, int ncols,
+    const lake_range *range,
     int (*cb)(const pq_batch *b, const delta_file *f, void *arg), void *arg,
     lake_err *err)
 {
@@ -32,7 +70,7 @@ lake_scan(const char *table_dir, const delta_file *files, size_t nfiles,
 	for (size_t i = 0; i < nfiles; i++) {
 		char path[4096];
 		pq_reader *r;
-		int failed = 0;
+		int failed = 0, range_col = -1;
 
 		snprintf(path, sizeof(path), "%s/%s", table_dir, files[i].path);
 		if ((r = pq_reader_open(path, err)) == NULL)
@@ -46,8 +84,13 @@ lake_scan(const char *table_dir, const delta_file *files, size_t nfiles,
 				failed = 1;
 			}
 		}
+		if (range != NULL)
+			range_col = pq_reader_column_index(r, range->column);
 		for (int g = 0; !failed && g < pq_reader_num_row_groups(r);
 		    g++) {
+			if (range != NULL && !row_group_in_range(r, g,
+			    range_col, range))
+				continue;
 			if (pq_reader_read_row_group(r, g, proj, ncols, &batch,
 			    err) == -1 || cb(&batch, &files[i], arg) == -1)
 				failed = 1;

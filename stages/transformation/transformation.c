@@ -5,8 +5,8 @@
  * consumed (txn appIds "transformation:orders" and
  * "transformation:ordershistory" in silver's own log), joins each new
  * history event with its order, and sorts it with validate.c's rules:
- * NEW and DELIVERED events go to silver/allorders (partitioned by the
- * event's date), INTRANSIT is dropped, broken events go to
+ * NEW and DELIVERED events go to silver/allorders, INTRANSIT is dropped,
+ * broken events go to
  * silver/rejected with a reason, and events whose order has not arrived
  * wait: their ids and the oldest bronze version holding them are kept in
  * silver's commitInfo, and the next run reads them again.
@@ -15,6 +15,13 @@
  * statistics can hold them, and the events silver already has for those
  * orders (for duplicate checks) from the silver files likewise, so a run
  * costs in proportion to its new data.
+ *
+ * Silver is not partitioned: the event's date is a column, and each run
+ * adds one file per worker, in arrival order, so its row groups' orderid
+ * and date statistics stay narrow and let readers skip. (A date
+ * partition per file would make an increment spread over many days
+ * cost a file per day, however few its rows: Delta's own advice is not
+ * to partition tables this small.)
  *
  * Atomicity: a run is numbered (txn "transformation" = run). Rejected
  * rows are committed first, tagged with the run in their file names; then
@@ -54,8 +61,9 @@ static pq_column_def silver_cols[] = {
 	{ "historyid", PQ_INT32, 1, 0, 0 },
 	{ "status", PQ_STRING, 1, 0, 0 },
 	{ "updatedat", PQ_TIMESTAMP, 1, 0, 0 },
+	{ "date", PQ_DATE, 1, 0, 0 },
 };
-static const pq_schema silver_schema = { silver_cols, 6 };
+static const pq_schema silver_schema = { silver_cols, 7 };
 
 static pq_column_def rejected_cols[] = {
 	{ "historyid", PQ_INT32, 1, 0, 0 },
@@ -102,13 +110,12 @@ typedef struct tx_worker {
 	int64_t still_pending_from;
 	int64_t counts[V_COUNT];
 	int64_t events_read;
-	int64_t date_days;	/* the day date_text spells */
-	char date_text[16];
 	int rc;
 	lake_err err;
 } tx_worker;
 
 #define MAX_WORKERS 2
+#define SILVER_ROW_GROUP_BYTES (8u << 20)
 
 typedef struct tx_run {
 	char bronze_orders[4096];
@@ -393,12 +400,16 @@ load_orders(tx_run *r, lake_err *err)
 	static const char *scols[] = { "orderid", "status" };
 	delta_snapshot *orders = NULL;
 	delta_file *sel;
+	lake_range range;
 	int32_t lo, hi;
 	size_t n;
 	int rc;
 
 	if (!order_index_range(&r->ix, &lo, &hi))
 		return 0;
+	range.column = "orderid";
+	range.lo = lo;
+	range.hi = hi;
 	rc = delta_snapshot_load(r->bronze_orders, r->orders_to, &orders, err);
 	if (rc == DELTA_ERROR)
 		return -1;
@@ -410,8 +421,8 @@ load_orders(tx_run *r, lake_err *err)
 		}
 		log_debug("orders: reading %zu of %zu bronze files", n,
 		    orders->nfiles);
-		rc = lake_scan(r->bronze_orders, sel, n, ocols, 3,
-		    load_orders_cb, r, err);
+		rc = lake_scan_range(r->bronze_orders, sel, n, ocols, 3,
+		    &range, load_orders_cb, r, err);
 		free(sel);
 		delta_snapshot_free(orders);
 		if (rc == -1)
@@ -424,8 +435,8 @@ load_orders(tx_run *r, lake_err *err)
 		}
 		log_debug("silver: reading %zu of %zu files for duplicates", n,
 		    r->silver_snap->nfiles);
-		rc = lake_scan(r->silver, sel, n, scols, 2, silver_flags_cb, r,
-		    err);
+		rc = lake_scan_range(r->silver, sel, n, scols, 2, &range,
+		    silver_flags_cb, r, err);
 		free(sel);
 		if (rc == -1)
 			return -1;
@@ -435,20 +446,15 @@ load_orders(tx_run *r, lake_err *err)
 
 /* --- pass 2: sorting the events ------------------------------------ */
 
-/* The partition value of a time; consecutive events share a day. */
-static const char *
-date_of(tx_worker *w, int64_t micros)
+/* The UTC day of a time, as days since 1970-01-01. */
+static int32_t
+date_of(int64_t micros)
 {
 	int64_t days = micros / 86400000000LL;
 
 	if (micros % 86400000000LL < 0)
 		days--;
-	if (days != w->date_days) {
-		lake_format_date(w->date_text, sizeof(w->date_text),
-		    (int32_t)days);
-		w->date_days = days;
-	}
-	return w->date_text;
+	return (int32_t)days;
 }
 
 static int
@@ -456,7 +462,7 @@ emit_silver(tx_worker *w, const order_entry *e, int32_t historyid,
     const char *status, uint32_t slen, int64_t updatedat)
 {
 	tx_run *r = w->r;
-	pq_value v[6];
+	pq_value v[7];
 
 	memset(v, 0, sizeof(v));
 	v[0].v.i32 = e->orderid;
@@ -467,8 +473,8 @@ emit_silver(tx_worker *w, const order_entry *e, int32_t historyid,
 	v[4].v.s.ptr = status;
 	v[4].v.s.len = slen;
 	v[5].v.i64 = updatedat;
-	return lake_writer_append(w->silver_w, date_of(w, updatedat), v,
-	    &w->err);
+	v[6].v.i32 = date_of(updatedat);
+	return lake_writer_append(w->silver_w, NULL, v, &w->err);
 }
 
 static int
@@ -739,7 +745,6 @@ silver_info(tx_run *r)
 static int
 commit_silver(tx_run *r, int64_t *version, lake_err *err)
 {
-	const char *pcols[1] = { "date" };
 	lake_writer *ws[MAX_WORKERS];
 	delta_commit *c;
 	char *info = silver_info(r);
@@ -752,7 +757,7 @@ commit_silver(tx_run *r, int64_t *version, lake_err *err)
 		return DELTA_ERROR;
 	}
 	if ((r->silver_snap == NULL && delta_commit_set_metadata(c,
-	    &silver_schema, pcols, 1, err) == -1) ||
+	    &silver_schema, NULL, 0, err) == -1) ||
 	    delta_commit_set_txn(c, APP_RUN, r->run, err) == -1 ||
 	    delta_commit_set_txn(c, APP_ORDERS, r->orders_to, err) == -1 ||
 	    delta_commit_set_txn(c, APP_HISTORY, r->history_to, err) == -1 ||
@@ -840,15 +845,17 @@ sort_events(tx_run *r, lake_err *err)
 	snprintf(tag, sizeof(tag), "r%06" PRId64, r->run);
 	opts.file_tag = tag;
 	opts.max_buffered_bytes /= (size_t)r->nworkers;
+	/* Row groups of about 200 000 events: their statistics are what
+	 * the next run's duplicate check skips by. */
+	opts.parquet.row_group_bytes = SILVER_ROW_GROUP_BYTES;
 	for (int k = 0; k < r->nworkers; k++) {
 		tx_worker *w = &r->workers[k];
 
 		w->r = r;
 		w->parity = r->nworkers > 1 ? k : -1;
 		w->still_pending_from = INT64_MAX;
-		w->date_days = INT64_MIN;
 		if ((w->silver_w = lake_writer_open(r->silver, &silver_schema,
-		    "date", &opts, err)) == NULL ||
+		    NULL, &opts, err)) == NULL ||
 		    (w->rejected_w = lake_writer_open(r->rejected,
 		    &rejected_schema, NULL, &opts, err)) == NULL)
 			return -1;
