@@ -34,13 +34,13 @@
 #include <unistd.h>
 
 #include <jansson.h>
-#include <libpq-fe.h>
 
 #include "clock.h"
 #include "delta.h"
 #include "lake.h"
 #include "lake_format.h"
 #include "lake_stage.h"
+#include "libpq_load.h"
 #include "log.h"
 #include "sketch.h"
 
@@ -680,6 +680,7 @@ static int
 publish_postgres(const gold *g, const metric *m, const char *dsn,
     lake_err *err)
 {
+	const libpq_api *pq;
 	PGconn *conn;
 	PGresult *res;
 	char now[40];
@@ -690,22 +691,24 @@ publish_postgres(const gold *g, const metric *m, const char *dsn,
 		    "put it in PGPASSFILE or a PGSERVICE file");
 		return -1;
 	}
-	conn = PQconnectdb(dsn);
-	if (PQstatus(conn) != CONNECTION_OK) {
+	if ((pq = libpq_load(err)) == NULL)
+		return -1;
+	conn = pq->connectdb(dsn);
+	if (pq->status(conn) != CONNECTION_OK) {
 		lake_err_set(err, "gold: cannot connect to MEDALLION_GOLD_DSN: "
-		    "%s", PQerrorMessage(conn));
+		    "%s", pq->error_message(conn));
 		goto out;
 	}
 	lake_format_timestamp(now, sizeof(now), clock_now_us());
 	strncat(now, "+00", sizeof(now) - strlen(now) - 1);
-	res = PQexec(conn, "BEGIN; DELETE FROM gold.branch_metrics");
-	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+	res = pq->exec(conn, "BEGIN; DELETE FROM gold.branch_metrics");
+	if (pq->result_status(res) != PGRES_COMMAND_OK) {
 		lake_err_set(err, "gold: %s(apply schemas/postgres/gold.sql to "
-		    "that database)", PQresultErrorMessage(res));
-		PQclear(res);
+		    "that database)", pq->result_error_message(res));
+		pq->clear(res);
 		goto out;
 	}
-	PQclear(res);
+	pq->clear(res);
 	for (size_t i = 0; i < g->nb; i++) {
 		char rec[24], del[24], avg[32], p50[32], p90[32], t0[40], t1[40];
 		char ver[24];
@@ -726,27 +729,27 @@ publish_postgres(const gold *g, const metric *m, const char *dsn,
 		    &v[7]);
 		v[8] = ver;
 		v[9] = now;
-		res = PQexecParams(conn, "INSERT INTO gold.branch_metrics "
+		res = pq->exec_params(conn, "INSERT INTO gold.branch_metrics "
 		    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
 		    10, NULL, v, NULL, NULL, 0);
-		if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-			lake_err_set(err, "gold: %s", PQresultErrorMessage(res));
-			PQclear(res);
+		if (pq->result_status(res) != PGRES_COMMAND_OK) {
+			lake_err_set(err, "gold: %s", pq->result_error_message(res));
+			pq->clear(res);
 			goto out;
 		}
-		PQclear(res);
+		pq->clear(res);
 	}
-	res = PQexec(conn, "COMMIT");
-	if (PQresultStatus(res) != PGRES_COMMAND_OK)
-		lake_err_set(err, "gold: %s", PQresultErrorMessage(res));
+	res = pq->exec(conn, "COMMIT");
+	if (pq->result_status(res) != PGRES_COMMAND_OK)
+		lake_err_set(err, "gold: %s", pq->result_error_message(res));
 	else {
 		rc = 0;
 		log_info("gold: %zu branches replaced in PostgreSQL "
 		    "(gold.branch_metrics)", g->nb);
 	}
-	PQclear(res);
+	pq->clear(res);
 out:
-	PQfinish(conn);
+	pq->finish(conn);
 	return rc;
 }
 
