@@ -80,6 +80,12 @@ int delta_snapshot_load_meta(const char *table_dir, delta_snapshot **out,
 /* The newest txn version recorded for app_id, or -1. */
 int64_t delta_snapshot_txn_version(const delta_snapshot *snap,
     const char *app_id);
+/*
+ * The range of an integer column in a file, from the add's statistics
+ * (minValues and maxValues): 1 and *min, *max when both are there.
+ */
+int delta_file_int_range(const delta_file *f, const char *column,
+    int64_t *min, int64_t *max);
 /* The newest committed version, DELTA_NO_TABLE or DELTA_ERROR. Cheap. */
 int64_t delta_latest_version(const char *table_dir, lake_err *err);
 

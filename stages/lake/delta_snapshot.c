@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 
 #include "delta_internal.h"
+#include "lake_json.h"
 
 /* Reader features we can honour (protocol 3). */
 static const char *known_reader_features[] = { "timestampNtz",
@@ -343,25 +344,30 @@ check_protocol(json_t *p, lake_err *err)
 	return 0;
 }
 
+/*
+ * Applies an add (or remove) of the file at raw_path (as the log spells
+ * it). stats and pv_text (the partitionValues object's JSON text) are
+ * taken over, whatever the outcome.
+ */
 static int
-apply_file(delta_replay *st, json_t *a, int64_t version, int add,
+apply_file_fields(delta_replay *st, const char *raw_path, int64_t version,
+    int add, int64_t size, int64_t mtime, char *stats, char *pv_text,
     lake_err *err)
 {
-	const char *raw = json_string_value(json_object_get(a, "path"));
 	char *path;
 	file_entry *e;
-	json_t *stats, *pv;
+	int rc = -1;
 
-	if (raw == NULL) {
+	if (raw_path == NULL) {
 		lake_err_set(err, "%s action without a path",
 		    add ? "add" : "remove");
-		return -1;
+		goto out;
 	}
-	if ((path = delta_unescape(raw)) == NULL ||
+	if ((path = delta_unescape(raw_path)) == NULL ||
 	    (e = file_lookup(st, path)) == NULL) {
 		free(path);
 		lake_err_set(err, "out of memory");
-		return -1;
+		goto out;
 	}
 	free(path);
 	e->live = add;
@@ -369,24 +375,44 @@ apply_file(delta_replay *st, json_t *a, int64_t version, int add,
 	e->f.stats_json = NULL;
 	free(e->f.partition_values);
 	e->f.partition_values = NULL;
+	rc = 0;
 	if (!add)
-		return 0;
-	e->f.size = json_integer_value(json_object_get(a, "size"));
-	e->f.modification_time = json_integer_value(json_object_get(a,
-	    "modificationTime"));
+		goto out;
+	e->f.size = size;
+	e->f.modification_time = mtime;
 	e->f.added_in_version = version;
 	e->f.num_records = -1;
-	stats = json_object_get(a, "stats");
-	if (json_is_string(stats) && (e->f.stats_json =
+	e->f.stats_json = stats;
+	stats = NULL;
+	/* Partition values stay JSON text until the schema is known. */
+	e->f.partition_values = (char **)pv_text;
+	pv_text = NULL;
+out:
+	free(stats);
+	free(pv_text);
+	return rc;
+}
+
+static int
+apply_file(delta_replay *st, json_t *a, int64_t version, int add,
+    lake_err *err)
+{
+	json_t *stats = json_object_get(a, "stats");
+	json_t *pv = json_object_get(a, "partitionValues");
+	char *stats_text = NULL, *pv_text = NULL;
+
+	if (add && json_is_string(stats) && (stats_text =
 	    strdup(json_string_value(stats))) == NULL)
 		goto nomem;
-	/* Partition values stay JSON text until the schema is known. */
-	pv = json_object_get(a, "partitionValues");
-	if (pv != NULL && (e->f.partition_values =
-	    (char **)json_dumps(pv, JSON_COMPACT)) == NULL)
+	if (add && pv != NULL && (pv_text = json_dumps(pv, JSON_COMPACT)) ==
+	    NULL)
 		goto nomem;
-	return 0;
+	return apply_file_fields(st, json_string_value(json_object_get(a,
+	    "path")), version, add, json_integer_value(json_object_get(a,
+	    "size")), json_integer_value(json_object_get(a,
+	    "modificationTime")), stats_text, pv_text, err);
 nomem:
+	free(stats_text);
 	lake_err_set(err, "out of memory");
 	return -1;
 }
@@ -468,39 +494,59 @@ static int
 split_partition_values(delta_file *f, char *json_text, char **cols,
     int ncols, lake_err *err)
 {
-	json_t *pv = json_text ? json_loads(json_text, 0, NULL) : NULL;
+	lake_json s;
+	char key[1024];
+	int rc = 0;
 
-	free(json_text);
 	f->partition_values = calloc((size_t)ncols + 1, sizeof(char *));
 	if (f->partition_values == NULL) {
-		json_decref(pv);
+		free(json_text);
 		lake_err_set(err, "out of memory");
 		return -1;
 	}
-	for (int i = 0; i < ncols; i++) {
-		const char *v = json_string_value(json_object_get(pv,
-		    cols[i]));
+	if (json_text == NULL)
+		return 0;
+	lake_json_init(&s, json_text, strlen(json_text));
+	if (lake_json_object_begin(&s) == -1)
+		rc = -1;
+	while (rc == 0 && (rc = lake_json_next_key(&s, key,
+	    sizeof(key))) == 1) {
+		int i;
 
-		if (v != NULL && (f->partition_values[i] = strdup(v)) ==
-		    NULL) {
-			json_decref(pv);
-			lake_err_set(err, "out of memory");
-			return -1;
-		}
+		for (i = 0; i < ncols && strcmp(cols[i], key) != 0; i++)
+			;
+		if (i < ncols && f->partition_values[i] == NULL &&
+		    lake_json_peek(&s) == '"')
+			rc = lake_json_string(&s, &f->partition_values[i]);
+		else
+			rc = lake_json_skip(&s);
 	}
-	json_decref(pv);
+	free(json_text);
+	if (rc == -1) {
+		lake_err_set(err, "%s: bad partitionValues", f->path);
+		return -1;
+	}
 	return 0;
 }
 
 static int64_t
 stats_num_records(const char *stats)
 {
-	json_t *j = stats ? json_loads(stats, 0, NULL) : NULL;
-	json_t *n = json_object_get(j, "numRecords");
-	int64_t v = json_is_integer(n) ? json_integer_value(n) : -1;
+	int64_t v;
 
-	json_decref(j);
+	if (stats == NULL || lake_json_find_int(stats, NULL, "numRecords",
+	    &v) != 1)
+		return -1;
 	return v;
+}
+
+int
+delta_file_int_range(const delta_file *f, const char *column, int64_t *min,
+    int64_t *max)
+{
+	return f->stats_json != NULL && lake_json_find_int(f->stats_json,
+	    "minValues", column, min) == 1 && lake_json_find_int(f->stats_json,
+	    "maxValues", column, max) == 1;
 }
 
 int
@@ -691,6 +737,100 @@ delta_latest_version(const char *table_dir, lake_err *err)
 	return v;
 }
 
+/* The members of an add or remove action, read with the scanner. */
+static int
+read_file_action(delta_replay *st, lake_json *s, int64_t version, int add,
+    lake_err *err)
+{
+	char key[32], *path = NULL, *stats = NULL, *pv = NULL;
+	const char *what = NULL;
+	int64_t size = 0, mtime = 0;
+	int rc;
+
+	if (lake_json_object_begin(s) == -1) {
+		what = "is not an object";
+		goto bad;
+	}
+	while ((rc = lake_json_next_key(s, key, sizeof(key))) == 1) {
+		const char *start;
+		size_t n;
+
+		if (strcmp(key, "path") == 0 && path == NULL) {
+			if (lake_json_string(s, &path) == -1)
+				what = "has a path that is not a string";
+		} else if (strcmp(key, "size") == 0) {
+			if (lake_json_int64(s, &size) == -1)
+				what = "has a size that is not an integer";
+		} else if (strcmp(key, "modificationTime") == 0) {
+			if (lake_json_int64(s, &mtime) == -1)
+				what = "has a modificationTime that is not an "
+				    "integer";
+		} else if (add && strcmp(key, "stats") == 0 && stats == NULL &&
+		    lake_json_peek(s) == '"') {
+			if (lake_json_string(s, &stats) == -1)
+				what = "has bad stats";
+		} else if (add && strcmp(key, "partitionValues") == 0 &&
+		    pv == NULL && lake_json_peek(s) == '{') {
+			if (lake_json_span(s, &start, &n) == -1 ||
+			    (pv = strndup(start, n)) == NULL)
+				what = "has bad partitionValues";
+		} else if (lake_json_skip(s) == -1)
+			what = "is malformed JSON";
+		if (what != NULL)
+			goto bad;
+	}
+	if (rc == -1) {
+		what = "is malformed JSON";
+		goto bad;
+	}
+	rc = apply_file_fields(st, path, version, add, size, mtime, stats,
+	    pv, err);
+	free(path);
+	return rc;
+bad:
+	free(path);
+	free(stats);
+	free(pv);
+	lake_err_set(err, "the %s action %s", add ? "add" : "remove", what);
+	return -1;
+}
+
+/*
+ * Replays an add or remove line with the scanner rather than jansson:
+ * such lines are nearly all of a log, one per file, and building a JSON
+ * tree for each is most of the cost of reading a snapshot.
+ */
+static int
+replay_file_line(delta_replay *st, const char *line, size_t len,
+    int64_t version, lake_err *err)
+{
+	lake_json s;
+	char key[32];
+	int rc, done = 0;
+
+	lake_json_init(&s, line, len);
+	if (lake_json_object_begin(&s) == -1)
+		goto bad;
+	while ((rc = lake_json_next_key(&s, key, sizeof(key))) == 1) {
+		int add = strcmp(key, "add") == 0;
+
+		if (done || (!add && strcmp(key, "remove") != 0)) {
+			if (lake_json_skip(&s) == -1)
+				goto bad;
+			continue;
+		}
+		if (read_file_action(st, &s, version, add, err) == -1)
+			return -1;
+		done = 1;
+	}
+	if (rc == -1 || !lake_json_at_end(&s))
+		goto bad;
+	return 0;
+bad:
+	lake_err_set(err, "malformed JSON");
+	return -1;
+}
+
 /* Feeds every line of commit version into st. */
 static int
 replay_commit(const char *table_dir, int64_t version, delta_replay *st,
@@ -715,9 +855,17 @@ replay_commit(const char *table_dir, int64_t version, delta_replay *st,
 		lineno++;
 		if (n == 1 && line[0] == '\n')
 			continue;
-		if (st->meta_only && (strncmp(line, "{\"add\":", 7) == 0 ||
-		    strncmp(line, "{\"remove\":", 10) == 0))
+		if (strncmp(line, "{\"add\":", 7) == 0 ||
+		    strncmp(line, "{\"remove\":", 10) == 0) {
+			if (st->meta_only)
+				continue;
+			if (replay_file_line(st, line, (size_t)n, version,
+			    err) == -1) {
+				lake_err_prefix(err, "%s:%d", path, lineno);
+				goto out;
+			}
 			continue;
+		}
 		if ((a = json_loads(line, 0, &jerr)) == NULL) {
 			lake_err_set(err, "%s:%d: malformed JSON: %s", path,
 			    lineno, jerr.text);

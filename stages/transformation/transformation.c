@@ -299,19 +299,7 @@ collect_orderids(const pq_batch *b, const delta_file *f, void *arg)
 static int
 file_orderid_range(const delta_file *f, int64_t *lo, int64_t *hi)
 {
-	json_t *st = f->stats_json ? json_loads(f->stats_json, 0, NULL) : NULL;
-	json_t *mn = json_object_get(json_object_get(st, "minValues"),
-	    "orderid");
-	json_t *mx = json_object_get(json_object_get(st, "maxValues"),
-	    "orderid");
-	int ok = json_is_integer(mn) && json_is_integer(mx);
-
-	if (ok) {
-		*lo = json_integer_value(mn);
-		*hi = json_integer_value(mx);
-	}
-	json_decref(st);
-	return ok;
+	return delta_file_int_range(f, "orderid", lo, hi);
 }
 
 /* The files of snap that may hold one of the indexed orders. */
