@@ -305,6 +305,75 @@ append_main(const char *table, const char *batch, const char *rows)
 	return 0;
 }
 
+/* lake_scan_range's callback: counts rows and the ones in [150, 160]. */
+typedef struct range_count {
+	int64_t rows;
+	int64_t in_range;
+} range_count;
+
+static int
+count_range_cb(const pq_batch *b, const delta_file *f, void *arg)
+{
+	range_count *c = arg;
+
+	(void)f;
+	for (int64_t i = 0; i < b->nrows; i++) {
+		int64_t id = b->cols[0].v.i64[i];
+
+		c->rows++;
+		c->in_range += id >= 150 && id <= 160;
+	}
+	return 0;
+}
+
+/*
+ * A file of three row groups (ids 0-99, 100-199, 200-299): a range scan
+ * reads only the row group that can hold the range, and every row in it;
+ * the whole scan reads them all.
+ */
+static void
+test_scan_range(const char *dir)
+{
+	static const char *cols_id[] = { "id" };
+	lake_range range = { "id", 150, 160 };
+	range_count c = { 0, 0 };
+	char path[4096], name[] = "ranged.parquet";
+	delta_file f;
+	pq_writer *w;
+	lake_err err;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	w = pq_writer_open(path, &schema, NULL, &err);
+	EXPECT(w != NULL, "open: %s", err.msg);
+	if (w == NULL)
+		return;
+	for (int64_t i = 0; i < 300; i++) {
+		pq_value v[3];
+
+		memset(v, 0, sizeof(v));
+		v[0].v.i64 = i;
+		v[1].is_null = 1;
+		v[2].v.i64 = i;
+		EXPECT(pq_writer_append(w, v, &err) == 0, "append: %s",
+		    err.msg);
+		if (i % 100 == 99)
+			EXPECT(pq_writer_flush_row_group(w, &err) == 0,
+			    "flush: %s", err.msg);
+	}
+	EXPECT(pq_writer_close(w, NULL, &err) == 0, "close: %s", err.msg);
+	memset(&f, 0, sizeof(f));
+	f.path = name;
+	EXPECT(lake_scan_range(dir, &f, 1, cols_id, 1, &range, count_range_cb,
+	    &c, &err) == 0, "scan: %s", err.msg);
+	EXPECT(c.rows == 100 && c.in_range == 11, "range scan read %lld "
+	    "rows, %lld in range (want 100 and 11)", (long long)c.rows,
+	    (long long)c.in_range);
+	memset(&c, 0, sizeof(c));
+	EXPECT(lake_scan(dir, &f, 1, cols_id, 1, count_range_cb, &c,
+	    &err) == 0 && c.rows == 300 && c.in_range == 11,
+	    "full scan read %lld rows", (long long)c.rows);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -330,6 +399,7 @@ main(int argc, char **argv)
 	test_conflicts(dir);
 	test_leftovers_and_vacuum(dir);
 	test_bad_logs(dir);
+	test_scan_range(dir);
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 	if (system(cmd) != 0)
 		fprintf(stderr, "could not remove %s\n", dir);

@@ -1,0 +1,197 @@
+/*
+ * test_json.c - unit tests of the Delta log's JSON scanner (lake_json.c):
+ * grammar accepted and refused, string escapes decoded to UTF-8, integer
+ * limits, object walking, and lake_json_find_int. Each case that should
+ * be valid JSON is also given to jansson, so the expectations themselves
+ * are checked by an independent parser.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "expect.h"
+#include "lake_json.h"
+
+static int
+scanner_accepts(const char *text)
+{
+	lake_json s;
+
+	lake_json_init(&s, text, strlen(text));
+	return lake_json_skip(&s) == 0 && lake_json_at_end(&s);
+}
+
+static int
+jansson_accepts(const char *text)
+{
+	json_t *j = json_loads(text, JSON_DECODE_ANY, NULL);
+
+	json_decref(j);
+	return j != NULL;
+}
+
+static void
+test_grammar(void)
+{
+	static const char *valid[] = {
+		"{}", "[]", "0", "-0", "12", "-1.5e+3", "1E-2", "true",
+		"false", "null", "\"\"", " { \"a\" : [ 1 , { } , \"x\" ] } ",
+		"{\"a\":{\"b\":{\"c\":[[[]]]}}}", "\"\\u00e9\\ud83d\\ude00\"",
+		"[1,2,3]", "{\"k\":null,\"l\":false}",
+	};
+	static const char *invalid[] = {
+		"", "{", "}", "[1,]", "{\"a\":1,}", "{,\"a\":1}", "{\"a\" 1}",
+		"{a:1}", "01", "1.", ".5", "-", "1e", "+1", "tru", "nul",
+		"\"abc", "\"\\x\"", "\"\\u12g4\"", "\"\\udc00\"",
+		"\"\\ud83d\"", "\"\\ud83dx\"", "[1 2]", "{\"a\":1}{}", "\"a\tb\"",
+		"[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[["
+		"[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]"
+		"]]]]]]]]]]]]]]",
+	};
+
+	for (size_t i = 0; i < sizeof(valid) / sizeof(valid[0]); i++) {
+		EXPECT(jansson_accepts(valid[i]), "jansson refuses %s",
+		    valid[i]);
+		EXPECT(scanner_accepts(valid[i]), "scanner refuses %s",
+		    valid[i]);
+	}
+	for (size_t i = 0; i < sizeof(invalid) / sizeof(invalid[0]); i++)
+		EXPECT(!scanner_accepts(invalid[i]), "scanner accepts %s",
+		    invalid[i]);
+}
+
+static void
+test_strings(void)
+{
+	const char *text = "\"a\\\"b\\\\c\\/d\\n\\t\\u00e9\\ud83d\\ude00\"";
+	json_t *j = json_loads(text, JSON_DECODE_ANY, NULL);
+	lake_json s;
+	char *out = NULL;
+
+	lake_json_init(&s, text, strlen(text));
+	EXPECT(lake_json_string(&s, &out) == 0, "string not decoded");
+	EXPECT(j != NULL && out != NULL && strcmp(out,
+	    json_string_value(j)) == 0, "decoded %s, jansson %s",
+	    out ? out : "(null)", j ? json_string_value(j) : "(null)");
+	EXPECT(out != NULL && strcmp(out, "a\"b\\c/d\n\t\xc3\xa9\xf0\x9f\x98\x80")
+	    == 0, "wrong UTF-8");
+	free(out);
+	json_decref(j);
+	lake_json_init(&s, "12", 2);
+	EXPECT(lake_json_string(&s, &out) == -1, "a number read as a string");
+}
+
+static void
+test_integers(void)
+{
+	static const struct {
+		const char *text;
+		int ok;
+		int64_t v;
+	} cases[] = {
+		{ "0", 1, 0 }, { "-7", 1, -7 },
+		{ "9223372036854775807", 1, INT64_MAX },
+		{ "-9223372036854775808", 1, INT64_MIN },
+		{ "9223372036854775808", 0, 0 }, { "1.0", 0, 0 },
+		{ "1e3", 0, 0 }, { "007", 0, 0 }, { "\"5\"", 0, 0 },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		lake_json s;
+		int64_t v = 0;
+		int ok;
+
+		lake_json_init(&s, cases[i].text, strlen(cases[i].text));
+		ok = lake_json_int64(&s, &v) == 0;
+		EXPECT(ok == cases[i].ok && (!ok || v == cases[i].v),
+		    "%s: ok %d value %lld", cases[i].text, ok, (long long)v);
+	}
+}
+
+static void
+test_objects(void)
+{
+	const char *text = "{ \"path\" : \"p%20q\", \"skip\": {\"x\": [1, {}]},"
+	    " \"size\": 42, \"n\\u0061me\": \"k\", \"empty\": {} }";
+	const char *seen[8];
+	char key[16], *path = NULL;
+	int64_t size = 0;
+	lake_json s;
+	int rc, n = 0;
+
+	lake_json_init(&s, text, strlen(text));
+	EXPECT(lake_json_object_begin(&s) == 0, "not an object");
+	while ((rc = lake_json_next_key(&s, key, sizeof(key))) == 1 && n < 8) {
+		if (strcmp(key, "path") == 0) {
+			EXPECT(lake_json_string(&s, &path) == 0, "path");
+			seen[n++] = "path";
+		} else if (strcmp(key, "size") == 0) {
+			EXPECT(lake_json_int64(&s, &size) == 0, "size");
+			seen[n++] = "size";
+		} else if (strcmp(key, "name") == 0) {
+			seen[n++] = "name";	/* an escaped key, decoded */
+			EXPECT(lake_json_skip(&s) == 0, "skip name");
+		} else if (strcmp(key, "empty") == 0) {
+			EXPECT(lake_json_object_begin(&s) == 0 &&
+			    lake_json_next_key(&s, key, sizeof(key)) == 0,
+			    "empty object");
+			seen[n++] = "empty";
+		} else {
+			EXPECT(lake_json_skip(&s) == 0, "skip %s", key);
+			seen[n++] = "other";
+		}
+	}
+	EXPECT(rc == 0 && lake_json_at_end(&s), "object did not end cleanly");
+	EXPECT(n == 5 && strcmp(seen[0], "path") == 0 &&
+	    strcmp(seen[1], "other") == 0 && strcmp(seen[2], "size") == 0 &&
+	    strcmp(seen[3], "name") == 0 && strcmp(seen[4], "empty") == 0,
+	    "keys seen: %d", n);
+	EXPECT(path != NULL && strcmp(path, "p%20q") == 0, "path %s",
+	    path ? path : "(null)");
+	EXPECT(size == 42, "size %lld", (long long)size);
+	free(path);
+
+	lake_json_init(&s, "{\"a\":1 \"b\":2}", 13);
+	EXPECT(lake_json_object_begin(&s) == 0 && lake_json_next_key(&s, key,
+	    sizeof(key)) == 1 && lake_json_int64(&s, &size) == 0 &&
+	    lake_json_next_key(&s, key, sizeof(key)) == -1,
+	    "a missing comma is not caught");
+}
+
+static void
+test_find_int(void)
+{
+	const char *stats = "{\"numRecords\":44,\"minValues\":{\"status\":"
+	    "\"NEW\",\"orderid\":2000002,\"t\":\"2026-03-12T00:21:02Z\"},"
+	    "\"maxValues\":{\"orderid\":2000026,\"nested\":{\"orderid\":1}},"
+	    "\"nullCount\":{\"orderid\":0}}";
+	int64_t v = 0;
+
+	EXPECT(lake_json_find_int(stats, NULL, "numRecords", &v) == 1 &&
+	    v == 44, "numRecords %lld", (long long)v);
+	EXPECT(lake_json_find_int(stats, "minValues", "orderid", &v) == 1 &&
+	    v == 2000002, "min orderid %lld", (long long)v);
+	EXPECT(lake_json_find_int(stats, "maxValues", "orderid", &v) == 1 &&
+	    v == 2000026, "max orderid %lld", (long long)v);
+	EXPECT(lake_json_find_int(stats, "minValues", "status", &v) == 0,
+	    "a string found as an integer");
+	EXPECT(lake_json_find_int(stats, "minValues", "absent", &v) == 0,
+	    "an absent column found");
+	EXPECT(lake_json_find_int(stats, "nothere", "orderid", &v) == 0,
+	    "an absent object found");
+	EXPECT(lake_json_find_int("{\"minValues\":{\"orderid\":1", "minValues",
+	    "orderid", &v) == -1, "truncated stats accepted");
+}
+
+int
+main(void)
+{
+	test_grammar();
+	test_strings();
+	test_integers();
+	test_objects();
+	test_find_int();
+	return expect_report("test_json");
+}
