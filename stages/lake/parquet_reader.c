@@ -34,6 +34,7 @@ struct pq_reader {
 	char *name;
 	int fd;
 	const uint8_t *mem;
+	lake_buf whole;		/* a small file, read at once (mem points in) */
 	size_t size;
 	pq_file_meta meta;
 	pq_schema schema;
@@ -165,6 +166,9 @@ dense_put_bytes(dense *d, const uint8_t *p, size_t n)
 }
 
 /* --- open ---------------------------------------------------------- */
+
+/* Files up to this size are read whole when opened. */
+#define WHOLE_FILE_BYTES (256u << 10)
 
 #define FAIL(...) do { lake_err_set(err, __VA_ARGS__); goto fail; } while (0)
 
@@ -299,6 +303,22 @@ pq_reader_open(const char *path, lake_err *err)
 		return NULL;
 	}
 	r->size = (size_t)st.st_size;
+	/*
+	 * A small file (an increment's partition files are a few KiB) is
+	 * read with one pread(2) instead of one for its tail, its footer
+	 * and each column chunk.
+	 */
+	if (r->size > 0 && r->size <= WHOLE_FILE_BYTES) {
+		const uint8_t *p;
+
+		if (read_at(r, 0, r->size, &r->whole, &p, err) == -1) {
+			pq_reader_close(r);
+			return NULL;
+		}
+		r->mem = p;
+		close(r->fd);
+		r->fd = -1;
+	}
 	return reader_open(r, err);
 }
 
@@ -337,6 +357,7 @@ pq_reader_close(pq_reader *r)
 	codec_free(r->own_codec);
 	lake_buf_free(&r->chunk);
 	lake_buf_free(&r->page);
+	lake_buf_free(&r->whole);
 	free(r->name);
 	free(r);
 }
