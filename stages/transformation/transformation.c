@@ -44,7 +44,6 @@
 #include "delta.h"
 #include "lake.h"
 #include "lake_buf.h"
-#include "lake_format.h"
 #include "lake_stage.h"
 #include "log.h"
 #include "order_index.h"
