@@ -371,14 +371,6 @@ lake_json_int64(lake_json *s, int64_t *v)
 	return 0;
 }
 
-int
-lake_json_null(lake_json *s)
-{
-	if (lake_json_peek(s) != 'n')
-		return 0;
-	return scan_word(s, "null") == 0;
-}
-
 /* In the object at s, the integer member key: 1 found, 0 not, -1 bad. */
 static int
 find_member_int(lake_json *s, const char *key, int64_t *v)

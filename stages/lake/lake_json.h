@@ -49,8 +49,6 @@ int lake_json_span(lake_json *s, const char **start, size_t *len);
 int lake_json_string(lake_json *s, char **out);
 /* An integer value (no fraction or exponent) in int64 range. 0 or -1. */
 int lake_json_int64(lake_json *s, int64_t *v);
-/* Consumes a null: 1, or 0 (and nothing consumed) if the value is not. */
-int lake_json_null(lake_json *s);
 /* Whether only white space remains. */
 int lake_json_at_end(lake_json *s);
 
