@@ -3,7 +3,15 @@
  *
  * One codec_ctx per reader or writer keeps the zstd contexts, so a file
  * of many pages does not allocate per page.
+ *
+ * libsnappy is loaded with dlopen(3) on the first SNAPPY page, not linked:
+ * it is C++ and brings libstdc++ along, about half a millisecond of
+ * start-up for every stage process, while our own tables are ZSTD and
+ * only files written by other engines are SNAPPY.
  */
+#include <dlfcn.h>
+#include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,6 +26,68 @@ struct codec_ctx {
 	ZSTD_CCtx *zc;
 	ZSTD_DCtx *zd;
 };
+
+#define SNAPPY_SONAME "libsnappy.so.1"
+
+/* The four functions of snappy-c.h that the codecs call. */
+typedef struct snappy_api {
+	snappy_status (*compress)(const char *, size_t, char *, size_t *);
+	snappy_status (*uncompress)(const char *, size_t, char *, size_t *);
+	size_t (*max_compressed_length)(size_t);
+	snappy_status (*uncompressed_length)(const char *, size_t, size_t *);
+} snappy_api;
+
+static snappy_api snappy;
+static char snappy_load_error[512];
+static pthread_once_t snappy_once = PTHREAD_ONCE_INIT;
+
+/* Looks up one symbol into *slot (a function pointer's storage). */
+static int
+snappy_lookup(void *lib, const char *name, void **slot)
+{
+	if ((*slot = dlsym(lib, name)) != NULL)
+		return 0;
+	snprintf(snappy_load_error, sizeof(snappy_load_error), "snappy: %s "
+	    "has no %s: %s", SNAPPY_SONAME, name, dlerror());
+	return -1;
+}
+
+static void
+snappy_load(void)
+{
+	void *lib = dlopen(SNAPPY_SONAME, RTLD_NOW | RTLD_LOCAL);
+
+	if (lib == NULL) {
+		snprintf(snappy_load_error, sizeof(snappy_load_error),
+		    "snappy: cannot load %s (install Debian's libsnappy1v5): "
+		    "%s", SNAPPY_SONAME, dlerror());
+		return;
+	}
+	/* POSIX guarantees a data pointer can hold a function's address. */
+	if (snappy_lookup(lib, "snappy_compress",
+	    (void **)&snappy.compress) == -1 ||
+	    snappy_lookup(lib, "snappy_uncompress",
+	    (void **)&snappy.uncompress) == -1 ||
+	    snappy_lookup(lib, "snappy_max_compressed_length",
+	    (void **)&snappy.max_compressed_length) == -1 ||
+	    snappy_lookup(lib, "snappy_uncompressed_length",
+	    (void **)&snappy.uncompressed_length) == -1) {
+		memset(&snappy, 0, sizeof(snappy));
+		dlclose(lib);
+	}
+}
+
+/* The snappy functions, loaded once per process; NULL if they can't be. */
+static const snappy_api *
+snappy_get(lake_err *err)
+{
+	pthread_once(&snappy_once, snappy_load);
+	if (snappy.compress == NULL) {
+		lake_err_set(err, "%s", snappy_load_error);
+		return NULL;
+	}
+	return &snappy;
+}
 
 codec_ctx *
 codec_new(void)
@@ -95,6 +165,7 @@ int
 codec_compress(codec_ctx *c, int codec, int level, const uint8_t *src,
     size_t n, lake_buf *out, lake_err *err)
 {
+	const snappy_api *sn;
 	size_t bound, got;
 
 	out->len = 0;
@@ -103,11 +174,13 @@ codec_compress(codec_ctx *c, int codec, int level, const uint8_t *src,
 		lake_buf_append(out, src, n);
 		break;
 	case PQ_CODEC_SNAPPY:
-		bound = snappy_max_compressed_length(n);
+		if ((sn = snappy_get(err)) == NULL)
+			return -1;
+		bound = sn->max_compressed_length(n);
 		if (lake_buf_reserve(out, bound) == -1)
 			break;
 		got = bound;
-		if (snappy_compress((const char *)src, n, (char *)out->data,
+		if (sn->compress((const char *)src, n, (char *)out->data,
 		    &got) != SNAPPY_OK) {
 			lake_err_set(err, "snappy: compression failed");
 			return -1;
@@ -170,6 +243,7 @@ int
 codec_decompress(codec_ctx *c, int codec, const uint8_t *src, size_t n,
     uint8_t *dst, size_t dst_len, lake_err *err)
 {
+	const snappy_api *sn;
 	size_t got;
 
 	switch (codec) {
@@ -182,13 +256,15 @@ codec_decompress(codec_ctx *c, int codec, const uint8_t *src, size_t n,
 		memcpy(dst, src, n);
 		return 0;
 	case PQ_CODEC_SNAPPY:
-		if (snappy_uncompressed_length((const char *)src, n, &got) !=
+		if ((sn = snappy_get(err)) == NULL)
+			return -1;
+		if (sn->uncompressed_length((const char *)src, n, &got) !=
 		    SNAPPY_OK || got != dst_len) {
 			lake_err_set(err, "snappy: corrupt page or wrong "
 			    "uncompressed size");
 			return -1;
 		}
-		if (snappy_uncompress((const char *)src, n, (char *)dst,
+		if (sn->uncompress((const char *)src, n, (char *)dst,
 		    &got) != SNAPPY_OK || got != dst_len) {
 			lake_err_set(err, "snappy: corrupt page");
 			return -1;
