@@ -11,7 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "lake_buf.h"
 #include "sketch.h"
 
 #define MAX_BUCKETS 200000
@@ -116,58 +115,107 @@ sketch_quantile(const sketch *s, double q)
 	return 2 * pow(g, s->first + s->n - 1) / (g + 1);
 }
 
+/* Writes v in decimal at p; returns the end. */
+static char *
+put_int(char *p, int64_t v)
+{
+	char digits[20];
+	uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+	int n = 0;
+
+	if (v < 0)
+		*p++ = '-';
+	do {
+		digits[n++] = (char)('0' + u % 10);
+		u /= 10;
+	} while (u > 0);
+	while (n > 0)
+		*p++ = digits[--n];
+	return p;
+}
+
+/*
+ * The state of every branch is written each run, so this is hand-rolled
+ * rather than an snprintf per bucket: a sketch has thousands of buckets.
+ */
 char *
 sketch_encode(const sketch *s)
 {
-	lake_buf b = { 0 };
-	char num[48];
-	int n;
+	/* sign and 19 digits per number, a separator after each */
+	char *text = malloc(((size_t)s->n + 2) * 21 + 1), *p = text;
 
-	n = snprintf(num, sizeof(num), "%lld;%d;", (long long)s->zero,
-	    s->first);
-	lake_buf_append(&b, num, (size_t)n);
-	for (int32_t k = 0; k < s->n; k++) {
-		n = snprintf(num, sizeof(num), "%s%lld", k ? "," : "",
-		    (long long)s->counts[k]);
-		lake_buf_append(&b, num, (size_t)n);
-	}
-	lake_buf_append(&b, "", 1);
-	if (b.failed) {
-		lake_buf_free(&b);
+	if (text == NULL)
 		return NULL;
+	p = put_int(p, s->zero);
+	*p++ = ';';
+	p = put_int(p, s->first);
+	*p++ = ';';
+	for (int32_t k = 0; k < s->n; k++) {
+		if (k > 0)
+			*p++ = ',';
+		p = put_int(p, s->counts[k]);
 	}
-	return (char *)b.data;
+	*p = '\0';
+	return text;
 }
 
+/*
+ * Reads a non-negative decimal int64 at *p, advancing it; -1 when there
+ * is none or it overflows.
+ */
+static int64_t
+get_count(const char **p)
+{
+	const char *q = *p;
+	int64_t v = 0;
+
+	if (*q < '0' || *q > '9')
+		return -1;
+	for (; *q >= '0' && *q <= '9'; q++) {
+		if (v > (INT64_MAX - (*q - '0')) / 10)
+			return -1;
+		v = v * 10 + (*q - '0');
+	}
+	*p = q;
+	return v;
+}
+
+/* Parses "zero;first;c0,c1,...", allocating the buckets once. */
 int
 sketch_decode(sketch *s, const char *text)
 {
 	long long zero;
 	int first, used = 0;
+	size_t n = 1;
 	const char *p;
 
 	sketch_init(s);
 	if (sscanf(text, "%lld;%d;%n", &zero, &first, &used) != 2 ||
 	    zero < 0 || used == 0)
 		return -1;
+	if (first < -MAX_BUCKETS || first > MAX_BUCKETS)
+		return -1;
 	s->zero = zero;
 	s->total = zero;
+	s->first = first;
 	p = text + used;
-	for (int32_t i = first; *p; i++) {
-		char *end;
-		long long c = strtoll(p, &end, 10);
+	if (*p == '\0')
+		return 0;
+	for (const char *q = p; *q; q++)
+		n += *q == ',';
+	if (n > MAX_BUCKETS || (s->counts = calloc(n,
+	    sizeof(*s->counts))) == NULL)
+		goto bad;
+	s->n = (int32_t)n;
+	for (size_t k = 0; k < n; k++) {
+		int64_t c = get_count(&p);
 
-		if (end == p || c < 0)
+		if (c < 0 || c > INT64_MAX - s->total ||
+		    *p != (k + 1 < n ? ',' : '\0'))
 			goto bad;
-		if (c > 0) {
-			if (cover(s, i) == -1)
-				goto bad;
-			s->counts[i - s->first] += c;
-			s->total += c;
-		}
-		p = *end == ',' ? end + 1 : end;
-		if (*end != ',' && *end != '\0')
-			goto bad;
+		s->counts[k] = c;
+		s->total += c;
+		p++;
 	}
 	return 0;
 bad:

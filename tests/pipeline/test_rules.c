@@ -116,8 +116,33 @@ test_sketch(void)
 	text = sketch_encode(&a);
 	EXPECT(text != NULL && sketch_decode(&back, text) == 0,
 	    "encode/decode");
-	EXPECT(back.total == a.total && sketch_quantile(&back, 0.9) ==
-	    sketch_quantile(&a, 0.9), "round trip keeps counts");
+	EXPECT(back.total == a.total && back.zero == a.zero &&
+	    back.first == a.first && back.n == a.n && memcmp(back.counts,
+	    a.counts, (size_t)a.n * sizeof(*a.counts)) == 0,
+	    "round trip keeps every bucket (%d buckets from %d)", a.n,
+	    a.first);
+	free(text);
+	sketch_free(&back);
+	EXPECT(sketch_decode(&back, "2;-3;1,0,9223372036854775000") == 0 &&
+	    (text = sketch_encode(&back)) != NULL &&
+	    strcmp(text, "2;-3;1,0,9223372036854775000") == 0,
+	    "text form: negative first bucket, zero and large counts");
+	free(text);
+	sketch_free(&back);
+	EXPECT(sketch_decode(&back, "4;7;") == 0 && back.total == 4 &&
+	    back.n == 0 && (text = sketch_encode(&back)) != NULL &&
+	    strcmp(text, "4;7;") == 0, "text form: only zeros");
+	free(text);
+	sketch_free(&back);
+	EXPECT(sketch_decode(&back, "1;2;3,") == -1 &&
+	    sketch_decode(&back, "1;2;3,,4") == -1 &&
+	    sketch_decode(&back, "1;2;99999999999999999999") == -1 &&
+	    sketch_decode(&back, "1;2;9223372036854775807,1") == -1 &&
+	    sketch_decode(&back, "1;300000;1") == -1 &&
+	    sketch_decode(&back, "1;2;3 ") == -1, "malformed counts are "
+	    "refused");
+	EXPECT(sketch_decode(&back, text = sketch_encode(&a)) == 0,
+	    "decode again");
 	free(text);
 	/* Merging adds counts: a's copy plus b equals the whole. */
 	text = sketch_encode(&b);
