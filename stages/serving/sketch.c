@@ -34,21 +34,45 @@ sketch_free(sketch *s)
 	memset(s, 0, sizeof(*s));
 }
 
-/* Makes room for bucket index i. */
+/* The first and last nonzero bucket of s; *lo > *hi when none. */
+static void
+nonzero_range(const sketch *s, int32_t *lo, int32_t *hi)
+{
+	*lo = 0;
+	*hi = s->n - 1;
+	while (*lo <= *hi && s->counts[*lo] == 0)
+		(*lo)++;
+	while (*hi >= *lo && s->counts[*hi] == 0)
+		(*hi)--;
+}
+
+/*
+ * Makes room for bucket index i. The array grows by half its size more
+ * than needed at the side that needs it, so a stream of new extremes
+ * costs amortized constant time; sketch_encode leaves the spare zeros out.
+ */
 static int
 cover(sketch *s, int32_t i)
 {
-	int32_t lo, hi, n;
+	int32_t lo, hi, slack;
 	int64_t *c;
 
 	if (s->n > 0 && i >= s->first && i < s->first + s->n)
 		return 0;
-	lo = s->n == 0 ? i : (i < s->first ? i : s->first);
-	hi = s->n == 0 ? i : (i >= s->first + s->n ? i : s->first + s->n - 1);
-	n = hi - lo + 1;
-	if (n > MAX_BUCKETS)
+	lo = s->n > 0 && s->first < i ? s->first : i;
+	hi = s->n > 0 && s->first + s->n - 1 > i ? s->first + s->n - 1 : i;
+	if ((int64_t)hi - lo + 1 > MAX_BUCKETS)
 		return -1;
-	if ((c = calloc((size_t)n, sizeof(*c))) == NULL)
+	if (s->n > 0) {
+		slack = s->n / 2 > 16 ? s->n / 2 : 16;
+		if (slack > MAX_BUCKETS - (hi - lo + 1))
+			slack = MAX_BUCKETS - (hi - lo + 1);
+		if (i < s->first)
+			lo -= slack;
+		else
+			hi += slack;
+	}
+	if ((c = calloc((size_t)(hi - lo + 1), sizeof(*c))) == NULL)
 		return -1;
 	if (s->n > 0)
 		memcpy(c + (s->first - lo), s->counts, (size_t)s->n *
@@ -56,7 +80,7 @@ cover(sketch *s, int32_t i)
 	free(s->counts);
 	s->counts = c;
 	s->first = lo;
-	s->n = n;
+	s->n = hi - lo + 1;
 	return 0;
 }
 
@@ -81,13 +105,15 @@ sketch_add(sketch *s, double x)
 int
 sketch_merge(sketch *dst, const sketch *src)
 {
-	for (int32_t k = 0; k < src->n; k++) {
-		if (src->counts[k] == 0)
-			continue;
-		if (cover(dst, src->first + k) == -1)
-			return -1;
+	int32_t lo, hi;
+
+	/* src's nonzero range, covered at once before adding. */
+	nonzero_range(src, &lo, &hi);
+	if (hi >= lo && (cover(dst, src->first + lo) == -1 ||
+	    cover(dst, src->first + hi) == -1))
+		return -1;
+	for (int32_t k = lo; k <= hi; k++)
 		dst->counts[src->first + k - dst->first] += src->counts[k];
-	}
 	dst->zero += src->zero;
 	dst->total += src->total;
 	return 0;
@@ -143,15 +169,17 @@ sketch_encode(const sketch *s)
 {
 	/* sign and 19 digits per number, a separator after each */
 	char *text = malloc(((size_t)s->n + 2) * 21 + 1), *p = text;
+	int32_t lo, hi;
 
 	if (text == NULL)
 		return NULL;
+	nonzero_range(s, &lo, &hi);
 	p = put_int(p, s->zero);
 	*p++ = ';';
-	p = put_int(p, s->first);
+	p = put_int(p, lo <= hi ? s->first + lo : 0);
 	*p++ = ';';
-	for (int32_t k = 0; k < s->n; k++) {
-		if (k > 0)
+	for (int32_t k = lo; k <= hi; k++) {
+		if (k > lo)
 			*p++ = ',';
 		p = put_int(p, s->counts[k]);
 	}
