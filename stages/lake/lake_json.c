@@ -95,6 +95,13 @@ put_utf8(char **o, unsigned cp)
 	*o = (char *)u;
 }
 
+/* Whether byte c ends a run of plain string characters. */
+static inline int
+string_special(unsigned char c)
+{
+	return c < 0x20 || c == '"' || c == '\\';
+}
+
 /*
  * Scans the string at s->p (on its opening quote). With out non-NULL,
  * decodes it there (room for as many bytes as the raw text; a \u escape
@@ -109,18 +116,24 @@ scan_string(lake_json *s, char *out)
 	if (expect(s, '"') == -1)
 		return -1;
 	while (s->p < s->end) {
-		unsigned char c = (unsigned char)*s->p++;
+		const char *run = s->p;
+		unsigned char c;
 		unsigned cp, lo;
 
+		/* Most of a string is plain characters: copy them in runs. */
+		while (s->p < s->end && !string_special((unsigned char)*s->p))
+			s->p++;
+		if (out != NULL && s->p > run) {
+			memcpy(o, run, (size_t)(s->p - run));
+			o += s->p - run;
+		}
+		if (s->p >= s->end)
+			return -1;
+		c = (unsigned char)*s->p++;
 		if (c == '"')
 			return out != NULL ? o - out : 0;
 		if (c < 0x20)
 			return -1;
-		if (c != '\\') {
-			if (out != NULL)
-				*o++ = (char)c;
-			continue;
-		}
 		if (s->p >= s->end)
 			return -1;
 		c = (unsigned char)*s->p++;

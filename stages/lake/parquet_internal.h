@@ -66,6 +66,7 @@ void pq_meta_free(pq_file_meta *m);
 
 /* What the writer knows about one written column chunk. */
 typedef struct pq_chunk_out {
+	int codec;			/* PQ_CODEC_*, per chunk */
 	int64_t num_values;
 	int64_t total_uncompressed;
 	int64_t total_compressed;
@@ -84,7 +85,7 @@ typedef struct pq_row_group_out {
 	pq_chunk_out *chunks;		/* one per schema column */
 } pq_row_group_out;
 
-void pq_meta_encode(lake_buf *out, const pq_schema *schema, int codec,
+void pq_meta_encode(lake_buf *out, const pq_schema *schema,
     const pq_row_group_out *rgs, int nrgs, int64_t num_rows,
     const char *created_by);
 

@@ -861,8 +861,7 @@ encode_stats(thrift_writer *w, pq_type type, const pq_column_stats *s)
 }
 
 static void
-encode_chunk(thrift_writer *w, const pq_column_def *c, int codec,
-    const pq_chunk_out *k)
+encode_chunk(thrift_writer *w, const pq_column_def *c, const pq_chunk_out *k)
 {
 	int nenc = 0, encs[4];
 
@@ -881,7 +880,7 @@ encode_chunk(thrift_writer *w, const pq_column_def *c, int codec,
 		tw_elem_i32(w, encs[i]);
 	tw_list_begin(w, 3, T_BINARY, 1);
 	tw_elem_string(w, c->name);
-	tw_i32(w, 4, codec);
+	tw_i32(w, 4, k->codec);
 	tw_i64(w, 5, k->num_values);
 	tw_i64(w, 6, k->total_uncompressed);
 	tw_i64(w, 7, k->total_compressed);
@@ -894,7 +893,7 @@ encode_chunk(thrift_writer *w, const pq_column_def *c, int codec,
 }
 
 void
-pq_meta_encode(lake_buf *out, const pq_schema *schema, int codec,
+pq_meta_encode(lake_buf *out, const pq_schema *schema,
     const pq_row_group_out *rgs, int nrgs, int64_t num_rows,
     const char *created_by)
 {
@@ -917,8 +916,7 @@ pq_meta_encode(lake_buf *out, const pq_schema *schema, int codec,
 		tw_elem_struct_begin(&w);
 		tw_list_begin(&w, 1, T_STRUCT, (uint32_t)schema->ncols);
 		for (int i = 0; i < schema->ncols; i++)
-			encode_chunk(&w, &schema->cols[i], codec,
-			    &rg->chunks[i]);
+			encode_chunk(&w, &schema->cols[i], &rg->chunks[i]);
 		tw_i64(&w, 2, rg->total_byte_size);
 		tw_i64(&w, 3, rg->num_rows);
 		tw_i64(&w, 5, rg->file_offset);

@@ -25,6 +25,14 @@
 #include "parquet_internal.h"
 
 #define OUT_FLUSH_BYTES (1u << 20)
+/*
+ * A column chunk smaller than this is stored uncompressed, whatever the
+ * codec: compressing it would save a few hundred bytes at most, less
+ * than the file's last filesystem block wastes anyway, and would cost a
+ * codec frame's set-up to write and again to read. (An increment spread
+ * over hundreds of date partitions writes hundreds of such chunks.)
+ */
+#define SMALL_CHUNK_BYTES 1024
 /* Files at least this big start their write-back as they close. */
 #define WRITEBACK_FROM_BYTES (1u << 20)
 
@@ -536,7 +544,7 @@ write_page(pq_writer *w, pq_page_header *h, pq_chunk_out *k, lake_err *err)
 		lake_err_set(err, "%s: page too large", w->path);
 		return -1;
 	}
-	if (codec_compress(w->codec, w->opts.codec, w->opts.zstd_level,
+	if (codec_compress(w->codec, k->codec, w->opts.zstd_level,
 	    w->page.data, w->page.len, &w->packed, err) == -1) {
 		lake_err_prefix(err, "%s", w->path);
 		return -1;
@@ -613,6 +621,17 @@ next_page_end(pq_writer *w, const col_buf *c, const page_cursor *from,
 	}
 }
 
+/* About the bytes the chunk's pages hold before compression. */
+static size_t
+chunk_raw_bytes(const col_buf *c)
+{
+	size_t n = c->defs.len / 8 + 8;
+
+	if (c->dict_mode)
+		return n + c->dict.len + c->indices.len / 4;
+	return n + c->values.len;
+}
+
 static int
 write_dictionary(pq_writer *w, col_buf *c, pq_chunk_out *k, lake_err *err)
 {
@@ -639,6 +658,8 @@ write_chunk(pq_writer *w, col_buf *c, pq_chunk_out *k, lake_err *err)
 
 	k->dictionary_page_offset = -1;
 	k->num_values = w->rg_rows;
+	k->codec = chunk_raw_bytes(c) < SMALL_CHUNK_BYTES ?
+	    PQ_CODEC_UNCOMPRESSED : w->opts.codec;
 	if (use_dict && write_dictionary(w, c, k, err) == -1)
 		return -1;
 	k->used_dictionary = use_dict;
@@ -938,7 +959,7 @@ pq_writer_close(pq_writer *w, pq_file_stats *stats, lake_err *err)
 		goto fail;
 	snprintf(created_by, sizeof(created_by),
 	    "medallion version %s (build lake)", MEDALLION_VERSION);
-	pq_meta_encode(&footer, &w->schema, w->opts.codec, w->rgs, w->nrgs,
+	pq_meta_encode(&footer, &w->schema, w->rgs, w->nrgs,
 	    w->total_rows, created_by);
 	if (footer.failed || footer.len > UINT32_MAX) {
 		lake_err_set(err, "%s: cannot build the footer", w->path);

@@ -28,6 +28,16 @@ for codec in none snappy gzip zstd; do
 	out=$(h_duckdb "$(diff_sql "SELECT id, i32, i64, f64, flag, status, note, day, ts::TIMESTAMP AS ts FROM read_parquet('$f')" "$H_TMP/ours-$codec.csv" "$cols")")
 	h_eq "ours ($codec) read by DuckDB: identical values" "$out" '{"only_parquet":"0","only_csv":"0","n":"5000"}'
 done
+# A file of a few rows: its chunks are under 1 KiB and stored
+# uncompressed whatever the codec; the 5000-row file's are compressed.
+f=$H_TMP/ours-small.parquet
+"$sample" "$f" zstd 12 > "$H_TMP/ours-small.csv"
+out=$(h_duckdb "$(diff_sql "SELECT id, i32, i64, f64, flag, status, note, day, ts::TIMESTAMP AS ts FROM read_parquet('$f')" "$H_TMP/ours-small.csv" "$cols")")
+h_eq "ours (zstd, 12 rows) read by DuckDB: identical values" "$out" '{"only_parquet":"0","only_csv":"0","n":"12"}'
+h_eq "ours: small chunks are stored uncompressed" \
+	"$(h_duckdb "SELECT string_agg(DISTINCT compression, ',') AS c FROM parquet_metadata('$f')")" '{"c":"UNCOMPRESSED"}'
+h_eq "ours: large chunks use the codec asked for" \
+	"$(h_duckdb "SELECT string_agg(DISTINCT compression, ',') AS c FROM parquet_metadata('$H_TMP/ours-zstd.parquet') WHERE total_uncompressed_size >= 1024")" '{"c":"ZSTD"}'
 types=$(h_duckdb "DESCRIBE SELECT * FROM read_parquet('$H_TMP/ours-zstd.parquet')" | jq -rs 'map(.column_type) | join(",")')
 h_eq "DuckDB sees the types we declared" "$types" \
 	"INTEGER,INTEGER,BIGINT,DOUBLE,BOOLEAN,VARCHAR,VARCHAR,DATE,TIMESTAMP WITH TIME ZONE"
