@@ -27,6 +27,7 @@
 #include "delta_internal.h"
 #include "lake_format.h"
 #include "medallion_version.h"
+#include "lake_json_write.h"
 #include "thrift.h"
 
 struct delta_commit {
@@ -36,7 +37,7 @@ struct delta_commit {
 	json_t *metadata;
 	json_t *txns;		/* one txn action per appId */
 	json_t *info;
-	json_t *files;		/* add and remove actions, in order */
+	lake_buf files;		/* add and remove action lines, in order */
 	const delta_snapshot *base;
 	pq_schema schema;	/* data columns, for stats */
 	char **partition_columns;
@@ -53,7 +54,6 @@ delta_commit_begin(const char *table_dir, const delta_snapshot *base)
 	c->version = base ? base->version + 1 : 0;
 	c->base = base;
 	if ((c->table_dir = strdup(table_dir)) == NULL ||
-	    (c->files = json_array()) == NULL ||
 	    (c->txns = json_array()) == NULL) {
 		delta_commit_free(c);
 		return NULL;
@@ -70,7 +70,7 @@ delta_commit_free(delta_commit *c)
 	json_decref(c->metadata);
 	json_decref(c->txns);
 	json_decref(c->info);
-	json_decref(c->files);
+	lake_buf_free(&c->files);
 	free(c->table_dir);
 	free(c);
 }
@@ -196,22 +196,38 @@ delta_commit_set_metadata(delta_commit *c, const pq_schema *schema,
 }
 
 /* Spark writes stats timestamps in milliseconds; round outwards. */
-static json_t *
-stat_json(pq_type t, const pq_value *v, int is_max)
+/*
+ * Writes "name":value for a statistic, or nothing when the value has no
+ * JSON form (NaN, a string that is not UTF-8, a long string's max).
+ * *first tracks the comma.
+ */
+static void
+put_stat(lake_buf *b, const char *name, pq_type t, const pq_value *v,
+    int is_max, int *first)
 {
+	size_t mark = b->len;
 	char buf[64];
+	int ok = 1;
 
+	lake_buf_append(b, ",", *first ? 0 : 1);
+	lake_json_put_string(b, name, strlen(name));
+	lake_buf_append(b, ":", 1);
 	switch (t) {
 	case PQ_INT32:
-		return json_integer(v->v.i32);
+		lake_json_put_int(b, v->v.i32);
+		break;
 	case PQ_INT64:
-		return json_integer(v->v.i64);
+		lake_json_put_int(b, v->v.i64);
+		break;
 	case PQ_DOUBLE:
-		return isfinite(v->v.f64) ? json_real(v->v.f64) : NULL;
+		ok = lake_json_put_double(b, v->v.f64) == 0;
+		break;
 	case PQ_DATE:
 		lake_format_date(buf, sizeof(buf), v->v.i32);
-		return json_string(buf);
+		lake_json_put_string(b, buf, strlen(buf));
+		break;
 	case PQ_TIMESTAMP: {
+		/* Milliseconds, rounded outwards so they still bound. */
 		int64_t us = v->v.i64, ms = us / 1000;
 
 		if (us % 1000 != 0 && (us < 0) == !is_max)
@@ -220,8 +236,8 @@ stat_json(pq_type t, const pq_value *v, int is_max)
 		buf[10] = 'T';
 		/* "YYYY-MM-DDTHH:MM:SS.mmm" + "Z" */
 		buf[23] = 'Z';
-		buf[24] = '\0';
-		return json_string(buf);
+		lake_json_put_string(b, buf, 24);
+		break;
 	}
 	case PQ_STRING: {
 		/* Long strings: min truncated (still a lower bound) at a
@@ -229,50 +245,88 @@ stat_json(pq_type t, const pq_value *v, int is_max)
 		uint32_t n = v->v.s.len;
 
 		if (n > 32) {
-			if (is_max)
-				return NULL;
 			n = 32;
 			while (n > 0 && ((unsigned char)v->v.s.ptr[n] &
 			    0xc0) == 0x80)
 				n--;
 		}
-		return json_stringn(v->v.s.ptr, n);
+		ok = !(is_max && n < v->v.s.len) &&
+		    lake_json_put_string(b, v->v.s.ptr, n) == 0;
+		break;
 	}
 	default:
-		return NULL;
+		ok = 0;
 	}
+	if (ok)
+		*first = 0;
+	else
+		b->len = mark;
 }
 
-static char *
-stats_text(const pq_schema *schema, const pq_file_stats *st)
+/* The add action's stats: numRecords, minValues, maxValues, nullCount. */
+static void
+put_stats_text(lake_buf *b, const pq_schema *schema, const pq_file_stats *st)
 {
-	json_t *mins = json_object(), *maxs = json_object();
-	json_t *nulls = json_object(), *obj;
-	char *text;
+	int first = 1;
 
+	lake_json_put_raw(b, "{\"numRecords\":");
+	lake_json_put_int(b, st->num_rows);
+	for (int m = 0; m < 2; m++) {
+		lake_json_put_raw(b, m == 0 ? ",\"minValues\":{" :
+		    ",\"maxValues\":{");
+		first = 1;
+		for (int i = 0; i < schema->ncols && i < st->ncols; i++)
+			if (st->cols[i].has_min_max)
+				put_stat(b, schema->cols[i].name,
+				    schema->cols[i].type, m == 0 ?
+				    &st->cols[i].min : &st->cols[i].max, m,
+				    &first);
+		lake_buf_append(b, "}", 1);
+	}
+	lake_json_put_raw(b, ",\"nullCount\":{");
+	first = 1;
 	for (int i = 0; i < schema->ncols && i < st->ncols; i++) {
-		const pq_column_stats *s = &st->cols[i];
 		const char *name = schema->cols[i].name;
 
-		if (s->null_count >= 0)
-			json_object_set_new(nulls, name,
-			    json_integer(s->null_count));
-		if (!s->has_min_max)
+		if (st->cols[i].null_count < 0)
 			continue;
-		json_t *mn = stat_json(schema->cols[i].type, &s->min, 0);
-		json_t *mx = stat_json(schema->cols[i].type, &s->max, 1);
-
-		if (mn != NULL)
-			json_object_set_new(mins, name, mn);
-		if (mx != NULL)
-			json_object_set_new(maxs, name, mx);
+		lake_buf_append(b, ",", first ? 0 : 1);
+		lake_json_put_string(b, name, strlen(name));
+		lake_buf_append(b, ":", 1);
+		lake_json_put_int(b, st->cols[i].null_count);
+		first = 0;
 	}
-	obj = json_pack("{s:I, s:o, s:o, s:o}", "numRecords",
-	    (json_int_t)st->num_rows, "minValues", mins, "maxValues", maxs,
-	    "nullCount", nulls);
-	text = obj ? json_dumps(obj, JSON_COMPACT) : NULL;
-	json_decref(obj);
-	return text;
+	lake_buf_append(b, "}}", 2);
+}
+
+/* "name":"value" (or null) for each partition column, comma separated. */
+static int
+put_partition_values(const delta_commit *c,
+    const char *const *partition_values, lake_buf *b)
+{
+	const delta_snapshot *base = c->base;
+	json_t *arr = c->metadata ? json_object_get(json_object_get(
+	    c->metadata, "metaData"), "partitionColumns") : NULL;
+	int n = arr ? (int)json_array_size(arr) :
+	    base ? base->npartition_columns : 0;
+
+	for (int i = 0; i < n; i++) {
+		const char *name = arr ? json_string_value(json_array_get(arr,
+		    (size_t)i)) : base->partition_columns[i];
+		const char *v = partition_values ? partition_values[i] : NULL;
+
+		if (name == NULL)
+			return -1;
+		lake_buf_append(b, ",", i > 0 ? 1 : 0);
+		if (lake_json_put_string(b, name, strlen(name)) == -1)
+			return -1;
+		lake_buf_append(b, ":", 1);
+		if (v == NULL)
+			lake_json_put_raw(b, "null");
+		else if (lake_json_put_string(b, v, strlen(v)) == -1)
+			return -1;
+	}
+	return 0;
 }
 
 int
@@ -280,42 +334,39 @@ delta_commit_add(delta_commit *c, const char *path,
     const char *const *partition_values, int64_t size,
     const pq_file_stats *stats, lake_err *err)
 {
-	const delta_snapshot *b = c->base;
-	char **pcols = b ? b->partition_columns : NULL;
-	int npcols = b ? b->npartition_columns : 0;
-	json_t *pv = json_object(), *add;
-	char *escaped = delta_escape(path), *st = NULL;
 	const pq_schema *schema = c->metadata ? &c->schema :
-	    b ? &b->schema : NULL;
+	    c->base ? &c->base->schema : NULL;
+	char *escaped = delta_escape(path);
+	lake_buf *b = &c->files;
+	size_t mark = b->len;
+	int bad = escaped == NULL;
 
-	if (c->metadata != NULL) {
-		json_t *arr = json_object_get(json_object_get(c->metadata,
-		    "metaData"), "partitionColumns"), *v;
-		size_t i;
+	lake_json_put_raw(b, "{\"add\":{\"path\":");
+	bad = bad || lake_json_put_string(b, escaped, strlen(escaped)) == -1;
+	lake_json_put_raw(b, ",\"partitionValues\":{");
+	bad = bad || put_partition_values(c, partition_values, b) == -1;
+	lake_json_put_raw(b, "},\"size\":");
+	lake_json_put_int(b, size);
+	lake_json_put_raw(b, ",\"modificationTime\":");
+	lake_json_put_int(b, clock_now_us() / 1000);
+	lake_json_put_raw(b, ",\"dataChange\":true");
+	if (!bad && stats != NULL && schema != NULL) {
+		lake_buf text = { 0 };
 
-		json_array_foreach(arr, i, v)
-			json_object_set_new(pv, json_string_value(v),
-			    partition_values && partition_values[i] ?
-			    json_string(partition_values[i]) : json_null());
-	} else {
-		for (int i = 0; i < npcols; i++)
-			json_object_set_new(pv, pcols[i], partition_values &&
-			    partition_values[i] ?
-			    json_string(partition_values[i]) : json_null());
+		put_stats_text(&text, schema, stats);
+		lake_json_put_raw(b, ",\"stats\":");
+		/* Our own text from UTF-8 pieces: always UTF-8. */
+		lake_json_put_string(b, (const char *)text.data, text.len);
+		bad = text.failed;
+		lake_buf_free(&text);
 	}
-	if (stats != NULL && schema != NULL)
-		st = stats_text(schema, stats);
-	add = json_pack("{s:{s:s, s:o, s:I, s:I, s:b}}", "add", "path",
-	    escaped ? escaped : "", "partitionValues", pv, "size",
-	    (json_int_t)size, "modificationTime",
-	    (json_int_t)(clock_now_us() / 1000), "dataChange", 1);
-	if (add != NULL && st != NULL)
-		json_object_set_new(json_object_get(add, "add"), "stats",
-		    json_string(st));
+	lake_json_put_raw(b, "}}\n");
 	free(escaped);
-	free(st);
-	if (add == NULL || json_array_append_new(c->files, add) == -1) {
-		lake_err_set(err, "out of memory");
+	if (bad || b->failed) {
+		lake_err_set(err, "%s: %s", path, b->failed || escaped ==
+		    NULL ? "out of memory" : "a partition value is not UTF-8");
+		b->len = mark;
+		b->failed = 0;
 		return -1;
 	}
 	return 0;
@@ -325,13 +376,21 @@ int
 delta_commit_remove(delta_commit *c, const char *path, lake_err *err)
 {
 	char *escaped = delta_escape(path);
-	json_t *rm = json_pack("{s:{s:s, s:I, s:b}}", "remove", "path",
-	    escaped ? escaped : "", "deletionTimestamp",
-	    (json_int_t)(clock_now_us() / 1000), "dataChange", 1);
+	lake_buf *b = &c->files;
+	size_t mark = b->len;
 
+	if (escaped != NULL) {
+		lake_json_put_raw(b, "{\"remove\":{\"path\":");
+		lake_json_put_string(b, escaped, strlen(escaped));
+		lake_json_put_raw(b, ",\"deletionTimestamp\":");
+		lake_json_put_int(b, clock_now_us() / 1000);
+		lake_json_put_raw(b, ",\"dataChange\":true}}\n");
+	}
 	free(escaped);
-	if (rm == NULL || json_array_append_new(c->files, rm) == -1) {
+	if (escaped == NULL || b->failed) {
 		lake_err_set(err, "out of memory");
+		b->len = mark;
+		b->failed = 0;
 		return -1;
 	}
 	return 0;
@@ -478,9 +537,9 @@ delta_commit_finish(delta_commit *c, int64_t *version, lake_err *err)
 	json_array_foreach(c->txns, i, a)
 		if (append_line(&text, a) == -1)
 			goto nomem;
-	json_array_foreach(c->files, i, a)
-		if (append_line(&text, a) == -1)
-			goto nomem;
+	lake_buf_append(&text, c->files.data, c->files.len);
+	if (text.failed)
+		goto nomem;
 	delta_uuid(uuid);
 	snprintf(tmp, sizeof(tmp), "%s/.tmp-%s.json", log_dir, uuid);
 	if ((final = delta_log_file(c->table_dir, c->version, ".json")) ==

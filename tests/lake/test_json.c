@@ -1,11 +1,15 @@
 /*
  * test_json.c - unit tests of the Delta log's JSON scanner (lake_json.c):
  * grammar accepted and refused, string escapes decoded to UTF-8, integer
- * limits, object walking, and lake_json_find_int. Each case that should
- * be valid JSON is also given to jansson, so the expectations themselves
- * are checked by an independent parser.
+ * limits, object walking, and lake_json_find_int; and the writer
+ * (lake_json_write.c): escapes, UTF-8 refused when invalid, integer and
+ * double forms. Each case that should be valid JSON is also given to
+ * jansson, so the expectations themselves are checked by an independent
+ * parser.
  */
+#include <math.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,6 +17,7 @@
 
 #include "expect.h"
 #include "lake_json.h"
+#include "lake_json_write.h"
 
 static int
 scanner_accepts(const char *text)
@@ -185,6 +190,88 @@ test_find_int(void)
 	    "orderid", &v) == -1, "truncated stats accepted");
 }
 
+/* What the writer appends for s[0..n), NUL-terminated in buf. */
+static int
+written_string(const char *s, size_t n, char *buf, size_t size)
+{
+	lake_buf b = { 0 };
+	int rc = lake_json_put_string(&b, s, n);
+
+	snprintf(buf, size, "%.*s", (int)b.len, b.data ? (char *)b.data : "");
+	if (rc == 0 && b.len == 0)
+		rc = -2;	/* success must write the quotes */
+	lake_buf_free(&b);
+	return rc;
+}
+
+static void
+test_write_strings(void)
+{
+	static const char raw[] = "q\"b\\s/\n\t\r\b\f\x01\x1f\x7f \xc3\xa9\xf0\x9f\x98\x80";
+	static const char *const invalid[] = {
+		"\xc0\x80",		/* overlong NUL */
+		"\xe0\x80\xaf",	/* overlong '/' */
+		"\xed\xa0\x80",	/* a surrogate */
+		"\xf4\x90\x80\x80",	/* past U+10FFFF */
+		"\xf5\x80\x80\x80",
+		"\xc3",		/* cut short */
+		"ab\x80",		/* a lone continuation byte */
+	};
+	char buf[256];
+	json_t *j;
+
+	EXPECT(written_string(raw, sizeof(raw) - 1, buf, sizeof(buf)) == 0 &&
+	    strcmp(buf, "\"q\\\"b\\\\s/\\n\\t\\r\\b\\f\\u0001\\u001f\x7f "
+	    "\xc3\xa9\xf0\x9f\x98\x80\"") == 0, "escaped as %s", buf);
+	j = json_loads(buf, JSON_DECODE_ANY, NULL);
+	EXPECT(j != NULL && json_string_length(j) == sizeof(raw) - 1 &&
+	    memcmp(json_string_value(j), raw, sizeof(raw) - 1) == 0,
+	    "jansson reads back what was written");
+	json_decref(j);
+	EXPECT(written_string("a\0b", 3, buf, sizeof(buf)) == 0 &&
+	    strcmp(buf, "\"a\\u0000b\"") == 0, "NUL escaped: %s", buf);
+	EXPECT(written_string("", 0, buf, sizeof(buf)) == 0 &&
+	    strcmp(buf, "\"\"") == 0, "empty string: %s", buf);
+	for (size_t i = 0; i < sizeof(invalid) / sizeof(invalid[0]); i++)
+		EXPECT(written_string(invalid[i], strlen(invalid[i]), buf,
+		    sizeof(buf)) == -1 && buf[0] == '\0', "invalid UTF-8 "
+		    "case %zu written as %s", i, buf);
+}
+
+static void
+test_write_numbers(void)
+{
+	static const double doubles[] = { 1.0, 0.1, -2.5e-300, 1e300,
+		123456789.125, -0.0 };
+	lake_buf b = { 0 };
+	json_t *j;
+
+	lake_json_put_int(&b, INT64_MIN);
+	lake_json_put_raw(&b, " ");
+	lake_json_put_int(&b, INT64_MAX);
+	lake_json_put_raw(&b, " ");
+	lake_json_put_int(&b, 0);
+	lake_buf_append(&b, "", 1);
+	EXPECT(strcmp((char *)b.data, "-9223372036854775808 "
+	    "9223372036854775807 0") == 0, "integers as %s", (char *)b.data);
+	for (size_t i = 0; i < sizeof(doubles) / sizeof(doubles[0]); i++) {
+		b.len = 0;
+		EXPECT(lake_json_put_double(&b, doubles[i]) == 0, "double %zu",
+		    i);
+		lake_buf_append(&b, "", 1);
+		j = json_loads((char *)b.data, JSON_DECODE_ANY, NULL);
+		EXPECT(j != NULL && json_is_real(j) && json_real_value(j) ==
+		    doubles[i], "%s does not read back as a real %.17g",
+		    (char *)b.data, doubles[i]);
+		json_decref(j);
+	}
+	b.len = 0;
+	EXPECT(lake_json_put_double(&b, NAN) == -1 &&
+	    lake_json_put_double(&b, INFINITY) == -1 && b.len == 0,
+	    "NaN and infinity have no JSON form");
+	lake_buf_free(&b);
+}
+
 int
 main(void)
 {
@@ -193,5 +280,7 @@ main(void)
 	test_integers();
 	test_objects();
 	test_find_int();
+	test_write_strings();
+	test_write_numbers();
 	return expect_report("test_json");
 }
