@@ -1,9 +1,12 @@
 /*
- * lake_stage.c - option parsing and the conflict retry loop of a stage.
+ * lake_stage.c - option parsing and the conflict retry loop of a stage;
+ * a run that succeeds ends with its time and peak memory in the log.
  */
 #include <getopt.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 
+#include "clock.h"
 #include "delta.h"
 #include "lake_stage.h"
 #include "log.h"
@@ -22,7 +25,9 @@ lake_stage_main(int argc, char **argv, const char *name,
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *lake = getenv("MEDALLION_LAKE");
+	int64_t t0 = clock_mono_us();
 	int verbose = 0, ch, rc = DELTA_ERROR;
+	struct rusage ru;
 	lake_err err;
 
 	while ((ch = getopt_long(argc, argv, "hvV", longopts, NULL)) != -1) {
@@ -65,5 +70,8 @@ lake_stage_main(int argc, char **argv, const char *name,
 		log_warnx("%s", err.msg);
 		return 1;
 	}
+	getrusage(RUSAGE_SELF, &ru);
+	log_info("done in %.3f s, peak RSS %ld MiB",
+	    (clock_mono_us() - t0) / 1e6, ru.ru_maxrss / 1024);
 	return 0;
 }
