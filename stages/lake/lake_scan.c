@@ -4,10 +4,13 @@
  * projected columns; the batch's arrays are reused from one row group to
  * the next. A range on an integer column skips the row groups whose
  * footer statistics rule it out, so a lookup of a few recent ids in a
- * large file reads only the row groups that may hold them.
+ * large file reads only the row groups that may hold them. Files are
+ * opened relative to the table's folder, opened once.
  */
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "codec.h"
 #include "lake.h"
@@ -57,7 +60,7 @@ lake_scan_range(const char *table_dir, const delta_file *files,
 	pq_batch batch = { 0 };
 	codec_ctx *codec;
 	int proj[64];
-	int rc = -1;
+	int rc = -1, dirfd = -1;
 
 	if (ncols > 64) {
 		lake_err_set(err, "lake_scan: too many columns");
@@ -67,20 +70,26 @@ lake_scan_range(const char *table_dir, const delta_file *files,
 		lake_err_set(err, "lake_scan: out of memory");
 		return -1;
 	}
+	if (nfiles > 0 && (dirfd = open(table_dir, O_RDONLY | O_DIRECTORY |
+	    O_CLOEXEC)) == -1) {
+		lake_err_errno(err, "cannot open table %s", table_dir);
+		goto out;
+	}
 	for (size_t i = 0; i < nfiles; i++) {
-		char path[4096];
+		const char *path = files[i].path;
 		pq_reader *r;
 		int failed = 0, range_col = -1;
 
-		snprintf(path, sizeof(path), "%s/%s", table_dir, files[i].path);
-		if ((r = pq_reader_open(path, err)) == NULL)
+		if ((r = pq_reader_openat(dirfd, path, err)) == NULL) {
+			lake_err_prefix(err, "%s", table_dir);
 			goto out;
+		}
 		pq_reader_share_codec(r, codec);
 		for (int c = 0; c < ncols; c++) {
 			if ((proj[c] = pq_reader_column_index(r,
 			    columns[c])) < 0) {
-				lake_err_set(err, "%s: no column %s", path,
-				    columns[c]);
+				lake_err_set(err, "%s/%s: no column %s",
+				    table_dir, path, columns[c]);
 				failed = 1;
 			}
 		}
@@ -92,7 +101,10 @@ lake_scan_range(const char *table_dir, const delta_file *files,
 			    range_col, range))
 				continue;
 			if (pq_reader_read_row_group(r, g, proj, ncols, &batch,
-			    err) == -1 || cb(&batch, &files[i], arg) == -1)
+			    err) == -1) {
+				lake_err_prefix(err, "%s", table_dir);
+				failed = 1;
+			} else if (cb(&batch, &files[i], arg) == -1)
 				failed = 1;
 		}
 		pq_reader_close(r);
@@ -101,6 +113,8 @@ lake_scan_range(const char *table_dir, const delta_file *files,
 	}
 	rc = 0;
 out:
+	if (dirfd != -1)
+		close(dirfd);
 	pq_batch_free(&batch);
 	codec_free(codec);
 	return rc;

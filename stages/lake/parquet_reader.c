@@ -284,6 +284,12 @@ fail:
 pq_reader *
 pq_reader_open(const char *path, lake_err *err)
 {
+	return pq_reader_openat(AT_FDCWD, path, err);
+}
+
+pq_reader *
+pq_reader_openat(int dirfd, const char *path, lake_err *err)
+{
 	pq_reader *r = calloc(1, sizeof(*r));
 	struct stat st;
 
@@ -291,7 +297,7 @@ pq_reader_open(const char *path, lake_err *err)
 		lake_err_set(err, "%s: out of memory", path);
 		return NULL;
 	}
-	r->fd = open(path, O_RDONLY | O_CLOEXEC);
+	r->fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC);
 	if ((r->name = strdup(path)) == NULL || r->fd == -1) {
 		lake_err_errno(err, "cannot open %s", path);
 		pq_reader_close(r);
