@@ -240,5 +240,10 @@ base64url_decode(const char *in, size_t in_len, uint8_t *out, size_t out_len)
 			out[o++] = (uint8_t)(acc >> bits);
 		}
 	}
+	/* The last character's unused bits must be zero (RFC 4648 3.5):
+	 * otherwise two texts decode alike, and a changed signature
+	 * character could still pass. */
+	if ((acc & ((1u << bits) - 1)) != 0)
+		return -1;
 	return (long)o;
 }

@@ -38,7 +38,8 @@ int timingsafe_equal(const void *a, const void *b, size_t len);
  * base64url without padding (RFC 4648 §5). Encode writes at most
  * out_len-1 chars plus NUL and returns the length, or -1 if out is too
  * small. Decode accepts input with or without '=' padding and returns the
- * decoded length, or -1 on a bad character or a short buffer.
+ * decoded length, or -1 on a bad character, a short buffer, or a last
+ * character with bits set past the data (not the canonical encoding).
  */
 long base64url_encode(const void *in, size_t in_len, char *out,
     size_t out_len);

@@ -99,6 +99,9 @@ test_base64url(void)
 	}
 	if (base64url_decode("a$bc", 4, back, sizeof(back)) != -1 ||
 	    base64url_decode("abcde", 5, back, sizeof(back)) != -1 ||
+	    base64url_decode("Zh", 2, back, sizeof(back)) != -1 ||
+	    base64url_decode("Zm9", 3, back, sizeof(back)) != -1 ||
+	    base64url_decode("Zg", 2, back, sizeof(back)) != 1 ||
 	    base64url_encode("foobar", 6, out, 8) != -1) {
 		fprintf(stderr, "bad input or short buffer accepted\n");
 		failures++;

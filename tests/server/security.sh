@@ -70,8 +70,19 @@ if command -v openssl >/dev/null; then
 	h_curl POST /v1/submissions/create -d "$body" -H "Authorization: Bearer $expired"
 	h_eq "JWS: expired token is 403" "$H_STATUS" 403
 	h_eq "JWS: failure text" "$(h_jq .message)" "JWT Validate Fail"
-	h_curl POST /v1/submissions/create -d "$body" -H "Authorization: Bearer ${good%?}x"
+	# A signature with its first character changed: six bits of data
+	# differ whatever the character was (the last one holds spare bits).
+	sig=${good##*.}
+	[ "${sig:0:1}" = A ] && c=B || c=A
+	h_curl POST /v1/submissions/create -d "$body" -H "Authorization: Bearer ${good%.*}.$c${sig:1}"
 	h_eq "JWS: bad signature is 403" "$H_STATUS" 403
+	# The last character with its spare bits set decodes to the same
+	# bytes in a lenient decoder; ours refuses the non-canonical form.
+	last=${sig: -1}
+	alphabet=ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_
+	rest=${alphabet#*"$last"}
+	h_curl POST /v1/submissions/create -d "$body" -H "Authorization: Bearer ${good%?}${rest:0:1}"
+	h_eq "JWS: non-canonical signature is 403" "$H_STATUS" 403
 	h_server_stop
 fi
 
