@@ -36,6 +36,7 @@
 typedef struct table_run {
 	const source_table *src;
 	source *conn;		/* the connection this table streams on */
+	int ends_conn;		/* the last table on conn: end it after COPY */
 	int rc;			/* DELTA_* result */
 	lake_err own_err;
 	char table_dir[4096];
@@ -97,6 +98,19 @@ on_row(const pq_value *row, void *arg)
 	return lake_writer_append(t->w, date, row, t->err);
 }
 
+/*
+ * Ends the session as soon as its last COPY is done, so PostgreSQL lets
+ * go of the snapshot while the files are still being written.
+ */
+static void
+end_conn_if_last(table_run *t)
+{
+	if (!t->ends_conn)
+		return;
+	source_end(t->conn);
+	t->conn = NULL;
+}
+
 static void
 writer_opts(lake_writer_opts *o)
 {
@@ -142,7 +156,9 @@ ingest_table(source *src, table_run *t, lake_err *err)
 		delta_snapshot_free(base);
 		return DELTA_ERROR;
 	}
-	if (source_copy(src, t->src, lo, on_row, t, &st, err) == -1) {
+	rc = source_copy(src, t->src, lo, on_row, t, &st, err);
+	end_conn_if_last(t);
+	if (rc == -1) {
 		lake_writer_abort(t->w);
 		delta_snapshot_free(base);
 		return DELTA_ERROR;
@@ -264,6 +280,7 @@ run_once(const source_table *const *tables, int ntables, const char *lake,
 		memset(t, 0, sizeof(*t));
 		t->src = tables[i];
 		t->conn = src;
+		t->ends_conn = i == ntables - 1;
 		snprintf(t->table_dir, sizeof(t->table_dir), "%s/bronze/%s",
 		    lake, t->src->name);
 		snprintf(t->app_id, sizeof(t->app_id), "ingestion:%s",
@@ -271,6 +288,7 @@ run_once(const source_table *const *tables, int ntables, const char *lake,
 	}
 	if (second != NULL) {
 		runs[0].conn = second;
+		runs[0].ends_conn = 1;
 		threaded = pthread_create(&tid, NULL, table_thread,
 		    &runs[0]) == 0;
 	}
@@ -291,8 +309,9 @@ run_once(const source_table *const *tables, int ntables, const char *lake,
 			*err = runs[i].own_err;
 		}
 	}
-	source_end(second);
-	source_end(src);
+	/* Sessions whose last table stopped before its COPY. */
+	for (int i = 0; i < ntables; i++)
+		end_conn_if_last(&runs[i]);
 	return rc;
 }
 

@@ -231,11 +231,11 @@ source_end(source *s)
 {
 	if (s == NULL)
 		return;
-	if (PQstatus(s->conn) == CONNECTION_OK) {
-		PGresult *res = PQexec(s->conn, "COMMIT");
-
-		PQclear(res);
-	}
+	/*
+	 * No COMMIT: the transaction only read, so ending the session
+	 * (which rolls it back) releases its snapshot just the same,
+	 * without waiting a round trip for the reply.
+	 */
 	PQfinish(s->conn);
 	free(s);
 }

@@ -46,7 +46,7 @@ int source_begin(source *s, const source_table *const *tables, int ntables,
 int source_share_snapshot(source *s, source *f, lake_err *err);
 /* The snapshot's safe upper bound (an xid8 as an integer). */
 int64_t source_high_watermark(const source *s);
-void source_end(source *s);	/* commits (read-only) and disconnects */
+void source_end(source *s);	/* ends the read-only session */
 
 typedef struct source_stats {
 	int64_t rows;

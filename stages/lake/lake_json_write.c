@@ -1,10 +1,11 @@
 /*
  * lake_json_write.c - see lake_json_write.h. Strings are checked to be
  * UTF-8 (RFC 3629: no overlong forms, no surrogates, nothing past
- * U+10FFFF) before anything is appended, then copied in runs between
- * the bytes that need an escape.
+ * U+10FFFF) before anything is appended, then escaped straight into
+ * the buffer, which is first grown once for the worst case.
  */
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -69,35 +70,43 @@ int
 lake_json_put_string(lake_buf *b, const char *s, size_t n)
 {
 	static const char hex[] = "0123456789abcdef";
-	size_t run = 0;
+	char *o;
 
 	if (!valid_utf8(s, n))
 		return -1;
-	lake_buf_append(b, "\"", 1);
+	/* Room for the worst case (every byte a \u00XX) and the quotes. */
+	if (n > (SIZE_MAX - 2) / 6)
+		b->failed = 1;
+	if (b->failed || lake_buf_reserve(b, n * 6 + 2) == -1)
+		return 0;	/* the caller checks b->failed */
+	o = (char *)b->data + b->len;
+	*o++ = '"';
 	for (size_t i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)s[i];
-		char esc[6] = { '\\', 'u', '0', '0', 0, 0 };
 
-		if (c >= 0x20 && c != '"' && c != '\\')
+		if (c >= 0x20 && c != '"' && c != '\\') {
+			*o++ = (char)c;
 			continue;
-		lake_buf_append(b, s + run, i - run);
-		run = i + 1;
+		}
+		*o++ = '\\';
 		switch (c) {
-		case '"': lake_buf_append(b, "\\\"", 2); break;
-		case '\\': lake_buf_append(b, "\\\\", 2); break;
-		case '\n': lake_buf_append(b, "\\n", 2); break;
-		case '\r': lake_buf_append(b, "\\r", 2); break;
-		case '\t': lake_buf_append(b, "\\t", 2); break;
-		case '\b': lake_buf_append(b, "\\b", 2); break;
-		case '\f': lake_buf_append(b, "\\f", 2); break;
+		case '"': *o++ = '"'; break;
+		case '\\': *o++ = '\\'; break;
+		case '\n': *o++ = 'n'; break;
+		case '\r': *o++ = 'r'; break;
+		case '\t': *o++ = 't'; break;
+		case '\b': *o++ = 'b'; break;
+		case '\f': *o++ = 'f'; break;
 		default:
-			esc[4] = hex[c >> 4];
-			esc[5] = hex[c & 15];
-			lake_buf_append(b, esc, 6);
+			*o++ = 'u';
+			*o++ = '0';
+			*o++ = '0';
+			*o++ = hex[c >> 4];
+			*o++ = hex[c & 15];
 		}
 	}
-	lake_buf_append(b, s + run, n - run);
-	lake_buf_append(b, "\"", 1);
+	*o++ = '"';
+	b->len = (size_t)(o - (char *)b->data);
 	return 0;
 }
 
