@@ -136,6 +136,15 @@ int delta_commit_set_info(delta_commit *c, const char *operation,
  * delta_commit_free() in every case.
  */
 int delta_commit_finish(delta_commit *c, int64_t *version, lake_err *err);
+/*
+ * delta_commit_finish() in two steps, so a caller can make its data files
+ * durable while the commit file is written: prepare writes and fsyncs the
+ * commit as a temp file (DELTA_OK or DELTA_ERROR); publish links it as
+ * version base+1 and fsyncs the log folder (as finish). A commit that is
+ * prepared but never published is removed by delta_commit_free().
+ */
+int delta_commit_prepare(delta_commit *c, lake_err *err);
+int delta_commit_publish(delta_commit *c, int64_t *version, lake_err *err);
 void delta_commit_free(delta_commit *c);
 
 

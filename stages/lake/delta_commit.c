@@ -42,6 +42,8 @@ struct delta_commit {
 	pq_schema schema;	/* data columns, for stats */
 	char **partition_columns;
 	int npartition_columns;
+	char *tmp_path;		/* prepared, not yet published */
+	char *log_dir;
 };
 
 delta_commit *
@@ -71,6 +73,10 @@ delta_commit_free(delta_commit *c)
 	json_decref(c->txns);
 	json_decref(c->info);
 	lake_buf_free(&c->files);
+	if (c->tmp_path != NULL)
+		unlink(c->tmp_path);	/* prepared but never published */
+	free(c->tmp_path);
+	free(c->log_dir);
 	free(c->table_dir);
 	free(c);
 }
@@ -515,14 +521,18 @@ ensure_log_dir(const char *table_dir, char *log_dir, size_t len,
 }
 
 int
-delta_commit_finish(delta_commit *c, int64_t *version, lake_err *err)
+delta_commit_prepare(delta_commit *c, lake_err *err)
 {
-	char log_dir[4096], tmp[4200], uuid[37], *final = NULL;
+	char log_dir[4096], tmp[4200], uuid[37];
 	lake_buf text = { 0 };
 	size_t i;
 	json_t *a;
-	int fd = -1, rc = DELTA_ERROR;
+	int fd;
 
+	if (c->tmp_path != NULL) {
+		lake_err_set(err, "%s: commit already prepared", c->table_dir);
+		return DELTA_ERROR;
+	}
 	if (c->base == NULL && c->metadata == NULL) {
 		lake_err_set(err, "%s: a new table needs its metadata",
 		    c->table_dir);
@@ -542,22 +552,53 @@ delta_commit_finish(delta_commit *c, int64_t *version, lake_err *err)
 		goto nomem;
 	delta_uuid(uuid);
 	snprintf(tmp, sizeof(tmp), "%s/.tmp-%s.json", log_dir, uuid);
-	if ((final = delta_log_file(c->table_dir, c->version, ".json")) ==
-	    NULL)
-		goto nomem;
 	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
 	if (fd == -1) {
 		lake_err_errno(err, "cannot create %s", tmp);
-		goto out;
+		lake_buf_free(&text);
+		return DELTA_ERROR;
 	}
 	if (write_all(fd, (const char *)text.data, text.len) == -1 ||
 	    fsync(fd) == -1) {
 		lake_err_errno(err, "cannot write %s", tmp);
-		goto out_unlink;
+		close(fd);
+		unlink(tmp);
+		lake_buf_free(&text);
+		return DELTA_ERROR;
 	}
 	close(fd);
-	fd = -1;
-	if (link(tmp, final) == -1) {
+	lake_buf_free(&text);
+	if ((c->tmp_path = strdup(tmp)) == NULL ||
+	    (c->log_dir = strdup(log_dir)) == NULL) {
+		unlink(tmp);
+		free(c->tmp_path);
+		c->tmp_path = NULL;
+		lake_err_set(err, "out of memory");
+		return DELTA_ERROR;
+	}
+	return DELTA_OK;
+nomem:
+	lake_buf_free(&text);
+	lake_err_set(err, "out of memory");
+	return DELTA_ERROR;
+}
+
+int
+delta_commit_publish(delta_commit *c, int64_t *version, lake_err *err)
+{
+	char *final;
+	int rc = DELTA_ERROR;
+
+	if (c->tmp_path == NULL) {
+		lake_err_set(err, "%s: commit not prepared", c->table_dir);
+		return DELTA_ERROR;
+	}
+	if ((final = delta_log_file(c->table_dir, c->version, ".json")) ==
+	    NULL) {
+		lake_err_set(err, "out of memory");
+		return DELTA_ERROR;
+	}
+	if (link(c->tmp_path, final) == -1) {
 		if (errno == EEXIST) {
 			lake_err_set(err, "%s: version %" PRId64 " was "
 			    "committed by another writer", c->table_dir,
@@ -565,27 +606,27 @@ delta_commit_finish(delta_commit *c, int64_t *version, lake_err *err)
 			rc = DELTA_CONFLICT;
 		} else
 			lake_err_errno(err, "cannot commit %s", final);
-		goto out_unlink;
+		goto out;	/* delta_commit_free removes the temp file */
 	}
-	unlink(tmp);
-	if (fsync_dir(log_dir) == -1) {
+	unlink(c->tmp_path);
+	free(c->tmp_path);
+	c->tmp_path = NULL;
+	if (fsync_dir(c->log_dir) == -1) {
 		/* The commit exists; only its durability is in doubt. */
-		lake_err_errno(err, "fsync %s", log_dir);
-		rc = DELTA_ERROR;
+		lake_err_errno(err, "fsync %s", c->log_dir);
 		goto out;
 	}
 	*version = c->version;
 	rc = DELTA_OK;
-	goto out;
-nomem:
-	lake_err_set(err, "out of memory");
-	goto out;
-out_unlink:
-	unlink(tmp);
 out:
-	if (fd != -1)
-		close(fd);
 	free(final);
-	lake_buf_free(&text);
 	return rc;
+}
+
+int
+delta_commit_finish(delta_commit *c, int64_t *version, lake_err *err)
+{
+	int rc = delta_commit_prepare(c, err);
+
+	return rc == DELTA_OK ? delta_commit_publish(c, version, err) : rc;
 }

@@ -9,6 +9,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -302,22 +303,10 @@ fsync_path(const char *path, int flags)
 	return rc;
 }
 
-/*
- * Closes every file (each starts its write-back as it closes), then
- * makes them durable before a commit may name them. A few files: an
- * fsync per file and per folder that gained entries. Many (an increment
- * spread over hundreds of dates): one syncfs(2), which is one call but
- * also waits for other writers' dirty data on the same file system, so
- * it pays only when the per-file calls would be many more.
- */
-#define SYNCFS_FROM_FILES 32
-
+/* Closes every file: its last row group and footer are written. */
 static int
 close_parts(lake_writer *w, lake_err *err)
 {
-	char dir[4096], last[4096] = "";
-	int fd;
-
 	for (int i = 0; i < w->nparts; i++) {
 		part_file *p = &w->parts[i];
 		pq_writer *pw = p->w;
@@ -328,6 +317,24 @@ close_parts(lake_writer *w, lake_err *err)
 		p->closed = 1;
 		p->size = p->stats.file_size;
 	}
+	return 0;
+}
+
+/*
+ * Makes the closed files durable before a commit may name them. A few
+ * files: an fsync per file and per folder that gained entries. Many (an
+ * increment spread over hundreds of dates): one syncfs(2), which is one
+ * call but also waits for other writers' dirty data on the same file
+ * system, so it pays only when the per-file calls would be many more.
+ */
+#define SYNCFS_FROM_FILES 32
+
+static int
+sync_parts(lake_writer *w, lake_err *err)
+{
+	char dir[4096], last[4096] = "";
+	int fd;
+
 	if (w->nparts >= SYNCFS_FROM_FILES) {
 		fd = open(w->table_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		if (fd == -1 || syncfs(fd) == -1) {
@@ -362,6 +369,54 @@ close_parts(lake_writer *w, lake_err *err)
 		return -1;
 	}
 	return 0;
+}
+
+/* The data files' fsyncs, on a helper thread (see commit_durably). */
+typedef struct sync_job {
+	lake_writer **ws;
+	int nws;
+	lake_err err;
+	int rc;
+} sync_job;
+
+static void *
+sync_thread(void *arg)
+{
+	sync_job *j = arg;
+
+	j->rc = 0;
+	for (int k = 0; k < j->nws && j->rc == 0; k++)
+		j->rc = sync_parts(j->ws[k], &j->err);
+	return NULL;
+}
+
+/*
+ * Commits closed files: their fsyncs run on a helper thread while the
+ * commit file is written and fsynced here, and the commit is published
+ * (linked as the next version) only once both are durable.
+ */
+static int
+commit_durably(lake_writer **ws, int nws, delta_commit *c, int64_t *version,
+    lake_err *err)
+{
+	sync_job job = { ws, nws, { { 0 } }, -1 };
+	pthread_t tid;
+	int threaded = pthread_create(&tid, NULL, sync_thread, &job) == 0;
+	int rc;
+
+	if (!threaded)
+		sync_thread(&job);
+	rc = delta_commit_prepare(c, err);
+	if (threaded)
+		pthread_join(tid, NULL);
+	if (job.rc == -1) {
+		if (rc == DELTA_OK)
+			*err = job.err;
+		return DELTA_ERROR;
+	}
+	if (rc != DELTA_OK)
+		return rc;
+	return delta_commit_publish(c, version, err);
 }
 
 int
@@ -399,7 +454,7 @@ lake_writer_commit(lake_writer *w, const delta_snapshot *base,
 		goto out;
 	if (delta_commit_set_info(c, operation, info_json, err) == -1)
 		goto out;
-	rc = delta_commit_finish(c, version, err);
+	rc = commit_durably(&w, 1, c, version, err);
 out:
 	delta_commit_free(c);
 	/* Committed files stay; anything else is removed. */
@@ -426,7 +481,7 @@ lake_writers_commit_with(lake_writer **ws, int nws, delta_commit *c,
 				goto out;
 		}
 	}
-	rc = delta_commit_finish(c, version, err);
+	rc = commit_durably(ws, nws, c, version, err);
 out:
 	for (int k = 0; k < nws; k++)
 		writer_free(ws[k], rc != DELTA_OK);

@@ -9,6 +9,7 @@
  * appends ROWS rows as batch BATCH (txn appId "crash-test"), unless that
  * batch is already committed; it is killed at random moments.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -155,6 +156,25 @@ test_create_and_append(const char *dir)
 	delta_files_free(ch, nch);
 }
 
+/* Files in table's log named .tmp-*, or -1 if it cannot be read. */
+static int
+count_temp_commits(const char *table)
+{
+	char log[600];
+	struct dirent *e;
+	DIR *d;
+	int n = 0;
+
+	snprintf(log, sizeof(log), "%s/_delta_log", table);
+	if ((d = opendir(log)) == NULL)
+		return -1;
+	while ((e = readdir(d)) != NULL)
+		if (strncmp(e->d_name, ".tmp-", 5) == 0)
+			n++;
+	closedir(d);
+	return n;
+}
+
 /* Two processes race for each version: exactly one may win it. */
 static void
 test_conflicts(const char *dir)
@@ -205,6 +225,8 @@ test_conflicts(const char *dir)
 	    "%d conflicts", wins, conflicts);
 	EXPECT(delta_latest_version(table, &err) == 20, "20 versions");
 	EXPECT(count_rows(table, -1) == 10 + 20, "only winners' rows visible");
+	EXPECT(count_temp_commits(table) == 0, "losers left no temp commit "
+	    "in the log: %d", count_temp_commits(table));
 }
 
 static void
