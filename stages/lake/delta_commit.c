@@ -527,7 +527,7 @@ delta_commit_prepare(delta_commit *c, lake_err *err)
 	lake_buf text = { 0 };
 	size_t i;
 	json_t *a;
-	int fd;
+	int fd = -1, rc = DELTA_ERROR;
 
 	if (c->tmp_path != NULL) {
 		lake_err_set(err, "%s: commit already prepared", c->table_dir);
@@ -552,35 +552,35 @@ delta_commit_prepare(delta_commit *c, lake_err *err)
 		goto nomem;
 	delta_uuid(uuid);
 	snprintf(tmp, sizeof(tmp), "%s/.tmp-%s.json", log_dir, uuid);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-	if (fd == -1) {
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+	    0644)) == -1) {
 		lake_err_errno(err, "cannot create %s", tmp);
-		lake_buf_free(&text);
-		return DELTA_ERROR;
+		goto out;
 	}
 	if (write_all(fd, (const char *)text.data, text.len) == -1 ||
 	    fsync(fd) == -1) {
 		lake_err_errno(err, "cannot write %s", tmp);
-		close(fd);
-		unlink(tmp);
-		lake_buf_free(&text);
-		return DELTA_ERROR;
+		goto out_unlink;
 	}
-	close(fd);
-	lake_buf_free(&text);
 	if ((c->tmp_path = strdup(tmp)) == NULL ||
-	    (c->log_dir = strdup(log_dir)) == NULL) {
-		unlink(tmp);
-		free(c->tmp_path);
-		c->tmp_path = NULL;
-		lake_err_set(err, "out of memory");
-		return DELTA_ERROR;
-	}
-	return DELTA_OK;
-nomem:
-	lake_buf_free(&text);
+	    (c->log_dir = strdup(log_dir)) == NULL)
+		goto nomem_unlink;
+	rc = DELTA_OK;
+	goto out;
+nomem_unlink:
+	free(c->tmp_path);
+	c->tmp_path = NULL;
 	lake_err_set(err, "out of memory");
-	return DELTA_ERROR;
+out_unlink:
+	unlink(tmp);
+	goto out;
+nomem:
+	lake_err_set(err, "out of memory");
+out:
+	if (fd != -1)
+		close(fd);
+	lake_buf_free(&text);
+	return rc;
 }
 
 int

@@ -424,41 +424,30 @@ lake_writer_commit(lake_writer *w, const delta_snapshot *base,
     const char *app_id, int64_t txn_version, const char *operation,
     const char *info_json, int64_t *version, lake_err *err)
 {
-	const char *pcols[1];
-	delta_commit *c = NULL;
-	int rc = DELTA_ERROR;
+	const char *pcols[1] = { w->partition_column };
+	delta_commit *c;
+	int rc;
 
 	if (w->rows == 0) {
 		writer_free(w, 1);
 		return DELTA_OK;
 	}
-	if (close_parts(w, err) == -1)
-		goto out;
 	if ((c = delta_commit_begin(w->table_dir, base)) == NULL) {
 		lake_err_set(err, "out of memory");
-		goto out;
+		writer_free(w, 1);
+		return DELTA_ERROR;
 	}
-	pcols[0] = w->partition_column;
-	if (base == NULL && delta_commit_set_metadata(c, &w->schema, pcols,
-	    w->partition_column ? 1 : 0, err) == -1)
-		goto out;
-	for (int i = 0; i < w->nparts; i++) {
-		const char *pv[1] = { w->parts[i].value };
-
-		if (delta_commit_add(c, w->parts[i].rel_path, pv,
-		    w->parts[i].size, &w->parts[i].stats, err) == -1)
-			goto out;
+	if ((base == NULL && delta_commit_set_metadata(c, &w->schema, pcols,
+	    w->partition_column ? 1 : 0, err) == -1) ||
+	    (app_id != NULL && delta_commit_set_txn(c, app_id, txn_version,
+	    err) == -1) ||
+	    delta_commit_set_info(c, operation, info_json, err) == -1) {
+		delta_commit_free(c);
+		writer_free(w, 1);
+		return DELTA_ERROR;
 	}
-	if (app_id != NULL && delta_commit_set_txn(c, app_id, txn_version,
-	    err) == -1)
-		goto out;
-	if (delta_commit_set_info(c, operation, info_json, err) == -1)
-		goto out;
-	rc = commit_durably(&w, 1, c, version, err);
-out:
+	rc = lake_writers_commit_with(&w, 1, c, version, err);
 	delta_commit_free(c);
-	/* Committed files stay; anything else is removed. */
-	writer_free(w, rc != DELTA_OK);
 	return rc;
 }
 
