@@ -5,7 +5,9 @@
  * linearly: a stage run touches a handful of dates, not thousands. Files
  * are named <col>=<value>/part-<uuid>.<codec>.parquet. When the buffered
  * bytes of all open writers pass max_buffered_bytes, the largest one
- * flushes its row group, so memory stays bounded whatever the input.
+ * flushes its row group, so memory stays bounded whatever the input. A
+ * partition's folder is made when its first row arrives; its file only
+ * when it is first written (a small one: at commit, in one write).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -99,7 +101,13 @@ lake_writer_open(const char *table_dir, const pq_schema *data_schema,
 		w->opts = *opts;
 	else
 		lake_writer_opts_default(&w->opts);
-	w->opts.parquet.no_fsync = 1;	/* close_parts() syncs them */
+	w->opts.parquet.no_fsync = 1;	/* sync_parts() syncs them */
+	/* A partition file is created by its first write and holds a
+	 * descriptor only while writing: a run over a thousand dates stays
+	 * far from RLIMIT_NOFILE, and the process's descriptor table never
+	 * grows while threads share it (each growth then waits for an RCU
+	 * grace period, milliseconds). */
+	w->opts.parquet.defer_create = 1;
 	/* One compression context for all partitions: a writer compresses
 	 * one page at a time, and hundreds of small partition files must
 	 * not each build their own. */
@@ -175,6 +183,33 @@ escape_partition_value(const char *v)
 	return out;
 }
 
+/* A new file's path in the table: in its partition's folder if any. */
+static char *
+part_rel_path(const lake_writer *w, const char *escaped_value,
+    const char *uuid)
+{
+	const char *tag = w->opts.file_tag ? w->opts.file_tag : "00000";
+	const char *codec = codec_name(w->opts.parquet.codec);
+	char *path;
+	int n;
+
+	if (escaped_value != NULL)
+		n = asprintf(&path, "%s=%s/part-%s-%s.c000.%s.parquet",
+		    w->partition_column, escaped_value, tag, uuid, codec);
+	else
+		n = asprintf(&path, "part-%s-%s.c000.%s.parquet", tag, uuid,
+		    codec);
+	return n == -1 ? NULL : path;	/* asprintf leaves it undefined */
+}
+
+static char *
+join_path(const char *dir, const char *name)
+{
+	char *path;
+
+	return asprintf(&path, "%s/%s", dir, name) == -1 ? NULL : path;
+}
+
 static part_file *
 open_part(lake_writer *w, const char *value, lake_err *err)
 {
@@ -185,43 +220,41 @@ open_part(lake_writer *w, const char *value, lake_err *err)
 		int cap = w->cap ? w->cap * 2 : 8;
 		part_file *np = realloc(w->parts, (size_t)cap * sizeof(*np));
 
-		if (np == NULL)
-			goto nomem;
+		if (np == NULL) {
+			lake_err_set(err, "%s: out of memory", w->table_dir);
+			return NULL;
+		}
 		w->parts = np;
 		w->cap = cap;
 	}
 	p = &w->parts[w->nparts];
 	memset(p, 0, sizeof(*p));
 	delta_uuid(uuid);
-	if (w->partition_column != NULL) {
-		if ((esc = escape_partition_value(value ? value :
-		    "__HIVE_DEFAULT_PARTITION__")) == NULL)
-			goto nomem;
-		if (asprintf(&p->rel_path, "%s=%s/part-%s-%s.c000.%s."
-		    "parquet", w->partition_column, esc, w->opts.file_tag ?
-		    w->opts.file_tag : "00000", uuid,
-		    codec_name(w->opts.parquet.codec)) == -1)
-			goto nomem;
-	} else if (asprintf(&p->rel_path, "part-%s-%s.c000.%s.parquet",
-	    w->opts.file_tag ? w->opts.file_tag : "00000", uuid,
-	    codec_name(w->opts.parquet.codec)) == -1)
+	if (w->partition_column != NULL && (esc = escape_partition_value(
+	    value ? value : "__HIVE_DEFAULT_PARTITION__")) == NULL)
+		goto nomem;
+	if ((p->rel_path = part_rel_path(w, esc, uuid)) == NULL ||
+	    (p->abs_path = join_path(w->table_dir, p->rel_path)) == NULL)
 		goto nomem;
 	free(esc);
 	esc = NULL;
-	if (asprintf(&p->abs_path, "%s/%s", w->table_dir, p->rel_path) == -1)
-		goto nomem;
 	if (value != NULL && (p->value = strdup(value)) == NULL)
 		goto nomem;
 	snprintf(dir, sizeof(dir), "%s", p->abs_path);
 	*strrchr(dir, '/') = '\0';
+	if (mkdirs(dir, err) == -1 || (p->w = pq_writer_open(p->abs_path,
+	    &w->schema, &w->opts.parquet, err)) == NULL)
+		goto fail;
 	w->nparts++;
-	if (mkdirs(dir, err) == -1)
-		return NULL;
-	p->w = pq_writer_open(p->abs_path, &w->schema, &w->opts.parquet, err);
-	return p->w ? p : NULL;
+	return p;
 nomem:
-	free(esc);
 	lake_err_set(err, "%s: out of memory", w->table_dir);
+fail:
+	/* Not counted: the writer stays usable for abort (or a retry). */
+	free(esc);
+	free(p->value);
+	free(p->rel_path);
+	free(p->abs_path);
 	return NULL;
 }
 

@@ -113,6 +113,10 @@ typedef struct pq_writer_opts {
 					   for many files); default 0 */
 	struct codec_ctx *shared_ctx;	/* a compression context to share
 					   (not freed by the writer), or NULL */
+	int defer_create;		/* create the file at its first write
+					   and hold no descriptor between row
+					   groups (many writers at once);
+					   default 0: created by open */
 } pq_writer_opts;
 
 void pq_writer_opts_default(pq_writer_opts *opts);
@@ -120,8 +124,9 @@ void pq_writer_opts_default(pq_writer_opts *opts);
 typedef struct pq_writer pq_writer;
 
 /*
- * Creates path exclusively (O_EXCL) and writes the magic. The schema is
- * copied. Returns NULL and fills err on failure.
+ * Creates path exclusively (O_EXCL; with defer_create, at the first
+ * write) and writes the magic. The schema is copied. Returns NULL and
+ * fills err on failure.
  */
 pq_writer *pq_writer_open(const char *path, const pq_schema *schema,
     const pq_writer_opts *opts, lake_err *err);

@@ -11,6 +11,10 @@
  * page_bytes each, compressed, and the buffers are reset. Memory therefore
  * stays at one row group. close() writes the footer (FileMetaData with
  * statistics and column orders), fsyncs and closes.
+ *
+ * With defer_create the file is created only by its first write (for a
+ * small file: at close, in one write) and closed again after each row
+ * group, so hundreds of writers buffering at once hold no descriptors.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -56,7 +60,8 @@ typedef struct col_buf {
 
 struct pq_writer {
 	char *path;
-	int fd;
+	int fd;			/* -1 between writes with defer_create */
+	int created;		/* the file exists (ours, to remove on abort) */
 	pq_schema schema;
 	pq_writer_opts opts;
 	col_buf *cols;
@@ -85,6 +90,7 @@ pq_writer_opts_default(pq_writer_opts *o)
 	o->dict_max_bytes = 1u << 20;
 	o->no_fsync = 0;
 	o->shared_ctx = NULL;
+	o->defer_create = 0;
 }
 
 static size_t
@@ -113,11 +119,51 @@ writable_type(pq_type t)
 
 /* --- output -------------------------------------------------------- */
 
+/*
+ * Opens the file for the next write: created exclusively the first time,
+ * appended to after that (a deferred writer closes it between row groups).
+ */
+static int
+out_open(pq_writer *w, lake_err *err)
+{
+	int flags = O_WRONLY | O_CLOEXEC;
+
+	if (w->fd != -1)
+		return 0;
+	flags |= w->created ? O_APPEND : O_CREAT | O_EXCL;
+	if ((w->fd = open(w->path, flags, 0644)) == -1) {
+		lake_err_errno(err, "cannot %s %s", w->created ? "reopen" :
+		    "create", w->path);
+		return -1;
+	}
+	w->created = 1;
+	return 0;
+}
+
+/* A deferred writer holds no descriptor while it only buffers rows. */
+static int
+out_release(pq_writer *w, lake_err *err)
+{
+	int rc;
+
+	if (!w->opts.defer_create || w->fd == -1)
+		return 0;
+	rc = close(w->fd);
+	w->fd = -1;
+	if (rc == -1) {
+		lake_err_errno(err, "%s: close", w->path);
+		return -1;
+	}
+	return 0;
+}
+
 static int
 out_flush(pq_writer *w, lake_err *err)
 {
 	size_t done = 0;
 
+	if (w->out.len > 0 && out_open(w, err) == -1)
+		return -1;
 	while (done < w->out.len) {
 		ssize_t n = write(w->fd, w->out.data + done,
 		    w->out.len - done);
@@ -247,9 +293,7 @@ pq_writer_open(const char *path, const pq_schema *schema,
 		c->rg_stats.null_count = 0;
 		c->file_stats.null_count = 0;
 	}
-	w->fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-	if (w->fd == -1) {
-		lake_err_errno(err, "cannot create %s", path);
+	if (!w->opts.defer_create && out_open(w, err) == -1) {
 		writer_free(w);
 		return NULL;
 	}
@@ -292,7 +336,7 @@ hash_bytes(const char *p, uint32_t n)
 static int
 dict_grow(col_buf *c)
 {
-	uint32_t nslots = c->nslots ? c->nslots * 2 : 1024;
+	uint32_t nslots = c->nslots ? c->nslots * 2 : 64;
 	uint32_t *slots = calloc(nslots, sizeof(*slots));
 
 	if (slots == NULL)
@@ -368,7 +412,7 @@ append_dict(pq_writer *w, col_buf *c, const char *p, uint32_t len)
 		return c->values.failed ? -1 : 0;
 	}
 	if (c->ndict == c->dict_cap) {
-		uint32_t cap = c->dict_cap ? c->dict_cap * 2 : 256;
+		uint32_t cap = c->dict_cap ? c->dict_cap * 2 : 32;
 		uint32_t *off = realloc(c->dict_off, cap * sizeof(*off));
 
 		if (off == NULL)
@@ -900,7 +944,8 @@ pq_writer_flush_row_group(pq_writer *w, lake_err *err)
 {
 	if (w->rg_rows == 0)
 		return 0;
-	if (encode_row_group(w, err) == -1 || out_flush(w, err) == -1)
+	if (encode_row_group(w, err) == -1 || out_flush(w, err) == -1 ||
+	    out_release(w, err) == -1)
 		return -1;
 	buf_release(&w->out);
 	buf_release(&w->page);
@@ -1013,11 +1058,11 @@ pq_writer_abort(pq_writer *w)
 {
 	if (w == NULL)
 		return;
-	if (w->fd != -1) {
+	if (w->fd != -1)
 		close(w->fd);
-		w->fd = -1;
+	w->fd = -1;
+	if (w->created)
 		unlink(w->path);
-	}
 	writer_free(w);
 }
 

@@ -1,8 +1,9 @@
 /*
  * test_delta.c - unit tests of the Delta log: create, append, reload,
  * txn bookkeeping, incremental changes, put-if-absent conflicts between
- * real processes, invisible leftovers of a crashed writer, vacuum, and
- * time travel.
+ * real processes, invisible leftovers of a crashed writer, vacuum, time
+ * travel, and one commit over more partitions than the process may have
+ * descriptors open.
  *
  * Also a helper mode for tests/delta/crash.sh:
  *   test_delta append TABLE BATCH ROWS
@@ -15,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -22,6 +24,7 @@
 #include "delta.h"
 #include "expect.h"
 #include "lake.h"
+#include "lake_format.h"
 
 static pq_column_def cols[] = {
 	{ "id", PQ_INT64, 0, 0, 0 },
@@ -396,6 +399,63 @@ test_scan_range(const char *dir)
 	    "full scan read %lld rows", (long long)c.rows);
 }
 
+/*
+ * One commit over 400 date partitions with the descriptor limit at 64:
+ * the writer holds a partition's file open only while writing it.
+ */
+static void
+test_many_partitions(const char *dir)
+{
+	struct rlimit saved, low;
+	char table[512], date[16];
+	delta_snapshot *s = NULL;
+	lake_writer *w;
+	lake_err err;
+	pq_value v[3];
+	int64_t version = -1;
+	int rc = DELTA_ERROR;
+
+	snprintf(table, sizeof(table), "%s/many", dir);
+	if (getrlimit(RLIMIT_NOFILE, &saved) == -1) {
+		EXPECT(0, "getrlimit: %s", strerror(errno));
+		return;
+	}
+	low = saved;
+	low.rlim_cur = 64;
+	EXPECT(setrlimit(RLIMIT_NOFILE, &low) == 0, "setrlimit: %s",
+	    strerror(errno));
+	if ((w = lake_writer_open(table, &schema, "date", NULL, &err)) ==
+	    NULL) {
+		EXPECT(0, "open: %s", err.msg);
+		setrlimit(RLIMIT_NOFILE, &saved);
+		return;
+	}
+	for (int64_t i = 0; i < 800; i++) {
+		memset(v, 0, sizeof(v));
+		v[0].v.i64 = i;
+		v[1].v.s.ptr = "Amberfield";
+		v[1].v.s.len = 10;
+		v[2].v.i64 = 1764000000000000LL + (i % 400) * 86400000000LL;
+		lake_format_date(date, sizeof(date),
+		    (int32_t)(v[2].v.i64 / 86400000000LL));
+		if (lake_writer_append(w, date, v, &err) == -1) {
+			lake_writer_abort(w);
+			w = NULL;
+			break;
+		}
+	}
+	if (w != NULL)
+		rc = lake_writer_commit(w, NULL, NULL, 0, "WRITE", NULL,
+		    &version, &err);
+	setrlimit(RLIMIT_NOFILE, &saved);
+	EXPECT(rc == DELTA_OK && version == 0,
+	    "commit of 400 partitions under 64 descriptors: %s", err.msg);
+	EXPECT(delta_snapshot_load(table, -1, &s, &err) == DELTA_OK &&
+	    s->nfiles == 400, "400 files, got %zu", s ? s->nfiles : 0);
+	delta_snapshot_free(s);
+	EXPECT(count_rows(table, -1) == 800, "800 rows");
+}
+
 int
 main(int argc, char **argv)
 {
@@ -422,6 +482,7 @@ main(int argc, char **argv)
 	test_leftovers_and_vacuum(dir);
 	test_bad_logs(dir);
 	test_scan_range(dir);
+	test_many_partitions(dir);
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 	if (system(cmd) != 0)
 		fprintf(stderr, "could not remove %s\n", dir);

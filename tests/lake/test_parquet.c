@@ -1,10 +1,12 @@
 /*
  * test_parquet.c - unit tests of the Parquet writer and reader: round
  * trips of every type with nulls and edge values, under each codec, with
- * several row groups and pages, the dictionary fallback, statistics, and
+ * several row groups and pages, the dictionary fallback, statistics,
+ * deferred creation (no file and no descriptor while only buffering), and
  * corrupt files (truncated, bad magic, flipped bytes) that must give an
  * error rather than a crash.
  */
+#include <dirent.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -370,6 +372,96 @@ test_required_null(const char *dir)
 	EXPECT(access(path, F_OK) == -1, "abort removes the file");
 }
 
+/* Descriptors this process has open (counted in /proc/self/fd). */
+static int
+open_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	int n = 0;
+
+	if (d == NULL)
+		return -1;
+	while ((e = readdir(d)) != NULL)
+		if (e->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return n;
+}
+
+/*
+ * defer_create: the file appears with its first write, no descriptor is
+ * held between row groups, the result reads back whole, an abort removes
+ * a file it created, and an existing path is still refused.
+ */
+static void
+test_deferred_create(const char *dir)
+{
+	pq_schema schema = { cols, NCOLS };
+	pq_value v[NCOLS];
+	pq_writer_opts o;
+	char path[512], uniq[64];
+	lake_err err;
+	pq_writer *w;
+	int fds = open_fds(), i;
+
+	pq_writer_opts_default(&o);
+	o.defer_create = 1;
+	snprintf(path, sizeof(path), "%s/deferred.parquet", dir);
+	unlink(path);
+	w = pq_writer_open(path, &schema, &o, &err);
+	EXPECT(w != NULL, "deferred open: %s", err.msg);
+	if (w == NULL)
+		return;
+	EXPECT(access(path, F_OK) == -1 && open_fds() == fds,
+	    "no file and no descriptor after open");
+	for (i = 0; i < NROWS / 2; i++) {
+		make_row(i, v, uniq, sizeof(uniq));
+		if (pq_writer_append(w, v, &err) == -1)
+			break;
+	}
+	EXPECT(i == NROWS / 2, "append: %s", err.msg);
+	EXPECT(access(path, F_OK) == -1, "buffered rows create no file");
+	EXPECT(pq_writer_flush_row_group(w, &err) == 0, "flush: %s", err.msg);
+	EXPECT(access(path, F_OK) == 0, "the first row group creates it");
+	EXPECT(open_fds() == fds, "no descriptor held between row groups: "
+	    "%d open, %d before", open_fds(), fds);
+	for (; i < NROWS; i++) {
+		make_row(i, v, uniq, sizeof(uniq));
+		if (pq_writer_append(w, v, &err) == -1)
+			break;
+	}
+	EXPECT(pq_writer_close(w, NULL, &err) == 0, "close: %s", err.msg);
+	EXPECT(open_fds() == fds, "close leaves no descriptor");
+	check_file(path, "deferred", 2);
+
+	/* The path now exists: a deferred writer fails at its first write. */
+	w = pq_writer_open(path, &schema, &o, &err);
+	EXPECT(w != NULL, "deferred open of an existing path");
+	if (w != NULL) {
+		make_row(0, v, uniq, sizeof(uniq));
+		EXPECT(pq_writer_append(w, v, &err) == 0 &&
+		    pq_writer_flush_row_group(w, &err) == -1 &&
+		    strstr(err.msg, "File exists") != NULL,
+		    "O_EXCL at the first write: %s", err.msg);
+		pq_writer_abort(w);
+	}
+	check_file(path, "deferred, after a refused writer", 2);
+
+	snprintf(path, sizeof(path), "%s/deferred-abort.parquet", dir);
+	unlink(path);
+	w = pq_writer_open(path, &schema, &o, &err);
+	EXPECT(w != NULL, "deferred open: %s", err.msg);
+	if (w == NULL)
+		return;
+	make_row(0, v, uniq, sizeof(uniq));
+	EXPECT(pq_writer_append(w, v, &err) == 0 &&
+	    pq_writer_flush_row_group(w, &err) == 0 &&
+	    access(path, F_OK) == 0, "flushed: %s", err.msg);
+	pq_writer_abort(w);
+	EXPECT(access(path, F_OK) == -1, "abort removes the created file");
+}
+
 int
 main(void)
 {
@@ -385,6 +477,7 @@ main(void)
 	test_projection_and_stats(dir);
 	test_corrupt(dir);
 	test_required_null(dir);
+	test_deferred_create(dir);
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 	if (system(cmd) != 0)
 		fprintf(stderr, "could not remove %s\n", dir);
