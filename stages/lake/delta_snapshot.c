@@ -544,9 +544,15 @@ int
 delta_file_int_range(const delta_file *f, const char *column, int64_t *min,
     int64_t *max)
 {
-	return f->stats_json != NULL && lake_json_find_int(f->stats_json,
-	    "minValues", column, min) == 1 && lake_json_find_int(f->stats_json,
-	    "maxValues", column, max) == 1;
+	static const char *const bounds[2] = { "minValues", "maxValues" };
+	int64_t v[2];
+
+	if (f->stats_json == NULL || lake_json_find_ints(f->stats_json, bounds,
+	    2, column, v) != 3)
+		return 0;
+	*min = v[0];
+	*max = v[1];
+	return 1;
 }
 
 int

@@ -408,22 +408,39 @@ lake_json_find_int(const char *text, const char *outer, const char *inner,
     int64_t *v)
 {
 	lake_json s;
+	int mask;
+
+	if (outer == NULL) {
+		lake_json_init(&s, text, strlen(text));
+		return find_member_int(&s, inner, v);
+	}
+	mask = lake_json_find_ints(text, &outer, 1, inner, v);
+	return mask == -1 ? -1 : mask & 1;
+}
+
+int
+lake_json_find_ints(const char *text, const char *const *outers, int n,
+    const char *inner, int64_t *v)
+{
+	lake_json s;
 	char key[64];
-	int rc, found = 0;
+	int rc, mask = 0;
 
 	lake_json_init(&s, text, strlen(text));
-	if (outer == NULL)
-		return find_member_int(&s, inner, v);
 	if (lake_json_object_begin(&s) == -1)
 		return -1;
 	while ((rc = lake_json_next_key(&s, key, sizeof(key))) == 1) {
-		if (!found && strcmp(key, outer) == 0 &&
-		    lake_json_peek(&s) == '{') {
-			if ((rc = find_member_int(&s, inner, v)) == -1)
+		int i;
+
+		for (i = 0; i < n; i++)
+			if (!(mask & 1 << i) && strcmp(key, outers[i]) == 0)
+				break;
+		if (i < n && lake_json_peek(&s) == '{') {
+			if ((rc = find_member_int(&s, inner, &v[i])) == -1)
 				return -1;
-			found = rc;
+			mask |= rc << i;
 		} else if (lake_json_skip(&s) == -1)
 			return -1;
 	}
-	return rc == -1 ? -1 : found;
+	return rc == -1 ? -1 : mask;
 }

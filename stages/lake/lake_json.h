@@ -60,5 +60,12 @@ int lake_json_at_end(lake_json *s);
  */
 int lake_json_find_int(const char *text, const char *outer,
     const char *inner, int64_t *v);
+/*
+ * The same inner member in several member objects, in one pass, as
+ * "orderid" in both minValues and maxValues (n <= 30): returns a mask with
+ * bit i set when outers[i] held it (then in v[i]), or -1 when malformed.
+ */
+int lake_json_find_ints(const char *text, const char *const *outers, int n,
+    const char *inner, int64_t *v);
 
 #endif

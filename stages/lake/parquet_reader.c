@@ -78,12 +78,13 @@ out_width(pq_type t)
 
 /*
  * Makes room for total values. Arrays grow as pages arrive rather than
- * from the chunk's claimed count, so a lying header costs no memory.
+ * from the chunk's claimed count, so a lying header costs no memory. The
+ * first reservation is exact: a small file's columns take what they hold.
  */
 static int
 dense_reserve(dense *d, int64_t total)
 {
-	int64_t cap = d->cap ? d->cap : 1024;
+	int64_t cap = d->cap ? d->cap : total;
 	void *p;
 
 	if (total <= d->cap)
@@ -297,7 +298,12 @@ pq_reader_openat(int dirfd, const char *path, lake_err *err)
 		lake_err_set(err, "%s: out of memory", path);
 		return NULL;
 	}
-	r->fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC);
+	/* Reading a file need not dirty its inode: a just-written file's
+	 * first read would otherwise update its atime even under relatime.
+	 * O_NOATIME is only for the file's owner; others open it plainly. */
+	r->fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC | O_NOATIME);
+	if (r->fd == -1 && errno == EPERM)
+		r->fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC);
 	if ((r->name = strdup(path)) == NULL || r->fd == -1) {
 		lake_err_errno(err, "cannot open %s", path);
 		pq_reader_close(r);

@@ -4,7 +4,8 @@
  *  - any input ends in a result or an error, never a bad read (ASan);
  *  - every text jansson accepts (nesting under the scanner's limit) the
  *    scanner accepts too, and a string decodes to the same bytes;
- *  - lake_json_find_int agrees with jansson on what it finds.
+ *  - lake_json_find_int agrees with jansson on what it finds, and
+ *    lake_json_find_ints with lake_json_find_int.
  * A differing answer aborts, which libFuzzer reports as a crash.
  */
 #include <stdint.h>
@@ -42,6 +43,27 @@ check_string(const char *text, size_t size, json_t *j)
 	free(out);
 }
 
+/* One pass over "a" and "c" finds what two lookups find. */
+static void
+check_find_ints(const char *text)
+{
+	static const char *const outers[2] = { "a", "c" };
+	int64_t both[2] = { 0, 0 }, a = 0, c = 0;
+	int mask = lake_json_find_ints(text, outers, 2, "b", both);
+	int ra = lake_json_find_int(text, "a", "b", &a);
+	int rc = lake_json_find_int(text, "c", "b", &c);
+
+	if (mask == -1) {
+		if (ra != -1 || rc != -1)
+			abort();
+		return;
+	}
+	if ((mask & 1) != ra || (mask >> 1 & 1) != rc)
+		abort();
+	if ((ra == 1 && both[0] != a) || (rc == 1 && both[1] != c))
+		abort();
+}
+
 static void
 check_find_int(const char *text, json_t *j)
 {
@@ -61,6 +83,7 @@ check_find_int(const char *text, json_t *j)
 		abort();
 	if (rc == 1 && v != json_integer_value(top))
 		abort();
+	check_find_ints(text);
 }
 
 int
