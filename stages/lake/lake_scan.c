@@ -80,7 +80,9 @@ lake_scan_range(const char *table_dir, const delta_file *files,
 		pq_reader *r;
 		int failed = 0, range_col = -1;
 
-		if ((r = pq_reader_openat(dirfd, path, err)) == NULL) {
+		/* The log's size spares a stat; none (0) is not trusted. */
+		if ((r = pq_reader_openat(dirfd, path, files[i].size > 0 ?
+		    files[i].size : -1, err)) == NULL) {
 			lake_err_prefix(err, "%s", table_dir);
 			goto out;
 		}

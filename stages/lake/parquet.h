@@ -152,9 +152,15 @@ void pq_writer_abort(pq_writer *w);
 typedef struct pq_reader pq_reader;
 
 pq_reader *pq_reader_open(const char *path, lake_err *err);
-/* The same with path relative to the folder open as dirfd (openat(2)):
- * a scan of many files then walks the table's own path only once. */
-pq_reader *pq_reader_openat(int dirfd, const char *path, lake_err *err);
+/*
+ * The same with path relative to the folder open as dirfd (openat(2)):
+ * a scan of many files then walks the table's own path only once. size
+ * is the file's size when the caller knows it (a Delta add action's), or
+ * -1: a small file is then read without an fstat(2), and a file of
+ * another size is an error.
+ */
+pq_reader *pq_reader_openat(int dirfd, const char *path, int64_t size,
+    lake_err *err);
 /* Reads from memory (the buffer must outlive the reader): for fuzzing. */
 pq_reader *pq_reader_open_mem(const uint8_t *buf, size_t len, lake_err *err);
 void pq_reader_close(pq_reader *r);

@@ -285,14 +285,75 @@ fail:
 pq_reader *
 pq_reader_open(const char *path, lake_err *err)
 {
-	return pq_reader_openat(AT_FDCWD, path, err);
+	return pq_reader_openat(AT_FDCWD, path, -1, err);
+}
+
+/*
+ * Reads a small file of known size whole: one pread(2) of a byte more
+ * than expected, whose short count shows both that the file ends there
+ * and that it is not shorter, with no fstat(2).
+ */
+static int
+read_expected(pq_reader *r, size_t expected, lake_err *err)
+{
+	size_t done = 0;
+
+	r->whole.len = 0;
+	if (lake_buf_reserve(&r->whole, expected + 1) == -1) {
+		lake_err_set(err, "%s: out of memory", r->name);
+		return -1;
+	}
+	while (done <= expected) {
+		ssize_t k = pread(r->fd, r->whole.data + done,
+		    expected + 1 - done, (off_t)done);
+
+		if (k == -1 && errno == EINTR)
+			continue;
+		if (k == -1) {
+			lake_err_errno(err, "%s: read", r->name);
+			return -1;
+		}
+		done += (size_t)k;
+		if (k == 0 || done == expected)	/* a short read: the end */
+			break;
+	}
+	if (done != expected) {
+		lake_err_set(err, "%s: the file is %s than the %zu bytes the "
+		    "table's log records", r->name, done < expected ?
+		    "shorter" : "longer", expected);
+		return -1;
+	}
+	r->whole.len = done;
+	r->size = done;
+	r->mem = r->whole.data;
+	return 0;
+}
+
+/* The file's size by fstat(2), checked against the expected one if any. */
+static int
+stat_size(pq_reader *r, int64_t expected, lake_err *err)
+{
+	struct stat st;
+
+	if (fstat(r->fd, &st) == -1) {
+		lake_err_errno(err, "cannot stat %s", r->name);
+		return -1;
+	}
+	if (expected >= 0 && st.st_size != expected) {
+		lake_err_set(err, "%s: the file has %lld bytes, the table's log "
+		    "records %lld", r->name, (long long)st.st_size,
+		    (long long)expected);
+		return -1;
+	}
+	r->size = (size_t)st.st_size;
+	return 0;
 }
 
 pq_reader *
-pq_reader_openat(int dirfd, const char *path, lake_err *err)
+pq_reader_openat(int dirfd, const char *path, int64_t size, lake_err *err)
 {
 	pq_reader *r = calloc(1, sizeof(*r));
-	struct stat st;
+	const uint8_t *p;
 
 	if (r == NULL) {
 		lake_err_set(err, "%s: out of memory", path);
@@ -309,29 +370,31 @@ pq_reader_openat(int dirfd, const char *path, lake_err *err)
 		pq_reader_close(r);
 		return NULL;
 	}
-	if (fstat(r->fd, &st) == -1) {
-		lake_err_errno(err, "cannot stat %s", path);
-		pq_reader_close(r);
-		return NULL;
-	}
-	r->size = (size_t)st.st_size;
 	/*
 	 * A small file (an increment's partition files are a few KiB) is
 	 * read with one pread(2) instead of one for its tail, its footer
 	 * and each column chunk.
 	 */
-	if (r->size > 0 && r->size <= WHOLE_FILE_BYTES) {
-		const uint8_t *p;
-
-		if (read_at(r, 0, r->size, &r->whole, &p, err) == -1) {
-			pq_reader_close(r);
-			return NULL;
+	if (size >= 0 && size <= WHOLE_FILE_BYTES) {
+		if (read_expected(r, (size_t)size, err) == -1)
+			goto fail;
+	} else {
+		if (stat_size(r, size, err) == -1)
+			goto fail;
+		if (r->size > 0 && r->size <= WHOLE_FILE_BYTES) {
+			if (read_at(r, 0, r->size, &r->whole, &p, err) == -1)
+				goto fail;
+			r->mem = p;
 		}
-		r->mem = p;
+	}
+	if (r->mem != NULL) {
 		close(r->fd);
 		r->fd = -1;
 	}
 	return reader_open(r, err);
+fail:
+	pq_reader_close(r);
+	return NULL;
 }
 
 pq_reader *

@@ -5,19 +5,20 @@
  * counts, the exact sum of delivery times, first and last order time,
  * and a quantile sketch (sketch.h) of delivery times. A run reads only the
  * silver commits after the version the state has consumed (txn
- * "serving"), folds the new NEW and DELIVERED events into the state,
- * commits the new state (replacing the old file) with the new silver
- * version, then derives the published outputs from the state:
- *   gold/branch_metrics        a Delta table, replaced each run
+ * "serving"), folds the new NEW and DELIVERED events into the state, and
+ * then writes, at once:
+ *   gold/branch_state          the new state (replacing the old file),
+ *                              with the new silver version
  *   gold/branch_metrics.csv    RFC 4180, with a header
  *   gold/branch_metrics.json   the metrics, the busiest and the fastest
  *                              branch, when and from which silver version
+ * and, last, gold/branch_metrics, a Delta table replaced each run.
  * The CSV and JSON are written to a temporary file, fsynced and renamed,
- * so a reader sees the old file or the new one, never half of one; the
- * two are published at once, on two threads, so their fsyncs overlap.
- * The state commit is the run's point of no return; everything after it
- * is derived, so a rerun after a crash redoes it. The metrics table is
- * committed last: its txn version is what says all outputs are current.
+ * so a reader sees the old file or the new one, never half of one. The
+ * state commit, the CSV and the JSON go on three threads, so their
+ * fsyncs overlap: all three derive from committed silver, and a rerun
+ * after a crash between them folds again to the same state. The metrics
+ * table's txn version is what says all outputs are current.
  *
  * Averages are exact (integer microseconds summed); p50 and p90 come from
  * the sketch, within 0.5% of the exact value of the same rank.
@@ -367,7 +368,7 @@ fail:
 }
 
 static int
-write_state(gold *g, lake_err *err)
+write_state(const gold *g, lake_err *err)
 {
 	lake_writer *w = lake_writer_open(g->state_dir, &state_schema, NULL,
 	    NULL, err);
@@ -376,7 +377,7 @@ write_state(gold *g, lake_err *err)
 	if (w == NULL)
 		return DELTA_ERROR;
 	for (size_t i = 0; i < g->nb; i++) {
-		branch_state *b = &g->b[i];
+		const branch_state *b = &g->b[i];
 		char *sk = sketch_encode(&b->deliveries);
 		pq_value v[7];
 		int rc;
@@ -648,39 +649,64 @@ write_json(const gold *g, const metric *m, lake_err *err)
 	return rc;
 }
 
-/* The JSON, on a helper thread while the caller writes the CSV. */
-typedef struct json_job {
+/* One of the run's writes, on a helper thread (see write_outputs). */
+typedef struct output_job {
 	const gold *g;
 	const metric *m;
+	int (*write)(const gold *g, const metric *m, lake_err *err);
 	lake_err err;
-	int rc;
-} json_job;
+	int rc;			/* DELTA_OK, DELTA_CONFLICT or DELTA_ERROR */
+} output_job;
+
+static int
+state_job(const gold *g, const metric *m, lake_err *err)
+{
+	(void)m;
+	return write_state(g, err);
+}
 
 static void *
-json_thread(void *arg)
+output_thread(void *arg)
 {
-	json_job *j = arg;
+	output_job *j = arg;
 
-	j->rc = write_json(j->g, j->m, &j->err);
+	j->rc = j->write(j->g, j->m, &j->err);
 	return NULL;
 }
 
-/* Publishes the CSV and the JSON; each waits only for its own fsyncs. */
+/*
+ * Commits the new state (when the run folded new rows) and publishes the
+ * CSV and the JSON, all at once: each waits only for its own fsyncs. All
+ * three derive from the same fold of committed silver, so their order
+ * does not matter: after a crash between them the rerun, finding the
+ * metrics table behind, writes them all again. An error outranks a
+ * conflict (the state lost a race; the caller starts over).
+ */
 static int
-publish_files(const gold *g, const metric *m, lake_err *err)
+write_outputs(const gold *g, const metric *m, int with_state, lake_err *err)
 {
-	json_job job = { g, m, { { 0 } }, -1 };
-	pthread_t tid;
-	int threaded = pthread_create(&tid, NULL, json_thread, &job) == 0;
-	int rc = write_csv(g, m, err);
+	output_job jobs[2] = {
+		{ g, m, write_json, { { 0 } }, DELTA_ERROR },
+		{ g, m, state_job, { { 0 } }, DELTA_ERROR },
+	};
+	int njobs = with_state ? 2 : 1, started[2] = { 0, 0 }, rc;
+	pthread_t tid[2];
 
-	if (threaded)
-		pthread_join(tid, NULL);
-	else
-		job.rc = write_json(g, m, &job.err);
-	if (rc == 0 && job.rc == -1) {
-		*err = job.err;
-		rc = -1;
+	for (int i = 0; i < njobs; i++)
+		started[i] = pthread_create(&tid[i], NULL, output_thread,
+		    &jobs[i]) == 0;
+	rc = write_csv(g, m, err) == -1 ? DELTA_ERROR : DELTA_OK;
+	for (int i = 0; i < njobs; i++) {
+		if (started[i])
+			pthread_join(tid[i], NULL);
+		else
+			output_thread(&jobs[i]);
+	}
+	for (int i = 0; i < njobs; i++) {
+		if (jobs[i].rc == DELTA_OK || rc == DELTA_ERROR)
+			continue;
+		rc = jobs[i].rc;
+		*err = jobs[i].err;
 	}
 	return rc;
 }
@@ -873,11 +899,8 @@ run_once(const char *lake, lake_err *err)
 			goto out;
 		if (g.nb > 0)
 			qsort(g.b, g.nb, sizeof(*g.b), cmp_branch);
-		if ((rc = write_state(&g, err)) != DELTA_OK)
-			goto out;
-		rc = DELTA_ERROR;
 	} else
-		g.silver_version = consumed;
+		g.silver_version = consumed;	/* only the outputs are behind */
 	if (mkdir(g.gold_dir, 0755) == -1 && errno != EEXIST) {
 		lake_err_errno(err, "cannot create %s", g.gold_dir);
 		goto out;
@@ -887,10 +910,10 @@ run_once(const char *lake, lake_err *err)
 		goto out;
 	}
 	compute(&g, m);
-	/* The files first: the metrics commit marks the outputs current. */
-	if (publish_files(&g, m, err) == -1)
-		goto out;
-	if ((rc = write_metrics_table(&g, m, err)) != DELTA_OK)
+	/* The metrics commit, last, marks the state and the files current. */
+	if ((rc = write_outputs(&g, m, consumed < g.silver_version,
+	    err)) != DELTA_OK ||
+	    (rc = write_metrics_table(&g, m, err)) != DELTA_OK)
 		goto out;
 	rc = DELTA_ERROR;
 	if (dsn != NULL && publish_postgres(&g, m, dsn, err) == -1)
