@@ -354,7 +354,8 @@ close_parts(lake_writer *w, lake_err *err)
 }
 
 /*
- * Makes the closed files durable before a commit may name them. A few
+ * Makes the closed files durable before a commit may name them: their
+ * data (sync_files) and their names (sync_dirs), run at once. A few
  * files: an fsync per file and per folder that gained entries. Many (an
  * increment spread over hundreds of dates): one syncfs(2), which is one
  * call but also waits for other writers' dirty data on the same file
@@ -363,9 +364,8 @@ close_parts(lake_writer *w, lake_err *err)
 #define SYNCFS_FROM_FILES 32
 
 static int
-sync_parts(lake_writer *w, lake_err *err)
+sync_files(lake_writer *w, lake_err *err)
 {
-	char dir[4096], last[4096] = "";
 	int fd;
 
 	if (w->nparts >= SYNCFS_FROM_FILES) {
@@ -385,6 +385,16 @@ sync_parts(lake_writer *w, lake_err *err)
 			return -1;
 		}
 	}
+	return 0;
+}
+
+static int
+sync_dirs(lake_writer *w, lake_err *err)
+{
+	char dir[4096], last[4096] = "";
+
+	if (w->nparts >= SYNCFS_FROM_FILES)
+		return 0;	/* sync_files' syncfs covers the folders */
 	for (int i = 0; i < w->nparts; i++) {
 		snprintf(dir, sizeof(dir), "%s", w->parts[i].abs_path);
 		*strrchr(dir, '/') = '\0';
@@ -404,12 +414,15 @@ sync_parts(lake_writer *w, lake_err *err)
 	return 0;
 }
 
-/* The data files' fsyncs, on a helper thread (see commit_durably). */
+/* One kind of sync for every writer, on a helper thread. */
 typedef struct sync_job {
 	lake_writer **ws;
 	int nws;
+	int (*sync)(lake_writer *w, lake_err *err);
 	lake_err err;
 	int rc;
+	pthread_t tid;
+	int threaded;
 } sync_job;
 
 static void *
@@ -419,32 +432,41 @@ sync_thread(void *arg)
 
 	j->rc = 0;
 	for (int k = 0; k < j->nws && j->rc == 0; k++)
-		j->rc = sync_parts(j->ws[k], &j->err);
+		j->rc = j->sync(j->ws[k], &j->err);
 	return NULL;
 }
 
 /*
- * Commits closed files: their fsyncs run on a helper thread while the
- * commit file is written and fsynced here, and the commit is published
- * (linked as the next version) only once both are durable.
+ * Commits closed files: their data and their folders are synced on two
+ * helper threads while the commit file is written and fsynced here, and
+ * the commit is published (linked as the next version) only once all
+ * three are durable.
  */
 static int
 commit_durably(lake_writer **ws, int nws, delta_commit *c, int64_t *version,
     lake_err *err)
 {
-	sync_job job = { ws, nws, { { 0 } }, -1 };
-	pthread_t tid;
-	int threaded = pthread_create(&tid, NULL, sync_thread, &job) == 0;
+	sync_job jobs[2] = {
+		{ ws, nws, sync_files, { { 0 } }, -1, 0, 0 },
+		{ ws, nws, sync_dirs, { { 0 } }, -1, 0, 0 },
+	};
 	int rc;
 
-	if (!threaded)
-		sync_thread(&job);
+	for (int i = 0; i < 2; i++)
+		jobs[i].threaded = pthread_create(&jobs[i].tid, NULL,
+		    sync_thread, &jobs[i]) == 0;
 	rc = delta_commit_prepare(c, err);
-	if (threaded)
-		pthread_join(tid, NULL);
-	if (job.rc == -1) {
+	for (int i = 0; i < 2; i++) {
+		if (jobs[i].threaded)
+			pthread_join(jobs[i].tid, NULL);
+		else
+			sync_thread(&jobs[i]);
+	}
+	for (int i = 0; i < 2; i++) {
+		if (jobs[i].rc == 0)
+			continue;
 		if (rc == DELTA_OK)
-			*err = job.err;
+			*err = jobs[i].err;
 		return DELTA_ERROR;
 	}
 	if (rc != DELTA_OK)
