@@ -493,15 +493,21 @@ append_line(lake_buf *b, json_t *action)
 }
 
 int
-fsync_dir(const char *dir)
+fsync_path(const char *path, int flags)
 {
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), rc;
+	int fd = open(path, flags | O_CLOEXEC), rc;
 
 	if (fd == -1)
 		return -1;
 	rc = fsync(fd);
 	close(fd);
 	return rc;
+}
+
+int
+fsync_dir(const char *dir)
+{
+	return fsync_path(dir, O_RDONLY | O_DIRECTORY);
 }
 
 static int

@@ -36,7 +36,9 @@ int delta_checkpoint_read(const char *path, int64_t version,
 /* A random (version 4) UUID as 36 characters. */
 void delta_uuid(char out[37]);
 
-/* fsync(2) of a folder, so new names in it survive a crash. */
+/* fsync(2) by path, opened with flags (any descriptor of the inode will
+ * do); fsync_dir() of a folder, so new names in it survive a crash. */
+int fsync_path(const char *path, int flags);
 int fsync_dir(const char *dir);
 
 /* Parses a Spark StructType schema string into a flat schema. */

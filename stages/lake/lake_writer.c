@@ -323,19 +323,6 @@ lake_writer_rows(const lake_writer *w)
 	return w->rows;
 }
 
-/* fsync(2) of a file by path (any descriptor of the inode will do). */
-static int
-fsync_path(const char *path, int flags)
-{
-	int fd = open(path, flags | O_CLOEXEC), rc;
-
-	if (fd == -1)
-		return -1;
-	rc = fsync(fd);
-	close(fd);
-	return rc;
-}
-
 /* Closes every file: its last row group and footer are written. */
 static int
 close_parts(lake_writer *w, lake_err *err)
@@ -400,14 +387,14 @@ sync_dirs(lake_writer *w, lake_err *err)
 		*strrchr(dir, '/') = '\0';
 		if (strcmp(dir, last) == 0)
 			continue;
-		if (fsync_path(dir, O_RDONLY | O_DIRECTORY) == -1) {
+		if (fsync_dir(dir) == -1) {
 			lake_err_errno(err, "fsync %s", dir);
 			return -1;
 		}
 		snprintf(last, sizeof(last), "%s", dir);
 	}
 	if (w->nparts > 0 && w->partition_column != NULL &&
-	    fsync_path(w->table_dir, O_RDONLY | O_DIRECTORY) == -1) {
+	    fsync_dir(w->table_dir) == -1) {
 		lake_err_errno(err, "fsync %s", w->table_dir);
 		return -1;
 	}
