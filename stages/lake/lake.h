@@ -66,6 +66,20 @@ int lake_writer_commit_with(lake_writer *w, delta_commit *c,
 /* The same for several writers of one table (e.g. one per thread). */
 int lake_writers_commit_with(lake_writer **ws, int nws, delta_commit *c,
     int64_t *version, lake_err *err);
+/*
+ * lake_writers_commit_with() in two steps, for a caller that must make
+ * something else durable before the commit becomes visible: prepare
+ * closes and syncs the files and writes the commit as a temp file (on
+ * failure the writers are freed and their files removed); publish links
+ * it as the next version and frees the writers, removing their files
+ * unless it returns DELTA_OK. A prepared commit that will not be
+ * published is dropped with lake_writer_abort() on each writer and
+ * delta_commit_free().
+ */
+int lake_writers_prepare(lake_writer **ws, int nws, delta_commit *c,
+    lake_err *err);
+int lake_writers_publish(lake_writer **ws, int nws, delta_commit *c,
+    int64_t *version, lake_err *err);
 void lake_writer_abort(lake_writer *w);
 
 /*

@@ -4,6 +4,8 @@
  * with nesting limited to LAKE_JSON_MAX_DEPTH. Strings are decoded with
  * their escapes, \u surrogate pairs included, into UTF-8.
  */
+#include <stddef.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -103,6 +105,67 @@ string_special(unsigned char c)
 }
 
 /*
+ * The first byte at or after p (before end) that ends a run of plain
+ * string characters, or end. Eight bytes at a time: a byte of the word
+ * is flagged when it is '"', '\\' or below 0x20 (the classic "has a zero
+ * byte" test, whose lowest flag is always exact). Delta's stats strings
+ * escape a quote every few characters, so the runs are short and the
+ * branch per byte of a plain loop was most of a log's parsing time.
+ */
+static const char *
+skip_plain(const char *p, const char *end)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	const uint64_t ones = 0x0101010101010101ULL;
+	const uint64_t highs = 0x8080808080808080ULL;
+
+	while (end - p >= 8) {
+		uint64_t v, quote, bslash, flags;
+
+		memcpy(&v, p, 8);
+		quote = v ^ (ones * '"');
+		bslash = v ^ (ones * '\\');
+		flags = ((quote - ones) & ~quote) | ((bslash - ones) & ~bslash) |
+		    ((v - ones * 0x20) & ~v);
+		flags &= highs;
+		if (flags != 0)
+			return p + __builtin_ctzll(flags) / 8;
+		p += 8;
+	}
+#endif
+	while (p < end && !string_special((unsigned char)*p))
+		p++;
+	return p;
+}
+
+/*
+ * The closing quote of the string whose opening quote is at p, or NULL:
+ * the first '"' after it that an even run of backslashes precedes (the
+ * decoder's own reading, as each escape is a backslash and one more
+ * character, a quote only in \\"). It bounds the decoded length, so a
+ * string is decoded in one pass; the decoder still checks its grammar.
+ */
+static const char *
+closing_quote(const char *p, const char *end)
+{
+	const char *from = p + 1;
+
+	for (;;) {
+		const char *q = memchr(from, '"', (size_t)(end - from));
+		size_t backslashes = 0;
+
+		if (q == NULL)
+			return NULL;
+		while (q - backslashes - 1 > p && q[-1 - (ptrdiff_t)backslashes]
+		    == '\\')
+			backslashes++;
+		if (backslashes % 2 == 0)
+			return q;
+		from = q + 1;
+	}
+}
+
+/*
  * Scans the string at s->p (on its opening quote). With out non-NULL,
  * decodes it there (room for as many bytes as the raw text; a \u escape
  * of 6 or 12 bytes never yields more than 4). Returns the decoded length
@@ -111,32 +174,31 @@ string_special(unsigned char c)
 static long
 scan_string(lake_json *s, char *out)
 {
+	const char *p, *end = s->end;
 	char *o = out;
 
 	if (expect(s, '"') == -1)
 		return -1;
-	while (s->p < s->end) {
-		const char *run = s->p;
+	for (p = s->p;;) {
+		const char *run = p;
 		unsigned char c;
 		unsigned cp, lo;
 
-		/* Most of a string is plain characters: copy them in runs. */
-		while (s->p < s->end && !string_special((unsigned char)*s->p))
-			s->p++;
-		if (out != NULL && s->p > run) {
-			memcpy(o, run, (size_t)(s->p - run));
-			o += s->p - run;
+		p = skip_plain(p, end);
+		if (out != NULL && p > run) {
+			memcpy(o, run, (size_t)(p - run));
+			o += p - run;
 		}
-		if (s->p >= s->end)
-			return -1;
-		c = (unsigned char)*s->p++;
-		if (c == '"')
+		if (p >= end)
+			return -1;	/* no closing quote */
+		c = (unsigned char)*p++;
+		if (c == '"') {
+			s->p = p;
 			return out != NULL ? o - out : 0;
-		if (c < 0x20)
+		}
+		if (c < 0x20 || p >= end)
 			return -1;
-		if (s->p >= s->end)
-			return -1;
-		c = (unsigned char)*s->p++;
+		c = (unsigned char)*p++;
 		switch (c) {
 		case '"': case '\\': case '/':
 			break;
@@ -146,17 +208,17 @@ scan_string(lake_json *s, char *out)
 		case 'r': c = '\r'; break;
 		case 't': c = '\t'; break;
 		case 'u':
-			if (s->end - s->p < 4 || hex4(s->p, &cp) == -1)
+			if (end - p < 4 || hex4(p, &cp) == -1)
 				return -1;
-			s->p += 4;
+			p += 4;
 			if (cp >= 0xdc00 && cp <= 0xdfff)
 				return -1;	/* a lone low surrogate */
 			if (cp >= 0xd800 && cp <= 0xdbff) {
-				if (s->end - s->p < 6 || s->p[0] != '\\' ||
-				    s->p[1] != 'u' || hex4(s->p + 2, &lo) ==
+				if (end - p < 6 || p[0] != '\\' ||
+				    p[1] != 'u' || hex4(p + 2, &lo) ==
 				    -1 || lo < 0xdc00 || lo > 0xdfff)
 					return -1;
-				s->p += 6;
+				p += 6;
 				cp = 0x10000 + ((cp - 0xd800) << 10) +
 				    (lo - 0xdc00);
 			}
@@ -169,7 +231,6 @@ scan_string(lake_json *s, char *out)
 		if (out != NULL)
 			*o++ = (char)c;
 	}
-	return -1;
 }
 
 static int
@@ -295,8 +356,8 @@ lake_json_object_begin(lake_json *s)
 int
 lake_json_next_key(lake_json *s, char *key, size_t key_size)
 {
-	const char *raw;
-	int c = lake_json_peek(s);
+	const char *q;
+	int c = lake_json_peek(s), fits;
 	long n;
 
 	if (c == '}') {
@@ -316,39 +377,46 @@ lake_json_next_key(lake_json *s, char *key, size_t key_size)
 	s->first = 0;
 	if (c != '"')
 		return -1;
-	raw = s->p;
-	if ((n = scan_string(s, NULL)) == -1)
+	if ((q = closing_quote(s->p, s->end)) == NULL)
 		return -1;
-	if ((size_t)(s->p - raw) - 2 < key_size) {
-		lake_json k;
-
-		lake_json_init(&k, raw, (size_t)(s->p - raw));
-		n = scan_string(&k, key);
-		key[n] = '\0';
-	} else {
-		key[0] = '\0';
-	}
+	/* A key too long for key[] is scanned but not kept. */
+	fits = (size_t)(q - s->p) - 1 < key_size;
+	if ((n = scan_string(s, fits ? key : NULL)) == -1)
+		return -1;
+	key[fits ? n : 0] = '\0';
 	return expect(s, ':') == -1 ? -1 : 1;
 }
 
 int
 lake_json_string(lake_json *s, char **out)
 {
-	lake_json probe;
-	const char *raw;
-	char *buf;
+	const char *q = NULL;
+	size_t room;
+	char *buf, *shrunk;
 	long n;
 
 	if (lake_json_peek(s) != '"')
 		return -1;
-	raw = s->p;
-	probe = *s;
-	if (scan_string(&probe, NULL) == -1)
+	/*
+	 * The raw text bounds the decoded length, so the string is decoded
+	 * in one pass: the rest of a short text (a Delta log line), else
+	 * the text up to the closing quote.
+	 */
+	room = (size_t)(s->end - s->p);
+	if (room > 4096) {
+		if ((q = closing_quote(s->p, s->end)) == NULL)
+			return -1;
+		room = (size_t)(q - s->p);
+	}
+	if ((buf = malloc(room)) == NULL)
 		return -1;
-	if ((buf = malloc((size_t)(probe.p - raw) + 1)) == NULL)
+	if ((n = scan_string(s, buf)) == -1) {
+		free(buf);
 		return -1;
-	n = scan_string(s, buf);
+	}
 	buf[n] = '\0';
+	if (room - (size_t)n > 256 && (shrunk = realloc(buf, (size_t)n + 1)))
+		buf = shrunk;
 	*out = buf;
 	return 0;
 }
@@ -386,7 +454,7 @@ lake_json_int64(lake_json *s, int64_t *v)
 
 /* In the object at s, the integer member key: 1 found, 0 not, -1 bad. */
 static int
-find_member_int(lake_json *s, const char *key, int64_t *v)
+find_member_int(lake_json *s, const char *key, int64_t *v, int stop)
 {
 	char k[64];
 	int rc, found = 0;
@@ -395,9 +463,11 @@ find_member_int(lake_json *s, const char *key, int64_t *v)
 		return -1;
 	while ((rc = lake_json_next_key(s, k, sizeof(k))) == 1) {
 		if (!found && strcmp(k, key) == 0 &&
-		    lake_json_int64(s, v) == 0)
+		    lake_json_int64(s, v) == 0) {
+			if (stop)
+				return 1;
 			found = 1;
-		else if (lake_json_skip(s) == -1)
+		} else if (lake_json_skip(s) == -1)
 			return -1;
 	}
 	return rc == -1 ? -1 : found;
@@ -412,7 +482,7 @@ lake_json_find_int(const char *text, const char *outer, const char *inner,
 
 	if (outer == NULL) {
 		lake_json_init(&s, text, strlen(text));
-		return find_member_int(&s, inner, v);
+		return find_member_int(&s, inner, v, 1);
 	}
 	mask = lake_json_find_ints(text, &outer, 1, inner, v);
 	return mask == -1 ? -1 : mask & 1;
@@ -436,7 +506,7 @@ lake_json_find_ints(const char *text, const char *const *outers, int n,
 			if (!(mask & 1 << i) && strcmp(key, outers[i]) == 0)
 				break;
 		if (i < n && lake_json_peek(&s) == '{') {
-			if ((rc = find_member_int(&s, inner, &v[i])) == -1)
+			if ((rc = find_member_int(&s, inner, &v[i], 0)) == -1)
 				return -1;
 			mask |= rc << i;
 		} else if (lake_json_skip(&s) == -1)

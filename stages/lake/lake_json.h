@@ -56,7 +56,9 @@ int lake_json_at_end(lake_json *s);
  * Looks up an integer member of a member object of a JSON object, as in
  * {"minValues": {"orderid": 12}}, or with outer NULL a member of the
  * object itself: 1 and *v when found, 0 when absent or not an integer,
- * -1 when the text is malformed.
+ * -1 when the text is malformed. With outer NULL the lookup stops at the
+ * member (numRecords leads Delta's stats): the text after it is not
+ * checked.
  */
 int lake_json_find_int(const char *text, const char *outer,
     const char *inner, int64_t *v);

@@ -424,14 +424,13 @@ sync_thread(void *arg)
 }
 
 /*
- * Commits closed files: their data and their folders are synced on two
- * helper threads while the commit file is written and fsynced here, and
- * the commit is published (linked as the next version) only once all
+ * Makes closed files committable: their data and their folders are synced
+ * on two helper threads while the commit file is written and fsynced
+ * here. Publishing (linking it as the next version) may follow once all
  * three are durable.
  */
 static int
-commit_durably(lake_writer **ws, int nws, delta_commit *c, int64_t *version,
-    lake_err *err)
+sync_and_prepare(lake_writer **ws, int nws, delta_commit *c, lake_err *err)
 {
 	sync_job jobs[2] = {
 		{ ws, nws, sync_files, { { 0 } }, -1, 0, 0 },
@@ -456,9 +455,7 @@ commit_durably(lake_writer **ws, int nws, delta_commit *c, int64_t *version,
 			*err = jobs[i].err;
 		return DELTA_ERROR;
 	}
-	if (rc != DELTA_OK)
-		return rc;
-	return delta_commit_publish(c, version, err);
+	return rc;
 }
 
 int
@@ -494,8 +491,8 @@ lake_writer_commit(lake_writer *w, const delta_snapshot *base,
 }
 
 int
-lake_writers_commit_with(lake_writer **ws, int nws, delta_commit *c,
-    int64_t *version, lake_err *err)
+lake_writers_prepare(lake_writer **ws, int nws, delta_commit *c,
+    lake_err *err)
 {
 	int rc = DELTA_ERROR;
 
@@ -512,11 +509,34 @@ lake_writers_commit_with(lake_writer **ws, int nws, delta_commit *c,
 				goto out;
 		}
 	}
-	rc = commit_durably(ws, nws, c, version, err);
+	rc = sync_and_prepare(ws, nws, c, err);
 out:
+	if (rc != DELTA_OK)
+		for (int k = 0; k < nws; k++)
+			writer_free(ws[k], 1);
+	return rc;
+}
+
+int
+lake_writers_publish(lake_writer **ws, int nws, delta_commit *c,
+    int64_t *version, lake_err *err)
+{
+	int rc = delta_commit_publish(c, version, err);
+
 	for (int k = 0; k < nws; k++)
 		writer_free(ws[k], rc != DELTA_OK);
 	return rc;
+}
+
+int
+lake_writers_commit_with(lake_writer **ws, int nws, delta_commit *c,
+    int64_t *version, lake_err *err)
+{
+	int rc = lake_writers_prepare(ws, nws, c, err);
+
+	if (rc != DELTA_OK)
+		return rc;
+	return lake_writers_publish(ws, nws, c, version, err);
 }
 
 int

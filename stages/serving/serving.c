@@ -12,13 +12,14 @@
  *   gold/branch_metrics.csv    RFC 4180, with a header
  *   gold/branch_metrics.json   the metrics, the busiest and the fastest
  *                              branch, when and from which silver version
- * and, last, gold/branch_metrics, a Delta table replaced each run.
+ * and gold/branch_metrics, a Delta table replaced each run.
  * The CSV and JSON are written to a temporary file, fsynced and renamed,
- * so a reader sees the old file or the new one, never half of one. The
- * state commit, the CSV and the JSON go on three threads, so their
- * fsyncs overlap: all three derive from committed silver, and a rerun
- * after a crash between them folds again to the same state. The metrics
- * table's txn version is what says all outputs are current.
+ * so a reader sees the old file or the new one, never half of one. All
+ * four are written at once, so their fsyncs overlap: they derive from
+ * committed silver, and a rerun after a crash between them folds again
+ * to the same state. The metrics table's txn version is what says all
+ * outputs are current, so its commit is published last, once the CSV
+ * and JSON are durable.
  *
  * Averages are exact (integer microseconds summed); p50 and p90 come from
  * the sketch, within 0.5% of the exact value of the same rank.
@@ -326,45 +327,83 @@ cmp_branch(const void *a, const void *b)
 	    ((const branch_state *)b)->name);
 }
 
-/* Replaces every live file of table with the rows written to w. */
+/*
+ * A replacement of every live file of a gold table by the rows written to
+ * w: durable, but not visible until published (so the metrics table can
+ * wait for the CSV and JSON it vouches for).
+ */
+typedef struct staged_table {
+	delta_snapshot *base;
+	delta_commit *c;
+	lake_writer *w;
+} staged_table;
+
+static void
+drop_table(staged_table *st)
+{
+	if (st->w != NULL)
+		lake_writer_abort(st->w);
+	delta_commit_free(st->c);
+	delta_snapshot_free(st->base);
+	memset(st, 0, sizeof(*st));
+}
+
+/* Stages the replacement; on failure w is freed and st left empty. */
+static int
+stage_table(const char *dir, const pq_schema *schema, lake_writer *w,
+    int64_t silver_version, const char *info, staged_table *st,
+    lake_err *err)
+{
+	memset(st, 0, sizeof(*st));
+	st->w = w;
+	if (delta_snapshot_load(dir, -1, &st->base, err) == DELTA_ERROR)
+		goto fail;
+	if ((st->c = delta_commit_begin(dir, st->base)) == NULL) {
+		lake_err_set(err, "out of memory");
+		goto fail;
+	}
+	if (st->base == NULL && delta_commit_set_metadata(st->c, schema, NULL,
+	    0, err) == -1)
+		goto fail;
+	for (size_t i = 0; st->base != NULL && i < st->base->nfiles; i++)
+		if (delta_commit_remove(st->c, st->base->files[i].path,
+		    err) == -1)
+			goto fail;
+	if (delta_commit_set_txn(st->c, APP, silver_version, err) == -1 ||
+	    delta_commit_set_info(st->c, "WRITE", info, err) == -1)
+		goto fail;
+	if (lake_writers_prepare(&st->w, 1, st->c, err) != DELTA_OK) {
+		st->w = NULL;	/* freed by prepare */
+		goto fail;
+	}
+	return DELTA_OK;
+fail:
+	drop_table(st);
+	return DELTA_ERROR;
+}
+
+/* Makes a staged replacement the table's next version; frees st. */
+static int
+publish_table(staged_table *st, lake_err *err)
+{
+	int64_t version;
+	int rc = lake_writers_publish(&st->w, 1, st->c, &version, err);
+
+	st->w = NULL;	/* freed by publish */
+	drop_table(st);
+	return rc;
+}
+
 static int
 replace_table(const char *dir, const pq_schema *schema, lake_writer *w,
     int64_t silver_version, const char *info, lake_err *err)
 {
-	delta_snapshot *base = NULL;
-	delta_commit *c = NULL;
-	int64_t version;
-	int rc;
+	staged_table st;
 
-	rc = delta_snapshot_load(dir, -1, &base, err);
-	if (rc == DELTA_ERROR) {
-		lake_writer_abort(w);
+	if (stage_table(dir, schema, w, silver_version, info, &st,
+	    err) != DELTA_OK)
 		return DELTA_ERROR;
-	}
-	if ((c = delta_commit_begin(dir, base)) == NULL) {
-		lake_writer_abort(w);
-		delta_snapshot_free(base);
-		lake_err_set(err, "out of memory");
-		return DELTA_ERROR;
-	}
-	rc = DELTA_ERROR;
-	if (base == NULL && delta_commit_set_metadata(c, schema, NULL, 0,
-	    err) == -1)
-		goto fail;
-	for (size_t i = 0; base != NULL && i < base->nfiles; i++)
-		if (delta_commit_remove(c, base->files[i].path, err) == -1)
-			goto fail;
-	if (delta_commit_set_txn(c, APP, silver_version, err) == -1 ||
-	    delta_commit_set_info(c, "WRITE", info, err) == -1)
-		goto fail;
-	rc = lake_writer_commit_with(w, c, &version, err);
-	w = NULL;
-fail:
-	if (w != NULL)
-		lake_writer_abort(w);
-	delta_commit_free(c);
-	delta_snapshot_free(base);
-	return rc;
+	return publish_table(&st, err);
 }
 
 static int
@@ -437,8 +476,10 @@ compute(const gold *g, metric *m)
 	}
 }
 
+/* Stages the metrics table's replacement (see write_outputs). */
 static int
-write_metrics_table(gold *g, const metric *m, lake_err *err)
+stage_metrics(const gold *g, const metric *m, staged_table *st,
+    lake_err *err)
 {
 	lake_writer *w = lake_writer_open(g->metrics_dir, &metrics_schema,
 	    NULL, NULL, err);
@@ -472,15 +513,19 @@ write_metrics_table(gold *g, const metric *m, lake_err *err)
 	snprintf(info, sizeof(info), "{\"operationParameters\":{\"stage\":"
 	    "\"serving\",\"silverVersion\":\"%" PRId64 "\"}}",
 	    g->silver_version);
-	return replace_table(g->metrics_dir, &metrics_schema, w,
-	    g->silver_version, info, err);
+	return stage_table(g->metrics_dir, &metrics_schema, w,
+	    g->silver_version, info, st, err);
 }
 
-/* Writes text to path through a temp file, fsync and rename. */
+/*
+ * Writes text to path through a temp file, fsync and rename. The new name
+ * is durable once the caller fsyncs the folder (write_outputs, once for
+ * the CSV and the JSON).
+ */
 static int
 publish(const char *path, const char *text, size_t len, lake_err *err)
 {
-	char tmp[4200], dir[4096];
+	char tmp[4200];
 	size_t done = 0;
 	int fd;
 
@@ -507,12 +552,6 @@ publish(const char *path, const char *text, size_t len, lake_err *err)
 		lake_err_errno(err, "cannot publish %s", path);
 		unlink(tmp);
 		return -1;
-	}
-	snprintf(dir, sizeof(dir), "%s", path);
-	*strrchr(dir, '/') = '\0';
-	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) != -1) {
-		(void)fsync(fd);
-		close(fd);
 	}
 	return 0;
 }
@@ -649,20 +688,48 @@ write_json(const gold *g, const metric *m, lake_err *err)
 	return rc;
 }
 
+/* Makes the names just renamed into dir durable. */
+static int
+sync_folder(const char *dir, lake_err *err)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd == -1 || fsync(fd) == -1) {
+		lake_err_errno(err, "fsync %s", dir);
+		if (fd != -1)
+			close(fd);
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
 /* One of the run's writes, on a helper thread (see write_outputs). */
 typedef struct output_job {
 	const gold *g;
 	const metric *m;
-	int (*write)(const gold *g, const metric *m, lake_err *err);
+	int (*write)(struct output_job *j);
+	staged_table *staged;	/* the metrics job's result */
 	lake_err err;
 	int rc;			/* DELTA_OK, DELTA_CONFLICT or DELTA_ERROR */
 } output_job;
 
 static int
-state_job(const gold *g, const metric *m, lake_err *err)
+json_job(output_job *j)
 {
-	(void)m;
-	return write_state(g, err);
+	return write_json(j->g, j->m, &j->err) == -1 ? DELTA_ERROR : DELTA_OK;
+}
+
+static int
+state_job(output_job *j)
+{
+	return write_state(j->g, &j->err);
+}
+
+static int
+metrics_job(output_job *j)
+{
+	return stage_metrics(j->g, j->m, j->staged, &j->err);
 }
 
 static void *
@@ -670,28 +737,35 @@ output_thread(void *arg)
 {
 	output_job *j = arg;
 
-	j->rc = j->write(j->g, j->m, &j->err);
+	j->rc = j->write(j);
 	return NULL;
 }
 
 /*
- * Commits the new state (when the run folded new rows) and publishes the
- * CSV and the JSON, all at once: each waits only for its own fsyncs. All
- * three derive from the same fold of committed silver, so their order
+ * Writes the run's outputs. The state commit (when the run folded new
+ * rows), the CSV, the JSON and the metrics table, staged (durable but
+ * not visible), all go at once, each waiting only for its own fsyncs.
+ * They all derive from the same fold of committed silver, so their order
  * does not matter: after a crash between them the rerun, finding the
- * metrics table behind, writes them all again. An error outranks a
- * conflict (the state lost a race; the caller starts over).
+ * metrics table behind, writes them all again. Then, last, the metrics
+ * commit is published: it is what says the CSV and JSON are current, so
+ * it waits for their renames to be durable (one fsync of the folder for
+ * both). An error outranks a
+ * conflict (a commit lost a race; the caller starts over).
  */
 static int
 write_outputs(const gold *g, const metric *m, int with_state, lake_err *err)
 {
-	output_job jobs[2] = {
-		{ g, m, write_json, { { 0 } }, DELTA_ERROR },
-		{ g, m, state_job, { { 0 } }, DELTA_ERROR },
+	staged_table metrics;
+	output_job jobs[3] = {
+		{ g, m, metrics_job, &metrics, { { 0 } }, DELTA_ERROR },
+		{ g, m, json_job, NULL, { { 0 } }, DELTA_ERROR },
+		{ g, m, state_job, NULL, { { 0 } }, DELTA_ERROR },
 	};
-	int njobs = with_state ? 2 : 1, started[2] = { 0, 0 }, rc;
-	pthread_t tid[2];
+	int njobs = with_state ? 3 : 2, started[3] = { 0, 0, 0 }, rc;
+	pthread_t tid[3];
 
+	memset(&metrics, 0, sizeof(metrics));
 	for (int i = 0; i < njobs; i++)
 		started[i] = pthread_create(&tid[i], NULL, output_thread,
 		    &jobs[i]) == 0;
@@ -708,7 +782,13 @@ write_outputs(const gold *g, const metric *m, int with_state, lake_err *err)
 		rc = jobs[i].rc;
 		*err = jobs[i].err;
 	}
-	return rc;
+	if (rc == DELTA_OK && sync_folder(g->gold_dir, err) == -1)
+		rc = DELTA_ERROR;
+	if (rc != DELTA_OK) {
+		drop_table(&metrics);
+		return rc;
+	}
+	return publish_table(&metrics, err);
 }
 
 /* --- gold in PostgreSQL ------------------------------------------- */
@@ -910,10 +990,8 @@ run_once(const char *lake, lake_err *err)
 		goto out;
 	}
 	compute(&g, m);
-	/* The metrics commit, last, marks the state and the files current. */
 	if ((rc = write_outputs(&g, m, consumed < g.silver_version,
-	    err)) != DELTA_OK ||
-	    (rc = write_metrics_table(&g, m, err)) != DELTA_OK)
+	    err)) != DELTA_OK)
 		goto out;
 	rc = DELTA_ERROR;
 	if (dsn != NULL && publish_postgres(&g, m, dsn, err) == -1)

@@ -88,6 +88,71 @@ test_strings(void)
 	EXPECT(lake_json_string(&s, &out) == -1, "a number read as a string");
 }
 
+/* Decodes text (one JSON string) with both lake_json and jansson. */
+static void
+expect_same_string(const char *text, const char *what)
+{
+	json_t *j = json_loads(text, JSON_DECODE_ANY, NULL);
+	lake_json s;
+	char *out = NULL;
+
+	lake_json_init(&s, text, strlen(text));
+	EXPECT(j != NULL && lake_json_string(&s, &out) == 0 &&
+	    lake_json_at_end(&s) && strcmp(out, json_string_value(j)) == 0,
+	    "%s: decoded differently from jansson", what);
+	free(out);
+	json_decref(j);
+}
+
+/*
+ * Plain runs are scanned eight bytes at a time: a quote, backslash or
+ * control byte must stop the scan at every offset in the word, and the
+ * decoded length is bounded by the rest of a short text or, past 4 KiB,
+ * by the closing quote, found by counting backslashes.
+ */
+static void
+test_string_runs(void)
+{
+	char text[6000], what[64];
+	lake_json s;
+	char *out;
+
+	for (int at = 0; at < 20; at++) {
+		int n = 0;
+
+		text[n++] = '"';
+		for (int i = 0; i < at; i++)
+			text[n++] = (char)('a' + i);
+		memcpy(text + n, "\\\\\\\"x\\\"", 7);	/* \\ \" x \" */
+		n += 7;
+		text[n++] = '"';
+		text[n] = '\0';
+		snprintf(what, sizeof(what), "escapes after %d plain bytes",
+		    at);
+		expect_same_string(text, what);
+		text[at + 1] = '\x01';	/* a raw control byte */
+		lake_json_init(&s, text, (size_t)n);
+		out = NULL;
+		EXPECT(lake_json_string(&s, &out) == -1,
+		    "a control byte after %d plain bytes accepted", at);
+		free(out);
+	}
+	/* Past 4 KiB, with escaped quotes and backslash pairs before a
+	 * quote: "\\" ends with an even run, so its quote closes. */
+	text[0] = '"';
+	for (int i = 1; i < 5000; i += 4)
+		memcpy(text + i, "ab\\\"", 4);
+	memcpy(text + 5001, "\\\\\"", 3);
+	text[5004] = '\0';
+	expect_same_string(text, "a long string");
+	/* The closing quote as the text's last byte; none at all. */
+	expect_same_string("\"\"", "the empty string");
+	lake_json_init(&s, "\"abc\\\"", 6);
+	out = NULL;
+	EXPECT(lake_json_string(&s, &out) == -1, "an unclosed string accepted");
+	free(out);
+}
+
 static void
 test_integers(void)
 {
@@ -188,6 +253,11 @@ test_find_int(void)
 	    "an absent object found");
 	EXPECT(lake_json_find_int("{\"minValues\":{\"orderid\":1", "minValues",
 	    "orderid", &v) == -1, "truncated stats accepted");
+	/* A top-level lookup stops at its member, as documented. */
+	EXPECT(lake_json_find_int("{\"numRecords\":7,\"minValues\":{", NULL,
+	    "numRecords", &v) == 1 && v == 7, "numRecords before a cut");
+	EXPECT(lake_json_find_int("{\"x\":1,\"numRecords\":", NULL,
+	    "numRecords", &v) == -1, "a cut before numRecords accepted");
 }
 
 /* What the writer appends for s[0..n), NUL-terminated in buf. */
@@ -277,6 +347,7 @@ main(void)
 {
 	test_grammar();
 	test_strings();
+	test_string_runs();
 	test_integers();
 	test_objects();
 	test_find_int();
