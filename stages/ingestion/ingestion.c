@@ -13,25 +13,21 @@
  * Exit status: 0 done (also when nothing was new), 1 failure, 2 usage,
  * 3 the source schema does not match what bronze expects.
  */
-#include <getopt.h>
 #include <pthread.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 
 #include "clock.h"
 #include "delta.h"
 #include "lake.h"
 #include "lake_format.h"
+#include "lake_stage.h"
 #include "log.h"
-#include "medallion_version.h"
 #include "source.h"
 
-#define EXIT_USAGE 2
 #define EXIT_SCHEMA 3
-#define MAX_ATTEMPTS 5
 
 typedef struct table_run {
 	const source_table *src;
@@ -315,81 +311,52 @@ run_once(const source_table *const *tables, int ntables, const char *lake,
 	return rc;
 }
 
+/* What the command line chose, and how the run ended, for main. */
+static const source_table *chosen[2];
+static int nchosen, schema_error;
+
+static int
+take_table(const char *name)
+{
+	const source_table *t;
+
+	if (strcmp(name, "orders") == 0)
+		t = &source_orders;
+	else if (strcmp(name, "ordershistory") == 0)
+		t = &source_ordershistory;
+	else {
+		fprintf(stderr, "ingestion: unknown table %s (orders or "
+		    "ordershistory)\n", name);
+		return LAKE_STAGE_EXIT_USAGE;
+	}
+	for (int i = 0; i < nchosen; i++)
+		if (chosen[i] == t)
+			return 0;	/* named twice: once is enough */
+	chosen[nchosen++] = t;
+	return 0;
+}
+
+static int
+run_chosen(const char *lake, lake_err *err)
+{
+	if (nchosen == 0) {
+		chosen[nchosen++] = &source_orders;
+		chosen[nchosen++] = &source_ordershistory;
+	}
+	return run_once(chosen, nchosen, lake, &schema_error, err);
+}
+
+static int
+failure_status(void)
+{
+	return schema_error ? EXIT_SCHEMA : 1;
+}
+
 int
 main(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "lake", required_argument, NULL, 'l' },
-		{ "table", required_argument, NULL, 't' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
-		{ NULL, 0, NULL, 0 },
-	};
-	const source_table *tables[2];
-	const char *lake = getenv("MEDALLION_LAKE");
-	int ntables = 0, verbose = 0, ch, rc = DELTA_ERROR, schema_error = 0;
-	int64_t t0 = clock_mono_us();
-	struct rusage ru;
-	lake_err err;
+	static const lake_stage stage = { "ingestion", usage, run_chosen,
+		"table", take_table, failure_status };
 
-	while ((ch = getopt_long(argc, argv, "hvV", longopts, NULL)) != -1) {
-		switch (ch) {
-		case 'l':
-			lake = optarg;
-			break;
-		case 't':
-			if (ntables == 2)
-				goto bad_usage;
-			if (strcmp(optarg, "orders") == 0)
-				tables[ntables++] = &source_orders;
-			else if (strcmp(optarg, "ordershistory") == 0)
-				tables[ntables++] = &source_ordershistory;
-			else {
-				fprintf(stderr, "ingestion: unknown table %s "
-				    "(orders or ordershistory)\n", optarg);
-				return EXIT_USAGE;
-			}
-			break;
-		case 'v':
-			verbose = 1;
-			break;
-		case 'h':
-			usage(stdout);
-			return 0;
-		case 'V':
-			printf("ingestion (medallion) %s\n", MEDALLION_VERSION);
-			return 0;
-		default:
-			goto bad_usage;
-		}
-	}
-	if (optind != argc)
-		goto bad_usage;
-	log_init("ingestion", verbose);
-	if (lake == NULL || *lake == '\0') {
-		log_warnx("no lake: set MEDALLION_LAKE or pass --lake DIR");
-		return EXIT_USAGE;
-	}
-	if (ntables == 0) {
-		tables[ntables++] = &source_orders;
-		tables[ntables++] = &source_ordershistory;
-	}
-	for (int attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
-		rc = run_once(tables, ntables, lake, &schema_error, &err);
-		if (rc != DELTA_CONFLICT)
-			break;
-		log_warnx("%s; starting over (attempt %d of %d)", err.msg,
-		    attempt + 1, MAX_ATTEMPTS);
-	}
-	if (rc != DELTA_OK) {
-		log_warnx("%s", err.msg);
-		return schema_error ? EXIT_SCHEMA : 1;
-	}
-	getrusage(RUSAGE_SELF, &ru);
-	log_info("done in %.2f s, peak RSS %ld MiB",
-	    (clock_mono_us() - t0) / 1e6, ru.ru_maxrss / 1024);
-	return 0;
-bad_usage:
-	usage(stderr);
-	return EXIT_USAGE;
+	return lake_stage_run_main(argc, argv, &stage);
 }

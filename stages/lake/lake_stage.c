@@ -15,52 +15,59 @@
 #define MAX_ATTEMPTS 5
 
 int
-lake_stage_main(int argc, char **argv, const char *name,
-    void (*usage)(FILE *out), lake_stage_run run)
+lake_stage_run_main(int argc, char **argv, const lake_stage *stage)
 {
-	static const struct option longopts[] = {
+	struct option longopts[] = {
 		{ "lake", required_argument, NULL, 'l' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
+		{ stage->option, required_argument, NULL, 'o' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *lake = getenv("MEDALLION_LAKE");
 	int64_t t0 = clock_mono_us();
-	int verbose = 0, ch, rc = DELTA_ERROR;
+	int verbose = 0, ch, status, rc = DELTA_ERROR;
 	struct rusage ru;
 	lake_err err;
 
+	if (stage->option == NULL)
+		longopts[3].name = NULL;	/* ends the table there */
 	while ((ch = getopt_long(argc, argv, "hvV", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'l':
 			lake = optarg;
 			break;
+		case 'o':
+			if ((status = stage->take_option(optarg)) != 0)
+				return status;
+			break;
 		case 'v':
 			verbose = 1;
 			break;
 		case 'h':
-			usage(stdout);
+			stage->usage(stdout);
 			return 0;
 		case 'V':
-			printf("%s (medallion) %s\n", name, MEDALLION_VERSION);
+			printf("%s (medallion) %s\n", stage->name,
+			    MEDALLION_VERSION);
 			return 0;
 		default:
-			usage(stderr);
-			return 2;
+			stage->usage(stderr);
+			return LAKE_STAGE_EXIT_USAGE;
 		}
 	}
 	if (optind != argc) {
-		usage(stderr);
-		return 2;
+		stage->usage(stderr);
+		return LAKE_STAGE_EXIT_USAGE;
 	}
-	log_init(name, verbose);
+	log_init(stage->name, verbose);
 	if (lake == NULL || *lake == '\0') {
 		log_warnx("no lake: set MEDALLION_LAKE or pass --lake DIR");
-		return 2;
+		return LAKE_STAGE_EXIT_USAGE;
 	}
 	for (int attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
 		err.msg[0] = '\0';
-		rc = run(lake, &err);
+		rc = stage->run(lake, &err);
 		if (rc != DELTA_CONFLICT)
 			break;
 		log_warnx("%s; starting over (attempt %d of %d)", err.msg,
@@ -68,10 +75,20 @@ lake_stage_main(int argc, char **argv, const char *name,
 	}
 	if (rc != DELTA_OK) {
 		log_warnx("%s", err.msg);
-		return 1;
+		return stage->failure_status != NULL ?
+		    stage->failure_status() : 1;
 	}
 	getrusage(RUSAGE_SELF, &ru);
 	log_info("done in %.3f s, peak RSS %ld MiB",
 	    (clock_mono_us() - t0) / 1e6, ru.ru_maxrss / 1024);
 	return 0;
+}
+
+int
+lake_stage_main(int argc, char **argv, const char *name,
+    void (*usage)(FILE *out), lake_stage_run run)
+{
+	const lake_stage stage = { name, usage, run, NULL, NULL, NULL };
+
+	return lake_stage_run_main(argc, argv, &stage);
 }

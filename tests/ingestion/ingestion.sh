@@ -119,6 +119,11 @@ same_as_source ordershistory historyid "after the schema is fixed"
 out=$(env -u MEDALLION_LAKE "$ingest" 2>&1); rc=$?
 h_eq "no lake is a usage error" "$rc" 2
 h_match "... with a clear message" "$out" 'set MEDALLION_LAKE'
+out=$("$ingest" --table order 2>&1); rc=$?
+h_eq "an unknown --table is a usage error" "$rc" 2
+h_match "... naming the tables it knows" "$out" 'unknown table order \(orders or ordershistory\)'
+out=$("$ingest" --table 2>&1); rc=$?
+h_eq "--table without a name is a usage error" "$rc" 2
 out=$(PGHOST=/nonexistent PGPORT=1 "$ingest" 2>&1); rc=$?
 h_eq "an unreachable PostgreSQL fails" "$rc" 1
 h_match "... saying where it tried" "$out" 'cannot connect to PostgreSQL'
