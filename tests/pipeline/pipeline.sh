@@ -149,18 +149,22 @@ kill_within() {
 	wait $pid 2>/dev/null
 }
 table() { "$lake" cat --columns "$2" "$1" | tail -n +2 | sort; }
+kill_rounds() {	# STAGE FOLDER OUTPUT-FN WANT: ten rounds of emptying the
+	# stage's FOLDER, a kill -9 within one run's time and a rerun, which
+	# must give WANT; sets $kills and $same (rounds that matched)
+	kills=0 same=0
+	for i in $(seq 1 10); do
+		rm -rf "${MEDALLION_LAKE:?}/$2"
+		kill_within "$span_ms" "$b/stages/$1/$1"
+		"$b/stages/$1/$1" 2>/dev/null &&
+			[ "$("$3" "$MEDALLION_LAKE")" = "$4" ] && same=$((same + 1))
+	done
+}
 silver_of() {	# LAKE: silver and rejected, as a rerun must reproduce them
 	table "$1/silver/allorders" historyid,status,orderid,branch,ordertime,updatedat | md5sum
 	table "$1/silver/rejected" historyid,reason | md5sum
 }
-want=$(silver_of "$H_TMP/reference")
-kills=0 same=0
-for i in $(seq 1 10); do
-	rm -rf "$MEDALLION_LAKE/silver"
-	kill_within "$span_ms" "$b/stages/transformation/transformation"
-	"$b/stages/transformation/transformation" 2>/dev/null &&
-		[ "$(silver_of "$MEDALLION_LAKE")" = "$want" ] && same=$((same + 1))
-done
+kill_rounds transformation silver silver_of "$(silver_of "$H_TMP/reference")"
 h_log "one transformation run takes $span_ms ms; kill -9 landed $kills times of 10"
 h_eq "after each kill, a rerun gives an uninterrupted run's silver and rejected" "$same" 10
 h_check "silver passes check" "$lake" check "$MEDALLION_LAKE/silver/allorders"
@@ -179,14 +183,7 @@ gold_of() {	# LAKE: what a rerun must reproduce (the JSON's time aside)
 	"$lake" cat "$1/gold/branch_state" | md5sum
 	"$lake" cat "$1/gold/branch_metrics" | md5sum
 }
-want=$(gold_of "$H_TMP/reference")
-kills=0 same=0
-for i in $(seq 1 10); do
-	rm -rf "$MEDALLION_LAKE/gold"
-	kill_within "$span_ms" "$b/stages/serving/serving"
-	"$b/stages/serving/serving" 2>/dev/null &&
-		[ "$(gold_of "$MEDALLION_LAKE")" = "$want" ] && same=$((same + 1))
-done
+kill_rounds serving gold gold_of "$(gold_of "$H_TMP/reference")"
 h_log "one serving run takes $span_ms ms; kill -9 landed $kills times of 10"
 h_eq "after each kill, a rerun gives an uninterrupted run's gold" "$same" 10
 
