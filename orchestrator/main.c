@@ -9,9 +9,10 @@
  *   medallion-orchestrator wait ID [--timeout 10m]
  *
  * A run submits each stage, polls its status with back-off (25 ms
- * growing to 2 s), retries FAILED and ERROR with capped exponential
- * back-off and jitter, and stops on KILLED, UNKNOWN, a submission the
- * server no longer knows, or a timeout (after killing the driver). Every
+ * growing to 2 s), retries FAILED, ERROR, UNKNOWN and a submission the
+ * server no longer knows (a driver lost with a restarted server) with
+ * capped exponential back-off and jitter, and stops on KILLED or a
+ * timeout (after killing the driver). Every
  * outcome has its own exit code, listed in usage(). Nothing waits without
  * a bound: RELAUNCHING and ERROR end by the stage timeout or the retries.
  */
@@ -93,8 +94,10 @@ usage(FILE *out)
 "                       default: ingestion -> transformation -> serving\n"
 "  --history FILE       SQLite history (default $MEDALLION_DATA/orchestrator.db,\n"
 "                       else ./orchestrator.db)\n"
-"  --token-file FILE    bearer token for the server\n"
+"  --token-file FILE    bearer token for the server (default\n"
+"                       $MEDALLION_TOKEN_FILE)\n"
 "  --jws-secret-file FILE  HS256 key (base64url) to sign a JWS per request\n"
+"                       (default $MEDALLION_JWS_SECRET_FILE)\n"
 "  --patience DURATION  how long to retry an unreachable server (default 60s)\n"
 "  --every DURATION     schedule: interval, e.g. 30s, 5m, 1h\n"
 "  --cron EXPR          schedule: five cron fields, in --tz\n"
@@ -109,7 +112,8 @@ usage(FILE *out)
 "\n"
 "exit status: 0 finished, 1 error, 2 usage, 3 a stage FAILED, 4 ERROR,\n"
 "5 KILLED, 6 UNKNOWN or forgotten by the server, 7 timeout, 8 server\n"
-"unreachable, 130 stopped by a signal\n");
+"unreachable, 130 stopped by a signal (3, 4 and 6 after the stage's\n"
+"retries)\n");
 }
 
 /* --- progress ------------------------------------------------------ */
@@ -287,7 +291,12 @@ run_stage(orch *o, int64_t run, int index, attempt_result *res)
 		orch_history_attempt(o->history, run, index, s->name, attempt,
 		    id, "SUBMITTED", submitted_at, 0, 0, -1, NULL);
 		follow(o, run, index, s, attempt, id, submitted_at, res);
-		if (res->exit != EXIT_FAILED && res->exit != EXIT_STAGE_ERROR)
+		/* A driver whose outcome was lost (its runner died with a
+		 * restarted server or container) is retried like a failure:
+		 * every stage is idempotent, so a rerun finishes what the
+		 * lost one did or finds it already committed. */
+		if (res->exit != EXIT_FAILED && res->exit != EXIT_STAGE_ERROR &&
+		    res->exit != EXIT_UNKNOWN)
 			return res->exit;
 		if (attempt <= s->retries && !stop_requested) {
 			int64_t d = retry_delay(s, attempt);
@@ -589,6 +598,15 @@ default_master(void)
 	return m;
 }
 
+/* An environment variable's value, or NULL when unset or empty. */
+static const char *
+env_or_null(const char *name)
+{
+	const char *v = getenv(name);
+
+	return v != NULL && *v != '\0' ? v : NULL;
+}
+
 static char *
 default_history(void)
 {
@@ -629,8 +647,9 @@ main(int argc, char **argv)
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
-	orch_client_opts copts = { default_master(), NULL, NULL, 60000000,
-		30000000 };
+	orch_client_opts copts = { default_master(),
+		env_or_null("MEDALLION_TOKEN_FILE"),
+		env_or_null("MEDALLION_JWS_SECRET_FILE"), 60000000, 30000000 };
 	const char *pipeline_file = NULL, *every = NULL, *cron = NULL;
 	const char *tz = "UTC", *cmd;
 	char *history_path = NULL, err[1024];

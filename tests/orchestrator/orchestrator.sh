@@ -120,16 +120,40 @@ wait $runner
 h_eq "a server restart mid-stage does not lose the driver" "$?" 0
 h_match "... the orchestrator said it was retrying" "$(cat "$H_TMP/err")" 'retrying for up to'
 
-# The server forgets the driver (a new state file): UNKNOWN, exit 6.
-o --pipeline "$H_TMP/pause.json" run 2>"$H_TMP/err" &
+# A runner killed with its stage (a server container restarting takes its
+# runners with it): the driver becomes UNKNOWN and the stage is submitted
+# again, so the run still finishes.
+: > "$mark/pause"
+echo '{"stages": [{"name": "pause", "backoff": "100ms"}]}' > "$H_TMP/pause-retry.json"
+o --pipeline "$H_TMP/pause-retry.json" run 2>"$H_TMP/err" &
 runner=$!
 h_wait_until 10 sh -c "curl -s '$H_URL/v1/submissions?state=RUNNING' | jq -e '.submissions | length > 0' >/dev/null"
-h_server_crash
-mv "$H_SERVER_DIR/state.db" "$H_SERVER_DIR/state.old"
-rm -f "$H_SERVER_DIR"/state.db-*
-h_server_start --port "$port"
+pkill -KILL -f "medallion-runner.*pause" 2>/dev/null
+kills=$?
+pkill -KILL -f "$H_STAGES_DIR/pause" 2>/dev/null
+h_eq "the runner was killed mid-stage" "$kills" 0
 wait $runner
-h_eq "a driver the server no longer knows ends the run with exit 6" "$?" 6
+h_eq "a driver lost with its runner is retried and the run finishes" "$?" 0
+h_match "... announcing the retry of the UNKNOWN driver" "$(cat "$H_TMP/err")" 'pause: UNKNOWN .*retry 1 of 2'
+h_eq "... and the stage ran to its end once" "$(wc -l < "$mark/pause")" 1
+h_eq "... both attempts are in the history" "$(o history --json | head -1 | jq -r '[.attempts[] | .state] | join(" ")')" "UNKNOWN FINISHED"
+
+# The server forgets the driver (a new state file): retried, or with no
+# retries left, exit 6.
+echo '{"stages": [{"name": "pause", "retries": 0}]}' > "$H_TMP/pause-once.json"
+for plan in pause-retry pause-once; do
+	o --pipeline "$H_TMP/$plan.json" run 2>"$H_TMP/err" &
+	runner=$!
+	h_wait_until 10 sh -c "curl -s '$H_URL/v1/submissions?state=RUNNING' | jq -e '.submissions | length > 0' >/dev/null"
+	h_server_crash
+	mv "$H_SERVER_DIR/state.db" "$H_SERVER_DIR/state.old"
+	rm -f "$H_SERVER_DIR"/state.db-*
+	h_server_start --port "$port"
+	wait $runner
+	echo $? > "$H_TMP/$plan.rc"
+done
+h_eq "a driver the server no longer knows is submitted again" "$(cat "$H_TMP/pause-retry.rc")" 0
+h_eq "... and with no retries left ends the run with exit 6" "$(cat "$H_TMP/pause-once.rc")" 6
 h_match "... with a clear message" "$(cat "$H_TMP/err")" 'no longer knows'
 
 # Unreachable server: bounded retries, exit 8.
@@ -170,6 +194,11 @@ h_server_start --port "$port" --token-file "$H_TMP/token"
 h_eq "without the token the server refuses" "$?" 1
 id=$("$orch" --token-file "$H_TMP/token" submit ingestion)
 h_match "with --token-file it accepts" "$id" '^driver-'
+id=$(MEDALLION_TOKEN_FILE=$H_TMP/token "$orch" submit ingestion)
+h_match "... and so does MEDALLION_TOKEN_FILE, as compose.yaml sets it" "$id" '^driver-'
+MEDALLION_TOKEN_FILE=$H_TMP/nosuchtoken "$orch" submit ingestion 2>"$H_TMP/err"
+h_eq "a MEDALLION_TOKEN_FILE that cannot be read is an error (exit 1)" "$?" 1
+h_match "... naming the file" "$(cat "$H_TMP/err")" 'nosuchtoken'
 h_server_stop
 head -c 32 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n' > "$H_TMP/jws.key"; chmod 600 "$H_TMP/jws.key"
 h_server_start --port "$port" --jws-secret-file "$H_TMP/jws.key"
