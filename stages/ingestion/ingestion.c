@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "clock.h"
+#include "copy_decode.h"
 #include "delta.h"
 #include "lake.h"
 #include "lake_format.h"
@@ -81,7 +82,10 @@ on_row(const pq_value *row, void *arg)
 	const pq_value *ts = &row[t->src->date_column];
 	const char *date = NULL;
 
-	if (!ts->is_null) {
+	/* ±infinity has no date: its rows go to the null partition
+	 * (date=__HIVE_DEFAULT_PARTITION__), as Hive and Spark put them. */
+	if (!ts->is_null && ts->v.i64 != COPY_TS_INFINITY &&
+	    ts->v.i64 != COPY_TS_MINUS_INFINITY) {
 		int64_t days = floor_div(ts->v.i64, 86400000000LL);
 
 		if (days != t->date_days) {

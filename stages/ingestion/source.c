@@ -1,24 +1,20 @@
 /*
  * source.c - PostgreSQL side of ingestion: snapshot, schema check, and
- * the COPY binary decoder.
- *
- * COPY's binary format: an 11-byte signature, a flags word and a header
- * extension, then one tuple per CopyData message: a 16-bit field count
- * (-1 ends the stream) and for each field a 32-bit length (-1 for NULL)
- * and the value in the type's binary send format, big-endian: int4,
- * timestamp as int64 microseconds since 2000-01-01, xid8 as uint64, and
- * varchar as its UTF-8 bytes. Every length is checked against the
- * message, so a surprise ends in an error, not a bad read.
+ * streaming COPY (FORMAT binary), whose messages copy_decode.c decodes:
+ * int4, timestamp (±infinity by its documented rule, never overflowed),
+ * xid8 as uint64, and varchar as its UTF-8 bytes.
  */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "copy_decode.h"
 #include "source.h"
 
-/* Microseconds between 1970-01-01 and PostgreSQL's epoch 2000-01-01. */
-#define PG_EPOCH_US 946684800000000LL
+/* The widest table a row buffer holds; the tables are checked against
+ * it before their COPY starts. */
+#define SOURCE_MAX_COLUMNS 16
 
 /*
  * Bronze columns are REQUIRED, as the source's are NOT NULL; the schema
@@ -240,82 +236,6 @@ source_end(source *s)
 	free(s);
 }
 
-static uint32_t
-be32(const char *p)
-{
-	const unsigned char *u = (const unsigned char *)p;
-
-	return (uint32_t)u[0] << 24 | (uint32_t)u[1] << 16 |
-	    (uint32_t)u[2] << 8 | u[3];
-}
-
-static uint64_t
-be64(const char *p)
-{
-	return (uint64_t)be32(p) << 32 | be32(p + 4);
-}
-
-/* Decodes one CopyData tuple into row; 1 at the trailer, -1 on error. */
-static int
-decode_tuple(const source_table *t, const char *p, int len, pq_value *row,
-    lake_err *err)
-{
-	const char *end = p + len;
-	int16_t nfields;
-
-	if (len < 2)
-		goto bad;
-	nfields = (int16_t)((unsigned char)p[0] << 8 | (unsigned char)p[1]);
-	p += 2;
-	if (nfields == -1)
-		return 1;
-	if (nfields != t->schema->ncols) {
-		lake_err_set(err, "%s: COPY sent %d fields, expected %d",
-		    t->name, nfields, t->schema->ncols);
-		return -1;
-	}
-	for (int c = 0; c < nfields; c++) {
-		pq_value *v = &row[c];
-		int32_t flen;
-
-		if (end - p < 4)
-			goto bad;
-		flen = (int32_t)be32(p);
-		p += 4;
-		memset(v, 0, sizeof(*v));
-		if (flen == -1) {
-			v->is_null = 1;
-			continue;
-		}
-		if (flen < 0 || flen > end - p)
-			goto bad;
-		switch (t->schema->cols[c].type) {
-		case PQ_INT32:
-			if (flen != 4)
-				goto bad;
-			v->v.i32 = (int32_t)be32(p);
-			break;
-		case PQ_INT64:		/* xid8 */
-		case PQ_TIMESTAMP:
-			if (flen != 8)
-				goto bad;
-			v->v.i64 = (int64_t)be64(p);
-			if (t->schema->cols[c].type == PQ_TIMESTAMP)
-				v->v.i64 += PG_EPOCH_US;
-			break;
-		default:
-			v->v.s.ptr = p;
-			v->v.s.len = (uint32_t)flen;
-			break;
-		}
-		p += flen;
-	}
-	return 0;
-bad:
-	lake_err_set(err, "%s: malformed COPY data", t->name);
-	return -1;
-}
-
 static int
 set_setting(PGconn *conn, const char *name, int64_t value, lake_err *err)
 {
@@ -373,17 +293,56 @@ copy_sql(const source_table *t)
 	return sql;
 }
 
+/*
+ * Decodes one CopyData message (the first one starts with the header)
+ * and hands its row, if it holds one, to row_cb, counting it in *rows.
+ * Returns COPY_ROW (also for a message holding only the header),
+ * COPY_END at the trailer, or COPY_ERROR.
+ */
+static int
+take_message(const source_table *t, const char *p, size_t n, int first,
+    pq_value *row, int (*row_cb)(const pq_value *row, void *arg), void *arg,
+    int64_t *rows, lake_err *err)
+{
+	int got;
+
+	if (first) {
+		long skip = copy_decode_header(t->name, p, n, err);
+
+		if (skip == -1)
+			return COPY_ERROR;
+		p += skip;
+		n -= (size_t)skip;
+		if (n == 0)
+			return COPY_ROW;	/* rows come in later messages */
+	}
+	got = copy_decode_tuple(t->name, t->schema, p, n, row,
+	    SOURCE_MAX_COLUMNS, err);
+	if (got != COPY_ROW)
+		return got;
+	if (row_cb(row, arg) == -1)
+		return COPY_ERROR;
+	(*rows)++;
+	return COPY_ROW;
+}
+
 int
 source_copy(source *s, const source_table *t, int64_t lo,
     int (*row_cb)(const pq_value *row, void *arg), void *arg,
     source_stats *stats, lake_err *err)
 {
-	pq_value row[16];
+	pq_value row[SOURCE_MAX_COLUMNS];
 	PGresult *res;
 	char *sql, *buf;
-	int len, header = 1, rc = 0, done = 0;
+	int len, first = 1, rc = 0, done = 0;
 
 	memset(stats, 0, sizeof(*stats));
+	if (t->schema->ncols > SOURCE_MAX_COLUMNS) {
+		lake_err_set(err, "%s: %d columns, more than the %d ingestion "
+		    "can hold; raise SOURCE_MAX_COLUMNS in source.c", t->name,
+		    t->schema->ncols, SOURCE_MAX_COLUMNS);
+		return -1;
+	}
 	if (set_setting(s->conn, "medallion.lo", lo, err) == -1 ||
 	    set_setting(s->conn, "medallion.hi", s->hi, err) == -1)
 		return -1;
@@ -409,37 +368,18 @@ source_copy(source *s, const source_table *t, int64_t lo,
 	}
 	PQclear(res);
 	while ((len = PQgetCopyData(s->conn, &buf, 0)) > 0) {
-		const char *p = buf;
-		int n = len;
-
 		stats->bytes += len;
-		if (header) {
-			uint32_t ext;
+		if (rc == 0 && !done) {
+			int got = take_message(t, buf, (size_t)len, first, row,
+			    row_cb, arg, &stats->rows, err);
 
-			/* PGCOPY\n\377\r\n\0, flags, extension length. */
-			if (n < 19 || memcmp(p, "PGCOPY\n\377\r\n\0", 11) != 0) {
-				lake_err_set(err, "%s: COPY did not start with "
-				    "the binary signature", t->name);
-				rc = -1;
-			} else {
-				ext = be32(p + 15);
-				if (ext > (uint32_t)(n - 19))
-					rc = -1;
-				p += 19 + ext;
-				n -= 19 + (int)ext;
-			}
-			header = 0;
-		}
-		if (rc == 0 && !done && n > 0) {
-			int got = decode_tuple(t, p, n, row, err);
-
-			if (got == 1)
+			if (got == COPY_END)
 				done = 1;
-			else if (got == -1 || row_cb(row, arg) == -1) {
+			else if (got == COPY_ERROR) {
 				rc = -1;
 				cancel(s->conn);
-			} else
-				stats->rows++;
+			}
+			first = 0;
 		}
 		PQfreemem(buf);
 		/* After an error, drain what the cancel did not stop, so the
