@@ -3,8 +3,9 @@
  *
  * Checks run cheapest first and a rejection names the first rule broken:
  * an unknown status needs no order; a missing order makes the event
- * wait; then duplicates, a delivery before its order, and a delivery
- * without a NEW event.
+ * wait; then a time outside the sane range (the event's or its
+ * order's), duplicates, a delivery before its order (a negative delivery
+ * time), and a delivery without a NEW event.
  */
 #include <string.h>
 
@@ -15,12 +16,19 @@ static const char *reasons[V_COUNT] = {
 	[V_DELIVERED_WITHOUT_NEW] = "DELIVERED without NEW",
 	[V_DELIVERY_BEFORE_ORDER] = "delivery earlier than its order",
 	[V_DUPLICATE] = "duplicated event",
+	[V_TIME_OUT_OF_RANGE] = "time outside years 1900-9999",
 };
 
 const char *
 verdict_reason(verdict v)
 {
 	return v >= 0 && v < V_COUNT ? reasons[v] : NULL;
+}
+
+static int
+sane_time(int64_t micros)
+{
+	return micros >= VALIDATE_TIME_MIN && micros < VALIDATE_TIME_END;
 }
 
 static int
@@ -40,6 +48,8 @@ validate_event(const char *status, size_t status_len, int have_order,
 		return V_UNKNOWN_STATUS;
 	if (!have_order)
 		return V_WAIT;
+	if (!sane_time(updatedat) || !sane_time(ordertime))
+		return V_TIME_OUT_OF_RANGE;
 	if (is_new) {
 		if (*flags & ORDER_HAS_NEW)
 			return V_DUPLICATE;

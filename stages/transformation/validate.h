@@ -23,8 +23,18 @@ typedef enum verdict {
 	V_DELIVERED_WITHOUT_NEW,
 	V_DELIVERY_BEFORE_ORDER,
 	V_DUPLICATE,
+	V_TIME_OUT_OF_RANGE,	/* event or order time outside the sane range */
 	V_COUNT
 } verdict;
+
+/*
+ * The sane range of event and order times: [1900-01-01, 10000-01-01)
+ * UTC, in microseconds since 1970. Outside it a time is an error in the
+ * source (PostgreSQL's ±infinity, a year 294,247), and a delivery time
+ * computed from it would be meaningless or overflow.
+ */
+#define VALIDATE_TIME_MIN (-2208988800LL * 1000000)
+#define VALIDATE_TIME_END (253402300800LL * 1000000)
 
 /* The reason text stored in silver/rejected, or NULL for non-rejections. */
 const char *verdict_reason(verdict v);

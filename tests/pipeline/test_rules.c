@@ -50,6 +50,51 @@ test_validate(void)
 	EXPECT(verdict_reason(V_KEEP) == NULL, "no reason for a keep");
 }
 
+/*
+ * Times outside 1900..9999 (PostgreSQL's ±infinity as ingestion stores
+ * them, a corrupted year) are refused, whatever the status, before they
+ * can reach a delivery time; a negative delivery time is refused too.
+ */
+static void
+test_time_range(void)
+{
+	static const char *statuses[] = { "NEW", "INTRANSIT", "DELIVERED" };
+	const int64_t bad[] = { INT64_MAX, -INT64_MAX, INT64_MIN,
+		VALIDATE_TIME_END, VALIDATE_TIME_MIN - 1 };
+	uint8_t f;
+	int all = 1;
+
+	for (size_t s = 0; s < 3; s++)
+		for (size_t b = 0; b < sizeof(bad) / sizeof(bad[0]); b++) {
+			size_t n = strlen(statuses[s]);
+
+			f = ORDER_HAS_NEW;
+			all &= validate_event(statuses[s], n, 1, &f, bad[b], 0,
+			    0) == V_TIME_OUT_OF_RANGE;
+			all &= validate_event(statuses[s], n, 1, &f, H, bad[b],
+			    0) == V_TIME_OUT_OF_RANGE;
+			all &= f == ORDER_HAS_NEW;
+		}
+	EXPECT(all, "event or order times outside the range are rejected, "
+	    "flags untouched");
+	f = 0;
+	EXPECT(validate_event("NEW", 3, 1, &f, VALIDATE_TIME_MIN,
+	    VALIDATE_TIME_MIN, 0) == V_KEEP, "1900-01-01 is in range");
+	EXPECT(validate_event("DELIVERED", 9, 1, &f, VALIDATE_TIME_END - 1,
+	    VALIDATE_TIME_MIN, 0) == V_KEEP, "9999-12-31 23:59:59.999999 is in "
+	    "range, and its delivery time does not overflow");
+	f = ORDER_HAS_NEW;
+	EXPECT(validate_event("DELIVERED", 9, 1, &f, 10 * H - 1, 10 * H, 0) ==
+	    V_DELIVERY_BEFORE_ORDER, "a negative delivery time is rejected");
+	EXPECT(validate_event("DELIVERED", 9, 1, &f, 10 * H, 10 * H, 0) ==
+	    V_KEEP, "a zero delivery time is kept");
+	EXPECT(validate_event("DELIVERED", 9, 0, &f, INT64_MAX, 0, 0) ==
+	    V_WAIT, "without its order an event waits: the order's time is "
+	    "checked when it comes");
+	EXPECT(strcmp(verdict_reason(V_TIME_OUT_OF_RANGE),
+	    "time outside years 1900-9999") == 0, "reason text");
+}
+
 static void
 test_order_index(void)
 {
@@ -189,6 +234,7 @@ int
 main(void)
 {
 	test_validate();
+	test_time_range();
 	test_order_index();
 	test_sketch();
 	return expect_report("test_rules");
