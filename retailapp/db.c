@@ -59,6 +59,42 @@ rdb_connect(rdb *db)
 	}
 }
 
+int
+rdb_check(const char *dsn, char *err, size_t errlen)
+{
+	PGconn *conn = PQconnectdb(dsn);
+	PGresult *res = NULL;
+	int rc = -1;
+
+	if (conn == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	if (PQstatus(conn) != CONNECTION_OK) {
+		snprintf(err, errlen, "cannot connect to PostgreSQL: %s",
+		    PQerrorMessage(conn));
+		goto out;
+	}
+	/* The tables the app writes, and its right to write them. */
+	res = PQexec(conn, "SELECT has_table_privilege('orders', 'INSERT') AND "
+	    "has_table_privilege('ordershistory', 'INSERT')");
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		snprintf(err, errlen, "the retail schema is not there: %s",
+		    PQresultErrorMessage(res));
+		goto out;
+	}
+	if (strcmp(PQgetvalue(res, 0, 0), "t") != 0) {
+		snprintf(err, errlen, "role %s may not insert into orders and "
+		    "ordershistory (use medallion_app)", PQuser(conn));
+		goto out;
+	}
+	rc = 0;
+out:
+	PQclear(res);
+	PQfinish(conn);
+	return rc;
+}
+
 void
 rdb_close(rdb *db)
 {

@@ -29,6 +29,11 @@ typedef struct rdb_event {
 
 /* Connects, retrying with back-off while *stop is 0. 0, or -1. */
 int rdb_connect(rdb *db);
+/*
+ * One connection attempt and a read of the schema, for health checks:
+ * 0 when the app could write now, else -1 with the reason in err.
+ */
+int rdb_check(const char *dsn, char *err, size_t errlen);
 void rdb_close(rdb *db);
 /* Latest time in the database (µs since 1970), 0 when empty; -1 error. */
 int rdb_latest_time(rdb *db, int64_t *out);

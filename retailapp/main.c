@@ -41,6 +41,7 @@ typedef struct app {
 	uint64_t seed;
 	long bulk;
 	int quiet, json, color;
+	int check;			/* --check: health check only */
 	const char *dsn;
 	/* shared state, under lock */
 	pthread_mutex_t lock;
@@ -84,6 +85,8 @@ usage(FILE *f)
 "                      parallel (default: one connection per CPU)\n"
 "  --dsn DSN           libpq connection string instead of the environment\n"
 "                      (no passwords in it: use PGPASSFILE)\n"
+"  --check             connect once, check the schema and the role's\n"
+"                      rights, and exit (0 ready, 1 not): a health check\n"
 "  --quiet             no line per event, only the summary\n"
 "  --json              events and summary as JSON lines\n"
 "  --version, --help\n"
@@ -125,6 +128,7 @@ parse_options(app *a, int argc, char **argv)
 		{"bulk", required_argument, NULL, 'b'},
 		{"dsn", required_argument, NULL, 'd'},
 		{"quiet", no_argument, NULL, 'q'},
+		{"check", no_argument, NULL, 'C'},
 		{"json", no_argument, NULL, 'j'},
 		{"version", no_argument, NULL, 'V'},
 		{"help", no_argument, NULL, 'h'},
@@ -172,6 +176,9 @@ parse_options(app *a, int argc, char **argv)
 			break;
 		case 'q':
 			a->quiet = 1;
+			break;
+		case 'C':
+			a->check = 1;
 			break;
 		case 'j':
 			a->json = 1;
@@ -459,6 +466,15 @@ main(int argc, char **argv)
 
 	log_init("medallion-retailapp", 0);
 	parse_options(&a, argc, argv);
+	if (a.check) {
+		char err[1024];
+
+		if (rdb_check(a.dsn ? a.dsn : "", err, sizeof(err)) == -1) {
+			log_warnx("%s", err);
+			return 1;
+		}
+		return 0;
+	}
 	if (a.bulk > 0 && a.events < 0)
 		a.events = 0;	/* --bulk alone: load and stop */
 	a.color = !a.json && isatty(STDOUT_FILENO) && getenv("NO_COLOR") ==

@@ -26,8 +26,17 @@ invariants() {	# prints the number of broken rules (0 = all hold)
 	    GROUP BY 1, 2 HAVING count(*) > 1) x)"
 }
 
-# Concurrent writers: overlapping transactions, invariants hold.
+# --check: the health check compose runs.
 eval "$(pg_env_app)"
+h_check "--check: medallion_app on the retail schema is ready" "$app" --check
+(eval "$(pg_env_pipeline)"; "$app" --check) 2>"$H_TMP/check.err"
+h_eq "--check: a role that may not insert fails (exit 1)" "$?" 1
+h_match "... naming the role" "$(cat "$H_TMP/check.err")" 'role medallion_pipeline may not insert'
+PGDATABASE=nosuchdb "$app" --check 2>"$H_TMP/check.err"
+h_eq "--check: no such database fails at once (exit 1)" "$?" 1
+h_match "... saying why" "$(cat "$H_TMP/check.err")" 'cannot connect to PostgreSQL'
+
+# Concurrent writers: overlapping transactions, invariants hold.
 h_check "4 concurrent writers, 3000 events" "$app" --events 3000 --connections 4 --quiet
 h_eq "3000 events recorded" "$(q "SELECT count(*) FROM ordershistory")" 3000
 h_eq "lifecycle invariants hold after a concurrent run" "$(invariants)" 0
