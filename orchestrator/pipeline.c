@@ -7,12 +7,12 @@
  * a stage is submitted, from the orchestrator's environment or a file,
  * so secrets stay out of the pipeline file and out of argv.
  */
-#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "duration.h"
 #include "medallion_version.h"
 #include "pipeline.h"
 
@@ -26,28 +26,7 @@ static const char *default_stages[] = { "ingestion", "transformation",
 int
 orch_parse_duration(const char *s, int64_t *us)
 {
-	char *end;
-	long long v;
-
-	if (s == NULL || !isdigit((unsigned char)*s))
-		return -1;
-	errno = 0;
-	v = strtoll(s, &end, 10);
-	if (errno != 0 || v < 0)
-		return -1;
-	if (strcmp(end, "ms") == 0)
-		*us = v * 1000;
-	else if (*end == '\0' || strcmp(end, "s") == 0)
-		*us = v * 1000000;
-	else if (strcmp(end, "m") == 0)
-		*us = v * 60000000;
-	else if (strcmp(end, "h") == 0)
-		*us = v * 3600000000LL;
-	else if (strcmp(end, "d") == 0)
-		*us = v * 86400000000LL;
-	else
-		return -1;
-	return 0;
+	return duration_parse(s, us, NULL, 0);
 }
 
 static void
@@ -140,13 +119,17 @@ duration_field(json_t *st, const char *key, int64_t *out, const char *where,
     char *err, size_t errlen)
 {
 	json_t *v = json_object_get(st, key);
+	char why[128];
 
 	if (v == NULL)
 		return 0;
-	if (!json_is_string(v) || orch_parse_duration(json_string_value(v),
-	    out) == -1) {
+	if (!json_is_string(v)) {
 		snprintf(err, errlen, "%s: %s must be a duration such as \"30s\""
 		    ", \"5m\" or \"1h\"", where, key);
+		return -1;
+	}
+	if (duration_parse(json_string_value(v), out, why, sizeof(why)) == -1) {
+		snprintf(err, errlen, "%s: %s: %s", where, key, why);
 		return -1;
 	}
 	return 0;
@@ -288,14 +271,74 @@ nomem:
 	return -1;
 }
 
+/* Fills p from a parsed pipeline file; where names it in messages. */
+static int
+pipeline_from_json(json_t *root, const char *where, orch_pipeline *p,
+    char *err, size_t errlen)
+{
+	static const char *keys[] = { "name", "stages", NULL };
+	json_t *stages = json_object_get(root, "stages"), *st;
+	size_t i;
+
+	if (!json_is_object(root)) {
+		snprintf(err, errlen, "%s: a pipeline file is a JSON object",
+		    where);
+		return -1;
+	}
+	if (check_keys(root, keys, where, err, errlen) == -1)
+		return -1;
+	if (!json_is_array(stages) || json_array_size(stages) == 0) {
+		snprintf(err, errlen, "%s: \"stages\" must be a non-empty array",
+		    where);
+		return -1;
+	}
+	p->name = strdup(json_string_value(json_object_get(root, "name")) ?:
+	    "pipeline");
+	p->stages = calloc(json_array_size(stages), sizeof(*p->stages));
+	if (p->name == NULL || p->stages == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	json_array_foreach(stages, i, st) {
+		p->nstages++;
+		if (load_stage(st, &p->stages[i], (int)i, err, errlen) == -1) {
+			char inner[512];
+
+			snprintf(inner, sizeof(inner), "%s", err);
+			snprintf(err, errlen, "%s: %s", where, inner);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+int
+orch_pipeline_parse(const char *text, size_t len, const char *where,
+    orch_pipeline *p, char *err, size_t errlen)
+{
+	json_error_t jerr;
+	json_t *root;
+	int rc;
+
+	memset(p, 0, sizeof(*p));
+	if ((root = json_loadb(text, len, 0, &jerr)) == NULL) {
+		snprintf(err, errlen, "%s:%d: %s", where, jerr.line, jerr.text);
+		return -1;
+	}
+	rc = pipeline_from_json(root, where, p, err, errlen);
+	json_decref(root);
+	if (rc == -1)
+		orch_pipeline_free(p);
+	return rc;
+}
+
 int
 orch_pipeline_load(const char *path, orch_pipeline *p, char *err,
     size_t errlen)
 {
-	static const char *keys[] = { "name", "stages", NULL };
 	json_error_t jerr;
-	json_t *root, *stages, *st;
-	size_t i;
+	json_t *root;
+	int rc;
 
 	memset(p, 0, sizeof(*p));
 	if (path == NULL) {
@@ -310,38 +353,11 @@ orch_pipeline_load(const char *path, orch_pipeline *p, char *err,
 		snprintf(err, errlen, "%s:%d: %s", path, jerr.line, jerr.text);
 		return -1;
 	}
-	stages = json_object_get(root, "stages");
-	if (!json_is_object(root) || check_keys(root, keys, path, err,
-	    errlen) == -1)
-		goto fail;
-	if (!json_is_array(stages) || json_array_size(stages) == 0) {
-		snprintf(err, errlen, "%s: \"stages\" must be a non-empty array",
-		    path);
-		goto fail;
-	}
-	p->name = strdup(json_string_value(json_object_get(root, "name")) ?:
-	    "pipeline");
-	p->stages = calloc(json_array_size(stages), sizeof(*p->stages));
-	if (p->name == NULL || p->stages == NULL) {
-		snprintf(err, errlen, "out of memory");
-		goto fail;
-	}
-	json_array_foreach(stages, i, st) {
-		p->nstages++;
-		if (load_stage(st, &p->stages[i], (int)i, err, errlen) == -1) {
-			char inner[512];
-
-			snprintf(inner, sizeof(inner), "%s", err);
-			snprintf(err, errlen, "%s: %s", path, inner);
-			goto fail;
-		}
-	}
+	rc = pipeline_from_json(root, path, p, err, errlen);
 	json_decref(root);
-	return 0;
-fail:
-	json_decref(root);
-	orch_pipeline_free(p);
-	return -1;
+	if (rc == -1)
+		orch_pipeline_free(p);
+	return rc;
 }
 
 void

@@ -7,6 +7,7 @@
 #ifndef ORCH_PIPELINE_H
 #define ORCH_PIPELINE_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include <jansson.h>
@@ -40,6 +41,10 @@ typedef struct orch_pipeline {
 /* Loads path, or the default when path is NULL. */
 int orch_pipeline_load(const char *path, orch_pipeline *p, char *err,
     size_t errlen);
+/* Parses a pipeline file's text held in memory; where names it in
+ * messages (tests and the fuzz target use it). */
+int orch_pipeline_parse(const char *text, size_t len, const char *where,
+    orch_pipeline *p, char *err, size_t errlen);
 void orch_pipeline_free(orch_pipeline *p);
 int orch_pipeline_find(const orch_pipeline *p, const char *stage);
 /* A stage with the default settings (for `submit` of any stage). */
@@ -53,7 +58,8 @@ json_t *orch_stage_request(const orch_stage *s, char *err, size_t errlen);
 int orch_read_first_line(const char *path, char *out, size_t len, char *err,
     size_t errlen);
 
-/* "90s", "5m", "250ms", "2h", "1d" (a bare number is seconds). */
+/* "90s", "5m", "250ms", "2h", "1d" (a bare number is seconds); -1 for
+ * text that is not one or that overflows (common/duration.h). */
 int orch_parse_duration(const char *s, int64_t *us);
 
 #endif

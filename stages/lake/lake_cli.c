@@ -12,7 +12,6 @@
  * comes from the Delta log. Exit status: 0 success, 1 failure, 2 usage,
  * 3 when check finds a problem.
  */
-#include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -23,6 +22,7 @@
 #include <jansson.h>
 
 #include "delta.h"
+#include "duration.h"
 #include "lake_format.h"
 #include "log.h"
 #include "medallion_version.h"
@@ -72,26 +72,18 @@ usage(FILE *out)
 	    "exit status: 0 ok, 1 error, 2 usage, 3 check found problems\n");
 }
 
+/* --retain's duration in whole seconds (vacuum's resolution). */
 static int
-parse_duration(const char *s, int64_t *seconds)
+parse_retain(const char *s, int64_t *seconds)
 {
-	char *end;
-	long long v;
+	char why[128];
+	int64_t us;
 
-	errno = 0;
-	v = strtoll(s, &end, 10);
-	if (errno != 0 || end == s || v < 0)
+	if (duration_parse(s, &us, why, sizeof(why)) == -1) {
+		log_warnx("--retain: %s", why);
 		return -1;
-	if (*end == '\0' || strcmp(end, "s") == 0)
-		*seconds = v;
-	else if (strcmp(end, "m") == 0)
-		*seconds = v * 60;
-	else if (strcmp(end, "h") == 0)
-		*seconds = v * 3600;
-	else if (strcmp(end, "d") == 0)
-		*seconds = v * 86400;
-	else
-		return -1;
+	}
+	*seconds = us / 1000000;
 	return 0;
 }
 
@@ -669,11 +661,8 @@ main(int argc, char **argv)
 			}
 			break;
 		case 'r':
-			if (parse_duration(optarg, &o.retain_seconds) == -1) {
-				log_warnx("--retain wants a duration such as "
-				    "0s, 30m or 168h, not %s", optarg);
+			if (parse_retain(optarg, &o.retain_seconds) == -1)
 				return EXIT_USAGE;
-			}
 			break;
 		case 'd':
 			o.dry_run = 1;

@@ -1,6 +1,7 @@
 /*
  * test_schedule.c - unit tests of schedule.c (intervals and cron, in UTC
- * and in another zone) and of the pipeline file's duration parser.
+ * and in another zone), of the pipeline file's duration parser, and of
+ * a pipeline file's durations that do not fit.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +26,32 @@ utc(int y, int mo, int d, int h, int mi)
 	tm.tm_hour = h;
 	tm.tm_min = mi;
 	return (int64_t)timegm(&tm) * S;
+}
+
+/* Issue 20: this timeout wrapped to about 0.45 s and the stage was
+ * killed; now the file is refused, naming the stage and the key. */
+static void
+test_pipeline_timeout(void)
+{
+	static const char wrapped[] = "{\"stages\":[{\"name\":\"ingestion\","
+	    "\"timeout\":\"18446744073710s\"}]}";
+	static const char fits[] = "{\"stages\":[{\"name\":\"ingestion\","
+	    "\"timeout\":\"106751991d\",\"backoff\":\"250ms\"}]}";
+	orch_pipeline p;
+	char err[512] = "";
+
+	EXPECT(orch_pipeline_parse(wrapped, strlen(wrapped), "p.json", &p, err,
+	    sizeof(err)) == -1 && strstr(err, "timeout") != NULL &&
+	    strstr(err, "too long") != NULL && strstr(err, "ingestion") != NULL,
+	    "an overflowing timeout is refused: %s", err);
+	EXPECT(orch_pipeline_parse(fits, strlen(fits), "p.json", &p, err,
+	    sizeof(err)) == 0, "the longest timeout loads: %s", err);
+	if (p.nstages == 1)
+		EXPECT(p.stages[0].timeout_us == 106751991LL * 86400 * S &&
+		    p.stages[0].backoff_us == 250000, "its values");
+	orch_pipeline_free(&p);
+	EXPECT(orch_pipeline_parse("[1]", 3, "p.json", &p, err, sizeof(err)) ==
+	    -1 && strstr(err, "object") != NULL, "not an object: %s", err);
 }
 
 int
@@ -82,5 +109,8 @@ main(void)
 	EXPECT(orch_parse_duration("2h", &us) == 0 && us == 7200 * S, "h");
 	EXPECT(orch_parse_duration("1w", &us) == -1, "unknown unit");
 	EXPECT(orch_parse_duration("-5s", &us) == -1, "negative");
+	EXPECT(orch_parse_duration("18446744073710s", &us) == -1,
+	    "a duration past int64 microseconds is refused, not wrapped");
+	test_pipeline_timeout();
 	return expect_report("test_schedule");
 }
