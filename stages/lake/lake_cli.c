@@ -5,7 +5,8 @@
  *   medallion-lake log TABLE         one line per version
  *   medallion-lake schema TABLE|FILE columns and types
  *   medallion-lake cat TABLE|FILE    rows as CSV (or --json lines)
- *   medallion-lake check TABLE       every logged file exists and matches
+ *   medallion-lake check TABLE       every logged file exists and matches,
+ *                                    and each commit its own metrics
  *   medallion-lake vacuum TABLE      remove files no version references
  *
  * A thin layer over the lake library: everything it knows about a table
@@ -54,7 +55,9 @@ usage(FILE *out)
 	    "  cat TABLE|FILE      rows as CSV with a header (--json: one "
 	    "object per line)\n"
 	    "  check TABLE         verify every logged file exists with its "
-	    "size and row count\n"
+	    "size and row count,\n"
+	    "                      and each commit's adds match its "
+	    "commitInfo metrics\n"
 	    "  vacuum TABLE        remove files that no version references\n"
 	    "\n"
 	    "options:\n"
@@ -168,48 +171,95 @@ cmd_ls(const char *table, const cli_opts *o)
 
 /* --- log ----------------------------------------------------------- */
 
+/* What one commit file holds: its actions counted, and its commitInfo
+ * and first txn (references the caller drops with commit_summary_free). */
+typedef struct commit_summary {
+	size_t adds;
+	size_t removes;
+	int64_t rows;		/* the adds' numRecords */
+	size_t adds_without_rows;	/* adds whose stats lack numRecords */
+	size_t bad_lines;	/* lines that are not JSON objects */
+	json_t *info;
+	json_t *txn;
+} commit_summary;
+
 static void
-summarize_commit(const char *table, int64_t v, const cli_opts *o)
+commit_summary_free(commit_summary *c)
 {
-	char path[4096], *line = NULL, when[64] = "";
-	size_t cap = 0, adds = 0, removes = 0;
-	int64_t rows = 0, ts = 0;
-	const char *op = "";
-	json_t *info = NULL, *txn = NULL;
+	json_decref(c->info);
+	json_decref(c->txn);
+	memset(c, 0, sizeof(*c));
+}
+
+static void
+count_add(commit_summary *c, json_t *add)
+{
+	json_t *st = json_loads(json_string_value(json_object_get(add,
+	    "stats")) ?: "{}", 0, NULL);
+	json_t *n = json_object_get(st, "numRecords");
+
+	c->adds++;
+	if (json_is_integer(n))
+		c->rows += json_integer_value(n);
+	else
+		c->adds_without_rows++;
+	json_decref(st);
+}
+
+/* Reads version v's commit file; -1 (logged) when it cannot be read. */
+static int
+read_commit(const char *table, int64_t v, commit_summary *c)
+{
+	char path[4096], *line = NULL;
+	size_t cap = 0;
 	FILE *f;
 
-	snprintf(path, sizeof(path), "%s/_delta_log/%020" PRId64 ".json",
-	    table, v);
+	memset(c, 0, sizeof(*c));
+	if (snprintf(path, sizeof(path), "%s/_delta_log/%020" PRId64 ".json",
+	    table, v) >= (int)sizeof(path)) {
+		log_warnx("%s: path too long", table);
+		return -1;
+	}
 	if ((f = fopen(path, "re")) == NULL) {
 		log_warn("%s", path);
-		return;
+		return -1;
 	}
 	while (getline(&line, &cap, f) > 0) {
 		json_t *a = json_loads(line, 0, NULL), *x;
 
-		if ((x = json_object_get(a, "add")) != NULL) {
-			json_t *st = json_loads(json_string_value(
-			    json_object_get(x, "stats")) ?: "{}", 0, NULL);
-
-			adds++;
-			rows += json_integer_value(json_object_get(st,
-			    "numRecords"));
-			json_decref(st);
-		} else if (json_object_get(a, "remove") != NULL)
-			removes++;
+		if (!json_is_object(a) && line[strspn(line, " \t\r\n")] != '\0')
+			c->bad_lines++;
+		if ((x = json_object_get(a, "add")) != NULL)
+			count_add(c, x);
+		else if (json_object_get(a, "remove") != NULL)
+			c->removes++;
 		else if ((x = json_object_get(a, "commitInfo")) != NULL &&
-		    info == NULL)
-			info = json_incref(x);
+		    c->info == NULL)
+			c->info = json_incref(x);
 		else if ((x = json_object_get(a, "txn")) != NULL &&
-		    txn == NULL)
-			txn = json_incref(x);
+		    c->txn == NULL)
+			c->txn = json_incref(x);
 		json_decref(a);
 	}
 	free(line);
 	fclose(f);
-	if (info != NULL) {
-		op = json_string_value(json_object_get(info, "operation")) ?: "";
-		ts = json_integer_value(json_object_get(info, "timestamp"));
+	return 0;
+}
+
+static void
+summarize_commit(const char *table, int64_t v, const cli_opts *o)
+{
+	char when[64] = "";
+	const char *op = "";
+	commit_summary c;
+	int64_t ts;
+
+	if (read_commit(table, v, &c) == -1)
+		return;
+	if (c.info != NULL) {
+		op = json_string_value(json_object_get(c.info, "operation")) ?:
+		    "";
+		ts = json_integer_value(json_object_get(c.info, "timestamp"));
 		if (ts > 0)
 			lake_format_timestamp(when, sizeof(when), ts * 1000);
 		when[19] = '\0';
@@ -217,37 +267,35 @@ summarize_commit(const char *table, int64_t v, const cli_opts *o)
 	if (o->json) {
 		json_t *obj = json_pack("{s:I, s:s, s:s, s:I, s:I, s:I}",
 		    "version", (json_int_t)v, "timestamp", when, "operation", op,
-		    "filesAdded", (json_int_t)adds, "filesRemoved",
-		    (json_int_t)removes, "rowsAdded", (json_int_t)rows);
+		    "filesAdded", (json_int_t)c.adds, "filesRemoved",
+		    (json_int_t)c.removes, "rowsAdded", (json_int_t)c.rows);
 
-		if (txn != NULL)
-			json_object_set(obj, "txn", txn);
+		if (c.txn != NULL)
+			json_object_set(obj, "txn", c.txn);
 		print_json(obj);
 	} else {
 		printf("v%-5" PRId64 " %-19s %-14s +%zu files (%" PRId64
-		    " rows) -%zu files", v, when, op, adds, rows, removes);
-		if (txn != NULL)
+		    " rows) -%zu files", v, when, op, c.adds, c.rows,
+		    c.removes);
+		if (c.txn != NULL)
 			printf("  txn %s=%" PRId64, json_string_value(
-			    json_object_get(txn, "appId")) ?: "?",
-			    (int64_t)json_integer_value(json_object_get(txn,
+			    json_object_get(c.txn, "appId")) ?: "?",
+			    (int64_t)json_integer_value(json_object_get(c.txn,
 			    "version")));
 		putchar('\n');
 	}
-	json_decref(info);
-	json_decref(txn);
+	commit_summary_free(&c);
 }
 
-static int
-cmd_log(const char *table, const cli_opts *o)
+/* The first version whose commit file is still there (older ones may
+ * have been cleaned up after a checkpoint). */
+static int64_t
+first_commit_file(const char *table, int64_t newest)
 {
-	delta_snapshot *snap = load(table, o);
 	char path[4096];
-	int64_t first = 0;
+	int64_t first;
 
-	if (snap == NULL)
-		return 1;
-	/* Commits older than a checkpoint may have been cleaned up. */
-	for (first = snap->version; first > 0; first--) {
+	for (first = newest; first > 0; first--) {
 		struct stat st;
 
 		snprintf(path, sizeof(path), "%s/_delta_log/%020" PRId64
@@ -255,7 +303,18 @@ cmd_log(const char *table, const cli_opts *o)
 		if (stat(path, &st) == -1)
 			break;
 	}
-	for (int64_t v = first; v <= snap->version; v++)
+	return first;
+}
+
+static int
+cmd_log(const char *table, const cli_opts *o)
+{
+	delta_snapshot *snap = load(table, o);
+
+	if (snap == NULL)
+		return 1;
+	for (int64_t v = first_commit_file(table, snap->version);
+	    v <= snap->version; v++)
 		summarize_commit(table, v, o);
 	delta_snapshot_free(snap);
 	return 0;
@@ -536,6 +595,67 @@ cmd_cat(const char *target, const cli_opts *o)
 
 /* --- check and vacuum ---------------------------------------------- */
 
+/*
+ * A count in commitInfo.operationMetrics (Spark writes them as strings,
+ * "3000"), or -1 when it is absent or not a count.
+ */
+static int64_t
+info_metric(json_t *info, const char *key)
+{
+	json_t *v = json_object_get(json_object_get(info, "operationMetrics"),
+	    key);
+	const char *s = json_string_value(v);
+	int64_t n = 0;
+
+	if (json_is_integer(v))
+		return json_integer_value(v) >= 0 ? json_integer_value(v) : -1;
+	if (s == NULL || *s == '\0')
+		return -1;
+	for (; *s; s++)
+		if (*s < '0' || *s > '9' || __builtin_mul_overflow(n, 10, &n) ||
+		    __builtin_add_overflow(n, *s - '0', &n))
+			return -1;
+	return n;
+}
+
+/*
+ * Checks one commit against its own commitInfo, which our writers (and
+ * Spark) put on its first line: a commit that lost its trailing lines
+ * still replays, and only numOutputRows and numFiles, set against the
+ * adds that are left, tell. Returns the number of problems, logged.
+ */
+static size_t
+check_commit(const char *table, int64_t v)
+{
+	commit_summary c;
+	int64_t rows, files;
+	size_t bad = 0;
+
+	if (read_commit(table, v, &c) == -1)
+		return 1;
+	rows = info_metric(c.info, "numOutputRows");
+	files = info_metric(c.info, "numFiles");
+	if (c.bad_lines > 0) {
+		log_warnx("%s: version %" PRId64 ": %zu lines of its commit are "
+		    "not JSON actions", table, v, c.bad_lines);
+		bad++;
+	}
+	if (rows >= 0 && c.adds_without_rows == 0 && rows != c.rows) {
+		log_warnx("%s: version %" PRId64 ": commitInfo says %" PRId64
+		    " output rows, its %zu adds hold %" PRId64 " (a commit cut "
+		    "short?)", table, v, rows, c.adds, c.rows);
+		bad++;
+	}
+	if (files >= 0 && files != (int64_t)c.adds) {
+		log_warnx("%s: version %" PRId64 ": commitInfo says %" PRId64
+		    " files, the commit adds %zu (a commit cut short?)", table,
+		    v, files, c.adds);
+		bad++;
+	}
+	commit_summary_free(&c);
+	return bad;
+}
+
 static int
 cmd_check(const char *table, const cli_opts *o)
 {
@@ -578,6 +698,9 @@ cmd_check(const char *table, const cli_opts *o)
 		}
 		pq_reader_close(r);
 	}
+	for (int64_t v = first_commit_file(table, snap->version);
+	    v <= snap->version; v++)
+		bad += check_commit(table, v);
 	if (o->json)
 		print_json(json_pack("{s:I, s:I, s:I}", "version",
 		    (json_int_t)snap->version, "files",
