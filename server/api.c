@@ -27,6 +27,9 @@
 #define JSON_TYPE "application/json;charset=utf-8"
 #define LIST_DEFAULT_LIMIT 50
 #define LIST_MAX_LIMIT 1000
+/* Rows per transaction when clear forgets finished drivers: requests wait
+ * for one batch at most, not for the whole clear. */
+#define CLEAR_BATCH 256
 
 static const char *const driver_states[] = {"SUBMITTED", "RUNNING",
     "FINISHED", "FAILED", "KILLED", "ERROR", "RELAUNCHING", "UNKNOWN", NULL};
@@ -215,16 +218,49 @@ handle_status(server *s, const char *id, api_response *resp)
 	store_driver_free(&d);
 }
 
+/* A driver's two log files, named as the runner names them. */
+static void
+remove_logs(const char *id, void *arg)
+{
+	const server *s = arg;
+	static const char *const streams[] = {"stdout", "stderr"};
+	char path[4096];
+	size_t i;
+	int n;
+
+	for (i = 0; i < 2; i++) {
+		n = snprintf(path, sizeof(path), "%s/%s.%s", s->log_dir, id,
+		    streams[i]);
+		if (n < 0 || (size_t)n >= sizeof(path)) {
+			log_warnx("%s: log path under %s is too long; its log "
+			    "files are left in place", id, s->log_dir);
+			continue;
+		}
+		if (unlink(path) == -1 && errno != ENOENT)
+			log_warn("cannot remove the log file %s of a forgotten "
+			    "driver; remove it by hand", path);
+	}
+}
+
+int
+api_forget_finished(server *s, int64_t ended_before_us, int max)
+{
+	return store_delete_finished(s->st, ended_before_us, max, remove_logs,
+	    s);
+}
+
 static void
 handle_clear(server *s, api_response *resp)
 {
-	int n = store_clear_finished(s->st);
+	int n, total = 0;
 
+	while ((n = api_forget_finished(s, INT64_MAX, CLEAR_BATCH)) > 0)
+		total += n;
 	if (n < 0) {
 		respond_internal(resp, "cannot clear the state store");
 		return;
 	}
-	log_info("clear: forgot %d finished driver(s)", n);
+	log_info("clear: forgot %d finished driver(s) and their logs", total);
 	respond_json(resp, 200, proto_clear_response());
 }
 
@@ -304,13 +340,69 @@ query_int(const api_request *req, const char *key, long def, long lo,
 	return 0;
 }
 
+/* A list page: the JSON items, and the id of the last one when more
+ * rows follow (for ?before=). */
+struct list_page {
+	json_t *items;
+	int limit;
+	int rows;
+	char last_id[64];
+};
+
+static int
+page_one(const store_driver *d, void *arg)
+{
+	struct list_page *p = arg;
+
+	/* One row past the page is read only to know that more follow. */
+	if (p->rows++ == p->limit)
+		return 1;
+	snprintf(p->last_id, sizeof(p->last_id), "%s", d->id);
+	return list_one(d, p->items);
+}
+
+/* ?before=ID as a submission order; INT64_MAX without it. 0 or a 400. */
+static int
+list_before(server *s, const api_request *req, int64_t *before_seq,
+    api_response *resp)
+{
+	const char *before = req->query(req->query_ctx, "before");
+	char msg[256];
+	int rc;
+
+	*before_seq = INT64_MAX;
+	if (before == NULL)
+		return 0;
+	if ((rc = store_driver_seq(s->st, before, before_seq)) < 0) {
+		respond_internal(resp, "cannot read the state store");
+		return -1;
+	}
+	if (rc == 0) {
+		snprintf(msg, sizeof(msg), "Query parameter 'before' names no "
+		    "submission: '%.80s' (it may have been removed by "
+		    "retention); start again from the newest.", before);
+		respond_error(resp, 400, msg);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Pages: ?offset=N skips N rows (its cost grows with N); ?before=ID
+ * starts just below submission ID, which costs the same at any depth.
+ * nextBefore, the last id of a page that has more after it, is the
+ * cursor of the next page.
+ */
 static void
 handle_list(server *s, const api_request *req, api_response *resp)
 {
 	const char *state = req->query(req->query_ctx, "state");
+	const char *before = req->query(req->query_ctx, "before");
+	struct list_page page;
 	char msg[256];
 	long limit, offset;
-	json_t *msgj, *items;
+	int64_t before_seq;
+	json_t *msgj;
 	int total;
 
 	if (state != NULL && !valid_state(state)) {
@@ -327,22 +419,31 @@ handle_list(server *s, const api_request *req, api_response *resp)
 		respond_error(resp, 400, msg);
 		return;
 	}
-	items = json_array();
+	if (list_before(s, req, &before_seq, resp) == -1)
+		return;
+	memset(&page, 0, sizeof(page));
+	page.items = json_array();
+	page.limit = (int)limit;
 	total = store_count(s->st, state);
-	if (items == NULL || total < 0 || store_list(s->st, state, (int)limit,
-	    (int)offset, list_one, items) == -1) {
-		json_decref(items);
+	if (page.items == NULL || total < 0 || store_list(s->st, state,
+	    before_seq, (int)limit + 1, (int)offset, page_one, &page) == -1) {
+		json_decref(page.items);
 		respond_internal(resp, "cannot read the state store");
 		return;
 	}
 	msgj = json_pack("{s:s, s:s, s:b, s:o, s:i, s:i, s:i}",
 	    "action", "SubmissionListResponse",
 	    "serverSparkVersion", PROTO_SERVER_SPARK_VERSION,
-	    "success", 1, "submissions", items, "total", total,
+	    "success", 1, "submissions", page.items, "total", total,
 	    "limit", (int)limit, "offset", (int)offset);
-	if (msgj != NULL && offset + limit < total)
+	if (msgj != NULL && before == NULL && offset + limit < total)
 		json_object_set_new(msgj, "nextOffset",
 		    json_integer(offset + limit));
+	if (msgj != NULL && before != NULL)
+		json_object_set_new(msgj, "before", json_string(before));
+	if (msgj != NULL && page.rows > page.limit)
+		json_object_set_new(msgj, "nextBefore",
+		    json_string(page.last_id));
 	respond_json(resp, 200, msgj);
 }
 

@@ -25,10 +25,20 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "duration.h"
 #include "log.h"
 #include "medallion_version.h"
 #include "proto.h"
 #include "server.h"
+
+/* Finished drivers older than this are deleted, with their logs. */
+#define RETAIN_DEFAULT_US (30 * 86400 * 1000000LL)
+/* Retention looks for expired drivers this often, deleting at most
+ * RETAIN_BATCH per step; while it finds full batches it steps again on
+ * the next scheduler tick (100 ms), so a backlog drains in the background
+ * and a request never waits for more than one batch. */
+#define RETAIN_EVERY_US (1000000LL)
+#define RETAIN_BATCH 256
 
 /* The signal handler's only link to the context: a pipe and a flag. */
 static volatile sig_atomic_t *signal_stopping;
@@ -69,6 +79,9 @@ usage(FILE *f)
 "                          NAME alone passes the server's own value\n"
 "                          (repeatable; e.g. --stage-env PGHOST)\n"
 "  --stage-env-file FILE   NAME=VALUE lines, as --stage-env\n"
+"  --retain DURATION       delete finished drivers (and their log files)\n"
+"                          that ended longer ago than this: 90s, 12h, 30d;\n"
+"                          0 or forever keeps them (default 30d)\n"
 "Security:\n"
 "  --jws-secret-file FILE  require 'Authorization: Bearer <JWS>' (HS256,\n"
 "                          BASE64URL key of >= 256 bits, as Spark's JWSFilter)\n"
@@ -107,6 +120,24 @@ parse_long(const char *s, const char *opt, long lo, long hi)
 		exit(2);
 	}
 	return v;
+}
+
+/* --retain: a duration (common/duration.c), or "forever"; 0 keeps
+ * drivers forever too. */
+static int64_t
+parse_retention(const char *s)
+{
+	char err[256];
+	int64_t us;
+
+	if (strcmp(s, "forever") == 0)
+		return 0;
+	if (duration_parse(s, &us, err, sizeof(err)) == -1) {
+		fprintf(stderr, "medallion-server: --retain: %s, or forever\n",
+		    err);
+		exit(2);
+	}
+	return us;
 }
 
 static int
@@ -213,7 +244,7 @@ parse_args(server *s, int argc, char **argv)
 	enum { O_HOST = 256, O_PORT, O_PORT_FILE, O_DATA, O_STATE, O_STAGES,
 	    O_LOGS, O_LAKE, O_HISTORY, O_MAXRUN, O_GRACE, O_RELAUNCH, O_BACKOFF, O_MAXCONN,
 	    O_IDLE, O_THREADS, O_ENV, O_ENVFILE, O_JWS, O_TOKEN, O_INSECURE,
-	    O_VERSION };
+	    O_VERSION, O_RETAIN };
 	static const struct option opts[] = {
 		{"host", required_argument, NULL, O_HOST},
 		{"port", required_argument, NULL, O_PORT},
@@ -233,6 +264,7 @@ parse_args(server *s, int argc, char **argv)
 		{"threads", required_argument, NULL, O_THREADS},
 		{"stage-env", required_argument, NULL, O_ENV},
 		{"stage-env-file", required_argument, NULL, O_ENVFILE},
+		{"retain", required_argument, NULL, O_RETAIN},
 		{"jws-secret-file", required_argument, NULL, O_JWS},
 		{"token-file", required_argument, NULL, O_TOKEN},
 		{"insecure", no_argument, NULL, O_INSECURE},
@@ -255,6 +287,7 @@ parse_args(server *s, int argc, char **argv)
 	s->max_connections = 256;
 	s->idle_timeout_s = 30;
 	s->threads = 2;
+	s->retain_us = RETAIN_DEFAULT_US;
 	if (data == NULL)
 		data = "data";
 	while ((c = getopt_long(argc, argv, "vh", opts, NULL)) != -1) {
@@ -285,6 +318,7 @@ parse_args(server *s, int argc, char **argv)
 		    "--threads", 1, 64); break;
 		case O_ENV: add_stage_env(s, optarg); break;
 		case O_ENVFILE: load_stage_env_file(s, optarg); break;
+		case O_RETAIN: s->retain_us = parse_retention(optarg); break;
 		case O_JWS: jws = optarg; break;
 		case O_TOKEN: token = optarg; break;
 		case O_INSECURE: s->insecure = 1; break;
@@ -396,9 +430,38 @@ write_port_file(const server *s)
 		fatal("cannot write --port-file %s", s->port_file);
 }
 
+/*
+ * One retention step on the scheduler thread: at most RETAIN_BATCH
+ * expired drivers and their logs. Returns 1 when the batch was full (more
+ * may be waiting), so the next tick steps again without waiting a second.
+ */
+static int
+retain_step(server *s, int backlog)
+{
+	int64_t now = clock_mono_us();
+	int n;
+
+	if (s->retain_us <= 0 || (!backlog && now - s->last_retain_us <
+	    RETAIN_EVERY_US))
+		return 0;
+	s->last_retain_us = now;
+	n = api_forget_finished(s, clock_now_us() - s->retain_us,
+	    RETAIN_BATCH);
+	if (n < 0) {
+		log_warnx("retention: cannot delete expired drivers from %s; "
+		    "trying again in a second", s->state_path);
+		return 0;
+	}
+	if (n > 0)
+		log_debug("retention: deleted %d finished driver(s)", n);
+	return n == RETAIN_BATCH;
+}
+
 static void
 run_scheduler(server *s)
 {
+	int backlog = 0;
+
 	struct pollfd pfd = {s->wake_fd[0], POLLIN, 0};
 	char drain[64];
 
@@ -409,6 +472,7 @@ run_scheduler(server *s)
 		if (s->stopping)
 			break;
 		driver_tick(s);
+		backlog = retain_step(s, backlog);
 	}
 }
 

@@ -4,8 +4,12 @@
  * Request counts by status code live in memory (atomics, bumped by the
  * HTTP threads). Submissions by state and the submit-to-RUNNING latency
  * histogram are read from the state store at scrape time, so they survive
- * restarts and agree with what status answers.
+ * restarts and agree with what status answers. Both are counters that
+ * triggers keep up to date in the store (server.sql), so a scrape reads
+ * 22 rows whatever the number of submissions; the histogram's buckets
+ * are the rows of launch_latency.
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,11 +19,6 @@
 static const int counted_codes[METRICS_NCODES - 1] = {
 	200, 400, 403, 404, 405, 413, 429, 468, 500, 503, 0,
 };
-
-static const double latency_buckets[] = {
-	0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
-};
-#define NBUCKETS (sizeof(latency_buckets) / sizeof(latency_buckets[0]))
 
 void
 metrics_count(metrics *m, int status)
@@ -35,24 +34,26 @@ metrics_count(metrics *m, int status)
 	atomic_fetch_add(&m->requests[METRICS_NCODES - 1], 1);
 }
 
+/* Renders one bucket row as the cumulative Prometheus bucket. */
 struct histogram {
-	long long counts[NBUCKETS];
-	long long total;
-	double sum;
+	FILE *f;
+	long long cumulative;
+	int64_t sum_us;
 };
 
 static void
-observe(int64_t us, void *arg)
+bucket_line(int64_t le_us, int64_t n, int64_t sum_us, void *arg)
 {
 	struct histogram *h = arg;
-	double secs = (double)us / 1e6;
-	size_t i;
 
-	for (i = 0; i < NBUCKETS; i++)
-		if (secs <= latency_buckets[i])
-			h->counts[i]++;
-	h->total++;
-	h->sum += secs;
+	h->cumulative += n;
+	h->sum_us += sum_us;
+	if (le_us == INT64_MAX)
+		fprintf(h->f, "medallion_launch_latency_seconds_bucket{le=\"+Inf\"}"
+		    " %lld\n", h->cumulative);
+	else
+		fprintf(h->f, "medallion_launch_latency_seconds_bucket{le=\"%g\"}"
+		    " %lld\n", (double)le_us / 1e6, h->cumulative);
 }
 
 static void
@@ -65,29 +66,27 @@ state_line(const char *state, int64_t n, void *arg)
 char *
 metrics_render(server *s, size_t *len)
 {
-	struct histogram h;
+	struct histogram h = {NULL, 0, 0};
 	char *buf = NULL;
 	FILE *f;
 	size_t i;
 
-	memset(&h, 0, sizeof(h));
 	if ((f = open_memstream(&buf, len)) == NULL)
 		return NULL;
 	fprintf(f, "# HELP medallion_submissions Submissions (drivers) by "
 	    "driver state.\n# TYPE medallion_submissions gauge\n");
-	store_count_by_state(s->st, state_line, f);
+	if (store_count_by_state(s->st, state_line, f) == -1)
+		goto err;
 
-	store_launch_latencies(s->st, observe, &h);
 	fprintf(f, "# HELP medallion_launch_latency_seconds Time from "
 	    "submission to RUNNING.\n"
 	    "# TYPE medallion_launch_latency_seconds histogram\n");
-	for (i = 0; i < NBUCKETS; i++)
-		fprintf(f, "medallion_launch_latency_seconds_bucket{le=\"%g\"} "
-		    "%lld\n", latency_buckets[i], h.counts[i]);
-	fprintf(f, "medallion_launch_latency_seconds_bucket{le=\"+Inf\"} "
-	    "%lld\nmedallion_launch_latency_seconds_sum %.6f\n"
-	    "medallion_launch_latency_seconds_count %lld\n", h.total, h.sum,
-	    h.total);
+	h.f = f;
+	if (store_launch_histogram(s->st, bucket_line, &h) == -1)
+		goto err;
+	fprintf(f, "medallion_launch_latency_seconds_sum %.6f\n"
+	    "medallion_launch_latency_seconds_count %lld\n",
+	    (double)h.sum_us / 1e6, h.cumulative);
 
 	fprintf(f, "# HELP medallion_http_requests_total HTTP requests "
 	    "answered, by status code.\n"
@@ -102,4 +101,8 @@ metrics_render(server *s, size_t *len)
 		return NULL;
 	}
 	return buf;
+err:
+	fclose(f);
+	free(buf);
+	return NULL;
 }

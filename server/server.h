@@ -43,6 +43,7 @@ typedef struct server {
 	int idle_timeout_s;
 	int threads;
 	int insecure;
+	int64_t retain_us;		/* --retain; 0 keeps drivers forever */
 	char runner_path[4096];
 	char **stage_env;		/* "NAME=VALUE", NULL-terminated */
 	size_t nstage_env;
@@ -54,6 +55,7 @@ typedef struct server {
 	volatile sig_atomic_t stopping;
 	atomic_int ready;
 	int64_t last_recover_us;	/* scheduler thread only */
+	int64_t last_retain_us;		/* scheduler thread only */
 } server;
 
 /* A request as the API sees it. */
@@ -83,6 +85,9 @@ typedef struct api_response {
 } api_response;
 
 void api_handle(server *s, const api_request *req, api_response *resp);
+/* Deletes at most max finished drivers that ended before ended_before_us
+ * (INT64_MAX: all) and their log files; how many, or -1. */
+int api_forget_finished(server *s, int64_t ended_before_us, int max);
 
 /* driver.c */
 void driver_wake(server *s);

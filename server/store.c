@@ -19,8 +19,11 @@
 
 #include "server_schema.h"
 
-#define STORE_SCHEMA_VERSION 1
+#define STORE_SCHEMA_VERSION 2
 #define STORE_BUSY_TIMEOUT_MS 10000
+/* The WAL file is cut back to this size after a checkpoint, so a burst of
+ * writes (a large clear) does not leave a large file behind for good. */
+#define STORE_WAL_LIMIT_BYTES (4 * 1024 * 1024)
 
 /* Prepared statements are kept, keyed by their SQL text: parsing is the
  * largest cost of a status request otherwise. */
@@ -38,6 +41,21 @@ struct store {
 	struct cached_statement cache[STORE_CACHED_STATEMENTS];
 	int ncached;
 };
+
+/* Filled in once when a version 1 file becomes version 2: the counts and
+ * the histogram that the triggers keep from then on. */
+static const char seed_v2_sql[] =
+    "UPDATE driver_counts SET n = (SELECT count(*) FROM drivers d WHERE "
+    "d.state = driver_counts.state); "
+    "WITH lat(us) AS (SELECT started_us - created_us FROM drivers WHERE "
+    "started_us IS NOT NULL), b(le, us) AS (SELECT (SELECT min(le_us) FROM "
+    "launch_latency WHERE le_us >= us), us FROM lat) "
+    "UPDATE launch_latency SET n = (SELECT count(*) FROM b WHERE le = "
+    "le_us), sum_us = (SELECT coalesce(sum(us), 0) FROM b WHERE le = "
+    "le_us);";
+
+static const char finished_states[] =
+    "('FINISHED', 'FAILED', 'KILLED', 'ERROR', 'UNKNOWN')";
 
 static const char driver_columns[] =
     "id, stage, state, message, argv, env, supervise, created_us, "
@@ -92,11 +110,16 @@ migrate(store *st, char *err, size_t errlen)
 	}
 	if (v == STORE_SCHEMA_VERSION)
 		return 0;
-	/* Version 0 (new file) -> 1: the whole schema. Later versions add
-	 * ALTER steps here, one per version. */
+	/*
+	 * Every step of the schema is CREATE ... IF NOT EXISTS, so applying
+	 * it again brings a file of any older version up to date; the steps
+	 * that move data are applied per version after it.
+	 */
 	if (exec_sql(st, "BEGIN IMMEDIATE", err, errlen) == -1)
 		return -1;
 	if (exec_sql(st, server_schema_sql, err, errlen) == -1)
+		goto rollback;
+	if (v >= 1 && exec_sql(st, seed_v2_sql, err, errlen) == -1)
 		goto rollback;
 	snprintf(sql, sizeof(sql), "PRAGMA user_version = %d",
 	    STORE_SCHEMA_VERSION);
@@ -109,10 +132,40 @@ rollback:
 	return -1;
 }
 
+/*
+ * A file created before version 2 has auto_vacuum NONE, and only a full
+ * VACUUM switches it: done once, by whichever process opens it first.
+ * Failing costs only disk space (deleted pages stay on the free list and
+ * are reused), so it is a warning, tried again at the next open.
+ */
+static void
+ensure_incremental_vacuum(store *st)
+{
+	char err[512];
+	sqlite3_stmt *s;
+	int mode = -1;
+
+	if (sqlite3_prepare_v2(st->db, "PRAGMA auto_vacuum", -1, &s, NULL) ==
+	    SQLITE_OK) {
+		if (sqlite3_step(s) == SQLITE_ROW)
+			mode = sqlite3_column_int(s, 0);
+		sqlite3_finalize(s);
+	}
+	if (mode == 2)
+		return;
+	if (exec_sql(st, "PRAGMA auto_vacuum = INCREMENTAL; VACUUM", err,
+	    sizeof(err)) == -1)
+		fprintf(stderr, "medallion-server: state store %s: cannot switch "
+		    "to incremental vacuum (deleted rows will not shrink the "
+		    "file until it succeeds at a later start): %s\n", st->path,
+		    err);
+}
+
 store *
 store_open(const char *path, char *err, size_t errlen)
 {
 	store *st = calloc(1, sizeof(*st));
+	char sql[256];
 
 	if (st == NULL) {
 		snprintf(err, errlen, "out of memory");
@@ -130,11 +183,16 @@ store_open(const char *path, char *err, size_t errlen)
 		goto fail;
 	}
 	sqlite3_busy_timeout(st->db, STORE_BUSY_TIMEOUT_MS);
-	if (exec_sql(st, "PRAGMA journal_mode = WAL; "
-	    "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON",
-	    err, errlen) == -1 ||
+	/* auto_vacuum first: a new file takes it only before its header is
+	 * written, which switching to WAL does. */
+	snprintf(sql, sizeof(sql), "PRAGMA auto_vacuum = INCREMENTAL; "
+	    "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; "
+	    "PRAGMA foreign_keys = ON; PRAGMA journal_size_limit = %d",
+	    STORE_WAL_LIMIT_BYTES);
+	if (exec_sql(st, sql, err, errlen) == -1 ||
 	    migrate(st, err, errlen) == -1)
 		goto fail;
+	ensure_incremental_vacuum(st);
 	return st;
 fail:
 	store_close(st);
@@ -507,11 +565,117 @@ store_mark_lost(store *st, const char *id, const char *state,
 	    now_us, id);
 }
 
-int
-store_clear_finished(store *st)
+struct doomed {
+	int64_t seq;
+	char id[64];
+};
+
+struct doomed_ctx {
+	struct doomed *items;
+	int n, cap;
+};
+
+static int
+doomed_row(sqlite3_stmt *s, void *arg)
 {
-	return run(st, "DELETE FROM drivers WHERE state IN ('FINISHED', "
-	    "'FAILED', 'KILLED', 'ERROR', 'UNKNOWN')", NULL, NULL, "");
+	struct doomed_ctx *c = arg;
+
+	if (c->n == c->cap)
+		return 1;
+	c->items[c->n].seq = sqlite3_column_int64(s, 0);
+	column_copy(s, 1, c->items[c->n].id, sizeof(c->items[c->n].id));
+	c->n++;
+	return 0;
+}
+
+/* Deletes the rows of one batch in one transaction; their count, or -1. */
+static int
+delete_batch(store *st, const struct doomed *items, int n)
+{
+	char sql[160];
+	sqlite3_stmt *del = NULL;
+	int i, deleted = 0;
+
+	snprintf(sql, sizeof(sql), "DELETE FROM drivers WHERE seq = ? AND "
+	    "state IN %s", finished_states);
+	pthread_mutex_lock(&st->lock);
+	if (sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) !=
+	    SQLITE_OK)
+		goto err;
+	if (sqlite3_prepare_v2(st->db, sql, -1, &del, NULL) != SQLITE_OK)
+		goto rollback;
+	for (i = 0; i < n; i++) {
+		sqlite3_bind_int64(del, 1, items[i].seq);
+		if (sqlite3_step(del) != SQLITE_DONE)
+			goto rollback;
+		deleted += sqlite3_changes(st->db);
+		sqlite3_reset(del);
+	}
+	if (sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+		goto rollback;
+	sqlite3_finalize(del);
+	/* Hand the freed pages back to the file system: this moves only
+	 * the pages of this batch, not the whole file. */
+	if (sqlite3_exec(st->db, "PRAGMA incremental_vacuum", NULL, NULL,
+	    NULL) != SQLITE_OK)
+		fprintf(stderr, "medallion-server: state store %s: incremental "
+		    "vacuum: %s\n", st->path, sqlite3_errmsg(st->db));
+	pthread_mutex_unlock(&st->lock);
+	return deleted;
+rollback:
+	fprintf(stderr, "medallion-server: state store %s: cannot delete "
+	    "finished drivers: %s\n", st->path, sqlite3_errmsg(st->db));
+	sqlite3_finalize(del);
+	sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+	pthread_mutex_unlock(&st->lock);
+	return -1;
+err:
+	fprintf(stderr, "medallion-server: state store %s: cannot delete "
+	    "finished drivers: %s\n", st->path, sqlite3_errmsg(st->db));
+	pthread_mutex_unlock(&st->lock);
+	return -1;
+}
+
+/*
+ * The batch is chosen under the lock, its callbacks (log files) run
+ * without it, then its rows go in one transaction: requests wait at most
+ * for one batch's SELECT or DELETE, never for the file work. A finished
+ * driver never changes again, so the rows chosen are still finished when
+ * they are deleted; one that a concurrent clear deleted first is skipped.
+ */
+int
+store_delete_finished(store *st, int64_t ended_before_us, int limit,
+    store_deleted_cb cb, void *arg)
+{
+	struct doomed_ctx c = {NULL, 0, limit};
+	char sql[256];
+	int i, rc = -1;
+
+	if (limit <= 0 || (c.items = calloc((size_t)limit,
+	    sizeof(*c.items))) == NULL)
+		return -1;
+	if (ended_before_us == INT64_MAX)
+		snprintf(sql, sizeof(sql), "SELECT seq, id FROM drivers WHERE "
+		    "state IN %s ORDER BY seq LIMIT ?", finished_states);
+	else
+		snprintf(sql, sizeof(sql), "SELECT seq, id FROM drivers WHERE "
+		    "ended_us < ? AND state IN %s ORDER BY ended_us LIMIT ?",
+		    finished_states);
+	if ((ended_before_us == INT64_MAX ?
+	    run(st, sql, doomed_row, &c, "i", (int64_t)limit) :
+	    run(st, sql, doomed_row, &c, "ii", ended_before_us,
+	    (int64_t)limit)) < 0)
+		goto out;
+	if (c.n == 0) {
+		rc = 0;
+		goto out;
+	}
+	for (i = 0; cb != NULL && i < c.n; i++)
+		cb(c.items[i].id, arg);
+	rc = delete_batch(st, c.items, c.n);
+out:
+	free(c.items);
+	return rc;
 }
 
 struct list_ctx {
@@ -532,27 +696,52 @@ list_row(sqlite3_stmt *s, void *arg)
 	return stop;
 }
 
+/*
+ * Newest first, from just below before_seq. Keyset paging: the cost is
+ * that of the page however deep it is (seq is the rowid, and
+ * drivers_state is (state, seq)); offset still works, and still costs
+ * the rows it skips.
+ */
 int
-store_list(store *st, const char *state, int limit, int offset,
-    store_driver_cb cb, void *arg)
+store_list(store *st, const char *state, int64_t before_seq, int limit,
+    int offset, store_driver_cb cb, void *arg)
 {
 	struct list_ctx l = {cb, arg};
 	char sql[512];
 
-	snprintf(sql, sizeof(sql), "SELECT %s FROM drivers WHERE (?1 IS NULL "
-	    "OR state = ?1) ORDER BY seq DESC LIMIT ?2 OFFSET ?3",
+	if (state == NULL) {
+		snprintf(sql, sizeof(sql), "SELECT %s FROM drivers WHERE seq < "
+		    "?1 ORDER BY seq DESC LIMIT ?2 OFFSET ?3", driver_columns);
+		return run(st, sql, list_row, &l, "iii", before_seq,
+		    (int64_t)limit, (int64_t)offset) < 0 ? -1 : 0;
+	}
+	snprintf(sql, sizeof(sql), "SELECT %s FROM drivers WHERE state = ?4 "
+	    "AND seq < ?1 ORDER BY seq DESC LIMIT ?2 OFFSET ?3",
 	    driver_columns);
-	return run(st, sql, list_row, &l, "nii", state, (int64_t)limit,
-	    (int64_t)offset) < 0 ? -1 : 0;
+	return run(st, sql, list_row, &l, "iiis", before_seq, (int64_t)limit,
+	    (int64_t)offset, state) < 0 ? -1 : 0;
 }
 
+int
+store_driver_seq(store *st, const char *id, int64_t *seq)
+{
+	int64_t found = -1;
+
+	if (run(st, "SELECT seq FROM drivers WHERE id = ?", int_row, &found,
+	    "s", id) < 0)
+		return -1;
+	*seq = found;
+	return found >= 0;
+}
+
+/* Kept by triggers (server.sql): one row read, however many drivers. */
 int
 store_count(store *st, const char *state)
 {
 	int64_t n = -1;
 
-	if (run(st, "SELECT count(*) FROM drivers WHERE (?1 IS NULL OR state "
-	    "= ?1)", int_row, &n, "n", state) < 0)
+	if (run(st, "SELECT sum(n) FROM driver_counts WHERE (?1 IS NULL OR "
+	    "state = ?1)", int_row, &n, "n", state) < 0)
 		return -1;
 	return (int)n;
 }
@@ -630,29 +819,31 @@ store_count_by_state(store *st, void (*cb)(const char *, int64_t, void *),
 {
 	struct count_ctx c = {cb, arg};
 
-	return run(st, "SELECT state, count(*) FROM drivers GROUP BY state",
-	    count_row, &c, "") < 0 ? -1 : 0;
+	return run(st, "SELECT state, n FROM driver_counts WHERE n > 0 ORDER "
+	    "BY state", count_row, &c, "") < 0 ? -1 : 0;
 }
 
-struct latency_ctx {
-	void (*cb)(int64_t, void *);
+struct histogram_ctx {
+	void (*cb)(int64_t, int64_t, int64_t, void *);
 	void *arg;
 };
 
 static int
-latency_row(sqlite3_stmt *s, void *arg)
+histogram_row(sqlite3_stmt *s, void *arg)
 {
-	struct latency_ctx *c = arg;
+	struct histogram_ctx *c = arg;
 
-	c->cb(sqlite3_column_int64(s, 0), c->arg);
+	c->cb(sqlite3_column_int64(s, 0), sqlite3_column_int64(s, 1),
+	    sqlite3_column_int64(s, 2), c->arg);
 	return 0;
 }
 
 int
-store_launch_latencies(store *st, void (*cb)(int64_t, void *), void *arg)
+store_launch_histogram(store *st, void (*cb)(int64_t le_us, int64_t n,
+    int64_t sum_us, void *), void *arg)
 {
-	struct latency_ctx c = {cb, arg};
+	struct histogram_ctx c = {cb, arg};
 
-	return run(st, "SELECT started_us - created_us FROM drivers WHERE "
-	    "started_us IS NOT NULL", latency_row, &c, "") < 0 ? -1 : 0;
+	return run(st, "SELECT le_us, n, sum_us FROM launch_latency ORDER BY "
+	    "le_us", histogram_row, &c, "") < 0 ? -1 : 0;
 }

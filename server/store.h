@@ -7,6 +7,12 @@
  * by a mutex). State changes are single conditional UPDATEs ("... WHERE
  * state = 'SUBMITTED' AND claim_token = ?"), so two parties can never both
  * win a transition: that is how nothing runs twice after a restart.
+ *
+ * Counts per state and the launch latency histogram are kept by triggers
+ * (schemas/sqlite/server.sql), so reading them costs the same at ten
+ * drivers or a million. Finished drivers are deleted in small batches
+ * (store_delete_finished) and the file gives the pages back (incremental
+ * vacuum).
  */
 #ifndef SERVER_STORE_H
 #define SERVER_STORE_H
@@ -80,22 +86,38 @@ int store_request_kill(store *st, const char *id, int64_t now_us,
 /* Ends a driver from outside its runner (recovery). */
 int store_mark_lost(store *st, const char *id, const char *state,
     const char *message, int64_t now_us);
-/* Deletes finished drivers; returns how many, or -1. */
-int store_clear_finished(store *st);
+/*
+ * Deletes at most limit finished drivers (FINISHED, FAILED, KILLED,
+ * ERROR, UNKNOWN; never one that is queued or running) that ended before
+ * ended_before_us, oldest end first; INT64_MAX: every finished one,
+ * oldest submission first. cb sees each id before its row is deleted (to
+ * remove its log files). Returns how many rows went, or -1.
+ */
+typedef void (*store_deleted_cb)(const char *id, void *arg);
+int store_delete_finished(store *st, int64_t ended_before_us, int limit,
+    store_deleted_cb cb, void *arg);
 
-/* Calls cb for each driver, newest first, optionally of one state. */
+/* Calls cb for each driver, newest first, optionally of one state, from
+ * just below before_seq (INT64_MAX: from the newest), skipping offset. */
 typedef int (*store_driver_cb)(const store_driver *d, void *arg);
-int store_list(store *st, const char *state, int limit, int offset,
-    store_driver_cb cb, void *arg);
+int store_list(store *st, const char *state, int64_t before_seq, int limit,
+    int offset, store_driver_cb cb, void *arg);
+/* The submission order of a driver, for store_list's before_seq: 1 and
+ * *seq, 0 unknown id, -1 error. */
+int store_driver_seq(store *st, const char *id, int64_t *seq);
+/* Drivers in a state, or all (state NULL); constant time. */
 int store_count(store *st, const char *state);
 /* Drivers not yet finished (SUBMITTED, RUNNING, RELAUNCHING); cb runs
  * without the store lock held, so it may update the store. */
 int store_list_unfinished(store *st, store_driver_cb cb, void *arg);
-/* Count per state; cb(state, count). */
+/* Count per state, for states with drivers, by name; cb(state, count).
+ * Constant time: the counts are kept by triggers. */
 int store_count_by_state(store *st, void (*cb)(const char *, int64_t,
     void *), void *arg);
-/* Submit->RUNNING latencies (µs) of every started driver, via cb. */
-int store_launch_latencies(store *st, void (*cb)(int64_t, void *),
-    void *arg);
+/* The submit->RUNNING latency histogram of every launch ever made, one
+ * call per bucket in order: its upper bound (INT64_MAX for +Inf), its own
+ * (not cumulative) count and the sum of its latencies, in µs. */
+int store_launch_histogram(store *st, void (*cb)(int64_t le_us, int64_t n,
+    int64_t sum_us, void *), void *arg);
 
 #endif

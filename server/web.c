@@ -405,7 +405,7 @@ operations(server *s, api_response *r)
 	    "<th>state</th><th>started</th><th>seconds</th><th>logs</th>"
 	    "</tr>\n",
 	    page_style);
-	store_list(s->st, NULL, 100, 0, submission_row, f);
+	store_list(s->st, NULL, INT64_MAX, 100, 0, submission_row, f);
 	fprintf(f, "</table>\n<h2>Pipeline runs</h2>\n");
 	runs_table(s, f);
 	fprintf(f, "</body></html>\n");

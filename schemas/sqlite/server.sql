@@ -38,3 +38,63 @@ CREATE TABLE IF NOT EXISTS drivers (
 );
 
 CREATE INDEX IF NOT EXISTS drivers_state ON drivers (state, seq);
+
+-- Version 2: retention and constant-time counts.
+--
+-- Finished drivers are deleted by age (medallion-server --retain), oldest
+-- end first: this partial index finds them without a scan. auto_vacuum is
+-- INCREMENTAL (set by the server before these tables exist, or by one
+-- VACUUM when it migrates a version 1 file), so pages freed by deletions
+-- are given back to the file system instead of waiting on a free list.
+CREATE INDEX IF NOT EXISTS drivers_ended ON drivers (ended_us)
+	WHERE ended_us IS NOT NULL;
+
+-- Drivers per state, kept by triggers in the same transaction as each
+-- insert, transition and delete, whichever process makes it (the server
+-- or a runner): /metrics and the list's total read eight rows instead of
+-- counting the table.
+CREATE TABLE IF NOT EXISTS driver_counts (
+	state TEXT PRIMARY KEY,
+	n INTEGER NOT NULL DEFAULT 0
+) WITHOUT ROWID;
+INSERT OR IGNORE INTO driver_counts (state) VALUES ('SUBMITTED'),
+	('RUNNING'), ('FINISHED'), ('FAILED'), ('KILLED'), ('ERROR'),
+	('RELAUNCHING'), ('UNKNOWN');
+
+CREATE TRIGGER IF NOT EXISTS drivers_count_insert AFTER INSERT ON drivers
+BEGIN
+	UPDATE driver_counts SET n = n + 1 WHERE state = new.state;
+END;
+CREATE TRIGGER IF NOT EXISTS drivers_count_update AFTER UPDATE OF state
+	ON drivers WHEN old.state <> new.state
+BEGIN
+	UPDATE driver_counts SET n = n - 1 WHERE state = old.state;
+	UPDATE driver_counts SET n = n + 1 WHERE state = new.state;
+END;
+CREATE TRIGGER IF NOT EXISTS drivers_count_delete AFTER DELETE ON drivers
+BEGIN
+	UPDATE driver_counts SET n = n - 1 WHERE state = old.state;
+END;
+
+-- The submit-to-RUNNING latency histogram of /metrics, one row per bucket
+-- (not cumulative; le_us is the bucket's upper bound, the last one +Inf).
+-- It counts every launch ever made: deleting a driver does not take its
+-- launch back, so it behaves as a Prometheus histogram should.
+CREATE TABLE IF NOT EXISTS launch_latency (
+	le_us INTEGER PRIMARY KEY,
+	n INTEGER NOT NULL DEFAULT 0,
+	sum_us INTEGER NOT NULL DEFAULT 0
+);
+INSERT OR IGNORE INTO launch_latency (le_us) VALUES (1000), (2000), (5000),
+	(10000), (25000), (50000), (100000), (250000), (500000), (1000000),
+	(2500000), (5000000), (10000000), (9223372036854775807);
+
+CREATE TRIGGER IF NOT EXISTS drivers_launch_latency AFTER UPDATE OF
+	started_us ON drivers
+	WHEN old.started_us IS NULL AND new.started_us IS NOT NULL
+BEGIN
+	UPDATE launch_latency SET n = n + 1,
+		sum_us = sum_us + (new.started_us - new.created_us)
+	WHERE le_us = (SELECT min(le_us) FROM launch_latency
+		WHERE le_us >= new.started_us - new.created_us);
+END;
