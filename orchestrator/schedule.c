@@ -23,6 +23,55 @@ orch_schedule_every(orch_schedule *s, int64_t every_us)
 	return 0;
 }
 
+/*
+ * Reads the decimal number at *p (digits only; it stops growing past
+ * 1000, far above any cron field's range, so it cannot overflow) and
+ * moves *p past it. Returns -1 when no digit is there.
+ */
+static int
+read_number(const char **p)
+{
+	int v = 0;
+
+	if (**p < '0' || **p > '9')
+		return -1;
+	for (; **p >= '0' && **p <= '9'; (*p)++)
+		if (v <= 1000)
+			v = v * 10 + (**p - '0');
+	return v;
+}
+
+/* Parses one cron part ("*", "5", "1-5", "*\/15", "10-50/5") into a..b
+ * and step; -1 when it is malformed. */
+static int
+parse_part(const char *part, int lo, int hi, int *a, int *b, int *step)
+{
+	const char *p = part;
+
+	*a = lo;
+	*b = hi;
+	*step = 1;
+	if (*p == '*')
+		p++;
+	else {
+		if ((*a = read_number(&p)) == -1)
+			return -1;
+		*b = *a;
+		if (*p == '-') {
+			p++;
+			if ((*b = read_number(&p)) == -1)
+				return -1;
+		} else if (*p == '/')
+			*b = hi;	/* "5/15": from 5 to the end */
+	}
+	if (*p == '/') {
+		p++;
+		if ((*step = read_number(&p)) < 1)
+			return -1;
+	}
+	return *p == '\0' ? 0 : -1;
+}
+
 /* Parses one cron field into a bit set of values lo..hi. */
 static int
 parse_field(const char *f, int lo, int hi, uint64_t *bits, int *star)
@@ -35,33 +84,18 @@ parse_field(const char *f, int lo, int hi, uint64_t *bits, int *star)
 		return -1;
 	for (part = strtok_r(buf, ",", &save); part != NULL;
 	    part = strtok_r(NULL, ",", &save)) {
-		int a = lo, b = hi, step = 1, n = 0;
-		char *slash = strchr(part, '/');
+		int a, b, step;
 
-		if (slash != NULL) {
-			*slash = '\0';
-			if (sscanf(slash + 1, "%d%n", &step, &n) != 1 ||
-			    slash[1 + n] != '\0' || step < 1)
-				return -1;
-		}
-		if (strcmp(part, "*") != 0) {
-			if (sscanf(part, "%d%n", &a, &n) != 1)
-				return -1;
-			if (part[n] == '-') {
-				int m = 0;
-
-				if (sscanf(part + n + 1, "%d%n", &b, &m) != 1 ||
-				    part[n + 1 + m] != '\0')
-					return -1;
-			} else if (part[n] == '\0')
-				b = slash ? hi : a;
-			else
-				return -1;
-		}
+		if (parse_part(part, lo, hi, &a, &b, &step) == -1)
+			return -1;
 		if (a < lo || b > hi || a > b)
 			return -1;
-		for (int v = a; v <= b; v += step)
+		/* A step past the range ends it (and never overflows v). */
+		for (int v = a; v <= b; v += step) {
 			*bits |= 1ULL << v;
+			if (step > b - v)
+				break;
+		}
 	}
 	return *bits ? 0 : -1;
 }
@@ -125,8 +159,15 @@ orch_schedule_next(const orch_schedule *s, int64_t t)
 	time_t now, limit;
 	struct tm tm;
 
-	if (s->every_us > 0)
-		return (t / s->every_us + 1) * s->every_us;
+	if (s->every_us > 0) {
+		int64_t next;
+
+		/* An interval of centuries may land past int64: no tick. */
+		if (__builtin_mul_overflow(t / s->every_us + 1, s->every_us,
+		    &next))
+			return -1;
+		return next;
+	}
 	now = (time_t)(t / 1000000) + 60;
 	now -= now % 60;
 	limit = now + 4 * 366 * 86400;

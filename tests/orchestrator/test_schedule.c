@@ -112,5 +112,20 @@ main(void)
 	EXPECT(orch_parse_duration("18446744073710s", &us) == -1,
 	    "a duration past int64 microseconds is refused, not wrapped");
 	test_pipeline_timeout();
+	/* Found by fuzz_cron: a step near INT_MAX overflowed the loop's int,
+	 * and an interval of centuries overflowed the next tick. */
+	EXPECT(orch_schedule_cron(&s, "1/2147483647 * * * *", err,
+	    sizeof(err)) == 0 && s.minute == 2, "a huge step keeps one value");
+	EXPECT(orch_schedule_cron(&s, "0-59/99999999999 * * * *", err,
+	    sizeof(err)) == 0 && s.minute == 1, "a step past int keeps one "
+	    "value");
+	EXPECT(orch_schedule_cron(&s, "99999999999 * * * *", err,
+	    sizeof(err)) == -1, "a number past int is out of range");
+	EXPECT(orch_schedule_cron(&s, "5/15 * * * *", err, sizeof(err)) == 0 &&
+	    s.minute == (1ULL << 5 | 1ULL << 20 | 1ULL << 35 | 1ULL << 50),
+	    "a start with a step runs to the end of the range");
+	EXPECT(orch_schedule_every(&s, 1000000) == 0 &&
+	    orch_schedule_next(&s, INT64_MAX - 10) == -1,
+	    "a next tick past int64 is none, not a wrapped time");
 	return expect_report("test_schedule");
 }
