@@ -15,6 +15,13 @@
  * Idempotency: a stage records txn(appId, version) in the same commit as
  * its data; delta_snapshot_txn_version() tells a retried stage what it
  * already committed. Bookmarks live only in the log.
+ *
+ * Checkpoints: every delta.checkpointInterval commits (default 10) the
+ * committing writer also writes N.checkpoint.parquet (Spark's schema)
+ * and _last_checkpoint, so readers replay at most that many commits.
+ * Then it deletes log files older than delta.logRetentionDuration
+ * (default 30 days) that a newer checkpoint makes unnecessary
+ * (delta_log_cleanup). Time travel reaches every version still retained.
  */
 #ifndef LAKE_DELTA_H
 #define LAKE_DELTA_H
@@ -59,6 +66,9 @@ typedef struct delta_snapshot {
 	size_t ntxns;
 	int64_t timestamp_ms;		/* commitInfo/modification time of the
 					   newest commit, 0 if unknown */
+	char **config_keys;		/* metaData.configuration */
+	char **config_values;
+	int nconfig;
 } delta_snapshot;
 
 /*
@@ -77,6 +87,9 @@ void delta_snapshot_free(delta_snapshot *snap);
  */
 int delta_snapshot_load_meta(const char *table_dir, delta_snapshot **out,
     lake_err *err);
+/* A table property (metaData.configuration), or NULL when unset. */
+const char *delta_snapshot_property(const delta_snapshot *snap,
+    const char *key);
 /* The newest txn version recorded for app_id, or -1. */
 int64_t delta_snapshot_txn_version(const delta_snapshot *snap,
     const char *app_id);
@@ -124,6 +137,13 @@ int delta_commit_add(delta_commit *c, const char *path,
     const char *const *partition_values, int64_t size,
     const pq_file_stats *stats, lake_err *err);
 int delta_commit_remove(delta_commit *c, const char *path, lake_err *err);
+/*
+ * A table property (e.g. "delta.checkpointInterval" = "10") in the
+ * metaData of this commit: call after delta_commit_set_metadata (which
+ * keeps the base's properties).
+ */
+int delta_commit_set_property(delta_commit *c, const char *key,
+    const char *value, lake_err *err);
 /* txn(appId, version); several appIds may share one commit. */
 int delta_commit_set_txn(delta_commit *c, const char *app_id,
     int64_t version, lake_err *err);
@@ -147,6 +167,33 @@ int delta_commit_prepare(delta_commit *c, lake_err *err);
 int delta_commit_publish(delta_commit *c, int64_t *version, lake_err *err);
 void delta_commit_free(delta_commit *c);
 
+
+/* --- checkpoints and log retention ---------------------------------- */
+
+/*
+ * Writes the checkpoint of committed version (the newest when < 0) if
+ * there is none yet, and points _last_checkpoint at it. Commits do this
+ * themselves every delta.checkpointInterval versions; this is for
+ * maintenance (a table written before checkpoints existed) and tests.
+ */
+int delta_checkpoint(const char *table_dir, int64_t version, lake_err *err);
+
+/*
+ * Deletes the log files (commits, checkpoints, stale temp files) whose
+ * modification time is older than now_us - retention_us and that a newer
+ * checkpoint makes unnecessary: only versions before the newest
+ * checkpoint whose older files have all expired, oldest first, so the
+ * log stays readable from that checkpoint at every moment. retention_us
+ * < 0 takes the table's delta.logRetentionDuration (default 30 days).
+ * Each path deleted is passed to cb when cb is not NULL. Returns the
+ * number of files deleted, or -1.
+ */
+int delta_log_cleanup(const char *table_dir, int64_t retention_us,
+    int64_t now_us, void (*cb)(const char *path, void *arg), void *arg,
+    lake_err *err);
+/* The oldest version that can still be loaded, or DELTA_NO_TABLE or
+ * DELTA_ERROR. */
+int64_t delta_oldest_version(const char *table_dir, lake_err *err);
 
 /*
  * Removes files under the table that no live snapshot references and that

@@ -5,7 +5,9 @@
  * (txn, add, remove, metaData, protocol). We read the leaves we need with
  * their definition and repetition levels, rebuild each row as the same
  * JSON action a commit would hold, and hand it to the replay, so
- * checkpoints and commits reconcile through one code path.
+ * checkpoints and commits reconcile through one code path. A replay
+ * that wants only the table's metadata does not decode the add and
+ * remove leaves at all (most of a checkpoint's bytes).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -24,9 +26,12 @@ typedef struct ck_leaf {
 } ck_leaf;
 
 enum { L_ADD_PATH, L_ADD_SIZE, L_ADD_MTIME, L_ADD_DATACHANGE, L_ADD_STATS,
-	L_ADD_PV_KEY, L_ADD_PV_VALUE, L_REMOVE_PATH, L_META_ID,
-	L_META_SCHEMA, L_META_PCOLS, L_PROTO_READER, L_PROTO_WRITER,
-	L_PROTO_FEATURES, L_TXN_APP, L_TXN_VERSION, L_COUNT };
+	L_ADD_FIRST_VERSION, L_ADD_PV_KEY, L_ADD_PV_VALUE, L_REMOVE_PATH, L_REMOVE_DELETED,
+	L_REMOVE_SIZE, L_FILE_LEAVES,	/* the add and remove leaves end here */
+	L_META_ID = L_FILE_LEAVES, L_META_SCHEMA, L_META_PCOLS,
+	L_META_PROVIDER, L_META_CONF_KEY, L_META_CONF_VALUE, L_META_CREATED,
+	L_PROTO_READER, L_PROTO_WRITER, L_PROTO_FEATURES,
+	L_PROTO_WFEATURES, L_TXN_APP, L_TXN_VERSION, L_COUNT };
 
 static const char *leaf_paths[L_COUNT][2] = {
 	{ "add.path", NULL },
@@ -34,18 +39,29 @@ static const char *leaf_paths[L_COUNT][2] = {
 	{ "add.modificationTime", NULL },
 	{ "add.dataChange", NULL },
 	{ "add.stats", NULL },
+	{ "add.defaultRowCommitVersion", NULL },
 	{ "add.partitionValues.key_value.key", "add.partitionValues.map.key" },
 	{ "add.partitionValues.key_value.value",
 	    "add.partitionValues.map.value" },
 	{ "remove.path", NULL },
+	{ "remove.deletionTimestamp", NULL },
+	{ "remove.size", NULL },
 	{ "metaData.id", NULL },
 	{ "metaData.schemaString", NULL },
 	{ "metaData.partitionColumns.list.element",
 	    "metaData.partitionColumns.bag.array" },
+	{ "metaData.format.provider", NULL },
+	{ "metaData.configuration.key_value.key",
+	    "metaData.configuration.map.key" },
+	{ "metaData.configuration.key_value.value",
+	    "metaData.configuration.map.value" },
+	{ "metaData.createdTime", NULL },
 	{ "protocol.minReaderVersion", NULL },
 	{ "protocol.minWriterVersion", NULL },
 	{ "protocol.readerFeatures.list.element",
 	    "protocol.readerFeatures.bag.array" },
+	{ "protocol.writerFeatures.list.element",
+	    "protocol.writerFeatures.bag.array" },
 	{ "txn.appId", NULL },
 	{ "txn.version", NULL },
 };
@@ -139,6 +155,17 @@ set(json_t *obj, const char *key, json_t *v)
 		json_object_set_new(obj, key, v);
 }
 
+/* Sets a feature list only when it names features: protocols before
+ * table features have none, and an absent list reads back empty. */
+static void
+set_nonempty(json_t *obj, const char *key, json_t *arr)
+{
+	if (json_array_size(arr) > 0)
+		json_object_set_new(obj, key, arr);
+	else
+		json_decref(arr);
+}
+
 /* A list<string> of the row as a JSON array (absent list: empty). */
 static json_t *
 row_list(const ck_leaf *l, int64_t row)
@@ -189,24 +216,39 @@ build_action(ck_leaf *L, int64_t row)
 		    row_value(&L[L_ADD_MTIME], row));
 		set(inner, "dataChange", row_value(&L[L_ADD_DATACHANGE], row));
 		set(inner, "stats", row_value(&L[L_ADD_STATS], row));
+		set(inner, "defaultRowCommitVersion", row_value(
+		    &L[L_ADD_FIRST_VERSION], row));
 		set(inner, "partitionValues", row_map(&L[L_ADD_PV_KEY],
 		    &L[L_ADD_PV_VALUE], row));
 		json_object_set_new(a, "add", inner);
 	} else if ((v = row_value(&L[L_REMOVE_PATH], row)) != NULL) {
 		set(inner, "path", v);
+		set(inner, "deletionTimestamp", row_value(&L[L_REMOVE_DELETED],
+		    row));
+		set(inner, "size", row_value(&L[L_REMOVE_SIZE], row));
 		json_object_set_new(a, "remove", inner);
 	} else if ((v = row_value(&L[L_META_SCHEMA], row)) != NULL) {
+		json_t *provider = row_value(&L[L_META_PROVIDER], row);
+
 		set(inner, "schemaString", v);
 		set(inner, "id", row_value(&L[L_META_ID], row));
 		set(inner, "partitionColumns", row_list(&L[L_META_PCOLS],
 		    row));
+		set(inner, "configuration", row_map(&L[L_META_CONF_KEY],
+		    &L[L_META_CONF_VALUE], row));
+		set(inner, "createdTime", row_value(&L[L_META_CREATED], row));
+		if (provider != NULL)
+			set(inner, "format", json_pack("{s:o, s:{}}",
+			    "provider", provider, "options"));
 		json_object_set_new(a, "metaData", inner);
 	} else if ((v = row_value(&L[L_PROTO_READER], row)) != NULL) {
 		set(inner, "minReaderVersion", v);
 		set(inner, "minWriterVersion", row_value(&L[L_PROTO_WRITER],
 		    row));
-		set(inner, "readerFeatures", row_list(&L[L_PROTO_FEATURES],
-		    row));
+		set_nonempty(inner, "readerFeatures", row_list(
+		    &L[L_PROTO_FEATURES], row));
+		set_nonempty(inner, "writerFeatures", row_list(
+		    &L[L_PROTO_WFEATURES], row));
 		json_object_set_new(a, "protocol", inner);
 	} else if ((v = row_value(&L[L_TXN_APP], row)) != NULL) {
 		set(inner, "appId", v);
@@ -242,6 +284,9 @@ delta_checkpoint_read(const char *path, int64_t version, delta_replay *st,
 		    "metaData.schemaString column)", path);
 		goto out;
 	}
+	if (st->meta_only)
+		for (int i = 0; i < L_FILE_LEAVES; i++)
+			L[i].leaf = -1;
 	for (int g = 0; g < pq_reader_num_row_groups(r); g++) {
 		int64_t nrows = pq_reader_row_group_rows(r, g);
 

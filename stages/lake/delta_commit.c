@@ -9,6 +9,10 @@
  * survives a crash. The caller must have fsynced its data files first
  * (pq_writer_close does), which makes the commit the moment the data
  * becomes visible.
+ *
+ * Once a commit is durable, every delta.checkpointInterval versions the
+ * committer also writes a checkpoint (delta_checkpoint_write.c); a
+ * failure there is only a warning, the commit stands.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -157,6 +161,19 @@ delta_uuid(char out[37])
 	    b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
 }
 
+/* The base's table properties, kept by a new metaData action. */
+static json_t *
+base_configuration(const delta_snapshot *base)
+{
+	json_t *config = json_object();
+
+	for (int i = 0; base != NULL && config != NULL && i < base->nconfig;
+	    i++)
+		json_object_set_new(config, base->config_keys[i],
+		    json_string(base->config_values[i]));
+	return config;
+}
+
 int
 delta_commit_set_metadata(delta_commit *c, const pq_schema *schema,
     const char *const *partition_columns, int npartition_columns,
@@ -186,11 +203,12 @@ delta_commit_set_metadata(delta_commit *c, const pq_schema *schema,
 	json_decref(c->metadata);
 	c->protocol = json_pack("{s:{s:i, s:i}}", "protocol",
 	    "minReaderVersion", 1, "minWriterVersion", 2);
-	c->metadata = json_pack("{s:{s:s, s:{s:s, s:{}}, s:s, s:o, s:{}, "
+	c->metadata = json_pack("{s:{s:s, s:{s:s, s:{}}, s:s, s:o, s:o, "
 	    "s:I}}", "metaData", "id", c->base && c->base->table_id ?
 	    c->base->table_id : uuid, "format", "provider", "parquet",
 	    "options", "schemaString", schema_text ? schema_text : "",
-	    "partitionColumns", pcols, "configuration", "createdTime",
+	    "partitionColumns", pcols, "configuration",
+	    base_configuration(c->base), "createdTime",
 	    (json_int_t)(clock_now_us() / 1000));
 	free(schema_text);
 	if (c->protocol == NULL || c->metadata == NULL) {
@@ -403,6 +421,27 @@ delta_commit_remove(delta_commit *c, const char *path, lake_err *err)
 }
 
 int
+delta_commit_set_property(delta_commit *c, const char *key,
+    const char *value, lake_err *err)
+{
+	json_t *config = json_object_get(json_object_get(c->metadata,
+	    "metaData"), "configuration");
+
+	if (!json_is_object(config)) {
+		lake_err_set(err, "%s: a table property needs the commit's "
+		    "metaData: call delta_commit_set_metadata first",
+		    c->table_dir);
+		return -1;
+	}
+	if (json_object_set_new(config, key, json_string(value)) == -1) {
+		lake_err_set(err, "%s: property %s: out of memory or not UTF-8",
+		    c->table_dir, key);
+		return -1;
+	}
+	return 0;
+}
+
+int
 delta_commit_set_txn(delta_commit *c, const char *app_id, int64_t version,
     lake_err *err)
 {
@@ -589,6 +628,19 @@ out:
 	return rc;
 }
 
+/* delta.checkpointInterval of the table as this commit leaves it. */
+static int64_t
+commit_checkpoint_interval(const delta_commit *c)
+{
+	static const char key[] = "delta.checkpointInterval";
+	json_t *meta = json_object_get(c->metadata, "metaData");
+
+	if (meta != NULL || c->base == NULL)
+		return delta_checkpoint_interval(delta_config_get(meta, key));
+	return delta_checkpoint_interval(delta_snapshot_property(c->base,
+	    key));
+}
+
 int
 delta_commit_publish(delta_commit *c, int64_t *version, lake_err *err)
 {
@@ -624,6 +676,8 @@ delta_commit_publish(delta_commit *c, int64_t *version, lake_err *err)
 	}
 	*version = c->version;
 	rc = DELTA_OK;
+	delta_checkpoint_after_commit(c->table_dir, c->version,
+	    commit_checkpoint_interval(c));
 out:
 	free(final);
 	return rc;

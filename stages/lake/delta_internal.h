@@ -18,7 +18,31 @@ char *delta_unescape(const char *s);
 /* Escapes a relative path for an add/remove action. */
 char *delta_escape(const char *s);
 
-typedef struct delta_replay delta_replay;
+/*
+ * The replay state: every path the log named, live or tombstoned, with
+ * the newest protocol, metaData and txns. A checkpoint is written from
+ * it (tombstones included), and a snapshot is taken from it.
+ */
+typedef struct delta_file_entry {
+	delta_file f;		/* partition_values: the add's JSON text
+				   until delta_replay_finish splits it */
+	int live;
+	int64_t deletion_timestamp;	/* ms, tombstones (remove actions) */
+} delta_file_entry;
+
+typedef struct delta_replay {
+	delta_file_entry *files;
+	size_t nfiles;
+	size_t cap;
+	uint32_t *slots;	/* path hash -> index + 1 */
+	size_t nslots;
+	delta_txn *txns;
+	size_t ntxns;
+	json_t *metadata;	/* the newest metaData action's object */
+	json_t *protocol;	/* the newest protocol action's object */
+	int64_t timestamp_ms;
+	int meta_only;		/* ignore add and remove actions */
+} delta_replay;
 
 delta_replay *delta_replay_new(void);
 void delta_replay_free(delta_replay *st);
@@ -29,9 +53,48 @@ int delta_replay_action(delta_replay *st, json_t *action, int64_t version,
 int delta_replay_finish(delta_replay *st, delta_snapshot *snap,
     lake_err *err);
 
-/* Feeds every action of a single-part checkpoint file into st. */
+/*
+ * The replay state at version (the newest when < 0), from the newest
+ * checkpoint at or below it and the commits after it; tombstones kept.
+ * *version_out gets the version replayed. DELTA_OK, DELTA_NO_TABLE or
+ * DELTA_ERROR.
+ */
+int delta_replay_load(const char *table_dir, int64_t version,
+    int meta_only, delta_replay **out, int64_t *version_out, lake_err *err);
+
+/* Feeds every action of a single-part checkpoint file into st (only
+ * protocol, metaData and txn rows when st->meta_only). */
 int delta_checkpoint_read(const char *path, int64_t version,
     delta_replay *st, lake_err *err);
+
+/*
+ * Writes the checkpoint of committed version (create-if-absent: temp
+ * file, fsync, link(2)), then replaces _last_checkpoint. DELTA_OK when
+ * the checkpoint exists afterwards (ours or another writer's).
+ */
+int delta_checkpoint_write(const char *table_dir, int64_t version,
+    lake_err *err);
+/*
+ * After commit version: writes its checkpoint when version is a multiple
+ * of interval, then cleans up expired log files. Failures are logged as
+ * warnings only: the commit itself already succeeded.
+ */
+void delta_checkpoint_after_commit(const char *table_dir, int64_t version,
+    int64_t interval);
+
+/* A table property of a metaData object's configuration, or NULL. */
+const char *delta_config_get(json_t *metadata, const char *key);
+/*
+ * A Spark interval ("interval 30 days", "7 days", "1 hour") in
+ * microseconds; -1 when it does not parse.
+ */
+int64_t delta_parse_interval(const char *text);
+/* A delta.checkpointInterval value (NULL when unset) as a count; the
+ * default, 10, when unset or not a positive number. */
+int64_t delta_checkpoint_interval(const char *value);
+
+/* "<table>/_delta_log/_last_checkpoint"'s version, or -1. */
+int64_t delta_last_checkpoint_hint(const char *table_dir);
 
 /* A random (version 4) UUID as 36 characters. */
 void delta_uuid(char out[37]);

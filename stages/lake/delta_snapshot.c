@@ -193,24 +193,7 @@ fail:
 
 /* --- replay state -------------------------------------------------- */
 
-typedef struct file_entry {
-	delta_file f;
-	int live;
-} file_entry;
-
-struct delta_replay {
-	file_entry *files;
-	size_t nfiles;
-	size_t cap;
-	uint32_t *slots;	/* path hash -> index + 1 */
-	size_t nslots;
-	delta_txn *txns;
-	size_t ntxns;
-	json_t *metadata;
-	int have_protocol;
-	int64_t timestamp_ms;
-	int meta_only;		/* ignore add and remove actions */
-};
+typedef delta_file_entry file_entry;
 
 delta_replay *
 delta_replay_new(void)
@@ -246,6 +229,7 @@ delta_replay_free(delta_replay *st)
 		free(st->txns[i].app_id);
 	free(st->txns);
 	json_decref(st->metadata);
+	json_decref(st->protocol);
 	free(st);
 }
 
@@ -346,12 +330,13 @@ check_protocol(json_t *p, lake_err *err)
 
 /*
  * Applies an add (or remove) of the file at raw_path (as the log spells
- * it). stats and pv_text (the partitionValues object's JSON text) are
- * taken over, whatever the outcome.
+ * it). when is the add's modificationTime or the remove's
+ * deletionTimestamp. stats and pv_text (the partitionValues object's JSON
+ * text) are taken over, whatever the outcome.
  */
 static int
 apply_file_fields(delta_replay *st, const char *raw_path, int64_t version,
-    int add, int64_t size, int64_t mtime, char *stats, char *pv_text,
+    int add, int64_t size, int64_t when, char *stats, char *pv_text,
     lake_err *err)
 {
 	char *path;
@@ -376,10 +361,15 @@ apply_file_fields(delta_replay *st, const char *raw_path, int64_t version,
 	free(e->f.partition_values);
 	e->f.partition_values = NULL;
 	rc = 0;
-	if (!add)
+	if (!add) {
+		e->deletion_timestamp = when;
+		if (size > 0)
+			e->f.size = size;
 		goto out;
+	}
+	e->deletion_timestamp = 0;
 	e->f.size = size;
-	e->f.modification_time = mtime;
+	e->f.modification_time = when;
 	e->f.added_in_version = version;
 	e->f.num_records = -1;
 	e->f.stats_json = stats;
@@ -399,7 +389,14 @@ apply_file(delta_replay *st, json_t *a, int64_t version, int add,
 {
 	json_t *stats = json_object_get(a, "stats");
 	json_t *pv = json_object_get(a, "partitionValues");
+	json_t *first = json_object_get(a, "defaultRowCommitVersion");
 	char *stats_text = NULL, *pv_text = NULL;
+
+	/* The version that first committed the file, when the action says
+	 * (checkpoints do): not the checkpoint's own version. */
+	if (add && json_is_integer(first) && json_integer_value(first) >= 0 &&
+	    json_integer_value(first) <= version)
+		version = json_integer_value(first);
 
 	if (add && json_is_string(stats) && (stats_text =
 	    strdup(json_string_value(stats))) == NULL)
@@ -409,8 +406,9 @@ apply_file(delta_replay *st, json_t *a, int64_t version, int add,
 		goto nomem;
 	return apply_file_fields(st, json_string_value(json_object_get(a,
 	    "path")), version, add, json_integer_value(json_object_get(a,
-	    "size")), json_integer_value(json_object_get(a,
-	    "modificationTime")), stats_text, pv_text, err);
+	    "size")), json_integer_value(json_object_get(a, add ?
+	    "modificationTime" : "deletionTimestamp")), stats_text, pv_text,
+	    err);
 nomem:
 	free(stats_text);
 	lake_err_set(err, "out of memory");
@@ -463,8 +461,11 @@ delta_replay_action(delta_replay *st, json_t *action, int64_t version,
 	if ((a = json_object_get(action, "txn")) != NULL)
 		return apply_txn(st, a, err);
 	if ((a = json_object_get(action, "protocol")) != NULL) {
-		st->have_protocol = 1;
-		return check_protocol(a, err);
+		if (check_protocol(a, err) == -1)
+			return -1;
+		json_decref(st->protocol);
+		st->protocol = json_incref(a);
+		return 0;
 	}
 	if ((a = json_object_get(action, "metaData")) != NULL) {
 		json_decref(st->metadata);
@@ -555,6 +556,39 @@ delta_file_int_range(const delta_file *f, const char *column, int64_t *min,
 	return 1;
 }
 
+/* The table properties of metaData.configuration, as strings. */
+static int
+copy_configuration(delta_snapshot *snap, json_t *config)
+{
+	const char *key;
+	json_t *v;
+	size_t n = json_object_size(config);
+
+	snap->config_keys = calloc(n + 1, sizeof(char *));
+	snap->config_values = calloc(n + 1, sizeof(char *));
+	if (snap->config_keys == NULL || snap->config_values == NULL)
+		return -1;
+	json_object_foreach(config, key, v) {
+		if (!json_is_string(v))
+			continue;
+		if ((snap->config_keys[snap->nconfig] = strdup(key)) == NULL ||
+		    (snap->config_values[snap->nconfig] = strdup(
+		    json_string_value(v))) == NULL)
+			return -1;
+		snap->nconfig++;
+	}
+	return 0;
+}
+
+const char *
+delta_snapshot_property(const delta_snapshot *snap, const char *key)
+{
+	for (int i = 0; i < snap->nconfig; i++)
+		if (strcmp(snap->config_keys[i], key) == 0)
+			return snap->config_values[i];
+	return NULL;
+}
+
 int
 delta_replay_finish(delta_replay *st, delta_snapshot *snap, lake_err *err)
 {
@@ -562,7 +596,7 @@ delta_replay_finish(delta_replay *st, delta_snapshot *snap, lake_err *err)
 	const char *schema_string;
 	size_t i, nlive = 0;
 
-	if (!st->have_protocol || m == NULL) {
+	if (st->protocol == NULL || m == NULL) {
 		lake_err_set(err, "the log has no %s action",
 		    m == NULL ? "metaData" : "protocol");
 		return -1;
@@ -588,6 +622,9 @@ delta_replay_finish(delta_replay *st, delta_snapshot *snap, lake_err *err)
 			goto nomem;
 		snap->npartition_columns++;
 	}
+	if (copy_configuration(snap, json_object_get(m, "configuration")) ==
+	    -1)
+		goto nomem;
 	for (i = 0; i < st->nfiles; i++)
 		nlive += st->files[i].live;
 	snap->files = calloc(nlive + 1, sizeof(delta_file));
@@ -767,7 +804,8 @@ read_file_action(delta_replay *st, lake_json *s, int64_t version, int add,
 		} else if (strcmp(key, "size") == 0) {
 			if (lake_json_int64(s, &size) == -1)
 				what = "has a size that is not an integer";
-		} else if (strcmp(key, "modificationTime") == 0) {
+		} else if (strcmp(key, add ? "modificationTime" :
+		    "deletionTimestamp") == 0) {
 			if (lake_json_int64(s, &mtime) == -1)
 				what = "has a modificationTime that is not an "
 				    "integer";
@@ -897,8 +935,8 @@ out:
 }
 
 /* _last_checkpoint's version, or -1 when absent or unreadable. */
-static int64_t
-last_checkpoint_hint(const char *table_dir)
+int64_t
+delta_last_checkpoint_hint(const char *table_dir)
 {
 	char path[4096];
 	json_t *j;
@@ -921,14 +959,134 @@ has_version(const int64_t *arr, size_t n, int64_t v)
 	return n > 0 && bsearch(&v, arr, n, sizeof(int64_t), cmp_i64) != NULL;
 }
 
+/* Every commit in (from, to] is in the listing. */
 static int
-snapshot_load(const char *table_dir, int64_t version, int meta_only,
-    delta_snapshot **out, lake_err *err)
+commits_cover(const log_listing *l, int64_t from, int64_t to)
+{
+	for (int64_t v = from + 1; v <= to; v++)
+		if (!has_version(l->versions, l->n, v))
+			return 0;
+	return 1;
+}
+
+/*
+ * The oldest version a reader can still rebuild: 0 while the first
+ * commit is there, else the oldest checkpoint (log cleanup deletes only
+ * what lies before a checkpoint). -1 when there is neither.
+ */
+static int64_t
+oldest_readable(const log_listing *l)
+{
+	if (l->n > 0 && l->versions[0] == 0)
+		return 0;
+	return l->ncheckpoints > 0 ? l->checkpoints[0] : -1;
+}
+
+/*
+ * Replays from checkpoint start (or from commit 0 when start < 0): 0, -1
+ * when a commit fails, -2 when the checkpoint does.
+ */
+static int
+replay_from(const char *table_dir, int64_t start, int64_t target,
+    delta_replay *st, lake_err *err)
+{
+	int rc = 0;
+
+	if (start >= 0) {
+		char *cp = delta_log_file(table_dir, start,
+		    ".checkpoint.parquet");
+
+		if (cp == NULL) {
+			lake_err_set(err, "out of memory");
+			return -1;
+		}
+		rc = delta_checkpoint_read(cp, start, st, err);
+		free(cp);
+		if (rc == -1)
+			return -2;
+	}
+	for (int64_t v = start + 1; v <= target; v++)
+		if (replay_commit(table_dir, v, st, err) == -1)
+			return -1;
+	return 0;
+}
+
+/* Says why no start point reaches target: expired, or a damaged log. */
+static void
+explain_unreachable(const char *table_dir, const log_listing *l,
+    int64_t target, lake_err *err)
+{
+	int64_t oldest = oldest_readable(l);
+
+	if (oldest > target) {
+		lake_err_set(err, "%s: version %lld is no longer retained: "
+		    "the oldest readable version is %lld", table_dir,
+		    (long long)target, (long long)oldest);
+		return;
+	}
+	for (int64_t v = oldest + 1; v <= target; v++)
+		if (!has_version(l->versions, l->n, v)) {
+			lake_err_set(err, "%s: version gap: commit %lld is "
+			    "missing before %lld; the log is damaged",
+			    table_dir, (long long)v, (long long)target);
+			return;
+		}
+	lake_err_set(err, "%s: no checkpoint or first commit to read "
+	    "version %lld from; the log is damaged", table_dir,
+	    (long long)target);
+}
+
+/*
+ * Tries the start points from the newest checkpoint at or below target
+ * down to commit 0, and takes the first that replays: a checkpoint that
+ * cannot be read (damaged, or from a writer we do not understand) costs
+ * a longer replay, not the table. Only complete checkpoints ever get
+ * their final name (see delta_checkpoint_write.c), so this is rare.
+ */
+static int
+replay_best(const char *table_dir, const log_listing *l, int64_t target,
+    int meta_only, delta_replay **out, lake_err *err)
+{
+	lake_err first = { { 0 } }, attempt;
+	int tried = 0, rc;
+
+	for (size_t i = l->ncheckpoints + 1; i-- > 0;) {
+		int64_t start = i > 0 ? l->checkpoints[i - 1] : -1;
+		delta_replay *st;
+
+		if (start > target || (start < 0 && !has_version(l->versions,
+		    l->n, 0)) || !commits_cover(l, start, target))
+			continue;
+		if ((st = delta_replay_new()) == NULL) {
+			lake_err_set(err, "out of memory");
+			return -1;
+		}
+		st->meta_only = meta_only;
+		if ((rc = replay_from(table_dir, start, target, st,
+		    &attempt)) == 0) {
+			*out = st;
+			return 0;
+		}
+		delta_replay_free(st);
+		if (!tried++)
+			first = attempt;
+		/* A bad commit breaks every start point: stop there. */
+		if (rc == -1)
+			break;
+	}
+	if (tried && err != NULL)
+		*err = first;
+	else if (!tried)
+		explain_unreachable(table_dir, l, target, err);
+	return -1;
+}
+
+int
+delta_replay_load(const char *table_dir, int64_t version, int meta_only,
+    delta_replay **out, int64_t *version_out, lake_err *err)
 {
 	log_listing l;
-	delta_replay *st = NULL;
-	delta_snapshot *snap = NULL;
-	int64_t target, start = -1, hint;
+	int64_t target;
 	int rc;
 
 	*out = NULL;
@@ -942,59 +1100,68 @@ snapshot_load(const char *table_dir, int64_t version, int meta_only,
 			lake_err_set(err, "%s: version %lld does not exist "
 			    "(newest is %lld)", table_dir, (long long)version,
 			    (long long)target);
-			goto fail;
+			listing_free(&l);
+			return DELTA_ERROR;
 		}
 		target = version;
 	}
-	hint = last_checkpoint_hint(table_dir);
-	if (hint >= 0 && hint <= target && has_version(l.checkpoints,
-	    l.ncheckpoints, hint))
-		start = hint;
-	for (size_t i = 0; i < l.ncheckpoints; i++)
-		if (l.checkpoints[i] <= target && l.checkpoints[i] > start)
-			start = l.checkpoints[i];
-	for (int64_t v = start + 1; v <= target; v++) {
-		if (!has_version(l.versions, l.n, v)) {
-			lake_err_set(err, "%s: version gap: commit %lld is "
-			    "missing before %lld; the log is damaged",
-			    table_dir, (long long)v, (long long)target);
-			goto fail;
-		}
-	}
-	if ((st = delta_replay_new()) == NULL ||
-	    (snap = calloc(1, sizeof(*snap))) == NULL) {
+	rc = replay_best(table_dir, &l, target, meta_only, out, err);
+	listing_free(&l);
+	if (rc == -1)
+		return DELTA_ERROR;
+	*version_out = target;
+	return DELTA_OK;
+}
+
+static int
+snapshot_load(const char *table_dir, int64_t version, int meta_only,
+    delta_snapshot **out, lake_err *err)
+{
+	delta_replay *st = NULL;
+	delta_snapshot *snap = NULL;
+	int64_t target;
+	int rc;
+
+	*out = NULL;
+	if ((rc = delta_replay_load(table_dir, version, meta_only, &st,
+	    &target, err)) != DELTA_OK)
+		return rc;
+	if ((snap = calloc(1, sizeof(*snap))) == NULL ||
+	    (snap->table_dir = strdup(table_dir)) == NULL) {
 		lake_err_set(err, "out of memory");
 		goto fail;
 	}
-	st->meta_only = meta_only;
-	if (start >= 0) {
-		char *cp = delta_log_file(table_dir, start,
-		    ".checkpoint.parquet");
-
-		rc = cp ? delta_checkpoint_read(cp, start, st, err) : -1;
-		free(cp);
-		if (rc == -1)
-			goto fail;
-	}
-	for (int64_t v = start + 1; v <= target; v++)
-		if (replay_commit(table_dir, v, st, err) == -1)
-			goto fail;
-	if ((snap->table_dir = strdup(table_dir)) == NULL)
-		goto fail;
 	snap->version = target;
 	if (delta_replay_finish(st, snap, err) == -1) {
 		lake_err_prefix(err, "%s", table_dir);
 		goto fail;
 	}
 	delta_replay_free(st);
-	listing_free(&l);
 	*out = snap;
 	return DELTA_OK;
 fail:
 	delta_replay_free(st);
 	delta_snapshot_free(snap);
-	listing_free(&l);
 	return DELTA_ERROR;
+}
+
+int64_t
+delta_oldest_version(const char *table_dir, lake_err *err)
+{
+	log_listing l;
+	int rc = list_log(table_dir, &l, err);
+	int64_t oldest;
+
+	if (rc != DELTA_OK)
+		return rc;
+	oldest = oldest_readable(&l);
+	listing_free(&l);
+	if (oldest < 0) {
+		lake_err_set(err, "%s: the log has neither its first commit nor "
+		    "a checkpoint", table_dir);
+		return DELTA_ERROR;
+	}
+	return oldest;
 }
 
 int
@@ -1042,6 +1209,14 @@ delta_snapshot_free(delta_snapshot *snap)
 	for (int i = 0; i < snap->npartition_columns; i++)
 		free(snap->partition_columns[i]);
 	free(snap->partition_columns);
+	for (int i = 0; snap->config_keys != NULL && snap->config_keys[i] !=
+	    NULL; i++)
+		free(snap->config_keys[i]);
+	for (int i = 0; snap->config_values != NULL &&
+	    snap->config_values[i] != NULL; i++)
+		free(snap->config_values[i]);
+	free(snap->config_keys);
+	free(snap->config_values);
 	delta_schema_free(&snap->schema);
 	free(snap->table_id);
 	free(snap->table_dir);

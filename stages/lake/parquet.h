@@ -16,6 +16,10 @@
  * Every length in the file is bounds-checked: a corrupt file is an error,
  * never a crash.
  *
+ * pq_nested_writer writes nested files (structs, maps, lists) from
+ * entries with explicit repetition and definition levels: what Delta
+ * checkpoints need, read back with pq_reader_read_leaf.
+ *
  * Logical types (ours) and their Parquet encoding: see parquet-facts.md §4.
  * TIMESTAMP is int64 microseconds since the epoch, written as
  * TIMESTAMP(isAdjustedToUTC=true, MICROS): source timestamps carry no zone
@@ -146,6 +150,62 @@ int pq_writer_flush_row_group(pq_writer *w, lake_err *err);
 int pq_writer_close(pq_writer *w, pq_file_stats *stats, lake_err *err);
 /* Closes, removes the file and frees w. */
 void pq_writer_abort(pq_writer *w);
+
+/* --- nested writer (Delta checkpoints) ---------------------------- */
+
+/*
+ * A schema tree in Parquet's own order: a preorder list of nodes, where a
+ * group (nchildren > 0) is followed by its nchildren subtrees. The root
+ * is implicit: nodes[] are the top-level fields and what follows them.
+ * Leaves take the types the flat writer writes.
+ */
+enum { PQ_REP_REQUIRED = 0, PQ_REP_OPTIONAL = 1, PQ_REP_REPEATED = 2 };
+typedef enum pq_group_kind {
+	PQ_GROUP_STRUCT,
+	PQ_GROUP_MAP,	/* annotated MAP; its one child is the repeated
+			   key_value group of a key and a value */
+	PQ_GROUP_LIST,	/* annotated LIST; its one child is the repeated
+			   list group of one element */
+} pq_group_kind;
+
+typedef struct pq_node {
+	const char *name;
+	int repetition;		/* PQ_REP_* */
+	int nchildren;		/* 0 for a leaf */
+	pq_type type;		/* leaves */
+	pq_group_kind kind;	/* groups */
+} pq_node;
+
+typedef struct pq_nested_writer pq_nested_writer;
+
+/*
+ * Creates path exclusively and writes the magic. Leaves are numbered in
+ * schema order; find them by dotted path. opts as for pq_writer_open
+ * (codec, row_group_bytes, no_fsync; no dictionaries).
+ */
+pq_nested_writer *pq_nested_writer_open(const char *path,
+    const pq_node *nodes, int nnodes, const pq_writer_opts *opts,
+    lake_err *err);
+int pq_nested_writer_leaf(const pq_nested_writer *w, const char *path);
+int pq_nested_writer_max_def(const pq_nested_writer *w, int leaf);
+int pq_nested_writer_max_rep(const pq_nested_writer *w, int leaf);
+/*
+ * One entry of a leaf in the current row, with its repetition and
+ * definition levels (Dremel); v is read only when def is the leaf's
+ * maximum (a value), and may be NULL otherwise.
+ */
+int pq_nested_put(pq_nested_writer *w, int leaf, int rep, int def,
+    const pq_value *v, lake_err *err);
+/*
+ * Ends the row. A leaf that got no entry in it gets one at levels 0: its
+ * top-level field is null. So a caller fills only the leaves of the
+ * fields a row has. Cuts a row group at opts.row_group_bytes.
+ */
+int pq_nested_end_row(pq_nested_writer *w, lake_err *err);
+/* Footer, fsync (unless no_fsync), close; frees w. On failure the file
+ * is removed. */
+int pq_nested_writer_close(pq_nested_writer *w, lake_err *err);
+void pq_nested_writer_abort(pq_nested_writer *w);
 
 /* --- reader -------------------------------------------------------- */
 
