@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "delta_internal.h"
 #include "lake_json.h"
@@ -1234,6 +1235,33 @@ delta_snapshot_txn_version(const delta_snapshot *snap, const char *app_id)
 
 /* --- incremental reading ------------------------------------------- */
 
+/*
+ * Whether commit version is still in the log; when log cleanup has
+ * deleted it, err says so and names the oldest version left, so an
+ * incremental reader that fell that far behind knows to start over from
+ * a snapshot.
+ */
+static int
+commit_retained(const char *table_dir, int64_t version, lake_err *err)
+{
+	char *path = delta_log_file(table_dir, version, ".json");
+	int64_t oldest;
+	int ok = path != NULL && access(path, F_OK) == 0;
+
+	free(path);
+	if (ok)
+		return 1;
+	oldest = delta_oldest_version(table_dir, NULL);
+	if (oldest > version)
+		lake_err_set(err, "%s: version %lld is no longer retained: the "
+		    "oldest readable version is %lld", table_dir,
+		    (long long)version, (long long)oldest);
+	else
+		lake_err_set(err, "%s: commit %lld is missing; the log is "
+		    "damaged", table_dir, (long long)version);
+	return 0;
+}
+
 int
 delta_changes(const char *table_dir, int64_t after_version,
     int64_t upto_version, delta_file **files, size_t *nfiles, lake_err *err)
@@ -1245,6 +1273,11 @@ delta_changes(const char *table_dir, int64_t after_version,
 	*nfiles = 0;
 	if (st == NULL) {
 		lake_err_set(err, "out of memory");
+		return -1;
+	}
+	if (after_version < upto_version && !commit_retained(table_dir,
+	    after_version + 1, err)) {
+		delta_replay_free(st);
 		return -1;
 	}
 	for (int64_t v = after_version + 1; v <= upto_version; v++) {

@@ -12,7 +12,8 @@
  * what time travel says about versions that are gone).
  *
  * Helper modes for tests/delta/checkpoint.sh:
- *   test_checkpoint make TABLE            the special-character table
+ *   test_checkpoint make TABLE [N]        the special-character table,
+ *                                         N commits (default 20)
  *   test_checkpoint paths TABLE           the live add paths, escaped
  *   test_checkpoint churn TABLE FILES N   N commits of one add and one
  *                                         remove over FILES live files,
@@ -506,6 +507,19 @@ test_log_cleanup(const char *tmp)
 	    "readable version is 10") != NULL, "says so: %s", err.msg);
 	delta_snapshot_free(snap);
 	snap = NULL;
+	{
+		delta_file *files = NULL;
+		size_t nfiles = 0;
+
+		EXPECT(delta_changes(dir, 5, 12, &files, &nfiles, &err) == -1 &&
+		    strstr(err.msg, "version 6 is no longer retained") != NULL,
+		    "changes after 5 are gone: %s", err.msg);
+		EXPECT(delta_changes(dir, 9, 12, &files, &nfiles, &err) == 0 &&
+		    nfiles == 5, "changes after 9 still read: 6 adds, one "
+		    "removed again (%zu files)",
+		    nfiles);
+		delta_files_free(files, nfiles);
+	}
 
 	/* A shorter table retention (property) and everything expired: all
 	 * before the newest checkpoint (20) goes, never it or what follows. */
@@ -699,8 +713,9 @@ main(int argc, char **argv)
 	char cmd[256];
 	lake_err err;
 
-	if (argc == 3 && strcmp(argv[1], "make") == 0) {
-		if (make_table(argv[2], 20, "10", &err) == -1) {
+	if ((argc == 3 || argc == 4) && strcmp(argv[1], "make") == 0) {
+		if (make_table(argv[2], argc == 4 ? atoi(argv[3]) : 20, "10",
+		    &err) == -1) {
 			fprintf(stderr, "%s\n", err.msg);
 			return 1;
 		}
