@@ -462,6 +462,139 @@ test_deferred_create(const char *dir)
 	EXPECT(access(path, F_OK) == -1, "abort removes the created file");
 }
 
+/*
+ * The nested writer: a struct with a map and a list, rows where the
+ * struct, the map or the list is null or empty, several row groups; read
+ * back leaf by leaf with the levels a Dremel record needs. Levels that do
+ * not fit the schema are refused.
+ */
+static void
+test_nested(const char *dir)
+{
+	static const pq_node nodes[] = {
+		{ "s", PQ_REP_OPTIONAL, 3, PQ_STRING, PQ_GROUP_STRUCT },
+		{ "n", PQ_REP_OPTIONAL, 0, PQ_INT64, PQ_GROUP_STRUCT },
+		{ "m", PQ_REP_OPTIONAL, 1, PQ_STRING, PQ_GROUP_MAP },
+		{ "key_value", PQ_REP_REPEATED, 2, PQ_STRING,
+		    PQ_GROUP_STRUCT },
+		{ "key", PQ_REP_REQUIRED, 0, PQ_STRING, PQ_GROUP_STRUCT },
+		{ "value", PQ_REP_OPTIONAL, 0, PQ_STRING, PQ_GROUP_STRUCT },
+		{ "l", PQ_REP_OPTIONAL, 1, PQ_STRING, PQ_GROUP_LIST },
+		{ "list", PQ_REP_REPEATED, 1, PQ_STRING, PQ_GROUP_STRUCT },
+		{ "element", PQ_REP_OPTIONAL, 0, PQ_BOOLEAN,
+		    PQ_GROUP_STRUCT },
+		{ "t", PQ_REP_OPTIONAL, 0, PQ_INT32, PQ_GROUP_STRUCT },
+	};
+	char path[512];
+	pq_writer_opts opts;
+	pq_nested_writer *w;
+	pq_reader *r;
+	pq_leaf_batch b;
+	lake_err err;
+	pq_value v;
+	int key, val, el, n, rows = 3000;
+	int64_t levels = 0;
+
+	snprintf(path, sizeof(path), "%s/nested.parquet", dir);
+	pq_writer_opts_default(&opts);
+	opts.row_group_bytes = 16 << 10;	/* several row groups */
+	w = pq_nested_writer_open(path, nodes, 10, &opts, &err);
+	EXPECT(w != NULL, "open nested: %s", err.msg);
+	if (w == NULL)
+		return;
+	n = pq_nested_writer_leaf(w, "s.n");
+	key = pq_nested_writer_leaf(w, "s.m.key_value.key");
+	val = pq_nested_writer_leaf(w, "s.m.key_value.value");
+	el = pq_nested_writer_leaf(w, "s.l.list.element");
+	EXPECT(n == 0 && key == 1 && val == 2 && el == 3 &&
+	    pq_nested_writer_leaf(w, "t") == 4, "leaves in schema order");
+	EXPECT(pq_nested_writer_max_def(w, key) == 3 &&
+	    pq_nested_writer_max_def(w, val) == 4 &&
+	    pq_nested_writer_max_rep(w, key) == 1 &&
+	    pq_nested_writer_max_def(w, el) == 4, "levels of the leaves");
+	memset(&v, 0, sizeof(v));
+	for (int i = 0; i < rows; i++) {
+		/* Row i: s null when i % 5 == 4, else n = i, a map of i % 3
+		 * entries (the second one's value null), a list of i % 4
+		 * booleans (absent list when 0); t = i always. */
+		if (i % 5 != 4) {
+			v.v.i64 = i;
+			pq_nested_put(w, n, 0, 2, &v, &err);
+			if (i % 3 == 0) {
+				pq_nested_put(w, key, 0, 2, NULL, &err);
+				pq_nested_put(w, val, 0, 2, NULL, &err);
+			}
+			for (int k = 0; k < i % 3; k++) {
+				v.v.s.ptr = k ? "second" : "first";
+				v.v.s.len = (uint32_t)strlen(v.v.s.ptr);
+				pq_nested_put(w, key, k > 0, 3, &v, &err);
+				v.v.s.ptr = "x";
+				v.v.s.len = 1;
+				pq_nested_put(w, val, k > 0, k ? 3 : 4, &v, &err);
+			}
+			if (i % 4 == 0)
+				pq_nested_put(w, el, 0, 1, NULL, &err);
+			for (int k = 0; k < i % 4; k++) {
+				v.v.b = (i + k) % 2;
+				pq_nested_put(w, el, k > 0, 4, &v, &err);
+			}
+		}
+		v.v.i32 = i;
+		EXPECT(pq_nested_put(w, 4, 0, 1, &v, &err) == 0, "t: %s",
+		    err.msg);
+		EXPECT(pq_nested_end_row(w, &err) == 0, "row %d: %s", i,
+		    err.msg);
+	}
+	EXPECT(pq_nested_put(w, key, 1, 3, &v, &err) == -1,
+	    "a repeated entry cannot open a row");
+	EXPECT(pq_nested_put(w, n, 0, 9, &v, &err) == -1,
+	    "a level above the maximum is refused");
+	EXPECT(pq_nested_writer_close(w, &err) == 0, "close: %s", err.msg);
+
+	r = pq_reader_open(path, &err);
+	EXPECT(r != NULL, "reopen: %s", err.msg);
+	if (r == NULL)
+		return;
+	EXPECT(pq_reader_num_rows(r) == rows, "rows");
+	EXPECT(pq_reader_num_row_groups(r) > 1, "several row groups");
+	EXPECT(pq_reader_leaf_index(r, "s.m.key_value.value") == 2 &&
+	    pq_reader_leaf_max_def(r, 2) == 4 &&
+	    pq_reader_leaf_max_rep(r, 2) == 1, "the reader sees the tree");
+	memset(&b, 0, sizeof(b));
+	{
+		int64_t row = 0, nulls = 0, firsts = 0;
+
+		for (int g = 0; g < pq_reader_num_row_groups(r); g++) {
+			EXPECT(pq_reader_read_leaf(r, g, key, &b, &err) == 0,
+			    "read keys: %s", err.msg);
+			levels += b.nlevels;
+			for (int64_t i = 0, vi = 0; i < b.nlevels; i++) {
+				if (b.rep[i] == 0)
+					row++;
+				if (b.def[i] < 2)
+					nulls++;
+				if (b.def[i] == 3) {
+					firsts += b.rep[i] == 0;
+					EXPECT(b.values.offsets[vi + 1] -
+					    b.values.offsets[vi] == (b.rep[i] ?
+					    6u : 5u), "key bytes");
+					vi++;
+				}
+			}
+		}
+		EXPECT(row == rows, "a key entry opens every row (%lld)",
+		    (long long)row);
+		EXPECT(nulls == rows / 5, "null structs: %lld",
+		    (long long)nulls);
+		/* Rows with 1 or 2 entries and s present. */
+		EXPECT(firsts == 1600, "maps with entries: %lld",
+		    (long long)firsts);
+	}
+	pq_leaf_batch_free(&b);
+	pq_reader_close(r);
+	EXPECT(levels > rows, "repeated levels (%lld)", (long long)levels);
+}
+
 int
 main(void)
 {
@@ -478,6 +611,7 @@ main(void)
 	test_corrupt(dir);
 	test_required_null(dir);
 	test_deferred_create(dir);
+	test_nested(dir);
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 	if (system(cmd) != 0)
 		fprintf(stderr, "could not remove %s\n", dir);
