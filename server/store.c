@@ -654,12 +654,15 @@ store_delete_finished(store *st, int64_t ended_before_us, int limit,
 	if (limit <= 0 || (c.items = calloc((size_t)limit,
 	    sizeof(*c.items))) == NULL)
 		return -1;
+	/* "+state": not by drivers_state, which would read every finished
+	 * row and sort them; by ended time (drivers_ended) or in submission
+	 * order, a batch reads about the rows it takes. */
 	if (ended_before_us == INT64_MAX)
 		snprintf(sql, sizeof(sql), "SELECT seq, id FROM drivers WHERE "
-		    "state IN %s ORDER BY seq LIMIT ?", finished_states);
+		    "+state IN %s ORDER BY seq LIMIT ?", finished_states);
 	else
 		snprintf(sql, sizeof(sql), "SELECT seq, id FROM drivers WHERE "
-		    "ended_us < ? AND state IN %s ORDER BY ended_us LIMIT ?",
+		    "ended_us < ? AND +state IN %s ORDER BY ended_us LIMIT ?",
 		    finished_states);
 	if ((ended_before_us == INT64_MAX ?
 	    run(st, sql, doomed_row, &c, "i", (int64_t)limit) :

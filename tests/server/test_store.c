@@ -1,0 +1,197 @@
+/*
+ * test_store.c - unit tests of the state store's retention and counting
+ * (server/store.c) on a real SQLite file in a temporary folder: counts
+ * kept by triggers agree with the rows through every transition and
+ * deletion, store_delete_finished takes only finished drivers that ended
+ * before the cutoff, in batches, and calls back for each, keyset pages
+ * equal offset pages, and the launch histogram keeps its launches.
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "expect.h"
+#include "store.h"
+
+#define SEC 1000000LL
+
+struct ids {
+	char items[64][64];
+	int n;
+};
+
+static void
+collect_deleted(const char *id, void *arg)
+{
+	struct ids *ids = arg;
+
+	if (ids->n < 64)
+		snprintf(ids->items[ids->n++], sizeof(ids->items[0]), "%s", id);
+}
+
+static int
+collect_listed(const store_driver *d, void *arg)
+{
+	collect_deleted(d->id, arg);
+	return 0;
+}
+
+/* Inserts a driver and takes it to state at time t (µs); its id in id. */
+static void
+make_driver(store *st, int i, const char *state, int64_t t, char *id,
+    size_t idlen)
+{
+	int64_t token;
+	char claimed[64];
+
+	snprintf(id, idlen, "driver-test-%04d", i);
+	EXPECT(store_insert_driver(st, id, "ok", "{}", "[]", "{}", 0, t) == 0,
+	    "insert %s", id);
+	if (strcmp(state, "SUBMITTED") == 0)
+		return;
+	EXPECT(store_claim_next(st, t, claimed, sizeof(claimed), &token) == 1 &&
+	    strcmp(claimed, id) == 0, "claim %s", id);
+	EXPECT(store_runner_begin(st, id, token, 1, "x", t + 1000) == 1,
+	    "begin %s", id);
+	if (strcmp(state, "RUNNING") == 0)
+		return;
+	EXPECT(store_runner_end(st, id, state, 0, 0, NULL, t + 2000) == 1,
+	    "end %s", id);
+}
+
+static int
+count_rows(store *st, const char *state)
+{
+	struct ids ids = {.n = 0};
+
+	store_list(st, state, INT64_MAX, 64, 0, collect_listed, &ids);
+	return ids.n;
+}
+
+struct hist {
+	int64_t count, sum_us;
+};
+
+static void
+add_bucket(int64_t le_us, int64_t n, int64_t sum_us, void *arg)
+{
+	struct hist *h = arg;
+
+	(void)le_us;
+	h->count += n;
+	h->sum_us += sum_us;
+}
+
+int
+main(void)
+{
+	char dir[] = "/tmp/test_store.XXXXXX", path[128], err[256], id[64];
+	static const char *const states[] = {"SUBMITTED", "RUNNING",
+	    "FINISHED", "FAILED", "KILLED", "ERROR", "RELAUNCHING", "UNKNOWN"};
+	struct ids deleted = {.n = 0}, by_offset = {.n = 0},
+	    by_before = {.n = 0};
+	struct hist h = {0, 0};
+	int64_t now = 1800000000 * SEC, seq;
+	pid_t pid;
+	store *st;
+	size_t i;
+	int n;
+
+	if (mkdtemp(dir) == NULL) {
+		perror("mkdtemp");
+		return 1;
+	}
+	snprintf(path, sizeof(path), "%s/state.db", dir);
+	if ((st = store_open(path, err, sizeof(err))) == NULL) {
+		fprintf(stderr, "store_open: %s\n", err);
+		return 1;
+	}
+	/* 0-9 finished 100 days ago, 10-11 failed 100 days ago, 12 running
+	 * since then, 14-15 finished just now, 13 queued 100 days ago
+	 * (created last: the claims take the oldest queued). */
+	for (i = 0; i < 10; i++)
+		make_driver(st, (int)i, "FINISHED", now - 100 * 86400 * SEC, id,
+		    sizeof(id));
+	make_driver(st, 10, "FAILED", now - 100 * 86400 * SEC, id, sizeof(id));
+	make_driver(st, 11, "FAILED", now - 100 * 86400 * SEC, id, sizeof(id));
+	make_driver(st, 12, "RUNNING", now - 100 * 86400 * SEC, id, sizeof(id));
+	make_driver(st, 14, "FINISHED", now, id, sizeof(id));
+	make_driver(st, 15, "FINISHED", now, id, sizeof(id));
+	make_driver(st, 13, "SUBMITTED", now - 100 * 86400 * SEC, id,
+	    sizeof(id));
+	EXPECT(store_request_kill(st, "driver-test-0013", now, &pid) == 1,
+	    "kill the queued driver");
+	for (i = 0; i < sizeof(states) / sizeof(states[0]); i++)
+		EXPECT(store_count(st, states[i]) == count_rows(st, states[i]),
+		    "count of %s: %d, rows %d", states[i],
+		    store_count(st, states[i]), count_rows(st, states[i]));
+	EXPECT(store_count(st, NULL) == 16, "16 drivers, not %d",
+	    store_count(st, NULL));
+	store_launch_histogram(st, add_bucket, &h);
+	EXPECT(h.count == 15 && h.sum_us == 15 * 1000, "15 launches of 1 ms, "
+	    "not %lld of %lld µs", (long long)h.count, (long long)h.sum_us);
+
+	/* Keyset pages of 5 equal offset pages of 5. */
+	for (i = 0; i < 4; i++)
+		store_list(st, NULL, INT64_MAX, 5, (int)i * 5, collect_listed,
+		    &by_offset);
+	seq = INT64_MAX;
+	while (by_before.n < 16) {
+		n = by_before.n;
+		store_list(st, NULL, seq, 5, 0, collect_listed, &by_before);
+		if (by_before.n == n ||
+		    store_driver_seq(st, by_before.items[by_before.n - 1],
+		    &seq) != 1)
+			break;
+	}
+	EXPECT(by_offset.n == 16 && by_before.n == 16, "16 rows paged, not %d "
+	    "and %d", by_offset.n, by_before.n);
+	for (i = 0; i < 16; i++)
+		EXPECT(strcmp(by_offset.items[i], by_before.items[i]) == 0,
+		    "row %zu: %s by offset, %s by before", i,
+		    by_offset.items[i], by_before.items[i]);
+	EXPECT(store_driver_seq(st, "driver-none", &seq) == 0, "unknown id");
+
+	/* Retention in batches of 5: 12 old finished (10 + 2 failed) and
+	 * the killed one (ended now) -> the 12 older than a day. */
+	n = store_delete_finished(st, now - 86400 * SEC, 5, collect_deleted,
+	    &deleted);
+	EXPECT(n == 5 && deleted.n == 5, "a batch of 5, not %d (%d calls)", n,
+	    deleted.n);
+	while ((n = store_delete_finished(st, now - 86400 * SEC, 5,
+	    collect_deleted, &deleted)) > 0)
+		;
+	EXPECT(n == 0 && deleted.n == 12, "12 old finished drivers deleted, "
+	    "not %d", deleted.n);
+	EXPECT(strcmp(deleted.items[0], "driver-test-0000") == 0, "oldest "
+	    "first: %s", deleted.items[0]);
+	EXPECT(store_count(st, "RUNNING") == 1, "the old running one stays");
+	EXPECT(store_count(st, "KILLED") == 1, "the one killed now stays");
+	EXPECT(store_count(st, "FINISHED") == 2, "recent finished stay");
+	EXPECT(store_count(st, NULL) == 4 && count_rows(st, NULL) == 4,
+	    "4 drivers left, counted %d, listed %d", store_count(st, NULL),
+	    count_rows(st, NULL));
+
+	/* Clear: every finished one, whatever its age. */
+	deleted.n = 0;
+	n = store_delete_finished(st, INT64_MAX, 100, collect_deleted,
+	    &deleted);
+	EXPECT(n == 3 && deleted.n == 3, "clear deletes 3, not %d", n);
+	EXPECT(store_count(st, NULL) == 1 && count_rows(st, "RUNNING") == 1,
+	    "only the running driver is left");
+	h.count = h.sum_us = 0;
+	store_launch_histogram(st, add_bucket, &h);
+	EXPECT(h.count == 15, "the histogram keeps deleted drivers' launches "
+	    "(%lld)", (long long)h.count);
+
+	store_close(st);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/state.db-wal", dir);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/state.db-shm", dir);
+	unlink(path);
+	rmdir(dir);
+	return expect_report("test_store");
+}
