@@ -4,6 +4,12 @@
  * Writes are single statements in autocommit mode (WAL, synchronous
  * NORMAL): each state change is durable on its own, and a history that
  * cannot be written only costs a warning, never the run.
+ *
+ * Retention deletes expired runs and their attempts in transactions of
+ * HISTORY_PRUNE_BATCH runs, oldest end first (index runs_ended), then
+ * runs an incremental vacuum so the file shrinks rather than keeping a
+ * free list: at one run every 5 minutes the history stays near 30 days
+ * of runs (~4 MB at ~465 B a run) instead of growing ~50 MB a year.
  */
 #include <inttypes.h>
 #include <stdlib.h>
@@ -13,12 +19,18 @@
 #include <jansson.h>
 #include <sqlite3.h>
 
+#include "duration.h"
 #include "history.h"
 #include "log.h"
 #include "orchestrator_schema.h"
 
+/* Runs deleted per transaction: short enough never to hold the history's
+ * write lock for long while a schedule and a `history` share it. */
+#define HISTORY_PRUNE_BATCH 500
+
 struct orch_history {
 	sqlite3 *db;
+	int64_t retain_us;	/* 0: keep every run */
 };
 
 orch_history *
@@ -93,6 +105,123 @@ run_stmt(orch_history *h, sqlite3_stmt *st)
 	return 0;
 }
 
+static int64_t
+now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static void
+warn_sql(orch_history *h, const char *what)
+{
+	log_warnx("history: %s: %s", what, sqlite3_errmsg(h->db));
+}
+
+/*
+ * Deletes up to HISTORY_PRUNE_BATCH runs that ended before cutoff_us, and
+ * their attempts, in one transaction (both DELETEs see the same runs:
+ * nobody else writes in between), then gives the freed pages back.
+ * Returns how many runs went, or -1.
+ */
+static int
+prune_batch(orch_history *h, int64_t cutoff_us)
+{
+	static const char expired[] = "SELECT run_id FROM runs WHERE "
+	    "ended_at < ?1 AND state <> 'RUNNING' ORDER BY ended_at LIMIT ?2";
+	char sql[2][256];
+	sqlite3_stmt *st = NULL;
+	int i, n = 0;
+
+	snprintf(sql[0], sizeof(sql[0]), "DELETE FROM attempts WHERE run_id "
+	    "IN (%s)", expired);
+	snprintf(sql[1], sizeof(sql[1]), "DELETE FROM runs WHERE run_id IN "
+	    "(%s)", expired);
+	if (sqlite3_exec(h->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) !=
+	    SQLITE_OK) {
+		warn_sql(h, "cannot delete expired runs");
+		return -1;
+	}
+	for (i = 0; i < 2; i++) {
+		if (sqlite3_prepare_v2(h->db, sql[i], -1, &st, NULL) !=
+		    SQLITE_OK)
+			goto err;
+		sqlite3_bind_int64(st, 1, cutoff_us);
+		sqlite3_bind_int(st, 2, HISTORY_PRUNE_BATCH);
+		if (sqlite3_step(st) != SQLITE_DONE)
+			goto err;
+		n = sqlite3_changes(h->db);
+		sqlite3_finalize(st);
+		st = NULL;
+	}
+	if (sqlite3_exec(h->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+		goto err;
+	if (n > 0 && sqlite3_exec(h->db, "PRAGMA incremental_vacuum", NULL,
+	    NULL, NULL) != SQLITE_OK)
+		warn_sql(h, "incremental vacuum");
+	return n;
+err:
+	warn_sql(h, "cannot delete expired runs");
+	sqlite3_finalize(st);
+	sqlite3_exec(h->db, "ROLLBACK", NULL, NULL, NULL);
+	return -1;
+}
+
+/* A file made before retention has auto_vacuum NONE; one VACUUM
+ * switches it. Failing costs only disk space, so it is a warning. */
+static void
+ensure_incremental_vacuum(orch_history *h)
+{
+	sqlite3_stmt *st;
+	int mode = -1;
+
+	if (sqlite3_prepare_v2(h->db, "PRAGMA auto_vacuum", -1, &st, NULL) ==
+	    SQLITE_OK) {
+		if (sqlite3_step(st) == SQLITE_ROW)
+			mode = sqlite3_column_int(st, 0);
+		sqlite3_finalize(st);
+	}
+	if (mode != 2 && sqlite3_exec(h->db, "PRAGMA auto_vacuum = "
+	    "INCREMENTAL; VACUUM", NULL, NULL, NULL) != SQLITE_OK)
+		warn_sql(h, "cannot switch to incremental vacuum (deleted runs "
+		    "will not shrink the file until it succeeds)");
+}
+
+int
+orch_history_parse_retention(const char *s, int64_t *us, char *err,
+    size_t errlen)
+{
+	if (strcmp(s, "forever") == 0) {
+		*us = 0;
+		return 0;
+	}
+	return duration_parse(s, us, err, errlen);
+}
+
+int64_t
+orch_history_retain(orch_history *h, int64_t retain_us)
+{
+	int64_t total = 0;
+	int n;
+
+	h->retain_us = retain_us;
+	if (retain_us <= 0)
+		return 0;
+	ensure_incremental_vacuum(h);
+	while ((n = prune_batch(h, now_us() - retain_us)) ==
+	    HISTORY_PRUNE_BATCH)
+		total += n;
+	if (n < 0)
+		return -1;
+	total += n;
+	if (total > 0)
+		log_debug("history: deleted %lld run(s) that ended over the "
+		    "retention ago", (long long)total);
+	return total;
+}
+
 int64_t
 orch_history_run_begin(orch_history *h, const char *pipeline,
     const char *trigger, int64_t scheduled_at, int64_t resumed_from)
@@ -150,6 +279,8 @@ orch_history_run_end(orch_history *h, int64_t run, const char *state,
 	bind_text(st, 5, message);
 	sqlite3_bind_int64(st, 6, run);
 	run_stmt(h, st);
+	if (h->retain_us > 0)
+		prune_batch(h, now_us() - h->retain_us);
 }
 
 void

@@ -3,6 +3,10 @@
  * (schemas/sqlite/orchestrator.sql): one row per run, one per stage
  * attempt, written as they happen so a crash loses nothing and
  * `run --resume` knows where a failed run stopped.
+ *
+ * Retention (--retain): runs that ended longer ago than the retention are
+ * deleted with their attempts, at open and after each run, a batch at a
+ * time; a run still RUNNING is never deleted.
  */
 #ifndef ORCH_HISTORY_H
 #define ORCH_HISTORY_H
@@ -11,6 +15,9 @@
 #include <stdio.h>
 
 typedef struct orch_history orch_history;
+
+/* How long finished runs are kept unless --retain says otherwise. */
+#define ORCH_HISTORY_RETAIN_DEFAULT_US (30 * 86400 * 1000000LL)
 
 orch_history *orch_history_open(const char *path, char *err, size_t errlen);
 void orch_history_close(orch_history *h);
@@ -23,6 +30,17 @@ void orch_history_attempt(orch_history *h, int64_t run, int stage_index,
     const char *stage, int attempt, const char *submission_id,
     const char *state, int64_t submitted_at, int64_t running_at,
     int64_t ended_at, int64_t exit_code, const char *message);
+/* --retain's argument: a duration (common/duration.c), or "forever"; 0
+ * means forever too. 0 or -1 with err filled. */
+int orch_history_parse_retention(const char *s, int64_t *us, char *err,
+    size_t errlen);
+/*
+ * Keeps finished runs for retain_us (0: forever) from now on, and deletes
+ * those already older, with their attempts. The first time, switches an
+ * older history file to incremental vacuum (one VACUUM). Returns the
+ * number of runs deleted, or -1 (logged; the history still works).
+ */
+int64_t orch_history_retain(orch_history *h, int64_t retain_us);
 /* The newest run that did not finish, and the stage it stopped at. */
 int orch_history_last_failed(orch_history *h, int64_t run_id,
     int64_t *run, int *stage);

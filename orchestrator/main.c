@@ -105,6 +105,9 @@ usage(FILE *out)
 "  --catch-up N         schedule: run at most N missed ticks (default 0)\n"
 "  --timeout DURATION   wait: give up after this long (default: none)\n"
 "  --limit N            history: this many runs (default 20)\n"
+"  --retain DURATION    run, schedule: delete runs that ended longer ago\n"
+"                       than this, with their attempts: 12h, 90d; 0 or\n"
+"                       forever keeps them (default 30d)\n"
 "  --resume [RUN]       run: continue a failed run\n"
 "  --json               JSON output\n"
 "  -v                   more logging\n"
@@ -623,7 +626,7 @@ default_history(void)
 
 enum { O_MASTER = 256, O_PIPELINE, O_HISTORY, O_TOKEN, O_JWS, O_PATIENCE,
 	O_EVERY, O_CRON, O_TZ, O_CATCHUP, O_TIMEOUT, O_RESUME, O_JSON,
-	O_LIMIT };
+	O_LIMIT, O_RETAIN };
 
 int
 main(int argc, char **argv)
@@ -643,6 +646,7 @@ main(int argc, char **argv)
 		{ "resume", optional_argument, NULL, O_RESUME },
 		{ "json", no_argument, NULL, O_JSON },
 		{ "limit", required_argument, NULL, O_LIMIT },
+		{ "retain", required_argument, NULL, O_RETAIN },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -656,6 +660,7 @@ main(int argc, char **argv)
 	int verbose = 0, ch, catch_up = 0, resume = 0, rc = EXIT_ERROR;
 	int limit = 20;
 	int64_t resume_run = 0, us;
+	int64_t retain_us = ORCH_HISTORY_RETAIN_DEFAULT_US;
 	orch_schedule sch;
 	struct sigaction sa;
 	orch o;
@@ -672,6 +677,14 @@ main(int argc, char **argv)
 		case O_CRON: cron = optarg; break;
 		case O_TZ: tz = optarg; break;
 		case O_JSON: o.json = 1; break;
+		case O_RETAIN:
+			if (orch_history_parse_retention(optarg, &retain_us,
+			    err, sizeof(err)) == -1) {
+				fprintf(stderr, "medallion-orchestrator: "
+				    "--retain: %s, or forever\n", err);
+				return EXIT_USAGE;
+			}
+			break;
 		case O_LIMIT:
 			limit = atoi(optarg);
 			if (limit < 1) {
@@ -785,6 +798,9 @@ main(int argc, char **argv)
 			log_warnx("%s", err);
 			goto out;
 		}
+		/* Only the commands that write runs delete old ones. */
+		if (strcmp(cmd, "history") != 0)
+			orch_history_retain(o.history, retain_us);
 	}
 	if (strcmp(cmd, "run") == 0 && optind == argc)
 		rc = cmd_run(&o, resume, resume_run);

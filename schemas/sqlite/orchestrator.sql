@@ -1,6 +1,11 @@
 -- orchestrator.sql - medallion-orchestrator's run history (SQLite).
 -- Created at start when missing; applying it again is harmless.
 -- Times are integer microseconds since the Unix epoch, UTC.
+--
+-- auto_vacuum comes first: a new file takes it only before WAL mode writes
+-- its header. With --retain, old runs are deleted and an incremental
+-- vacuum gives their pages back (history.c switches an older file once).
+PRAGMA auto_vacuum = INCREMENTAL;
 PRAGMA journal_mode = WAL;
 
 CREATE TABLE IF NOT EXISTS runs (
@@ -35,3 +40,6 @@ CREATE TABLE IF NOT EXISTS attempts (
 );
 
 CREATE INDEX IF NOT EXISTS runs_started ON runs (started_at);
+-- Retention finds expired runs by their end without a scan.
+CREATE INDEX IF NOT EXISTS runs_ended ON runs (ended_at)
+	WHERE ended_at IS NOT NULL;
