@@ -581,6 +581,9 @@ test_nested(const char *dir)
 					vi++;
 				}
 			}
+			/* read_leaf replaces the batch without freeing it. */
+			pq_leaf_batch_free(&b);
+			memset(&b, 0, sizeof(b));
 		}
 		EXPECT(row == rows, "a key entry opens every row (%lld)",
 		    (long long)row);
