@@ -29,7 +29,7 @@
 #define LIST_MAX_LIMIT 1000
 /* Rows per transaction when clear forgets finished drivers: requests wait
  * for one batch at most, not for the whole clear. */
-#define CLEAR_BATCH 256
+#define CLEAR_BATCH 128
 
 static const char *const driver_states[] = {"SUBMITTED", "RUNNING",
     "FINISHED", "FAILED", "KILLED", "ERROR", "RELAUNCHING", "UNKNOWN", NULL};
@@ -525,12 +525,19 @@ handle_extension(server *s, const api_request *req, api_response *resp)
 	return 0;
 }
 
-/* Paths open without credentials: probes and scrapers. */
+/* Paths open without credentials: probes and scrapers, and with
+ * --public-dashboard the read-only views of gold (GET only: they render
+ * aggregates, never submissions, logs or request bodies). */
 static int
-is_public(const char *path)
+is_public(const server *s, const api_request *req)
 {
-	return strcmp(path, "/metrics") == 0 ||
-	    strncmp(path, "/v1/submissions/readyz", 22) == 0;
+	const char *path = req->path;
+
+	if (strcmp(path, "/metrics") == 0 ||
+	    strncmp(path, "/v1/submissions/readyz", 22) == 0)
+		return 1;
+	return s->public_dashboard && (strcmp(req->method, "GET") == 0 ||
+	    strcmp(req->method, "HEAD") == 0) && web_is_dashboard(req);
 }
 
 static const char *
@@ -555,7 +562,7 @@ api_handle(server *s, const api_request *req, api_response *resp)
 
 	memset(resp, 0, sizeof(*resp));
 	resp->fd = -1;
-	if (!is_public(req->path) && auth_check(&s->auth, req->authorization,
+	if (!is_public(s, req) && auth_check(&s->auth, req->authorization,
 	    clock_now_us() / 1000000, &reason) == -1) {
 		respond_error(resp, 403, reason);
 		return;

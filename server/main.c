@@ -38,7 +38,7 @@
  * the next scheduler tick (100 ms), so a backlog drains in the background
  * and a request never waits for more than one batch. */
 #define RETAIN_EVERY_US (1000000LL)
-#define RETAIN_BATCH 256
+#define RETAIN_BATCH 64
 
 /* The signal handler's only link to the context: a pipe and a flag. */
 static volatile sig_atomic_t *signal_stopping;
@@ -87,6 +87,9 @@ usage(FILE *f)
 "                          BASE64URL key of >= 256 bits, as Spark's JWSFilter)\n"
 "  --token-file FILE       require 'Authorization: Bearer <token in FILE>'\n"
 "  --insecure              allow a non-loopback --host without auth\n"
+"  --public-dashboard      serve the read-only dashboard (/dashboard) and\n"
+"                          /api/gold without auth: gold's aggregates only,\n"
+"                          never the API, /ui or logs\n"
 "Other:\n"
 "  -v, --verbose           debug logging\n"
 "  --version, -h/--help\n"
@@ -244,6 +247,7 @@ parse_args(server *s, int argc, char **argv)
 	enum { O_HOST = 256, O_PORT, O_PORT_FILE, O_DATA, O_STATE, O_STAGES,
 	    O_LOGS, O_LAKE, O_HISTORY, O_MAXRUN, O_GRACE, O_RELAUNCH, O_BACKOFF, O_MAXCONN,
 	    O_IDLE, O_THREADS, O_ENV, O_ENVFILE, O_JWS, O_TOKEN, O_INSECURE,
+	    O_PUBLIC_DASHBOARD,
 	    O_VERSION, O_RETAIN };
 	static const struct option opts[] = {
 		{"host", required_argument, NULL, O_HOST},
@@ -268,6 +272,7 @@ parse_args(server *s, int argc, char **argv)
 		{"jws-secret-file", required_argument, NULL, O_JWS},
 		{"token-file", required_argument, NULL, O_TOKEN},
 		{"insecure", no_argument, NULL, O_INSECURE},
+		{"public-dashboard", no_argument, NULL, O_PUBLIC_DASHBOARD},
 		{"verbose", no_argument, NULL, 'v'},
 		{"version", no_argument, NULL, O_VERSION},
 		{"help", no_argument, NULL, 'h'},
@@ -322,6 +327,7 @@ parse_args(server *s, int argc, char **argv)
 		case O_JWS: jws = optarg; break;
 		case O_TOKEN: token = optarg; break;
 		case O_INSECURE: s->insecure = 1; break;
+		case O_PUBLIC_DASHBOARD: s->public_dashboard = 1; break;
 		case 'v': verbose++; break;
 		case O_VERSION:
 			printf("medallion-server %s (Spark REST protocol v1, "

@@ -43,6 +43,7 @@ typedef struct server {
 	int idle_timeout_s;
 	int threads;
 	int insecure;
+	int public_dashboard;		/* /dashboard and /api/gold need no auth */
 	int64_t retain_us;		/* --retain; 0 keeps drivers forever */
 	char runner_path[4096];
 	char **stage_env;		/* "NAME=VALUE", NULL-terminated */

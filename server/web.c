@@ -413,17 +413,29 @@ operations(server *s, api_response *r)
 	respond_text(r, 200, "text/html; charset=utf-8", html, len);
 }
 
+/*
+ * "/" stays Spark's ErrorResponse for API clients (the protocol's
+ * conformance); a browser, which asks for HTML, gets the dashboard.
+ * /dashboard serves it to everyone.
+ */
+static int
+is_dashboard_page(const api_request *req)
+{
+	return strcmp(req->path, "/dashboard") == 0 ||
+	    (strcmp(req->path, "/") == 0 && req->accept != NULL &&
+	    strstr(req->accept, "text/html") != NULL);
+}
+
+int
+web_is_dashboard(const api_request *req)
+{
+	return is_dashboard_page(req) || strcmp(req->path, "/api/gold") == 0;
+}
+
 int
 web_handle(server *s, const api_request *req, api_response *resp)
 {
-	/*
-	 * "/" stays Spark's ErrorResponse for API clients (the protocol's
-	 * conformance); a browser, which asks for HTML, gets the dashboard.
-	 * /dashboard serves it to everyone.
-	 */
-	int page = strcmp(req->path, "/dashboard") == 0 ||
-	    (strcmp(req->path, "/") == 0 && req->accept != NULL &&
-	    strstr(req->accept, "text/html") != NULL);
+	int page = is_dashboard_page(req);
 	int ui = strcmp(req->path, "/ui") == 0;
 	int gold = strcmp(req->path, "/api/gold") == 0;
 

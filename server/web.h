@@ -14,5 +14,7 @@
 
 /* Handles /, /ui and /api/gold; returns 0 for other paths. */
 int web_handle(server *s, const api_request *req, api_response *resp);
+/* 1 for the read-only views of gold: the dashboard and /api/gold. */
+int web_is_dashboard(const api_request *req);
 
 #endif

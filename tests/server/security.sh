@@ -28,6 +28,28 @@ h_curl GET /metrics
 h_eq "metrics needs no auth" "$H_STATUS" 200
 h_curl GET /v1/submissions/status/x
 h_eq "status needs auth" "$H_STATUS" 403
+h_curl GET /dashboard
+h_eq "the dashboard needs auth by default" "$H_STATUS" 403
+h_server_stop
+
+# --public-dashboard: gold's read-only views open, everything else not.
+h_server_start --token-file "$H_TMP/token" --public-dashboard
+for path in /dashboard /api/gold; do
+	h_curl GET "$path"
+	h_check "--public-dashboard: GET $path needs no auth" test "$H_STATUS" != 403
+done
+h_curl GET / -H "Accept: text/html"
+h_check "--public-dashboard: a browser's GET / needs no auth" test "$H_STATUS" != 403
+for path in /ui /v1/submissions /v1/submissions/status/x /v1/submissions/logs/x; do
+	h_curl GET "$path"
+	h_eq "--public-dashboard: $path still needs auth" "$H_STATUS" 403
+done
+h_curl POST /v1/submissions/create -d "$body"
+h_eq "--public-dashboard: create still needs auth" "$H_STATUS" 403
+h_curl POST /api/gold -d x
+h_eq "--public-dashboard: only GET and HEAD are open" "$H_STATUS" 403
+h_server_stop
+h_server_start --token-file "$H_TMP/token" --idle-timeout 2
 
 # Body limit: 1 MiB + 1 byte is 413 with an ErrorResponse.
 head -c $((1024 * 1024 + 1)) /dev/zero | tr '\0' ' ' >"$H_TMP/big"
