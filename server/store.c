@@ -614,8 +614,11 @@ delete_batch(store *st, const struct doomed *items, int n)
 	if (sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
 		goto rollback;
 	sqlite3_finalize(del);
-	/* Hand the freed pages back to the file system: this moves only
-	 * the pages of this batch, not the whole file. */
+	pthread_mutex_unlock(&st->lock);
+	/* Hand the freed pages back to the file system, under the lock
+	 * again so requests waiting on the delete go first: this moves
+	 * about the pages of this batch, not the whole file. */
+	pthread_mutex_lock(&st->lock);
 	if (sqlite3_exec(st->db, "PRAGMA incremental_vacuum", NULL, NULL,
 	    NULL) != SQLITE_OK)
 		fprintf(stderr, "medallion-server: state store %s: incremental "
