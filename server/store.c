@@ -91,6 +91,7 @@ user_version(store *st)
 	return v;
 }
 
+/* 0 up to date or created, 1 an older file was migrated, -1 error. */
 static int
 migrate(store *st, char *err, size_t errlen)
 {
@@ -126,7 +127,7 @@ migrate(store *st, char *err, size_t errlen)
 	if (exec_sql(st, sql, err, errlen) == -1 ||
 	    exec_sql(st, "COMMIT", err, errlen) == -1)
 		goto rollback;
-	return 0;
+	return v >= 1;
 rollback:
 	sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
 	return -1;
@@ -134,12 +135,13 @@ rollback:
 
 /*
  * A file created before version 2 has auto_vacuum NONE, and only a full
- * VACUUM switches it: done once, by whichever process opens it first.
+ * VACUUM switches it: done once, when the server migrates the file at
+ * start (runners, which open an up-to-date file, never pay for it).
  * Failing costs only disk space (deleted pages stay on the free list and
- * are reused), so it is a warning, tried again at the next open.
+ * are reused), so it is a warning that says how to do it by hand.
  */
 static void
-ensure_incremental_vacuum(store *st)
+switch_to_incremental_vacuum(store *st)
 {
 	char err[512];
 	sqlite3_stmt *s;
@@ -156,9 +158,10 @@ ensure_incremental_vacuum(store *st)
 	if (exec_sql(st, "PRAGMA auto_vacuum = INCREMENTAL; VACUUM", err,
 	    sizeof(err)) == -1)
 		fprintf(stderr, "medallion-server: state store %s: cannot switch "
-		    "to incremental vacuum (deleted rows will not shrink the "
-		    "file until it succeeds at a later start): %s\n", st->path,
-		    err);
+		    "to incremental vacuum, so deleted drivers will not shrink "
+		    "the file (%s); stop the server and run: sqlite3 %s "
+		    "'PRAGMA auto_vacuum = INCREMENTAL; VACUUM'\n", st->path,
+		    err, st->path);
 }
 
 store *
@@ -166,6 +169,7 @@ store_open(const char *path, char *err, size_t errlen)
 {
 	store *st = calloc(1, sizeof(*st));
 	char sql[256];
+	int migrated;
 
 	if (st == NULL) {
 		snprintf(err, errlen, "out of memory");
@@ -190,9 +194,10 @@ store_open(const char *path, char *err, size_t errlen)
 	    "PRAGMA foreign_keys = ON; PRAGMA journal_size_limit = %d",
 	    STORE_WAL_LIMIT_BYTES);
 	if (exec_sql(st, sql, err, errlen) == -1 ||
-	    migrate(st, err, errlen) == -1)
+	    (migrated = migrate(st, err, errlen)) == -1)
 		goto fail;
-	ensure_incremental_vacuum(st);
+	if (migrated)
+		switch_to_incremental_vacuum(st);
 	return st;
 fail:
 	store_close(st);
