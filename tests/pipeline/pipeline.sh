@@ -40,29 +40,10 @@ h_check "final pipeline run after the writers stop" pipeline
 h_eq "no run failed during the writes ($runs runs)" "$failed" 0
 
 # Gold against SQL on the source.
-sql_gold() {
-	q "SELECT o.branch, count(*) FILTER (WHERE h.status = 'NEW'),
-	  count(*) FILTER (WHERE h.status = 'DELIVERED'),
-	  coalesce(avg(extract(epoch FROM h.updatedat - o.ordertime)) FILTER (WHERE h.status = 'DELIVERED') / 3600, -1),
-	  coalesce(percentile_disc(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM h.updatedat - o.ordertime) / 3600) FILTER (WHERE h.status = 'DELIVERED'), -1),
-	  coalesce(percentile_disc(0.9) WITHIN GROUP (ORDER BY extract(epoch FROM h.updatedat - o.ordertime) / 3600) FILTER (WHERE h.status = 'DELIVERED'), -1),
-	  to_char(min(o.ordertime) FILTER (WHERE h.status = 'NEW'), 'YYYY-MM-DD\"T\"HH24:MI:SS.US'),
-	  to_char(max(o.ordertime) FILTER (WHERE h.status = 'NEW'), 'YYYY-MM-DD\"T\"HH24:MI:SS.US')
-	  FROM ordershistory h JOIN orders o USING (orderid) GROUP BY 1 ORDER BY 1"
-}
-our_gold() {
-	jq -r '.branches | sort_by(.branch)[] | [.branch, .orders_received, .orders_delivered,
-		(.avg_delivery_hours // -1), (.p50_delivery_hours // -1), (.p90_delivery_hours // -1),
-		.first_order_at, .last_order_at] | map(tostring) | join("|")' "$MEDALLION_LAKE/gold/branch_metrics.json"
-}
-compare_gold() {	# prints the lines that differ beyond tolerance
-	paste -d'#' <(sql_gold) <(our_gold) | awk -F'#' '{
-		split($1, s, "|"); split($2, o, "|"); bad = 0
-		for (i in s) if (i != 4 && i != 5 && i != 6 && s[i] != o[i]) bad = 1
-		if (s[4] != o[4]) { d = s[4] - o[4]; if (d < 0) d = -d; if (d > 1e-9 * s[4]) bad = 1 }
-		for (i = 5; i <= 6; i++) { d = s[i] - o[i]; if (d < 0) d = -d; if (d > 0.0051 * s[i]) bad = 1 }
-		if (bad) print "sql: " $1 " ours: " $2 }'
-}
+. "$MEDALLION_SOURCE_DIR/tests/lib/gold.sh"
+sql_gold() { gold_sql; }
+our_gold() { gold_ours "$MEDALLION_LAKE/gold/branch_metrics.json"; }
+compare_gold() { gold_compare "$MEDALLION_LAKE/gold/branch_metrics.json"; }
 h_eq "gold has every branch the source has" "$(our_gold | wc -l)" "$(sql_gold | wc -l)"
 diffs=$(compare_gold)
 h_eq "gold equals SQL on the source (counts exact, avg 1e-9, p50/p90 0.5%)" "$diffs" ""
