@@ -682,7 +682,8 @@ main(int argc, char **argv)
 			    err, sizeof(err)) == -1) {
 				fprintf(stderr, "medallion-orchestrator: "
 				    "--retain: %s, or forever\n", err);
-				return EXIT_USAGE;
+				rc = EXIT_USAGE;
+				goto out;	/* frees --history's copy */
 			}
 			break;
 		case O_LIMIT:
