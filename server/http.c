@@ -5,22 +5,35 @@
  * MHD runs its own epoll threads on a socket we bound ourselves (so port 0
  * works and the port is known). Limits: bodies over SERVER_MAX_BODY get
  * 413 (at once when Content-Length says so), idle connections time out
- * after --idle-timeout seconds, and --max-connections caps concurrent
- * connections. No Server header is sent, like Spark 4.
+ * after --idle-timeout seconds, --max-connections caps concurrent
+ * connections, and the connection guard (http_guard.c), swept by a thread
+ * of ours every GUARD_SWEEP_US, closes requests that do not arrive whole
+ * within --request-timeout and makes room under connection pressure. No
+ * Server header is sent, like Spark 4.
  */
 #include <microhttpd.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "clock.h"
+#include "http_guard.h"
 #include "log.h"
 #include "proto.h"
 #include "server.h"
 
+#define GUARD_SWEEP_US 100000
+
 struct http_server {
 	struct MHD_Daemon *daemon;
 	server *s;
+	http_guard *guard;
+	pthread_t sweeper;
+	int sweeper_started;
+	atomic_int stopping;
 };
 
 /* Per-request state, kept between MHD's calls for one request. */
@@ -36,12 +49,24 @@ query_lookup(void *ctx, const char *key)
 	return MHD_lookup_connection_value(ctx, MHD_GET_ARGUMENT_KIND, key);
 }
 
-static enum MHD_Result
-send_response(server *s, struct MHD_Connection *c, api_response *r)
+/* The guard's record of a connection (its MHD socket context). */
+static http_guard_conn *
+guarded(struct MHD_Connection *c)
 {
+	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c,
+	    MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+
+	return ci != NULL ? ci->socket_context : NULL;
+}
+
+static enum MHD_Result
+send_response(http_server *h, struct MHD_Connection *c, api_response *r)
+{
+	server *s = h->s;
 	struct MHD_Response *resp;
 	enum MHD_Result ret;
 
+	http_guard_answering(h->guard, guarded(c));
 	if (r->fd >= 0) {
 		resp = MHD_create_response_from_fd(r->fd_size, r->fd);
 	} else {
@@ -75,7 +100,8 @@ send_response(server *s, struct MHD_Connection *c, api_response *r)
 }
 
 static enum MHD_Result
-send_error(server *s, struct MHD_Connection *c, int status, const char *msg)
+send_error(http_server *h, struct MHD_Connection *c, int status,
+    const char *msg)
 {
 	api_response r;
 	json_t *m = proto_error(msg);
@@ -89,7 +115,7 @@ send_error(server *s, struct MHD_Connection *c, int status, const char *msg)
 	if (r.body == NULL)
 		return MHD_NO;
 	r.body_len = strlen(r.body);
-	return send_response(s, c, &r);
+	return send_response(h, c, &r);
 }
 
 static int
@@ -121,7 +147,8 @@ on_request(void *cls, struct MHD_Connection *c, const char *url,
     const char *method, const char *version, const char *upload_data,
     size_t *upload_size, void **con_cls)
 {
-	server *s = cls;
+	http_server *h = cls;
+	server *s = h->s;
 	http_request *req = *con_cls;
 	api_request areq;
 	api_response aresp;
@@ -138,7 +165,7 @@ on_request(void *cls, struct MHD_Connection *c, const char *url,
 		if (cl != NULL && strtoull(cl, NULL, 10) > SERVER_MAX_BODY) {
 			snprintf(msg, sizeof(msg), "Request body is larger than "
 			    "the limit of %d bytes.", SERVER_MAX_BODY);
-			return send_error(s, c, 413, msg);
+			return send_error(h, c, 413, msg);
 		}
 		return MHD_YES;
 	}
@@ -152,7 +179,7 @@ on_request(void *cls, struct MHD_Connection *c, const char *url,
 	if (req->too_large) {
 		snprintf(msg, sizeof(msg), "Request body is larger than the "
 		    "limit of %d bytes.", SERVER_MAX_BODY);
-		return send_error(s, c, 413, msg);
+		return send_error(h, c, 413, msg);
 	}
 	memset(&areq, 0, sizeof(areq));
 	areq.method = method;
@@ -170,18 +197,18 @@ on_request(void *cls, struct MHD_Connection *c, const char *url,
 	api_handle(s, &areq, &aresp);
 	if (aresp.body == NULL && aresp.fd < 0)
 		aresp.body = strdup("");
-	return send_response(s, c, &aresp);
+	return send_response(h, c, &aresp);
 }
 
 static void
 on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     enum MHD_RequestTerminationCode toe)
 {
+	http_server *h = cls;
 	http_request *req = *con_cls;
 
-	(void)cls;
-	(void)c;
 	(void)toe;
+	http_guard_waiting(h->guard, guarded(c), clock_mono_us());
 	if (req != NULL) {
 		free(req->body);
 		free(req);
@@ -200,6 +227,41 @@ on_mhd_error(void *cls, const char *fmt, va_list ap)
 	log_debug("http: %s", buf);
 }
 
+/* Connections start and end here: the guard keeps a record of each. */
+static void
+on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+    enum MHD_ConnectionNotificationCode code)
+{
+	http_server *h = cls;
+	const union MHD_ConnectionInfo *ci;
+
+	if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+		ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+		*socket_context = ci == NULL ? NULL :
+		    http_guard_open(h->guard, ci->connect_fd, clock_mono_us());
+	} else if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
+		http_guard_close(h->guard, *socket_context);
+		*socket_context = NULL;
+	}
+}
+
+static void *
+sweep_loop(void *arg)
+{
+	http_server *h = arg;
+	int n;
+
+	while (!atomic_load(&h->stopping)) {
+		clock_sleep_us(GUARD_SWEEP_US);
+		n = http_guard_sweep(h->guard, clock_mono_us());
+		if (n > 0)
+			log_debug("http: closed %d connection%s that did not send "
+			    "a whole request in time (%d open)", n, n == 1 ? "" :
+			    "s", http_guard_count(h->guard));
+	}
+	return NULL;
+}
+
 http_server *
 http_start(server *s, int listen_fd)
 {
@@ -208,21 +270,32 @@ http_start(server *s, int listen_fd)
 	if (h == NULL)
 		return NULL;
 	h->s = s;
+	h->guard = http_guard_new(s->max_connections,
+	    (int64_t)s->request_timeout_s * 1000000);
+	if (h->guard == NULL)
+		goto err;
 	h->daemon = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD |
 	    MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_USE_TURBO,
-	    0, NULL, NULL, on_request, s,
+	    0, NULL, NULL, on_request, h,
 	    MHD_OPTION_LISTEN_SOCKET, listen_fd,
 	    MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)s->threads,
 	    MHD_OPTION_CONNECTION_LIMIT, (unsigned int)s->max_connections,
 	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)s->idle_timeout_s,
-	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
+	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
+	    MHD_OPTION_NOTIFY_CONNECTION, on_connection, h,
 	    MHD_OPTION_EXTERNAL_LOGGER, on_mhd_error, NULL,
 	    MHD_OPTION_END);
-	if (h->daemon == NULL) {
-		free(h);
-		return NULL;
+	if (h->daemon == NULL)
+		goto err;
+	if (pthread_create(&h->sweeper, NULL, sweep_loop, h) != 0) {
+		log_warnx("cannot start the connection sweeper thread");
+		goto err;
 	}
+	h->sweeper_started = 1;
 	return h;
+err:
+	http_stop(h);
+	return NULL;
 }
 
 void
@@ -230,6 +303,11 @@ http_stop(http_server *h)
 {
 	if (h == NULL)
 		return;
-	MHD_stop_daemon(h->daemon);
+	atomic_store(&h->stopping, 1);
+	if (h->sweeper_started)
+		pthread_join(h->sweeper, NULL);
+	if (h->daemon != NULL)
+		MHD_stop_daemon(h->daemon);
+	http_guard_free(h->guard);
 	free(h);
 }

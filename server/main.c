@@ -63,6 +63,9 @@ usage(FILE *f)
 "  --port-file FILE        write the bound port here once listening\n"
 "  --max-connections N     concurrent connections (default 256)\n"
 "  --idle-timeout SECONDS  close idle connections after this (default 30)\n"
+"  --request-timeout SECONDS  close a connection whose request (head and\n"
+"                          body) has not arrived whole in this; under\n"
+"                          connection pressure, after 0.5 s (default 30)\n"
 "  --threads N             HTTP worker threads (default 2)\n"
 "Files (defaults under --data-dir, itself $MEDALLION_DATA or ./data):\n"
 "  --data-dir DIR          folder for the defaults below\n"
@@ -249,7 +252,8 @@ parse_args(server *s, int argc, char **argv)
 {
 	enum { O_HOST = 256, O_PORT, O_PORT_FILE, O_DATA, O_STATE, O_STAGES,
 	    O_LOGS, O_LAKE, O_HISTORY, O_MAXRUN, O_GRACE, O_RELAUNCH, O_BACKOFF, O_MAXCONN,
-	    O_IDLE, O_THREADS, O_ENV, O_ENVFILE, O_JWS, O_TOKEN, O_INSECURE,
+	    O_IDLE, O_REQUEST_TIMEOUT, O_THREADS, O_ENV, O_ENVFILE, O_JWS,
+	    O_TOKEN, O_INSECURE,
 	    O_PUBLIC_DASHBOARD,
 	    O_VERSION, O_RETAIN };
 	static const struct option opts[] = {
@@ -268,6 +272,7 @@ parse_args(server *s, int argc, char **argv)
 		{"relaunch-backoff-ms", required_argument, NULL, O_BACKOFF},
 		{"max-connections", required_argument, NULL, O_MAXCONN},
 		{"idle-timeout", required_argument, NULL, O_IDLE},
+		{"request-timeout", required_argument, NULL, O_REQUEST_TIMEOUT},
 		{"threads", required_argument, NULL, O_THREADS},
 		{"stage-env", required_argument, NULL, O_ENV},
 		{"stage-env-file", required_argument, NULL, O_ENVFILE},
@@ -294,6 +299,7 @@ parse_args(server *s, int argc, char **argv)
 	s->relaunch_backoff_ms = 1000;
 	s->max_connections = 256;
 	s->idle_timeout_s = 30;
+	s->request_timeout_s = 30;
 	s->threads = 2;
 	s->retain_us = RETAIN_DEFAULT_US;
 	if (data == NULL)
@@ -322,6 +328,9 @@ parse_args(server *s, int argc, char **argv)
 		    "--max-connections", 1, 100000); break;
 		case O_IDLE: s->idle_timeout_s = (int)parse_long(optarg,
 		    "--idle-timeout", 1, 86400); break;
+		case O_REQUEST_TIMEOUT: s->request_timeout_s =
+		    (int)parse_long(optarg, "--request-timeout", 1, 86400);
+		    break;
 		case O_THREADS: s->threads = (int)parse_long(optarg,
 		    "--threads", 1, 64); break;
 		case O_ENV: add_stage_env(s, optarg); break;

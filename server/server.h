@@ -41,6 +41,7 @@ typedef struct server {
 	int64_t relaunch_backoff_ms;
 	int max_connections;
 	int idle_timeout_s;
+	int request_timeout_s;		/* a request must arrive whole in this */
 	int threads;
 	int insecure;
 	int public_dashboard;		/* /dashboard and /api/gold need no auth */
