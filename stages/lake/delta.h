@@ -105,7 +105,11 @@ int64_t delta_latest_version(const char *table_dir, lake_err *err);
 /*
  * Files added by the commits in (after_version, upto_version], in commit
  * order of path, minus those removed again within that range: what an
- * incremental reader has not seen yet. partition_values is NULL in these
+ * incremental reader has not seen yet. Adds and removes that say
+ * dataChange:false (compaction) are skipped: their rows were there
+ * before, so a reader never sees them twice, and it reads the files it
+ * has not seen yet as they were added (vacuum keeps a file as long as a
+ * retained version names it). partition_values is NULL in these
  * (the data files carry the columns partitions derive from). The caller
  * frees with delta_files_free().
  */
@@ -137,6 +141,12 @@ int delta_commit_add(delta_commit *c, const char *path,
     const char *const *partition_values, int64_t size,
     const pq_file_stats *stats, lake_err *err);
 int delta_commit_remove(delta_commit *c, const char *path, lake_err *err);
+/*
+ * Marks the adds and removes made after this call dataChange:false: the
+ * commit only rearranges rows already in the table (compaction), so
+ * incremental readers (delta_changes) skip them.
+ */
+void delta_commit_set_rearrange_only(delta_commit *c);
 /*
  * A table property (e.g. "delta.checkpointInterval" = "10") in the
  * metaData of this commit: call after delta_commit_set_metadata (which
@@ -203,5 +213,47 @@ int64_t delta_oldest_version(const char *table_dir, lake_err *err);
  */
 int delta_vacuum(const char *table_dir, int64_t retain_seconds, int dry_run,
     void (*cb)(const char *path, void *arg), void *arg, lake_err *err);
+
+
+/* --- compaction ------------------------------------------------------ */
+
+typedef struct delta_optimize_opts {
+	int64_t target_size;	/* bytes; default 128 MiB */
+	const char *where;	/* on partition columns, e.g. "date >=
+				   2026-11-01" (and-ed terms); NULL: all */
+	int min_small_files;	/* compact a partition only when it has more
+				   small files than this; 0: whenever two
+				   files fit in one */
+	int64_t small_size;	/* "small" for min_small_files; default a
+				   quarter of target_size */
+	int max_attempts;	/* commits lost to appends; default 20 */
+} delta_optimize_opts;
+
+typedef struct delta_optimize_result {
+	int64_t version;	/* committed, -1 when nothing was */
+	int64_t files_removed, files_added, rows;
+	int64_t bytes_removed, bytes_added;
+	int partitions;		/* partitions compacted */
+} delta_optimize_result;
+
+void delta_optimize_opts_default(delta_optimize_opts *o);
+/*
+ * Compacts the table's small files (see delta_optimize.c): per
+ * partition, runs of files under the target size, in row order, become
+ * files of about the target size, in one dataChange:false commit.
+ * DELTA_OK (also when there was nothing to do: res->version is then -1),
+ * DELTA_CONFLICT when another writer removed some of the inputs first
+ * (nothing committed, err says so), DELTA_NO_TABLE or DELTA_ERROR.
+ */
+int delta_optimize(const char *table_dir, const delta_optimize_opts *opts,
+    delta_optimize_result *res, lake_err *err);
+/* The same on a snapshot already loaded (the newest). */
+int delta_optimize_snapshot(const delta_snapshot *snap,
+    const delta_optimize_opts *opts, delta_optimize_result *res,
+    lake_err *err);
+/* How many partitions delta_optimize would compact (cheap: the snapshot's
+ * file list only), or -1 (a bad where). */
+int delta_optimize_due(const delta_snapshot *snap,
+    const delta_optimize_opts *opts, lake_err *err);
 
 #endif

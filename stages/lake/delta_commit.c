@@ -48,6 +48,7 @@ struct delta_commit {
 	int npartition_columns;
 	char *tmp_path;		/* prepared, not yet published */
 	char *log_dir;
+	int rearrange_only;	/* adds and removes say dataChange:false */
 };
 
 delta_commit *
@@ -373,7 +374,8 @@ delta_commit_add(delta_commit *c, const char *path,
 	lake_json_put_int(b, size);
 	lake_json_put_raw(b, ",\"modificationTime\":");
 	lake_json_put_int(b, clock_now_us() / 1000);
-	lake_json_put_raw(b, ",\"dataChange\":true");
+	lake_json_put_raw(b, c->rearrange_only ? ",\"dataChange\":false" :
+	    ",\"dataChange\":true");
 	if (!bad && stats != NULL && schema != NULL) {
 		lake_buf text = { 0 };
 
@@ -408,7 +410,8 @@ delta_commit_remove(delta_commit *c, const char *path, lake_err *err)
 		lake_json_put_string(b, escaped, strlen(escaped));
 		lake_json_put_raw(b, ",\"deletionTimestamp\":");
 		lake_json_put_int(b, clock_now_us() / 1000);
-		lake_json_put_raw(b, ",\"dataChange\":true}}\n");
+		lake_json_put_raw(b, c->rearrange_only ?
+		    ",\"dataChange\":false}}\n" : ",\"dataChange\":true}}\n");
 	}
 	free(escaped);
 	if (escaped == NULL || b->failed) {
@@ -418,6 +421,12 @@ delta_commit_remove(delta_commit *c, const char *path, lake_err *err)
 		return -1;
 	}
 	return 0;
+}
+
+void
+delta_commit_set_rearrange_only(delta_commit *c)
+{
+	c->rearrange_only = 1;
 }
 
 int

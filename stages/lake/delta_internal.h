@@ -42,6 +42,8 @@ typedef struct delta_replay {
 	json_t *protocol;	/* the newest protocol action's object */
 	int64_t timestamp_ms;
 	int meta_only;		/* ignore add and remove actions */
+	int data_change_only;	/* ignore dataChange:false adds and removes
+				   (compaction), for incremental readers */
 } delta_replay;
 
 delta_replay *delta_replay_new(void);

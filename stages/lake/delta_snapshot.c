@@ -445,6 +445,14 @@ nomem:
 	return -1;
 }
 
+/* An add or remove an incremental reader skips: dataChange:false. */
+static int
+rearranges(const delta_replay *st, json_t *file_action)
+{
+	return st->data_change_only && json_is_false(json_object_get(
+	    file_action, "dataChange"));
+}
+
 int
 delta_replay_action(delta_replay *st, json_t *action, int64_t version,
     lake_err *err)
@@ -456,9 +464,11 @@ delta_replay_action(delta_replay *st, json_t *action, int64_t version,
 		return -1;
 	}
 	if ((a = json_object_get(action, "add")) != NULL)
-		return st->meta_only ? 0 : apply_file(st, a, version, 1, err);
+		return st->meta_only || rearranges(st, a) ? 0 :
+		    apply_file(st, a, version, 1, err);
 	if ((a = json_object_get(action, "remove")) != NULL)
-		return st->meta_only ? 0 : apply_file(st, a, version, 0, err);
+		return st->meta_only || rearranges(st, a) ? 0 :
+		    apply_file(st, a, version, 0, err);
 	if ((a = json_object_get(action, "txn")) != NULL)
 		return apply_txn(st, a, err);
 	if ((a = json_object_get(action, "protocol")) != NULL) {
@@ -789,7 +799,7 @@ read_file_action(delta_replay *st, lake_json *s, int64_t version, int add,
 	char key[32], *path = NULL, *stats = NULL, *pv = NULL;
 	const char *what = NULL;
 	int64_t size = 0, mtime = 0;
-	int rc;
+	int rc, data_change = 1;
 
 	if (lake_json_object_begin(s) == -1) {
 		what = "is not an object";
@@ -819,6 +829,11 @@ read_file_action(delta_replay *st, lake_json *s, int64_t version, int add,
 			if (lake_json_span(s, &start, &n) == -1 ||
 			    (pv = strndup(start, n)) == NULL)
 				what = "has bad partitionValues";
+		} else if (strcmp(key, "dataChange") == 0 &&
+		    lake_json_peek(s) == 'f') {
+			data_change = 0;
+			if (lake_json_skip(s) == -1)
+				what = "is malformed JSON";
 		} else if (lake_json_skip(s) == -1)
 			what = "is malformed JSON";
 		if (what != NULL)
@@ -827,6 +842,12 @@ read_file_action(delta_replay *st, lake_json *s, int64_t version, int add,
 	if (rc == -1) {
 		what = "is malformed JSON";
 		goto bad;
+	}
+	if (st->data_change_only && !data_change) {
+		free(path);
+		free(stats);
+		free(pv);
+		return 0;
 	}
 	rc = apply_file_fields(st, path, version, add, size, mtime, stats,
 	    pv, err);
@@ -1275,6 +1296,7 @@ delta_changes(const char *table_dir, int64_t after_version,
 		lake_err_set(err, "out of memory");
 		return -1;
 	}
+	st->data_change_only = 1;
 	if (after_version < upto_version && !commit_retained(table_dir,
 	    after_version + 1, err)) {
 		delta_replay_free(st);

@@ -8,16 +8,20 @@
  *   medallion-lake check TABLE       every logged file exists and matches,
  *                                    and each commit its own metrics
  *   medallion-lake vacuum TABLE      remove files no version references
+ *   medallion-lake optimize TABLE    compact small files (dataChange:false)
  *
  * A thin layer over the lake library: everything it knows about a table
  * comes from the Delta log. Exit status: 0 success, 1 failure, 2 usage,
- * 3 when check finds a problem.
+ * 3 when check finds a problem, 4 when optimize gave up because another
+ * writer compacted the same files first.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 
 #include <jansson.h>
@@ -30,6 +34,7 @@
 
 #define EXIT_USAGE 2
 #define EXIT_CHECK 3
+#define EXIT_GAVE_UP 4
 
 typedef struct cli_opts {
 	int json;
@@ -38,6 +43,8 @@ typedef struct cli_opts {
 	int dry_run;
 	int64_t retain_seconds;
 	const char *columns;
+	int64_t target_size;
+	const char *where;
 } cli_opts;
 
 static void
@@ -59,6 +66,10 @@ usage(FILE *out)
 	    "                      and each commit's adds match its "
 	    "commitInfo metrics\n"
 	    "  vacuum TABLE        remove files that no version references\n"
+	    "  optimize TABLE      compact small files per partition into "
+	    "files of about\n"
+	    "                      --target-size (committed as dataChange "
+	    "false)\n"
 	    "\n"
 	    "options:\n"
 	    "  --json              machine-readable output\n"
@@ -69,10 +80,16 @@ usage(FILE *out)
 	    "than this\n"
 	    "                      (e.g. 0s, 30m, 168h; default 168h)\n"
 	    "  --dry-run           vacuum: list, do not delete\n"
+	    "  --target-size SIZE  optimize: bytes per file, e.g. 128MiB "
+	    "(default), 512KiB\n"
+	    "  --where 'PRED'      optimize: only partitions matching, e.g. "
+	    "'date >= 2026-11-01'\n"
 	    "  -h, --help          this help\n"
 	    "  -V, --version-info  print the version\n"
 	    "\n"
-	    "exit status: 0 ok, 1 error, 2 usage, 3 check found problems\n");
+	    "exit status: 0 ok, 1 error, 2 usage, 3 check found problems, 4 "
+	    "optimize gave up\n"
+	    "(another writer compacted the same files first)\n");
 }
 
 /* --retain's duration in whole seconds (vacuum's resolution). */
@@ -287,22 +304,25 @@ summarize_commit(const char *table, int64_t v, const cli_opts *o)
 	commit_summary_free(&c);
 }
 
-/* The first version whose commit file is still there (older ones may
- * have been cleaned up after a checkpoint). */
+/*
+ * The first version whose commit file is still there: log cleanup
+ * deletes the commits before a checkpoint, and the oldest readable
+ * version is that checkpoint's, whose own commit may be gone too. One
+ * listing of the log, not a stat per version.
+ */
 static int64_t
 first_commit_file(const char *table, int64_t newest)
 {
 	char path[4096];
-	int64_t first;
+	int64_t first = delta_oldest_version(table, NULL);
+	struct stat st;
 
-	for (first = newest; first > 0; first--) {
-		struct stat st;
-
-		snprintf(path, sizeof(path), "%s/_delta_log/%020" PRId64
-		    ".json", table, first - 1);
-		if (stat(path, &st) == -1)
-			break;
-	}
+	if (first < 0)
+		return 0;
+	if (snprintf(path, sizeof(path), "%s/_delta_log/%020" PRId64 ".json",
+	    table, first) < (int)sizeof(path) && stat(path, &st) == -1 &&
+	    first < newest)
+		first++;	/* only the checkpoint of that version is left */
 	return first;
 }
 
@@ -739,6 +759,76 @@ cmd_vacuum(const char *table, const cli_opts *o)
 	return 0;
 }
 
+static int
+cmd_optimize(const char *table, const cli_opts *o)
+{
+	delta_optimize_opts opts;
+	delta_optimize_result res;
+	lake_err err;
+	int rc;
+
+	delta_optimize_opts_default(&opts);
+	if (o->target_size > 0)
+		opts.target_size = o->target_size;
+	opts.where = o->where;
+	rc = delta_optimize(table, &opts, &res, &err);
+	if (rc == DELTA_CONFLICT) {
+		log_warnx("%s", err.msg);
+		return EXIT_GAVE_UP;
+	}
+	if (rc != DELTA_OK) {
+		log_warnx("%s", rc == DELTA_NO_TABLE ? "no Delta table there" :
+		    err.msg);
+		return 1;
+	}
+	if (o->json)
+		print_json(json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:i}",
+		    "version", (json_int_t)res.version, "filesRemoved",
+		    (json_int_t)res.files_removed, "filesAdded",
+		    (json_int_t)res.files_added, "rows", (json_int_t)res.rows,
+		    "bytesRemoved", (json_int_t)res.bytes_removed, "bytesAdded",
+		    (json_int_t)res.bytes_added, "partitions", res.partitions));
+	else if (res.version < 0)
+		printf("%s: nothing to compact\n", table);
+	else
+		printf("%s: version %" PRId64 ": %" PRId64 " files (%" PRId64
+		    " bytes) compacted into %" PRId64 " (%" PRId64 " bytes, %"
+		    PRId64 " rows) in %d partitions\n", table, res.version,
+		    res.files_removed, res.bytes_removed, res.files_added,
+		    res.bytes_added, res.rows, res.partitions);
+	return 0;
+}
+
+/* "134217728", "128MiB", "512k", "1G": bytes, binary units. */
+static int
+parse_size(const char *s, int64_t *bytes)
+{
+	static const struct {
+		const char *unit;
+		int shift;
+	} units[] = { { "", 0 }, { "b", 0 }, { "k", 10 }, { "kb", 10 },
+		{ "kib", 10 }, { "m", 20 }, { "mb", 20 }, { "mib", 20 },
+		{ "g", 30 }, { "gb", 30 }, { "gib", 30 } };
+	char *end;
+	long long n;
+
+	errno = 0;
+	n = strtoll(s, &end, 10);
+	if (end == s || n <= 0 || errno != 0)
+		goto bad;
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++)
+		if (strcasecmp(end, units[i].unit) == 0) {
+			if (n > (INT64_MAX >> units[i].shift))
+				goto bad;
+			*bytes = (int64_t)n << units[i].shift;
+			return 0;
+		}
+bad:
+	log_warnx("--target-size wants a positive size such as 128MiB or "
+	    "512KiB, not %s", s);
+	return -1;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -749,11 +839,13 @@ main(int argc, char **argv)
 		{ "version", required_argument, NULL, 'v' },
 		{ "retain", required_argument, NULL, 'r' },
 		{ "dry-run", no_argument, NULL, 'd' },
+		{ "target-size", required_argument, NULL, 't' },
+		{ "where", required_argument, NULL, 'w' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version-info", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
-	cli_opts o = { 0, -1, -1, 0, 7 * 86400, NULL };
+	cli_opts o = { 0, -1, -1, 0, 7 * 86400, NULL, 0, NULL };
 	const char *cmd, *target;
 	char *end;
 	int ch;
@@ -790,6 +882,13 @@ main(int argc, char **argv)
 		case 'd':
 			o.dry_run = 1;
 			break;
+		case 't':
+			if (parse_size(optarg, &o.target_size) == -1)
+				return EXIT_USAGE;
+			break;
+		case 'w':
+			o.where = optarg;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -819,6 +918,8 @@ main(int argc, char **argv)
 		return cmd_check(target, &o);
 	if (strcmp(cmd, "vacuum") == 0)
 		return cmd_vacuum(target, &o);
+	if (strcmp(cmd, "optimize") == 0)
+		return cmd_optimize(target, &o);
 	log_warnx("unknown command %s (try --help)", cmd);
 	return EXIT_USAGE;
 }
