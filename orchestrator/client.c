@@ -102,6 +102,43 @@ orch_state_final(const char *s)
 	    strcmp(s, "UNKNOWN") == 0 || strcmp(s, "NOT_FOUND") == 0;
 }
 
+int
+orch_state_known(const char *s)
+{
+	static const char *const states[] = { "SUBMITTED", "RUNNING",
+		"RELAUNCHING", "FINISHED", "FAILED", "KILLED", "ERROR",
+		"UNKNOWN", "NOT_FOUND", NULL };
+
+	for (int i = 0; states[i] != NULL; i++)
+		if (strcmp(s, states[i]) == 0)
+			return 1;
+	return 0;
+}
+
+static int
+digits(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (s[i] < '0' || s[i] > '9')
+			return 0;
+	return 1;
+}
+
+int
+orch_valid_submission_id(const char *id)
+{
+	size_t n;
+
+	if (id == NULL || strncmp(id, "driver-", 7) != 0)
+		return 0;
+	id += 7;
+	if (strlen(id) < 14 + 1 + 4 || !digits(id, 14) || id[14] != '-')
+		return 0;
+	id += 15;
+	n = strlen(id);
+	return n >= 4 && n <= 20 && digits(id, n);
+}
+
 /* A secret file's first line; an empty one is an error. */
 static int
 read_secret(const char *path, char *out, size_t len, char *err,
@@ -267,7 +304,13 @@ orch_create(orch_client *c, json_t *req, char *id, size_t idlen, char *err,
 		return -1;
 	sid = json_string_value(json_object_get(ans, "submissionId"));
 	if (code == 200 && json_is_true(json_object_get(ans, "success")) &&
-	    sid != NULL) {
+	    sid != NULL && !orch_valid_submission_id(sid)) {
+		snprintf(err, errlen, "%s accepted the submission but answered "
+		    "a submissionId that is not a Spark id (driver-"
+		    "YYYYMMDDHHMMSS-NNNN): \"%.80s\"; not following it",
+		    c->master, sid);
+	} else if (code == 200 && json_is_true(json_object_get(ans,
+	    "success")) && sid != NULL) {
 		snprintf(id, idlen, "%s", sid);
 		rc = 0;
 	} else
@@ -289,6 +332,11 @@ orch_status_get(orch_client *c, const char *id, orch_status *st, char *err,
 
 	memset(st, 0, sizeof(*st));
 	st->exit_code = -1;
+	if (!orch_valid_submission_id(id)) {
+		snprintf(err, errlen, "\"%.80s\" is not a submission id "
+		    "(driver-YYYYMMDDHHMMSS-NNNN)", id);
+		return -1;
+	}
 	snprintf(path, sizeof(path), "/v1/submissions/status/%s", id);
 	code = request(c, "GET", path, NULL, err, errlen);
 	if (code < 0 || (ans = parse_answer(c, code, err, errlen)) == NULL)
@@ -301,9 +349,10 @@ orch_status_get(orch_client *c, const char *id, orch_status *st, char *err,
 	    (state == NULL || strcmp(state, "NOT_FOUND") == 0))) {
 		snprintf(st->state, sizeof(st->state), "NOT_FOUND");
 		st->known = 0;
-	} else if (state == NULL) {
-		snprintf(err, errlen, "status of %s: no driverState in the "
-		    "answer (HTTP %ld)", id, code);
+	} else if (state == NULL || !orch_state_known(state)) {
+		snprintf(err, errlen, "status of %s: %s driverState in the "
+		    "answer (HTTP %ld)%s%.40s", id, state ? "an unknown" : "no",
+		    code, state ? ": " : "", state ? state : "");
 		json_decref(ans);
 		return -1;
 	} else {
@@ -324,6 +373,11 @@ orch_kill(orch_client *c, const char *id, char *err, size_t errlen)
 	json_t *ans;
 	int rc;
 
+	if (!orch_valid_submission_id(id)) {
+		snprintf(err, errlen, "\"%.80s\" is not a submission id "
+		    "(driver-YYYYMMDDHHMMSS-NNNN)", id);
+		return -1;
+	}
 	snprintf(path, sizeof(path), "/v1/submissions/kill/%s", id);
 	code = request(c, "POST", path, NULL, err, errlen);
 	if (code < 0 || (ans = parse_answer(c, code, err, errlen)) == NULL)

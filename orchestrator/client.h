@@ -45,5 +45,13 @@ int orch_kill(orch_client *c, const char *id, char *err, size_t errlen);
 
 /* Whether a driverState is final. */
 int orch_state_final(const char *state);
+/* Whether a driverState is one Spark's protocol defines. */
+int orch_state_known(const char *state);
+/*
+ * Whether id has the shape of a Spark submission id, driver-
+ * YYYYMMDDHHMMSS-NNNN (four or more digits): the only ids the client puts
+ * into a URL, whether a server answered them or a user typed them.
+ */
+int orch_valid_submission_id(const char *id);
 
 #endif

@@ -59,6 +59,7 @@ typedef struct orch {
 	int json;
 	int live;		/* progress as a live terminal line */
 	int64_t wait_timeout_us;
+	int64_t patience_us;	/* how long status may fail before we give up */
 } orch;
 
 static volatile sig_atomic_t stop_requested;
@@ -188,12 +189,31 @@ typedef struct attempt_result {
 	char message[512];
 } attempt_result;
 
+/* Ends an attempt whose status could not be had for --patience. */
+static void
+unreachable(orch *o, int64_t run, int index, const orch_stage *s,
+    int attempt, const char *id, int64_t submitted_at, int64_t running_at,
+    const char *err, attempt_result *res)
+{
+	if (o->live)
+		fputc('\n', stderr);
+	snprintf(res->state, sizeof(res->state), "UNREACHABLE");
+	snprintf(res->message, sizeof(res->message), "no usable status of "
+	    "%.40s for %.0f s (--patience): %.250s; it may still run: ask "
+	    "with 'status %.40s'", id, o->patience_us / 1e6, err, id);
+	orch_history_attempt(o->history, run, index, s->name, attempt, id,
+	    "UNREACHABLE", submitted_at, running_at, clock_now_us(), -1,
+	    res->message);
+	res->exit = EXIT_UNREACHABLE;
+}
+
 /* Polls id until it ends, the timeout passes, or a stop is requested. */
 static void
 follow(orch *o, int64_t run, int index, const orch_stage *s, int attempt,
     const char *id, int64_t submitted_at, attempt_result *res)
 {
 	int64_t start = clock_mono_us(), running_at = 0, delay = POLL_FIRST_US;
+	int64_t failing_since = 0, asked_at;
 	char last[32] = "SUBMITTED", err[512];
 	orch_status st;
 
@@ -202,15 +222,24 @@ follow(orch *o, int64_t run, int index, const orch_stage *s, int attempt,
 
 		nap(delay);
 		delay = delay * 3 / 2 > POLL_MAX_US ? POLL_MAX_US : delay * 3 / 2;
+		asked_at = clock_mono_us();
 		if (orch_status_get(o->client, id, &st, err, sizeof(err)) ==
 		    -1) {
-			/* Never lose a submitted driver: keep asking until
-			 * its timeout, however long the server is away. */
+			/* Keep asking while the server is away or answers
+			 * nonsense, for --patience, then give up on it. */
+			if (failing_since == 0)
+				failing_since = asked_at;
+			if (clock_mono_us() - failing_since > o->patience_us) {
+				unreachable(o, run, index, s, attempt, id,
+				    submitted_at, running_at, err, res);
+				return;
+			}
 			log_warnx("%s: %s; still following %s", s->name, err,
 			    id);
 			snprintf(st.state, sizeof(st.state), "%s", last);
 			st.known = 1;
-		}
+		} else
+			failing_since = 0;
 		changed = strcmp(st.state, last) != 0;
 		if (changed && strcmp(st.state, "RUNNING") == 0)
 			running_at = clock_now_us();
@@ -526,12 +555,25 @@ print_status(orch *o, const char *id, const orch_status *st)
 	return EXIT_OK;
 }
 
+/* A user-typed id goes into a URL only when it has a Spark id's shape. */
+static int
+id_refused(const char *id)
+{
+	if (orch_valid_submission_id(id))
+		return 0;
+	log_warnx("\"%s\" is not a submission id (driver-YYYYMMDDHHMMSS-NNNN)",
+	    id);
+	return 1;
+}
+
 static int
 cmd_status(orch *o, const char *id)
 {
 	orch_status st;
 	char err[512];
 
+	if (id_refused(id))
+		return EXIT_USAGE;
 	if (orch_status_get(o->client, id, &st, err, sizeof(err)) == -1) {
 		log_warnx("%s", err);
 		return EXIT_UNREACHABLE;
@@ -544,6 +586,8 @@ cmd_kill(orch *o, const char *id)
 {
 	char err[512];
 
+	if (id_refused(id))
+		return EXIT_USAGE;
 	if (orch_kill(o->client, id, err, sizeof(err)) == -1) {
 		log_warnx("%s", err);
 		return strncmp(err, "cannot reach", 12) == 0 ?
@@ -558,14 +602,26 @@ static int
 cmd_wait(orch *o, const char *id)
 {
 	int64_t start = clock_mono_us(), delay = POLL_FIRST_US;
+	int64_t failing_since = 0, asked_at;
 	char err[512], last[32] = "";
 	orch_status st;
 
+	if (id_refused(id))
+		return EXIT_USAGE;
 	for (;;) {
+		asked_at = clock_mono_us();
 		if (orch_status_get(o->client, id, &st, err, sizeof(err)) ==
-		    -1)
+		    -1) {
+			if (failing_since == 0)
+				failing_since = asked_at;
+			if (clock_mono_us() - failing_since > o->patience_us) {
+				log_warnx("%s; gave up after --patience (%.0f "
+				    "s)", err, o->patience_us / 1e6);
+				return EXIT_UNREACHABLE;
+			}
 			log_warnx("%s; still waiting for %s", err, id);
-		else {
+		} else {
+			failing_since = 0;
 			progress(o, "wait", id, st.state, start,
 			    strcmp(last, st.state) != 0);
 			snprintf(last, sizeof(last), "%s", st.state);
@@ -785,6 +841,7 @@ main(int argc, char **argv)
 		log_warnx("%s", err);
 		goto out;
 	}
+	o.patience_us = copts.patience_us;
 	if ((o.client = orch_client_new(&copts, err, sizeof(err))) == NULL) {
 		log_warnx("%s", err);
 		rc = EXIT_USAGE;
