@@ -29,7 +29,8 @@ static pq_column_def cols[] = {
 };
 static const pq_schema schema = { cols, 3 };
 
-/* Rows [first, first+n) in id order, over two dates, in one commit. */
+/* Rows [first, first+n) in id order, over two dates, in one commit: 0,
+ * 1 when another writer took the version (retry, as stages do), -1. */
 static int
 append_rows(const char *table, int64_t first, int64_t n, int64_t *version)
 {
@@ -66,7 +67,7 @@ append_rows(const char *table, int64_t first, int64_t n, int64_t *version)
 	if (rc != DELTA_OK)
 		fprintf(stderr, "%s\n", err.msg);
 	delta_snapshot_free(base);
-	return rc == DELTA_OK ? 0 : -1;
+	return rc == DELTA_OK ? 0 : rc == DELTA_CONFLICT ? 1 : -1;
 }
 
 /* What a table holds: row count, id sum, and whether every file is in id
@@ -183,7 +184,7 @@ make_table(const char *table, int commits, int64_t rows_per_commit)
 
 	for (int c = 0; c < commits; c++)
 		if (append_rows(table, c * rows_per_commit, rows_per_commit,
-		    &v) == -1)
+		    &v) != 0)
 			return -1;
 	return 0;
 }
@@ -371,9 +372,14 @@ tool(int argc, char **argv)
 		    0 ? 0 : 1;
 	if (argc == 4 && strcmp(argv[1], "append") == 0) {
 		rows_seen before = table_rows(argv[2], NULL);
+		int rc = 1;
 
-		return append_rows(argv[2], before.count > 0 ? before.count :
-		    0, atoll(argv[3]), &v) == 0 ? 0 : 1;
+		/* Like a stage's frame: a lost version is retried on the
+		 * newest snapshot. */
+		for (int attempt = 0; attempt < 5 && rc == 1; attempt++)
+			rc = append_rows(argv[2], before.count > 0 ?
+			    before.count : 0, atoll(argv[3]), &v);
+		return rc == 0 ? 0 : 1;
 	}
 	if (argc == 3 && strcmp(argv[1], "rows") == 0) {
 		r = table_rows(argv[2], NULL);
