@@ -100,6 +100,39 @@ typedef struct lake_range {
 	int64_t lo, hi;		/* inclusive */
 } lake_range;
 
+/*
+ * A point lookup: the range, and a sorted set of keys within it. Only
+ * the files and row groups whose [min, max] holds one of the keys are
+ * read, so a few ids scattered over a wide range (a batch's orders)
+ * skip the files and groups between them. keys NULL: the whole range.
+ */
+typedef struct lake_lookup {
+	lake_range range;
+	const int64_t *keys;	/* NULL, or sorted ascending */
+	size_t nkeys;
+} lake_lookup;
+
+/* Whether one of the sorted keys lies in [lo, hi] (a binary search). */
+int lake_keys_overlap(const int64_t *keys, size_t nkeys, int64_t lo,
+    int64_t hi);
+
+/*
+ * The live files of snap that may hold a row the lookup wants, by the
+ * per-file min/max statistics of its column (a file without them is
+ * kept). Returns a calloc'ed array whose entries are borrowed from snap
+ * (free() only the array), *n set to its length; NULL when out of
+ * memory.
+ */
+delta_file *lake_files_for_lookup(const delta_snapshot *snap,
+    const lake_lookup *lookup, size_t *n);
+
+/* lake_scan() reading only the row groups the lookup may want. */
+int lake_scan_lookup(const char *table_dir, const delta_file *files,
+    size_t nfiles, const char *const *columns, int ncols,
+    const lake_lookup *lookup,
+    int (*cb)(const pq_batch *b, const delta_file *f, void *arg), void *arg,
+    lake_err *err);
+
 /* lake_scan() reading only the row groups that may hold rows in range. */
 int lake_scan_range(const char *table_dir, const delta_file *files,
     size_t nfiles, const char *const *columns, int ncols,

@@ -4,8 +4,10 @@
  * projected columns; the batch's arrays are reused from one row group to
  * the next. A range on an integer column skips the row groups whose
  * footer statistics rule it out, so a lookup of a few recent ids in a
- * large file reads only the row groups that may hold them. Files are
- * opened relative to the table's folder, opened once.
+ * large file reads only the row groups that may hold them; with a
+ * sorted set of keys, only the files and row groups whose statistics
+ * hold one of the keys. Files are opened relative to the table's
+ * folder, opened once.
  */
 #include <fcntl.h>
 #include <stdio.h>
@@ -15,9 +17,55 @@
 #include "codec.h"
 #include "lake.h"
 
+int
+lake_keys_overlap(const int64_t *keys, size_t nkeys, int64_t lo, int64_t hi)
+{
+	size_t a = 0, b = nkeys;
+
+	while (a < b) {		/* the first key >= lo */
+		size_t m = a + (b - a) / 2;
+
+		if (keys[m] < lo)
+			a = m + 1;
+		else
+			b = m;
+	}
+	return a < nkeys && keys[a] <= hi;
+}
+
+/* Whether values in [mn, mx] may include one the lookup wants. */
+static int
+span_wanted(int64_t mn, int64_t mx, const lake_lookup *lk)
+{
+	if (mx < lk->range.lo || mn > lk->range.hi)
+		return 0;
+	return lk->keys == NULL || lake_keys_overlap(lk->keys, lk->nkeys, mn,
+	    mx);
+}
+
+delta_file *
+lake_files_for_lookup(const delta_snapshot *snap, const lake_lookup *lookup,
+    size_t *n)
+{
+	delta_file *out = calloc(snap->nfiles + 1, sizeof(delta_file));
+
+	*n = 0;
+	if (out == NULL)
+		return NULL;
+	for (size_t i = 0; i < snap->nfiles; i++) {
+		int64_t lo, hi;
+
+		if (delta_file_int_range(&snap->files[i], lookup->range.column,
+		    &lo, &hi) && !span_wanted(lo, hi, lookup))
+			continue;
+		out[(*n)++] = snap->files[i];	/* borrowed */
+	}
+	return out;
+}
+
 /* Whether row group g may hold a value of the range's column in range. */
 static int
-row_group_in_range(const pq_reader *r, int g, int col, const lake_range *rg)
+row_group_wanted(const pq_reader *r, int g, int col, const lake_lookup *lk)
 {
 	const pq_column_stats *st;
 	int64_t mn, mx;
@@ -37,7 +85,7 @@ row_group_in_range(const pq_reader *r, int g, int col, const lake_range *rg)
 	default:
 		return 1;
 	}
-	return !(mx < rg->lo || mn > rg->hi);
+	return span_wanted(mn, mx, lk);
 }
 
 int
@@ -54,6 +102,21 @@ int
 lake_scan_range(const char *table_dir, const delta_file *files,
     size_t nfiles, const char *const *columns, int ncols,
     const lake_range *range,
+    int (*cb)(const pq_batch *b, const delta_file *f, void *arg), void *arg,
+    lake_err *err)
+{
+	lake_lookup lookup = { { NULL, 0, 0 }, NULL, 0 };
+
+	if (range != NULL)
+		lookup.range = *range;
+	return lake_scan_lookup(table_dir, files, nfiles, columns, ncols,
+	    range != NULL ? &lookup : NULL, cb, arg, err);
+}
+
+int
+lake_scan_lookup(const char *table_dir, const delta_file *files,
+    size_t nfiles, const char *const *columns, int ncols,
+    const lake_lookup *lookup,
     int (*cb)(const pq_batch *b, const delta_file *f, void *arg), void *arg,
     lake_err *err)
 {
@@ -95,12 +158,13 @@ lake_scan_range(const char *table_dir, const delta_file *files,
 				failed = 1;
 			}
 		}
-		if (range != NULL)
-			range_col = pq_reader_column_index(r, range->column);
+		if (lookup != NULL)
+			range_col = pq_reader_column_index(r,
+			    lookup->range.column);
 		for (int g = 0; !failed && g < pq_reader_num_row_groups(r);
 		    g++) {
-			if (range != NULL && !row_group_in_range(r, g,
-			    range_col, range))
+			if (lookup != NULL && !row_group_wanted(r, g,
+			    range_col, lookup))
 				continue;
 			if (pq_reader_read_row_group(r, g, proj, ncols, &batch,
 			    err) == -1) {

@@ -14,7 +14,12 @@
  * The orders a batch needs are loaded from the bronze files whose orderid
  * statistics can hold them, and the events silver already has for those
  * orders (for duplicate checks) from the silver files likewise, so a run
- * costs in proportion to its new data.
+ * costs in proportion to its new data. A small batch names a few orders
+ * scattered over the ids of every still-open order: it looks them up as
+ * a sorted set of ids (a file or row group is read only when one of them
+ * falls within its [min, max]), not as one range, which would span
+ * nearly every recent file. commitInfo's numOrderFilesRead and
+ * numSilverFilesRead count the files opened for it.
  *
  * Silver is not partitioned: the event's date is a column, and each run
  * adds one file per worker, in arrival order, so its row groups' orderid
@@ -134,6 +139,11 @@ typedef struct tx_run {
 	delta_file *history_files;
 	size_t nhistory_files;
 	order_index ix;
+	int64_t *order_keys;	/* the batch's orderids, sorted; NULL when
+				   the index is dense (a range) */
+	size_t norder_keys;
+	int64_t order_files_read;	/* bronze/orders files opened */
+	int64_t silver_files_read;	/* silver files opened for flags */
 	tx_worker workers[MAX_WORKERS];
 	int nworkers;
 	int64_t counts[V_COUNT];
@@ -184,6 +194,14 @@ cmp_i32(const void *a, const void *b)
 }
 
 static int
+cmp_i64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static int
 ids_has(const ids *s, int32_t v)
 {
 	return s->n > 0 && bsearch(&v, s->v, s->n, sizeof(int32_t),
@@ -196,6 +214,7 @@ run_free(tx_run *r)
 	delta_snapshot_free(r->silver_snap);
 	delta_files_free(r->history_files, r->nhistory_files);
 	order_index_free(&r->ix);
+	free(r->order_keys);
 	for (int k = 0; k < r->nworkers; k++) {
 		tx_worker *w = &r->workers[k];
 
@@ -301,27 +320,6 @@ file_orderid_range(const delta_file *f, int64_t *lo, int64_t *hi)
 	return delta_file_int_range(f, "orderid", lo, hi);
 }
 
-/* The files of snap that may hold one of the indexed orders. */
-static delta_file *
-files_for_orders(const delta_snapshot *snap, int32_t rlo, int32_t rhi,
-    size_t *n)
-{
-	delta_file *out = calloc(snap->nfiles + 1, sizeof(delta_file));
-
-	*n = 0;
-	if (out == NULL)
-		return NULL;
-	for (size_t i = 0; i < snap->nfiles; i++) {
-		int64_t lo, hi;
-
-		if (file_orderid_range(&snap->files[i], &lo, &hi) &&
-		    (hi < rlo || lo > rhi))
-			continue;
-		out[(*n)++] = snap->files[i];	/* borrowed */
-	}
-	return out;
-}
-
 static int
 load_orders_cb(const pq_batch *b, const delta_file *f, void *arg)
 {
@@ -379,6 +377,58 @@ silver_flags_cb(const pq_batch *b, const delta_file *f, void *arg)
 	return 0;
 }
 
+/*
+ * The batch's orderids as a sorted array, for point lookups. A dense
+ * index stands for its whole range and needs none.
+ */
+static int
+collect_order_keys(tx_run *r, lake_err *err)
+{
+	size_t n = 0;
+
+	if (r->ix.dense || r->ix.n == 0)
+		return 0;
+	if ((r->order_keys = malloc(r->ix.n * sizeof(int64_t))) == NULL) {
+		lake_err_set(err, "out of memory for %zu order ids", r->ix.n);
+		return -1;
+	}
+	for (size_t i = 0; i < r->ix.nslots && n < r->ix.n; i++)
+		if (r->ix.slots[i].orderid != 0)
+			r->order_keys[n++] = r->ix.slots[i].orderid;
+	qsort(r->order_keys, n, sizeof(int64_t), cmp_i64);
+	r->norder_keys = n;
+	return 0;
+}
+
+/*
+ * Reads the files of one table (snap) that may hold the batch's orders,
+ * with cb; *nread counts the files opened.
+ */
+static int
+scan_for_orders(tx_run *r, const delta_snapshot *snap,
+    const lake_lookup *lookup, const char *const *cols, int ncols,
+    int (*cb)(const pq_batch *, const delta_file *, void *), int64_t *nread,
+    lake_err *err)
+{
+	delta_file *sel;
+	size_t n;
+	int rc;
+
+	if ((sel = lake_files_for_lookup(snap, lookup, &n)) == NULL) {
+		lake_err_set(err, "out of memory choosing files of %s",
+		    snap->table_dir);
+		return -1;
+	}
+	log_debug("%s: reading %zu of %zu files for %zu orders",
+	    snap->table_dir, n, snap->nfiles, r->order_keys != NULL ?
+	    r->norder_keys : r->ix.n);
+	*nread += (int64_t)n;
+	rc = lake_scan_lookup(snap->table_dir, sel, n, cols, ncols, lookup,
+	    cb, r, err);
+	free(sel);
+	return rc;
+}
+
 /* Loads the batch's orders from bronze and their flags from silver. */
 static int
 load_orders(tx_run *r, lake_err *err)
@@ -386,48 +436,32 @@ load_orders(tx_run *r, lake_err *err)
 	static const char *ocols[] = { "orderid", "ordertime", "branch" };
 	static const char *scols[] = { "orderid", "status" };
 	delta_snapshot *orders = NULL;
-	delta_file *sel;
-	lake_range range;
+	lake_lookup lookup = { { "orderid", 0, 0 }, NULL, 0 };
 	int32_t lo, hi;
-	size_t n;
 	int rc;
 
 	if (!order_index_range(&r->ix, &lo, &hi))
 		return 0;
-	range.column = "orderid";
-	range.lo = lo;
-	range.hi = hi;
+	if (collect_order_keys(r, err) == -1)
+		return -1;
+	lookup.range.lo = lo;
+	lookup.range.hi = hi;
+	lookup.keys = r->order_keys;
+	lookup.nkeys = r->norder_keys;
 	rc = delta_snapshot_load(r->bronze_orders, r->orders_to, &orders, err);
 	if (rc == DELTA_ERROR)
 		return -1;
 	if (orders != NULL) {
-		if ((sel = files_for_orders(orders, lo, hi, &n)) == NULL) {
-			delta_snapshot_free(orders);
-			lake_err_set(err, "out of memory");
-			return -1;
-		}
-		log_debug("orders: reading %zu of %zu bronze files", n,
-		    orders->nfiles);
-		rc = lake_scan_range(r->bronze_orders, sel, n, ocols, 3,
-		    &range, load_orders_cb, r, err);
-		free(sel);
+		rc = scan_for_orders(r, orders, &lookup, ocols, 3,
+		    load_orders_cb, &r->order_files_read, err);
 		delta_snapshot_free(orders);
 		if (rc == -1)
 			return -1;
 	}
-	if (r->silver_snap != NULL) {
-		if ((sel = files_for_orders(r->silver_snap, lo, hi, &n)) == NULL) {
-			lake_err_set(err, "out of memory");
-			return -1;
-		}
-		log_debug("silver: reading %zu of %zu files for duplicates", n,
-		    r->silver_snap->nfiles);
-		rc = lake_scan_range(r->silver, sel, n, scols, 2, &range,
-		    silver_flags_cb, r, err);
-		free(sel);
-		if (rc == -1)
-			return -1;
-	}
+	if (r->silver_snap != NULL && scan_for_orders(r, r->silver_snap,
+	    &lookup, scols, 2, silver_flags_cb, &r->silver_files_read,
+	    err) == -1)
+		return -1;
 	return 0;
 }
 
@@ -714,6 +748,8 @@ silver_info(tx_run *r)
 	set_int(metrics, "numOutputRows", r->counts[V_KEEP]);
 	set_int(metrics, "numDroppedInTransit", r->counts[V_DROP]);
 	set_int(metrics, "numWaitingForOrder", r->counts[V_WAIT]);
+	set_int(metrics, "numOrderFilesRead", r->order_files_read);
+	set_int(metrics, "numSilverFilesRead", r->silver_files_read);
 	for (int v = V_UNKNOWN_STATUS; v < V_COUNT; v++) {
 		char key[64];
 
@@ -765,8 +801,11 @@ out:
 
 /*
  * A dense index when the batch's orderid statistics say its ids fill a
- * range (the usual case: a full load, or recent orders); it needs no
- * first pass over the events. Otherwise a hash of the ids pass 1 finds.
+ * range (a full load, or a large batch of recent orders); it needs no
+ * first pass over the events. Otherwise a hash of the ids pass 1 finds,
+ * which also gives the sorted ids to look up: a small batch names a few
+ * orders over a range as wide as the oldest still-open order, and the
+ * range would read every file in it.
  */
 static int
 init_index(tx_run *r, lake_err *err)
@@ -787,7 +826,7 @@ init_index(tx_run *r, lake_err *err)
 		hi = fhi > hi ? fhi : hi;
 	}
 	if (lo != INT64_MAX && lo > 0 && hi <= INT32_MAX &&
-	    hi - lo + 1 <= 4 * rows + 65536)
+	    hi - lo + 1 <= 4 * rows)
 		rc = order_index_init_dense(&r->ix, (int32_t)lo, (int32_t)hi);
 	else
 		rc = order_index_init(&r->ix, 1024);
