@@ -5,16 +5,28 @@
  * NORMAL): each state change is durable on its own, and a history that
  * cannot be written only costs a warning, never the run.
  *
+ * Ownership: a run records the orchestrator that runs it (host, pid, the
+ * process's start time, and a lease it renews while it works). Starting a
+ * run first reaps, in the same write transaction, the pipeline's RUNNING
+ * runs whose owner is gone: on this host, no process with that pid and
+ * start time; elsewhere, a lease past its end. A reaped run becomes LOST
+ * with the stage it stopped at, so it can be resumed and its live driver
+ * followed. A run whose owner lives makes the new one refuse to start:
+ * two runs of one pipeline never overlap.
+ *
  * Retention deletes expired runs and their attempts in transactions of
  * HISTORY_PRUNE_BATCH runs, oldest end first (index runs_ended), then
  * runs an incremental vacuum so the file shrinks rather than keeping a
  * free list: at one run every 5 minutes the history stays near 30 days
  * of runs (~4 MB at ~465 B a run) instead of growing ~50 MB a year.
  */
+#include <errno.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <jansson.h>
 #include <sqlite3.h>
@@ -31,7 +43,12 @@
 struct orch_history {
 	sqlite3 *db;
 	int64_t retain_us;	/* 0: keep every run */
+	char host[256];		/* this orchestrator: the owner it records */
+	int64_t pid, start;
 };
+
+static int ensure_owner_columns(orch_history *h);
+static int64_t process_start(int64_t pid);
 
 orch_history *
 orch_history_open(const char *path, char *err, size_t errlen)
@@ -58,6 +75,16 @@ orch_history_open(const char *path, char *err, size_t errlen)
 		sqlite3_free(msg);
 		goto fail;
 	}
+	if (ensure_owner_columns(h) == -1) {
+		snprintf(err, errlen, "cannot add the owner columns to history "
+		    "%s: %s", path, sqlite3_errmsg(h->db));
+		goto fail;
+	}
+	if (gethostname(h->host, sizeof(h->host)) == -1)
+		snprintf(h->host, sizeof(h->host), "unknown");
+	h->host[sizeof(h->host) - 1] = '\0';
+	h->pid = getpid();
+	h->start = process_start(h->pid);
 	return h;
 fail:
 	sqlite3_close(h->db);
@@ -222,34 +249,290 @@ orch_history_retain(orch_history *h, int64_t retain_us)
 	return total;
 }
 
-int64_t
-orch_history_run_begin(orch_history *h, const char *pipeline,
-    const char *trigger, int64_t scheduled_at, int64_t resumed_from)
+/* --- ownership ------------------------------------------------------ */
+
+/* Adds the owner columns to a history made before they existed. */
+static int
+ensure_owner_columns(orch_history *h)
+{
+	static const char *const add[] = {
+		"ALTER TABLE runs ADD COLUMN owner_host TEXT",
+		"ALTER TABLE runs ADD COLUMN owner_pid INTEGER",
+		"ALTER TABLE runs ADD COLUMN owner_start INTEGER",
+		"ALTER TABLE runs ADD COLUMN lease_until INTEGER",
+	};
+	sqlite3_stmt *st;
+	int found = 0;
+
+	if (sqlite3_prepare_v2(h->db, "SELECT 1 FROM pragma_table_info('runs')"
+	    " WHERE name = 'lease_until'", -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	found = sqlite3_step(st) == SQLITE_ROW;
+	sqlite3_finalize(st);
+	for (size_t i = 0; !found && i < sizeof(add) / sizeof(add[0]); i++)
+		if (sqlite3_exec(h->db, add[i], NULL, NULL, NULL) != SQLITE_OK)
+			return -1;
+	return 0;
+}
+
+/*
+ * A process's start time in clock ticks since boot (/proc/PID/stat, field
+ * 22), which tells a live owner from a later process given its pid; -1
+ * when there is no such process.
+ */
+static int64_t
+process_start(int64_t pid)
+{
+	char path[64], buf[1024], *p;
+	long long start = -1;
+	size_t n;
+	FILE *f;
+	int field;
+
+	snprintf(path, sizeof(path), "/proc/%lld/stat", (long long)pid);
+	if ((f = fopen(path, "r")) == NULL)
+		return -1;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	/* The command name (field 2) may hold spaces: count after its ')'. */
+	if ((p = strrchr(buf, ')')) == NULL)
+		return -1;
+	for (field = 2; field < 22 && p != NULL; field++)
+		p = strchr(p + 1, ' ');
+	if (p != NULL)
+		start = strtoll(p + 1, NULL, 10);
+	return start;
+}
+
+/* Whether the orchestrator recorded as a run's owner still runs it. */
+static int
+owner_alive(const orch_history *h, const char *host, int64_t pid,
+    int64_t start, int64_t lease_until)
+{
+	if (host == NULL || pid <= 0)
+		return 0;	/* written before owners were recorded */
+	if (strcmp(host, h->host) == 0)
+		return start >= 0 && process_start(pid) == start;
+	return lease_until > now_us();
+}
+
+/* The stage a lost run stopped at: its newest attempted stage, or the one
+ * after it when that stage had finished. */
+static int
+lost_stage(orch_history *h, int64_t run)
 {
 	sqlite3_stmt *st;
-	struct timespec ts;
+	int stage = 0;
 
-	if (h == NULL)
+	if (sqlite3_prepare_v2(h->db, "SELECT stage_index, state FROM attempts"
+	    " WHERE run_id = ? ORDER BY stage_index DESC, attempt DESC LIMIT 1",
+	    -1, &st, NULL) != SQLITE_OK)
 		return 0;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	if (sqlite3_prepare_v2(h->db, "INSERT INTO runs (pipeline, trigger, "
-	    "scheduled_at, started_at, state, resumed_from) VALUES "
-	    "(?, ?, ?, ?, 'RUNNING', ?)", -1, &st, NULL) != SQLITE_OK) {
-		log_warnx("history: %s", sqlite3_errmsg(h->db));
-		return 0;
+	sqlite3_bind_int64(st, 1, run);
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		const char *state = (const char *)sqlite3_column_text(st, 1);
+
+		stage = sqlite3_column_int(st, 0);
+		if (state != NULL && strcmp(state, "FINISHED") == 0)
+			stage++;
 	}
+	sqlite3_finalize(st);
+	return stage;
+}
+
+static int
+mark_lost(orch_history *h, int64_t run, int64_t pid, const char *host)
+{
+	char msg[512];
+	sqlite3_stmt *st;
+
+	snprintf(msg, sizeof(msg), "its orchestrator (pid %lld on %.200s) "
+	    "stopped without ending it", (long long)pid, host ? host : "?");
+	if (sqlite3_prepare_v2(h->db, "UPDATE runs SET state = 'LOST', "
+	    "ended_at = ?, failed_stage = ?, message = ? WHERE run_id = ?", -1,
+	    &st, NULL) != SQLITE_OK)
+		return -1;
+	sqlite3_bind_int64(st, 1, now_us());
+	sqlite3_bind_int(st, 2, lost_stage(h, run));
+	bind_text(st, 3, msg);
+	sqlite3_bind_int64(st, 4, run);
+	if (run_stmt(h, st) == -1)
+		return -1;
+	log_warnx("run %lld was left RUNNING: %s; marked LOST (the next run "
+	    "of its pipeline recovers it)", (long long)run, msg);
+	return 0;
+}
+
+/*
+ * Marks the pipeline's (every pipeline's, when NULL) RUNNING runs whose
+ * owner is gone as LOST. The newest one with a live owner goes to *busy.
+ * Inside the caller's transaction, or on its own.
+ */
+static int
+reap(orch_history *h, const char *pipeline, orch_busy *busy)
+{
+	sqlite3_stmt *st;
+	int rc = 0;
+
+	if (sqlite3_prepare_v2(h->db, "SELECT run_id, owner_host, owner_pid, "
+	    "owner_start, lease_until FROM runs WHERE state = 'RUNNING' AND "
+	    "(?1 IS NULL OR pipeline = ?1) ORDER BY run_id", -1, &st, NULL) !=
+	    SQLITE_OK)
+		return -1;
+	bind_text(st, 1, pipeline);
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		int64_t run = sqlite3_column_int64(st, 0);
+		const char *host = (const char *)sqlite3_column_text(st, 1);
+		int64_t pid = sqlite3_column_int64(st, 2);
+
+		if (owner_alive(h, host, pid, sqlite3_column_int64(st, 3),
+		    sqlite3_column_int64(st, 4))) {
+			if (busy != NULL) {
+				busy->run = run;
+				busy->pid = pid;
+				snprintf(busy->host, sizeof(busy->host), "%s",
+				    host);
+			}
+			continue;
+		}
+		if (mark_lost(h, run, pid, host) == -1)
+			rc = -1;
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int
+orch_history_reap(orch_history *h)
+{
+	return h == NULL ? 0 : reap(h, NULL, NULL);
+}
+
+static int64_t
+insert_run(orch_history *h, const char *pipeline, const char *trigger,
+    int64_t scheduled_at, int64_t resumed_from, int64_t lease_us)
+{
+	sqlite3_stmt *st;
+	int64_t now = now_us();
+
+	if (sqlite3_prepare_v2(h->db, "INSERT INTO runs (pipeline, trigger, "
+	    "scheduled_at, started_at, state, resumed_from, owner_host, "
+	    "owner_pid, owner_start, lease_until) VALUES (?, ?, ?, ?, "
+	    "'RUNNING', ?, ?, ?, ?, ?)", -1, &st, NULL) != SQLITE_OK)
+		return 0;
 	bind_text(st, 1, pipeline);
 	bind_text(st, 2, trigger);
 	bind_time(st, 3, scheduled_at);
-	sqlite3_bind_int64(st, 4, (int64_t)ts.tv_sec * 1000000 +
-	    ts.tv_nsec / 1000);
+	sqlite3_bind_int64(st, 4, now);
 	if (resumed_from > 0)
 		sqlite3_bind_int64(st, 5, resumed_from);
 	else
 		sqlite3_bind_null(st, 5);
+	bind_text(st, 6, h->host);
+	sqlite3_bind_int64(st, 7, h->pid);
+	sqlite3_bind_int64(st, 8, h->start);
+	sqlite3_bind_int64(st, 9, now + lease_us);
 	if (run_stmt(h, st) == -1)
 		return 0;
 	return sqlite3_last_insert_rowid(h->db);
+}
+
+int64_t
+orch_history_run_begin(orch_history *h, const char *pipeline,
+    const char *trigger, int64_t scheduled_at, int64_t resumed_from,
+    int64_t lease_us, orch_busy *busy)
+{
+	int64_t run = 0;
+
+	memset(busy, 0, sizeof(*busy));
+	if (h == NULL)
+		return 0;
+	/* One write transaction: two orchestrators starting at once see
+	 * each other, and only one inserts. */
+	if (sqlite3_exec(h->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) !=
+	    SQLITE_OK) {
+		warn_sql(h, "cannot start a run");
+		return 0;
+	}
+	if (reap(h, pipeline, busy) == -1)
+		goto err;
+	if (busy->run > 0) {
+		sqlite3_exec(h->db, "ROLLBACK", NULL, NULL, NULL);
+		return -1;
+	}
+	if ((run = insert_run(h, pipeline, trigger, scheduled_at,
+	    resumed_from, lease_us)) == 0)
+		goto err;
+	if (sqlite3_exec(h->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+		goto err;
+	return run;
+err:
+	warn_sql(h, "cannot start a run");
+	sqlite3_exec(h->db, "ROLLBACK", NULL, NULL, NULL);
+	return 0;
+}
+
+void
+orch_history_renew(orch_history *h, int64_t run, int64_t lease_us)
+{
+	sqlite3_stmt *st;
+
+	if (h == NULL || run <= 0)
+		return;
+	if (sqlite3_prepare_v2(h->db, "UPDATE runs SET lease_until = ? WHERE "
+	    "run_id = ? AND state = 'RUNNING'", -1, &st, NULL) != SQLITE_OK) {
+		warn_sql(h, "cannot renew the run's lease");
+		return;
+	}
+	sqlite3_bind_int64(st, 1, now_us() + lease_us);
+	sqlite3_bind_int64(st, 2, run);
+	run_stmt(h, st);
+}
+
+int
+orch_history_live_driver(orch_history *h, int64_t run, int stage,
+    char *id, size_t idlen, int *attempt)
+{
+	sqlite3_stmt *st;
+	int rc = -1;
+
+	if (sqlite3_prepare_v2(h->db, "SELECT submission_id, attempt FROM "
+	    "attempts WHERE run_id = ? AND stage_index = ? AND submission_id "
+	    "IS NOT NULL AND state IN ('SUBMITTED', 'RUNNING', 'RELAUNCHING') "
+	    "ORDER BY attempt DESC LIMIT 1", -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	sqlite3_bind_int64(st, 1, run);
+	sqlite3_bind_int(st, 2, stage);
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		snprintf(id, idlen, "%s", sqlite3_column_text(st, 0));
+		*attempt = sqlite3_column_int(st, 1);
+		rc = 0;
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int
+orch_history_newest_lost(orch_history *h, const char *pipeline,
+    int64_t *run, int *stage)
+{
+	sqlite3_stmt *st;
+	int rc = -1;
+
+	if (sqlite3_prepare_v2(h->db, "SELECT run_id, state, failed_stage "
+	    "FROM runs WHERE pipeline = ? ORDER BY run_id DESC LIMIT 1", -1,
+	    &st, NULL) != SQLITE_OK)
+		return -1;
+	bind_text(st, 1, pipeline);
+	if (sqlite3_step(st) == SQLITE_ROW && strcmp((const char *)
+	    sqlite3_column_text(st, 1), "LOST") == 0) {
+		*run = sqlite3_column_int64(st, 0);
+		*stage = sqlite3_column_int(st, 2);
+		rc = 0;
+	}
+	sqlite3_finalize(st);
+	return rc;
 }
 
 void
@@ -431,6 +714,11 @@ orch_history_print(orch_history *h, FILE *out, int limit, int json)
 			    json_null() : json_integer(sqlite3_column_int(runs,
 			    6)), "message", col_text(runs, 9), "attempts",
 			    attempts);
+
+			json_object_set_new(o, "resumed_from",
+			    sqlite3_column_type(runs, 8) == SQLITE_NULL ?
+			    json_null() : json_integer(sqlite3_column_int64(
+			    runs, 8)));
 			char *line = json_dumps(o, JSON_COMPACT);
 
 			if (line)

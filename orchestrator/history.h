@@ -2,7 +2,9 @@
  * history.h - the orchestrator's run history in SQLite
  * (schemas/sqlite/orchestrator.sql): one row per run, one per stage
  * attempt, written as they happen so a crash loses nothing and
- * `run --resume` knows where a failed run stopped.
+ * `run --resume` knows where a failed run stopped. Each RUNNING run names
+ * its owner; a run whose orchestrator died is marked LOST (see
+ * history.c), and two runs of one pipeline never overlap.
  *
  * Retention (--retain): runs that ended longer ago than the retention are
  * deleted with their attempts, at open and after each run, a batch at a
@@ -22,8 +24,33 @@ typedef struct orch_history orch_history;
 orch_history *orch_history_open(const char *path, char *err, size_t errlen);
 void orch_history_close(orch_history *h);
 
+/* The run that stopped a new one from starting. */
+typedef struct orch_busy {
+	int64_t run;
+	int64_t pid;
+	char host[256];
+} orch_busy;
+
+/*
+ * Starts a run owned by this process, with a lease of lease_us (renew it
+ * with orch_history_renew while the run works). First marks the
+ * pipeline's runs whose orchestrator is gone as LOST. Returns the run id;
+ * -1 with *busy filled when a live orchestrator runs the pipeline already;
+ * 0 when the history cannot be written (logged; the run goes on).
+ */
 int64_t orch_history_run_begin(orch_history *h, const char *pipeline,
-    const char *trigger, int64_t scheduled_at, int64_t resumed_from);
+    const char *trigger, int64_t scheduled_at, int64_t resumed_from,
+    int64_t lease_us, orch_busy *busy);
+void orch_history_renew(orch_history *h, int64_t run, int64_t lease_us);
+/* Marks every RUNNING run whose orchestrator is gone as LOST. */
+int orch_history_reap(orch_history *h);
+/* The pipeline's newest run, when it is LOST: its id and stage. */
+int orch_history_newest_lost(orch_history *h, const char *pipeline,
+    int64_t *run, int *stage);
+/* A driver of run's stage that was still going when last seen: its id
+ * and attempt number; -1 when none. */
+int orch_history_live_driver(orch_history *h, int64_t run, int stage,
+    char *id, size_t idlen, int *attempt);
 void orch_history_run_end(orch_history *h, int64_t run, const char *state,
     int exit_code, int failed_stage, const char *message);
 void orch_history_attempt(orch_history *h, int64_t run, int stage_index,

@@ -46,11 +46,16 @@ enum {
 	EXIT_UNKNOWN = 6,	/* UNKNOWN, or the server forgot the driver */
 	EXIT_TIMEOUT = 7,
 	EXIT_UNREACHABLE = 8,	/* the server did not answer in time */
+	EXIT_BUSY = 9,		/* another orchestrator runs this pipeline */
 	EXIT_INTERRUPTED = 130,	/* SIGTERM/SIGINT stopped a run */
 };
 
 #define POLL_FIRST_US 25000
 #define POLL_MAX_US 2000000
+/* A run's lease is renewed this often while it works; it lasts long
+ * enough to cover the longest wait between renewals (see lease_for). */
+#define LEASE_RENEW_US 5000000
+#define LEASE_SLACK_US 120000000
 
 typedef struct orch {
 	orch_client *client;
@@ -60,6 +65,11 @@ typedef struct orch {
 	int live;		/* progress as a live terminal line */
 	int64_t wait_timeout_us;
 	int64_t patience_us;	/* how long status may fail before we give up */
+	int64_t lease_us;	/* the run's lease in the history */
+	int64_t run;		/* the run under way, 0 between runs */
+	int64_t lease_renewed_at;
+	int64_t adopt_run;	/* a lost run whose live driver to follow */
+	int adopt_stage;
 } orch;
 
 static volatile sig_atomic_t stop_requested;
@@ -116,8 +126,8 @@ usage(FILE *out)
 "\n"
 "exit status: 0 finished, 1 error, 2 usage, 3 a stage FAILED, 4 ERROR,\n"
 "5 KILLED, 6 UNKNOWN or forgotten by the server, 7 timeout, 8 server\n"
-"unreachable, 130 stopped by a signal (3, 4 and 6 after the stage's\n"
-"retries)\n");
+"unreachable, 9 the pipeline is already running (another orchestrator),\n"
+"130 stopped by a signal (3, 4 and 6 after the stage's retries)\n");
 }
 
 /* --- progress ------------------------------------------------------ */
@@ -189,6 +199,32 @@ typedef struct attempt_result {
 	char message[512];
 } attempt_result;
 
+/* A lease outlasting the longest wait between two renewals: a status or
+ * create retried for the patience, or a back-off between attempts. */
+static int64_t
+lease_for(const orch_pipeline *p, int64_t patience_us)
+{
+	int64_t longest = 0;
+
+	for (int i = 0; i < p->nstages; i++)
+		if (p->stages[i].max_backoff_us > longest)
+			longest = p->stages[i].max_backoff_us;
+	return patience_us + longest + LEASE_SLACK_US;
+}
+
+/* Keeps the run's lease alive while it works (cheap: a write every
+ * LEASE_RENEW_US at most). */
+static void
+renew_lease(orch *o)
+{
+	int64_t now = clock_mono_us();
+
+	if (o->run <= 0 || now - o->lease_renewed_at < LEASE_RENEW_US)
+		return;
+	orch_history_renew(o->history, o->run, o->lease_us);
+	o->lease_renewed_at = now;
+}
+
 /* Ends an attempt whose status could not be had for --patience. */
 static void
 unreachable(orch *o, int64_t run, int index, const orch_stage *s,
@@ -221,6 +257,7 @@ follow(orch *o, int64_t run, int index, const orch_stage *s, int attempt,
 		int changed;
 
 		nap(delay);
+		renew_lease(o);
 		delay = delay * 3 / 2 > POLL_MAX_US ? POLL_MAX_US : delay * 3 / 2;
 		asked_at = clock_mono_us();
 		if (orch_status_get(o->client, id, &st, err, sizeof(err)) ==
@@ -286,14 +323,47 @@ follow(orch *o, int64_t run, int index, const orch_stage *s, int attempt,
 	}
 }
 
+/*
+ * A recovered run starts by following the driver its lost orchestrator
+ * left going, instead of submitting the stage a second time. Returns 1
+ * when that driver finished the stage (res filled), 0 to submit as usual,
+ * with *attempt the number the next submission takes.
+ */
+static int
+adopt_driver(orch *o, int64_t run, int index, int *attempt,
+    attempt_result *res)
+{
+	const orch_stage *s = &o->pipeline.stages[index];
+	char id[128];
+	int lost_attempt;
+
+	*attempt = 1;
+	if (o->adopt_run <= 0 || index != o->adopt_stage)
+		return 0;
+	if (orch_history_live_driver(o->history, o->adopt_run, index, id,
+	    sizeof(id), &lost_attempt) == -1 ||
+	    !orch_valid_submission_id(id))
+		return 0;
+	log_info("%s: following %s, left going by lost run %" PRId64, s->name,
+	    id, o->adopt_run);
+	orch_history_attempt(o->history, run, index, s->name, 1, id,
+	    "SUBMITTED", clock_now_us(), 0, 0, -1, "adopted from a lost run");
+	follow(o, run, index, s, 1, id, clock_now_us(), res);
+	*attempt = 2;
+	return res->exit == EXIT_OK;
+}
+
 /* Runs one stage with its retries; returns EXIT_*. */
 static int
 run_stage(orch *o, int64_t run, int index, attempt_result *res)
 {
 	const orch_stage *s = &o->pipeline.stages[index];
 	char id[128], err[512];
+	int first;
 
-	for (int attempt = 1; attempt <= s->retries + 1; attempt++) {
+	if (adopt_driver(o, run, index, &first, res))
+		return EXIT_OK;
+	for (int attempt = first; attempt <= s->retries + 1; attempt++) {
 		json_t *req = orch_stage_request(s, err, sizeof(err));
 		int64_t submitted_at;
 		int rc;
@@ -370,9 +440,22 @@ run_pipeline(orch *o, const char *trigger, int64_t scheduled_at,
 	json_t *stages = json_array();
 	int code = EXIT_OK, index = first_stage;
 
+	orch_busy busy;
+
 	memset(&res, 0, sizeof(res));
 	run = orch_history_run_begin(o->history, o->pipeline.name, trigger,
-	    scheduled_at, resumed_from);
+	    scheduled_at, resumed_from, o->lease_us, &busy);
+	if (run == -1) {
+		json_decref(stages);
+		log_warnx("pipeline %s is already running as run %" PRId64
+		    " (orchestrator pid %" PRId64 " on %s); not starting a "
+		    "second", o->pipeline.name, busy.run, busy.pid, busy.host);
+		return EXIT_BUSY;
+	}
+	o->run = run;
+	o->lease_renewed_at = clock_mono_us();
+	o->adopt_run = resumed_from;
+	o->adopt_stage = first_stage;
 	log_debug("run %" PRId64 " of %s on %s", run, o->pipeline.name,
 	    orch_client_master(o->client));
 	for (; index < o->pipeline.nstages; index++) {
@@ -388,6 +471,8 @@ run_pipeline(orch *o, const char *trigger, int64_t scheduled_at,
 	}
 	orch_history_run_end(o->history, run, run_state_name(code, &res), code,
 	    code == EXIT_OK ? -1 : index, code == EXIT_OK ? NULL : res.message);
+	o->run = 0;
+	o->adopt_run = 0;
 	if (code != EXIT_OK)
 		log_warnx("run %" PRId64 " stopped at %s: %s (exit %d)", run,
 		    o->pipeline.stages[index].name, res.message, code);
@@ -411,28 +496,52 @@ run_pipeline(orch *o, const char *trigger, int64_t scheduled_at,
 	return code;
 }
 
+/*
+ * A run of the pipeline, or, when its newest run was lost (its
+ * orchestrator died mid-run), that run resumed: its live driver is
+ * followed and nothing it finished is submitted again.
+ */
+static int
+start_run(orch *o, const char *trigger, int64_t scheduled_at)
+{
+	int64_t lost;
+	int stage;
+
+	orch_history_reap(o->history);
+	if (o->history != NULL && orch_history_newest_lost(o->history,
+	    o->pipeline.name, &lost, &stage) == 0 &&
+	    stage < o->pipeline.nstages) {
+		log_warnx("run %" PRId64 " of %s was lost with its orchestrator;"
+		    " recovering it from %s", lost, o->pipeline.name,
+		    o->pipeline.stages[stage].name);
+		return run_pipeline(o, "recover", scheduled_at, lost, stage);
+	}
+	return run_pipeline(o, trigger, scheduled_at, 0, 0);
+}
+
 static int
 cmd_run(orch *o, int resume, int64_t resume_run)
 {
 	int64_t from_run = 0;
 	int stage = 0;
 
-	if (resume) {
-		if (o->history == NULL || orch_history_last_failed(o->history,
-		    resume_run, &from_run, &stage) == -1) {
-			log_warnx("no failed run to resume%s", resume_run ?
-			    " with that id" : "");
-			return EXIT_ERROR;
-		}
-		if (stage >= o->pipeline.nstages) {
-			log_warnx("run %" PRId64 " stopped at stage %d, which "
-			    "this pipeline does not have", from_run, stage + 1);
-			return EXIT_ERROR;
-		}
-		log_info("resuming run %" PRId64 " from %s", from_run,
-		    o->pipeline.stages[stage].name);
+	if (!resume)
+		return start_run(o, "run", 0);
+	orch_history_reap(o->history);
+	if (o->history == NULL || orch_history_last_failed(o->history,
+	    resume_run, &from_run, &stage) == -1) {
+		log_warnx("no failed run to resume%s", resume_run ?
+		    " with that id" : "");
+		return EXIT_ERROR;
 	}
-	return run_pipeline(o, resume ? "resume" : "run", 0, from_run, stage);
+	if (stage >= o->pipeline.nstages) {
+		log_warnx("run %" PRId64 " stopped at stage %d, which this "
+		    "pipeline does not have", from_run, stage + 1);
+		return EXIT_ERROR;
+	}
+	log_info("resuming run %" PRId64 " from %s", from_run,
+	    o->pipeline.stages[stage].name);
+	return run_pipeline(o, "resume", 0, from_run, stage);
 }
 
 /* --- schedule ------------------------------------------------------ */
@@ -467,7 +576,7 @@ cmd_schedule(orch *o, const orch_schedule *sch, int catch_up)
 			continue;
 		}
 		tick = next;
-		run_pipeline(o, "schedule", tick, 0, 0);
+		start_run(o, "schedule", tick);
 		/* Ticks that passed while the run ran: skipped, or caught up
 		 * (at most catch_up of them, the newest ones). */
 		now = clock_now_us();
@@ -842,6 +951,7 @@ main(int argc, char **argv)
 		goto out;
 	}
 	o.patience_us = copts.patience_us;
+	o.lease_us = lease_for(&o.pipeline, o.patience_us);
 	if ((o.client = orch_client_new(&copts, err, sizeof(err))) == NULL) {
 		log_warnx("%s", err);
 		rc = EXIT_USAGE;
@@ -864,7 +974,8 @@ main(int argc, char **argv)
 		rc = cmd_run(&o, resume, resume_run);
 	else if (strcmp(cmd, "schedule") == 0 && optind == argc)
 		rc = cmd_schedule(&o, &sch, catch_up);
-	else if (strcmp(cmd, "history") == 0 && optind == argc)
+	else if (strcmp(cmd, "history") == 0 && optind == argc &&
+	    orch_history_reap(o.history) >= -1)
 		rc = orch_history_print(o.history, stdout, limit, o.json) == 0 ?
 		    EXIT_OK : EXIT_ERROR;
 	else if (strcmp(cmd, "submit") == 0 && optind + 1 == argc)

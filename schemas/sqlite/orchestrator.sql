@@ -17,11 +17,18 @@ CREATE TABLE IF NOT EXISTS runs (
 	ended_at     INTEGER,
 	state        TEXT NOT NULL,           -- RUNNING, FINISHED, FAILED, ERROR,
 	                                      -- KILLED, UNKNOWN, TIMEOUT,
-	                                      -- UNREACHABLE, INTERRUPTED
+	                                      -- UNREACHABLE, INTERRUPTED, LOST
 	exit_code    INTEGER,
 	failed_stage INTEGER,                 -- index of the stage that stopped it
 	resumed_from INTEGER REFERENCES runs (run_id),
-	message      TEXT
+	message      TEXT,
+	-- The orchestrator that runs it (history.c adds these to older files):
+	-- a RUNNING run whose owner is gone (same host: no such process;
+	-- another host: lease expired) is marked LOST and resumed.
+	owner_host   TEXT,
+	owner_pid    INTEGER,
+	owner_start  INTEGER,                 -- the process's start, in ticks
+	lease_until  INTEGER
 );
 
 CREATE TABLE IF NOT EXISTS attempts (
