@@ -13,9 +13,11 @@ seconds=${FUZZ_SECONDS:-5}
 src=$MEDALLION_SOURCE_DIR
 bin=$MEDALLION_BUILD_DIR/fuzz/fuzz_delta_log
 
-# The whole lake library (its file list changes as it grows), the CLI
-# aside, and the common pieces it logs and times with.
-mapfile -t lake_sources < <(ls "$src"/stages/lake/*.c | grep -v '/lake_cli\.c$')
+# The whole lake library, as stages/lake/meson.build lists it (its file
+# list grows), and the common pieces it logs and times with.
+mapfile -t lake_sources < <(sed -n '/^lake_\(parquet\|delta\)_sources/,/)/p' \
+	"$src/stages/lake/meson.build" | grep -o "'[a-z_0-9]*\.c'" | tr -d "'" |
+	sed "s#^#$src/stages/lake/#")
 fuzz_build "$bin" "$src/tests/lake/fuzz_delta_log.c" "${lake_sources[@]}" \
 	"$src/common/log.c" "$src/common/clock.c" "$src/common/sha256.c" \
 	-- -I"$src/stages/lake" -I"$src/common" -I"$MEDALLION_BUILD_DIR" \
