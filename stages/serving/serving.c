@@ -13,13 +13,16 @@
  *   gold/branch_metrics.json   the metrics, the busiest and the fastest
  *                              branch, when and from which silver version
  * and gold/branch_metrics, a Delta table replaced each run.
- * The CSV and JSON are written to a temporary file, fsynced and renamed,
- * so a reader sees the old file or the new one, never half of one. All
- * four are written at once, so their fsyncs overlap: they derive from
- * committed silver, and a rerun after a crash between them folds again
- * to the same state. The metrics table's txn version is what says all
- * outputs are current, so its commit is published last, once the CSV
- * and JSON are durable.
+ * The CSV and JSON are written to a temporary file and fsynced while the
+ * state commit and the metrics table are written, so their fsyncs
+ * overlap; they are renamed into place (a reader sees the old file or the
+ * new one, never half of one) only once the state commit they reflect is
+ * published, and are dropped when it fails: what /api/gold and the
+ * dashboard serve never runs ahead of the tables. They derive from
+ * committed silver, and a rerun after a crash between the steps folds
+ * again to the same state. The metrics table's txn version is what says
+ * all outputs are current, so its commit is published last, once the
+ * renamed CSV and JSON are durable.
  *
  * Averages are exact (integer microseconds summed); p50 and p90 come from
  * the sketch, within 0.5% of the exact value of the same rank.
@@ -517,19 +520,31 @@ stage_metrics(const gold *g, const metric *m, staged_table *st,
 	    g->silver_version, info, st, err);
 }
 
+/* The temp name a file is staged under until it is renamed into place. */
+static int
+staged_name(const char *path, char *tmp, size_t len, lake_err *err)
+{
+	if ((size_t)snprintf(tmp, len, "%s.tmp-%ld", path, (long)getpid()) >=
+	    len) {
+		lake_err_set(err, "path too long: %s", path);
+		return -1;
+	}
+	return 0;
+}
+
 /*
- * Writes text to path through a temp file, fsync and rename. The new name
- * is durable once the caller fsyncs the folder (write_outputs, once for
- * the CSV and the JSON).
+ * Writes text to path's temp name and fsyncs it: durable, but not visible
+ * until publish_staged() renames it (see write_outputs).
  */
 static int
-publish(const char *path, const char *text, size_t len, lake_err *err)
+stage_file(const char *path, const char *text, size_t len, lake_err *err)
 {
 	char tmp[4200];
 	size_t done = 0;
 	int fd;
 
-	snprintf(tmp, sizeof(tmp), "%s.tmp-%ld", path, (long)getpid());
+	if (staged_name(path, tmp, sizeof(tmp), err) == -1)
+		return -1;
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd == -1) {
 		lake_err_errno(err, "cannot create %s", tmp);
@@ -548,12 +563,48 @@ publish(const char *path, const char *text, size_t len, lake_err *err)
 		}
 		done += (size_t)n;
 	}
-	if (fsync(fd) == -1 || close(fd) == -1 || rename(tmp, path) == -1) {
-		lake_err_errno(err, "cannot publish %s", path);
+	if (fsync(fd) == -1 || close(fd) == -1) {
+		lake_err_errno(err, "cannot write %s", tmp);
 		unlink(tmp);
 		return -1;
 	}
 	return 0;
+}
+
+static const char *const staged_files[] = { "branch_metrics.csv",
+	"branch_metrics.json" };
+
+/* Renames the staged CSV and JSON into place; durable once the caller
+ * fsyncs the folder. */
+static int
+publish_staged(const char *gold_dir, lake_err *err)
+{
+	char path[4200], tmp[4200];
+
+	for (size_t i = 0; i < 2; i++) {
+		snprintf(path, sizeof(path), "%s/%s", gold_dir, staged_files[i]);
+		if (staged_name(path, tmp, sizeof(tmp), err) == -1)
+			return -1;
+		if (rename(tmp, path) == -1) {
+			lake_err_errno(err, "cannot publish %s", path);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* Removes the staged CSV and JSON of a run that failed. */
+static void
+drop_staged(const char *gold_dir)
+{
+	char path[4200], tmp[4200];
+	lake_err ignored;
+
+	for (size_t i = 0; i < 2; i++) {
+		snprintf(path, sizeof(path), "%s/%s", gold_dir, staged_files[i]);
+		if (staged_name(path, tmp, sizeof(tmp), &ignored) == 0)
+			unlink(tmp);
+	}
 }
 
 static void
@@ -606,7 +657,7 @@ write_csv(const gold *g, const metric *m, lake_err *err)
 	}
 	fclose(f);
 	snprintf(path, sizeof(path), "%s/branch_metrics.csv", g->gold_dir);
-	rc = publish(path, text, len, err);
+	rc = stage_file(path, text, len, err);
 	free(text);
 	return rc;
 }
@@ -678,7 +729,7 @@ write_json(const gold *g, const metric *m, lake_err *err)
 		return -1;
 	}
 	snprintf(path, sizeof(path), "%s/branch_metrics.json", g->gold_dir);
-	rc = publish(path, text, strlen(text), err);
+	rc = stage_file(path, text, strlen(text), err);
 	free(text);
 	if (rc == 0 && busiest != NULL)
 		log_info("busiest branch: %s (%" PRId64 " orders); fastest: %s "
@@ -743,14 +794,14 @@ output_thread(void *arg)
 
 /*
  * Writes the run's outputs. The state commit (when the run folded new
- * rows), the CSV, the JSON and the metrics table, staged (durable but
- * not visible), all go at once, each waiting only for its own fsyncs.
- * They all derive from the same fold of committed silver, so their order
- * does not matter: after a crash between them the rerun, finding the
- * metrics table behind, writes them all again. Then, last, the metrics
- * commit is published: it is what says the CSV and JSON are current, so
- * it waits for their renames to be durable (one fsync of the folder for
- * both). An error outranks a
+ * rows), and, staged (durable but not visible), the CSV, the JSON and the
+ * metrics table, all go at once, each waiting only for its own fsyncs.
+ * Only when all of them succeeded are the CSV and JSON renamed into
+ * place (one fsync of the folder for both), so they never show a state
+ * that was not committed; on any failure they are dropped. Last, the
+ * metrics commit is published: it is what says the CSV and JSON are
+ * current. After a crash between the steps the rerun, finding the
+ * metrics table behind, writes them all again. An error outranks a
  * conflict (a commit lost a race; the caller starts over).
  */
 static int
@@ -782,9 +833,11 @@ write_outputs(const gold *g, const metric *m, int with_state, lake_err *err)
 		rc = jobs[i].rc;
 		*err = jobs[i].err;
 	}
-	if (rc == DELTA_OK && sync_folder(g->gold_dir, err) == -1)
+	if (rc == DELTA_OK && (publish_staged(g->gold_dir, err) == -1 ||
+	    sync_folder(g->gold_dir, err) == -1))
 		rc = DELTA_ERROR;
 	if (rc != DELTA_OK) {
+		drop_staged(g->gold_dir);
 		drop_table(&metrics);
 		return rc;
 	}
