@@ -154,6 +154,23 @@ out:
 
 /* --- kill, killall, status, clear, readyz ---------------------------- */
 
+/* Why there was nothing to kill: Spark's words (clients match them), then,
+ * for a driver the server lost track of (UNKNOWN), what happened. */
+static void
+kill_refusal(server *s, const char *id, char *msg, size_t len)
+{
+	store_driver d;
+	int n = snprintf(msg, len, "Driver %s has already finished or does not "
+	    "exist", id);
+
+	if (n < 0 || (size_t)n >= len || store_get_driver(s->st, id, &d) != 1)
+		return;
+	if (strcmp(d.state, "UNKNOWN") == 0 && d.message != NULL)
+		snprintf(msg + n, len - (size_t)n, " (it ended %s: %.400s)",
+		    d.state, d.message);
+	store_driver_free(&d);
+}
+
 static void
 handle_kill(server *s, const char *id, api_response *resp)
 {
@@ -167,8 +184,7 @@ handle_kill(server *s, const char *id, api_response *resp)
 	if (rc == 1)
 		snprintf(msg, sizeof(msg), "Kill request for %s submitted", id);
 	else
-		snprintf(msg, sizeof(msg), "Driver %s has already finished or "
-		    "does not exist", id);
+		kill_refusal(s, id, msg, sizeof(msg));
 	respond_json(resp, 200, proto_kill_response(rc == 1, id, msg));
 }
 

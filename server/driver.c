@@ -8,7 +8,15 @@
  * unfinished driver still has a live runner: a claim whose runner never
  * began goes back to the queue; a running driver whose runner died is
  * marked UNKNOWN and its stage's process group is stopped, so nothing runs
- * twice and nothing stays RUNNING forever.
+ * twice and nothing stays RUNNING forever. A runner that is alive but no
+ * longer renews its lease (stopped by SIGSTOP, hung) is treated the same
+ * once the lease has run out: a pid check alone cannot see it.
+ *
+ * Kill asks the runner (kill_requested and SIGTERM). When the runner
+ * cannot act, because its lease ran out or it is gone, the server kills
+ * the stage's process group and the runner itself, and records KILLED; a
+ * kill asked of a runner that stops before acting on it is completed the
+ * same way when its lease runs out.
  *
  * A runner's environment is built here: a fixed PATH and locale, the
  * operator's --stage-env entries, MEDALLION_SUBMISSION_ID, then the
@@ -89,12 +97,12 @@ static int
 spawn_runner(server *s, const store_driver *d, int64_t token, pid_t *pid)
 {
 	char stage_path[4096], token_s[32], grace[32], relaunches[32],
-	    backoff[32];
+	    backoff[32], lease[32];
 	char *argv[] = {"medallion-runner", "--state", (char *)s->state_path,
 	    "--id", (char *)d->id, "--token", token_s, "--stage-path",
 	    stage_path, "--log-dir", (char *)s->log_dir, "--grace-ms", grace,
 	    "--max-relaunches", relaunches, "--relaunch-backoff-ms", backoff,
-	    NULL};
+	    "--lease-ms", lease, NULL};
 	posix_spawnattr_t attr;
 	sigset_t none;
 	char **envp;
@@ -107,6 +115,7 @@ spawn_runner(server *s, const store_driver *d, int64_t token, pid_t *pid)
 	snprintf(relaunches, sizeof(relaunches), "%d", s->max_relaunches);
 	snprintf(backoff, sizeof(backoff), "%lld",
 	    (long long)s->relaunch_backoff_ms);
+	snprintf(lease, sizeof(lease), "%lld", (long long)s->lease_timeout_ms);
 	if ((envp = runner_environment(s, d->id, d->env_json)) == NULL)
 		return ENOMEM;
 	/* Its own process group: a ^C to the server's terminal, or the
@@ -139,7 +148,7 @@ launch(server *s, const char *id, int64_t token)
 		    "%.300s: %s", s->runner_path, strerror(rc));
 		log_warnx("%s: %s", id, msg);
 		/* Give the driver its terminal state from here. */
-		store_runner_begin(s->st, id, token, 0, "", clock_now_us());
+		store_runner_begin(s->st, id, token, 0, "", clock_now_us(), 0);
 		store_runner_end(s->st, id, "ERROR", -1, 0, msg,
 		    clock_now_us());
 	} else {
@@ -182,11 +191,74 @@ reap_children(server *s)
 		driver_recover(s);
 }
 
+/* 1 if the runner of a RUNNING/RELAUNCHING driver is gone (or never
+ * began within the grace), so it will never record an outcome. */
+static int
+runner_is_gone(const store_driver *d, int64_t now)
+{
+	if (d->runner_start[0] != '\0')
+		return !proc_is_same(d->runner_pid, d->runner_start);
+	return now - d->started_us >= CLAIM_GRACE_US;
+}
+
+/* 1 if the runner's lease has run out (a runner from before leases, with
+ * none, is judged by its pid alone). */
+static int
+lease_ran_out(const store_driver *d, int64_t now)
+{
+	return d->lease_until_us > 0 && d->lease_until_us < now;
+}
+
+static void
+stop_stage_group(const store_driver *d, const char *why)
+{
+	if (d->stage_pid > 0 && killpg(d->stage_pid, SIGKILL) == 0)
+		log_warnx("%s: stopped the stage's process group %d (%s)",
+		    d->id, (int)d->stage_pid, why);
+}
+
+static void
+recover_orphan(server *s, const store_driver *d, int64_t now)
+{
+	char msg[512];
+
+	stop_stage_group(d, "its runner is gone");
+	snprintf(msg, sizeof(msg), "the stage runner (pid %d) exited without "
+	    "recording an outcome; the stage was stopped and its result is "
+	    "unknown", (int)d->runner_pid);
+	if (store_mark_lost(s->st, d->id, "UNKNOWN", msg, now) == 1)
+		log_warnx("%s: %s", d->id, msg);
+}
+
+/*
+ * The runner is alive but silent. The driver is ended first, by an UPDATE
+ * that checks the lease again (a renewal meanwhile wins), and only then is
+ * the stage stopped. The runner is left alone: should it resume, it finds
+ * its lease taken and exits without writing. A kill asked before ends as
+ * KILLED, since the server carried it out.
+ */
+static void
+recover_silent_runner(server *s, const store_driver *d, int64_t now)
+{
+	const char *state = d->kill_requested ? "KILLED" : "UNKNOWN";
+	char msg[512];
+
+	snprintf(msg, sizeof(msg), "%sthe stage runner (pid %d) stopped "
+	    "renewing its lease: stopped or hung (none for %lld ms); %s",
+	    d->kill_requested ? "killed on request by the server itself: " :
+	    "", (int)d->runner_pid, (long long)s->lease_timeout_ms,
+	    d->kill_requested ? "its stage was stopped" : "the stage was "
+	    "stopped and its result is unknown");
+	if (store_expire_lease(s->st, d->id, state, msg, now) != 1)
+		return;
+	log_warnx("%s: %s", d->id, msg);
+	stop_stage_group(d, "its runner's lease ran out");
+}
+
 static int
 recover_one(const store_driver *d, void *arg)
 {
 	server *s = arg;
-	char msg[512];
 	int64_t now = clock_now_us();
 
 	if (strcmp(d->state, "SUBMITTED") == 0) {
@@ -199,20 +271,11 @@ recover_one(const store_driver *d, void *arg)
 			    d->id);
 		return 0;
 	}
-	/* RUNNING or RELAUNCHING: is its runner alive? */
-	if (d->runner_start[0] != '\0' &&
-	    proc_is_same(d->runner_pid, d->runner_start))
-		return 0;
-	if (d->runner_start[0] == '\0' && now - d->started_us < CLAIM_GRACE_US)
-		return 0;
-	if (d->stage_pid > 0 && killpg(d->stage_pid, SIGKILL) == 0)
-		log_warnx("%s: stopped orphaned stage process group %d",
-		    d->id, (int)d->stage_pid);
-	snprintf(msg, sizeof(msg), "the stage runner (pid %d) exited without "
-	    "recording an outcome; the stage was stopped and its result is "
-	    "unknown", (int)d->runner_pid);
-	if (store_mark_lost(s->st, d->id, "UNKNOWN", msg, now) == 1)
-		log_warnx("%s: %s", d->id, msg);
+	/* RUNNING or RELAUNCHING: is its runner alive, and renewing? */
+	if (runner_is_gone(d, now))
+		recover_orphan(s, d, now);
+	else if (lease_ran_out(d, now))
+		recover_silent_runner(s, d, now);
 	return 0;
 }
 
@@ -232,14 +295,51 @@ driver_tick(server *s)
 	schedule(s);
 }
 
+/*
+ * Kill of a running driver whose runner cannot act (lease run out, or
+ * gone): the server ends it KILLED, then stops the stage's group and the
+ * runner. 1 done, 0 someone else ended it first.
+ */
+static int
+kill_by_server(server *s, const store_driver *d)
+{
+	char msg[512];
+
+	snprintf(msg, sizeof(msg), "killed on request by the server itself: "
+	    "its stage runner (pid %d) had stopped renewing its lease "
+	    "(stopped or hung); its stage was stopped", (int)d->runner_pid);
+	if (store_mark_lost(s->st, d->id, "KILLED", msg, clock_now_us()) != 1)
+		return 0;
+	log_warnx("%s: %s", d->id, msg);
+	stop_stage_group(d, "killed on request");
+	if (d->runner_start[0] != '\0' &&
+	    proc_is_same(d->runner_pid, d->runner_start))
+		kill(d->runner_pid, SIGKILL);
+	return 1;
+}
+
 int
 driver_kill(server *s, const char *id)
 {
+	store_driver d;
 	pid_t runner = 0;
-	int rc = store_request_kill(s->st, id, clock_now_us(), &runner);
+	int64_t now = clock_now_us();
+	int rc;
 
+	if ((rc = store_get_driver(s->st, id, &d)) != 1)
+		return rc;
+	if ((strcmp(d.state, "RUNNING") == 0 ||
+	    strcmp(d.state, "RELAUNCHING") == 0) &&
+	    (lease_ran_out(&d, now) || runner_is_gone(&d, now))) {
+		rc = kill_by_server(s, &d);
+		store_driver_free(&d);
+		return rc;
+	}
+	store_driver_free(&d);
+	rc = store_request_kill(s->st, id, now, &runner);
 	/* The runner also polls kill_requested, so a lost signal only
-	 * delays the kill by a second. */
+	 * delays the kill by a second; a runner that stops before acting
+	 * is dealt with when its lease runs out (recover_silent_runner). */
 	if (rc == 1 && runner > 0)
 		kill(runner, SIGTERM);
 	return rc;

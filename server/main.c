@@ -81,6 +81,9 @@ usage(FILE *f)
 "  --kill-grace-ms MS      SIGTERM to SIGKILL delay on kill (default 10000)\n"
 "  --max-relaunches N      relaunches of a supervised driver (default 5)\n"
 "  --relaunch-backoff-ms MS first relaunch delay, doubling (default 1000)\n"
+"  --lease-timeout-ms MS   a runner renews its lease about every second; a\n"
+"                          driver whose runner has not renewed it in this\n"
+"                          long (stopped, hung) ends UNKNOWN (default 10000)\n"
 "  --stage-env NAME[=VALUE] add a variable to every stage's environment;\n"
 "                          NAME alone passes the server's own value\n"
 "                          (repeatable; e.g. --stage-env PGHOST)\n"
@@ -251,7 +254,7 @@ static void
 parse_args(server *s, int argc, char **argv)
 {
 	enum { O_HOST = 256, O_PORT, O_PORT_FILE, O_DATA, O_STATE, O_STAGES,
-	    O_LOGS, O_LAKE, O_HISTORY, O_MAXRUN, O_GRACE, O_RELAUNCH, O_BACKOFF, O_MAXCONN,
+	    O_LOGS, O_LAKE, O_HISTORY, O_MAXRUN, O_GRACE, O_RELAUNCH, O_BACKOFF, O_LEASE, O_MAXCONN,
 	    O_IDLE, O_REQUEST_TIMEOUT, O_THREADS, O_ENV, O_ENVFILE, O_JWS,
 	    O_TOKEN, O_INSECURE,
 	    O_PUBLIC_DASHBOARD,
@@ -270,6 +273,7 @@ parse_args(server *s, int argc, char **argv)
 		{"kill-grace-ms", required_argument, NULL, O_GRACE},
 		{"max-relaunches", required_argument, NULL, O_RELAUNCH},
 		{"relaunch-backoff-ms", required_argument, NULL, O_BACKOFF},
+		{"lease-timeout-ms", required_argument, NULL, O_LEASE},
 		{"max-connections", required_argument, NULL, O_MAXCONN},
 		{"idle-timeout", required_argument, NULL, O_IDLE},
 		{"request-timeout", required_argument, NULL, O_REQUEST_TIMEOUT},
@@ -297,6 +301,7 @@ parse_args(server *s, int argc, char **argv)
 	s->grace_ms = 10000;
 	s->max_relaunches = 5;
 	s->relaunch_backoff_ms = 1000;
+	s->lease_timeout_ms = 10000;
 	s->max_connections = 256;
 	s->idle_timeout_s = 30;
 	s->request_timeout_s = 30;
@@ -324,6 +329,8 @@ parse_args(server *s, int argc, char **argv)
 		    "--max-relaunches", 0, 1000); break;
 		case O_BACKOFF: s->relaunch_backoff_ms = parse_long(optarg,
 		    "--relaunch-backoff-ms", 0, 3600000); break;
+		case O_LEASE: s->lease_timeout_ms = parse_long(optarg,
+		    "--lease-timeout-ms", 2000, 3600000); break;
 		case O_MAXCONN: s->max_connections = (int)parse_long(optarg,
 		    "--max-connections", 1, 100000); break;
 		case O_IDLE: s->idle_timeout_s = (int)parse_long(optarg,

@@ -19,6 +19,13 @@
  * (reset after a run of 10 s or more), at most --max-relaunches times, and
  * the driver shows RELAUNCHING while it waits.
  *
+ * Lease: while it supervises, the runner renews a lease in the state store
+ * about every second (lease_until = now + --lease-ms). A runner that is
+ * stopped (SIGSTOP) or hung stops renewing, and the server ends its driver
+ * UNKNOWN and kills the stage's group when the lease runs out. A runner
+ * that resumes afterwards finds its renewal refused: it stops its stage
+ * (if any is left) and exits without recording anything over UNKNOWN.
+ *
  * The stage's environment is the runner's own: the server builds it.
  */
 #include <errno.h>
@@ -44,6 +51,7 @@ extern char **environ;
 
 #define RELAUNCH_BACKOFF_CAP_US (30 * 1000000LL)
 #define RELAUNCH_RESET_AFTER_US (10 * 1000000LL)
+#define LEASE_RENEW_EVERY_US (1000000LL)
 
 typedef struct runner {
 	const char *state_path;
@@ -54,6 +62,9 @@ typedef struct runner {
 	int64_t grace_us;
 	int max_relaunches;
 	int64_t backoff_us;
+	int64_t lease_us;	/* how long a renewal holds the lease */
+	int64_t next_renew_us;	/* monotonic: when to renew next */
+	int renew_failing;	/* the last renewal failed (not refused) */
 	store *st;
 	sigset_t signals;	/* SIGCHLD and SIGTERM, blocked, waited on */
 } runner;
@@ -62,6 +73,7 @@ typedef enum run_outcome {
 	RUN_EXITED,		/* status in *status */
 	RUN_KILLED,		/* kill requested; status in *status */
 	RUN_SPAWN_FAILED,	/* errno in *status */
+	RUN_LEASE_LOST,		/* the server ended the driver; stage stopped */
 } run_outcome;
 
 static void
@@ -69,7 +81,7 @@ usage(void)
 {
 	fprintf(stderr, "usage: medallion-runner --state FILE --id ID --token N "
 	    "--stage-path PATH --log-dir DIR [--grace-ms N] "
-	    "[--max-relaunches N] [--relaunch-backoff-ms N]\n"
+	    "[--max-relaunches N] [--relaunch-backoff-ms N] [--lease-ms N]\n"
 	    "medallion-runner is started by medallion-server; it is not meant "
 	    "to be run by hand.\n");
 	exit(2);
@@ -101,6 +113,7 @@ parse_args(runner *r, int argc, char **argv)
 		{"grace-ms", required_argument, NULL, 'g'},
 		{"max-relaunches", required_argument, NULL, 'm'},
 		{"relaunch-backoff-ms", required_argument, NULL, 'b'},
+		{"lease-ms", required_argument, NULL, 'L'},
 		{NULL, 0, NULL, 0},
 	};
 	int c;
@@ -108,6 +121,7 @@ parse_args(runner *r, int argc, char **argv)
 	r->grace_us = 10 * 1000000LL;
 	r->max_relaunches = 5;
 	r->backoff_us = 1000000;
+	r->lease_us = 10 * 1000000LL;
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
 		case 's': r->state_path = optarg; break;
@@ -121,6 +135,8 @@ parse_args(runner *r, int argc, char **argv)
 		    "--max-relaunches"); break;
 		case 'b': r->backoff_us = parse_int(optarg,
 		    "--relaunch-backoff-ms") * 1000; break;
+		case 'L': r->lease_us = parse_int(optarg, "--lease-ms") * 1000;
+			break;
 		default: usage();
 		}
 	}
@@ -224,8 +240,38 @@ kill_was_requested(runner *r)
 }
 
 /*
+ * Renews the lease when it is due (or now, if force): 1 while the driver
+ * is still ours, 0 once the server has taken it (its lease ran out). A
+ * renewal that fails (state file unwritable, locked too long) keeps
+ * trying: only the server decides that a lease has run out.
+ */
+static int
+keep_lease(runner *r, int force)
+{
+	int64_t now = clock_mono_us();
+	int rc;
+
+	if (!force && now < r->next_renew_us)
+		return 1;
+	r->next_renew_us = now + LEASE_RENEW_EVERY_US;
+	rc = store_runner_renew_lease(r->st, r->id, r->token, clock_now_us() +
+	    r->lease_us);
+	if (rc < 0 && !r->renew_failing)
+		log_warnx("%s: cannot renew my lease in %s (see above); the "
+		    "server ends the driver UNKNOWN if this lasts %lld ms",
+		    r->id, r->state_path, (long long)(r->lease_us / 1000));
+	r->renew_failing = rc < 0;
+	if (rc == 0)
+		log_warnx("%s: the server has ended this driver (my lease ran "
+		    "out: I was stopped or hung); stopping its stage and "
+		    "exiting without recording an outcome", r->id);
+	return rc != 0;
+}
+
+/*
  * Waits for the stage to exit, handling kill requests: SIGTERM to the
- * group, SIGKILL after the grace period. Returns 1 if a kill was asked.
+ * group, SIGKILL after the grace period. Returns 1 if a kill was asked,
+ * -1 if the lease was lost (the stage is then killed at once).
  */
 static int
 wait_stage(runner *r, pid_t pid, int *status)
@@ -240,6 +286,11 @@ wait_stage(runner *r, pid_t pid, int *status)
 
 		if (waitpid(pid, status, WNOHANG) == pid)
 			break;
+		if (!keep_lease(r, 0)) {
+			killpg(pid, SIGKILL);
+			waitpid(pid, status, 0);
+			return -1;
+		}
 		sig = sigtimedwait(&r->signals, &info, &ts);
 		if (sig == SIGTERM || (!killing && clock_mono_us() >= next_poll &&
 		    kill_was_requested(r))) {
@@ -272,7 +323,11 @@ run_once(runner *r, char **argv, int *status)
 		return RUN_SPAWN_FAILED;
 	}
 	store_runner_stage_started(r->st, r->id, pid);
-	return wait_stage(r, pid, status) ? RUN_KILLED : RUN_EXITED;
+	switch (wait_stage(r, pid, status)) {
+	case -1: return RUN_LEASE_LOST;
+	case 0: return RUN_EXITED;
+	default: return RUN_KILLED;
+	}
 }
 
 static void
@@ -292,7 +347,8 @@ describe_exit(int status, char *buf, size_t len, int *code, int *sig)
 	}
 }
 
-/* Sleeps the relaunch back-off; returns 1 if a kill arrived meanwhile. */
+/* Sleeps the relaunch back-off; returns 1 if a kill arrived meanwhile,
+ * -1 if the lease was lost. */
 static int
 backoff_sleep(runner *r, int64_t us)
 {
@@ -302,6 +358,8 @@ backoff_sleep(runner *r, int64_t us)
 		struct timespec ts = {0, 100 * 1000 * 1000};
 		siginfo_t info;
 
+		if (!keep_lease(r, 0))
+			return -1;
 		if (sigtimedwait(&r->signals, &info, &ts) == SIGTERM ||
 		    kill_was_requested(r))
 			return 1;
@@ -315,7 +373,7 @@ supervise(runner *r, const store_driver *d)
 	char **argv = stage_argv(r, d->argv_json ? d->argv_json : "[]");
 	int64_t backoff = r->backoff_us, started;
 	char why[256];
-	int status = 0, code, sig, relaunches = 0;
+	int status = 0, code, sig, relaunches = 0, rc;
 
 	if (argv == NULL) {
 		store_runner_end(r->st, r->id, "ERROR", -1, 0,
@@ -328,6 +386,10 @@ supervise(runner *r, const store_driver *d)
 
 		started = clock_mono_us();
 		o = run_once(r, argv, &status);
+		/* A runner stopped while its stage ended must not record an
+		 * outcome over the server's UNKNOWN: check the lease first. */
+		if (o == RUN_LEASE_LOST || !keep_lease(r, 1))
+			break;
 		if (o == RUN_SPAWN_FAILED) {
 			snprintf(why, sizeof(why), "cannot start stage %s: %s",
 			    r->stage_path, strerror(status));
@@ -358,9 +420,12 @@ supervise(runner *r, const store_driver *d)
 		}
 		if (clock_mono_us() - started >= RELAUNCH_RESET_AFTER_US)
 			backoff = r->backoff_us;
-		if (store_runner_relaunching(r->st, r->id, code, sig) != 1 ||
-		    backoff_sleep(r, backoff) ||
-		    store_runner_running_again(r->st, r->id) != 1) {
+		/* rc: 1 a kill came, -1 the lease was lost, 0 relaunch. */
+		rc = store_runner_relaunching(r->st, r->id, code, sig) != 1 ? 1 :
+		    backoff_sleep(r, backoff);
+		if (rc < 0)
+			break;
+		if (rc > 0 || store_runner_running_again(r->st, r->id) != 1) {
 			store_runner_end(r->st, r->id, "KILLED", code, sig,
 			    "killed on request while waiting to relaunch",
 			    clock_now_us());
@@ -397,7 +462,7 @@ main(int argc, char **argv)
 	if (proc_start_time(getpid(), start, sizeof(start)) == -1)
 		snprintf(start, sizeof(start), "?");
 	if (store_runner_begin(r.st, r.id, r.token, getpid(), start,
-	    clock_now_us()) != 1) {
+	    clock_now_us(), clock_now_us() + r.lease_us) != 1) {
 		/* Killed while queued, or claimed again after a restart. */
 		rc = 0;
 		goto out;
@@ -406,6 +471,7 @@ main(int argc, char **argv)
 		log_warnx("driver %s vanished from %s", r.id, r.state_path);
 		goto out;
 	}
+	r.next_renew_us = clock_mono_us() + LEASE_RENEW_EVERY_US;
 	rc = supervise(&r, &d);
 	store_driver_free(&d);
 out:

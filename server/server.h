@@ -39,6 +39,7 @@ typedef struct server {
 	int64_t grace_ms;
 	int max_relaunches;
 	int64_t relaunch_backoff_ms;
+	int64_t lease_timeout_ms;	/* a runner silent this long is lost */
 	int max_connections;
 	int idle_timeout_s;
 	int request_timeout_s;		/* a request must arrive whole in this */

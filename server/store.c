@@ -19,7 +19,7 @@
 
 #include "server_schema.h"
 
-#define STORE_SCHEMA_VERSION 2
+#define STORE_SCHEMA_VERSION 3
 #define STORE_BUSY_TIMEOUT_MS 10000
 /* The WAL file is cut back to this size after a checkpoint, so a burst of
  * writes (a large clear) does not leave a large file behind for good. */
@@ -61,7 +61,7 @@ static const char driver_columns[] =
     "id, stage, state, message, argv, env, supervise, created_us, "
     "claimed_us, started_us, ended_us, claim_token, exit_code, "
     "exit_signal, attempts, runner_pid, runner_start, stage_pid, "
-    "kill_requested";
+    "kill_requested, lease_until";
 
 static int
 exec_sql(store *st, const char *sql, char *err, size_t errlen)
@@ -89,6 +89,31 @@ user_version(store *st)
 		v = sqlite3_column_int(s, 0);
 	sqlite3_finalize(s);
 	return v;
+}
+
+/* A file made before version 3 has its drivers table already, so the
+ * schema's CREATE TABLE did not add the lease: ALTER TABLE does, unless
+ * the column is there (a file taken back to an older version by hand). */
+static int
+add_lease_column(store *st, char *err, size_t errlen)
+{
+	sqlite3_stmt *s;
+	int present = 0;
+
+	if (sqlite3_prepare_v2(st->db, "SELECT count(*) FROM pragma_table_info("
+	    "'drivers') WHERE name = 'lease_until'", -1, &s, NULL) !=
+	    SQLITE_OK) {
+		snprintf(err, errlen, "%s: cannot read the drivers table: %s",
+		    st->path, sqlite3_errmsg(st->db));
+		return -1;
+	}
+	if (sqlite3_step(s) == SQLITE_ROW)
+		present = sqlite3_column_int(s, 0);
+	sqlite3_finalize(s);
+	if (present)
+		return 0;
+	return exec_sql(st, "ALTER TABLE drivers ADD COLUMN lease_until "
+	    "INTEGER", err, errlen);
 }
 
 /* 0 up to date or created, 1 an older file was migrated, -1 error. */
@@ -120,14 +145,16 @@ migrate(store *st, char *err, size_t errlen)
 		return -1;
 	if (exec_sql(st, server_schema_sql, err, errlen) == -1)
 		goto rollback;
-	if (v >= 1 && exec_sql(st, seed_v2_sql, err, errlen) == -1)
+	if (v == 1 && exec_sql(st, seed_v2_sql, err, errlen) == -1)
+		goto rollback;
+	if (v >= 1 && v < 3 && add_lease_column(st, err, errlen) == -1)
 		goto rollback;
 	snprintf(sql, sizeof(sql), "PRAGMA user_version = %d",
 	    STORE_SCHEMA_VERSION);
 	if (exec_sql(st, sql, err, errlen) == -1 ||
 	    exec_sql(st, "COMMIT", err, errlen) == -1)
 		goto rollback;
-	return v >= 1;
+	return v == 1;
 rollback:
 	sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
 	return -1;
@@ -365,6 +392,7 @@ driver_from_row(sqlite3_stmt *s, store_driver *d)
 	column_copy(s, 16, d->runner_start, sizeof(d->runner_start));
 	d->stage_pid = (pid_t)sqlite3_column_int(s, 17);
 	d->kill_requested = sqlite3_column_int(s, 18);
+	d->lease_until_us = sqlite3_column_int64(s, 19);
 }
 
 void
@@ -491,12 +519,21 @@ store_requeue(store *st, const char *id, int64_t token)
 
 int
 store_runner_begin(store *st, const char *id, int64_t token, pid_t pid,
-    const char *start, int64_t now_us)
+    const char *start, int64_t now_us, int64_t lease_until_us)
 {
 	return run(st, "UPDATE drivers SET state = 'RUNNING', runner_pid = ?, "
-	    "runner_start = ?, started_us = ? WHERE id = ? AND state = "
-	    "'SUBMITTED' AND claim_token = ?", NULL, NULL, "isisi",
-	    (int64_t)pid, start, now_us, id, token);
+	    "runner_start = ?, started_us = ?, lease_until = ? WHERE id = ? "
+	    "AND state = 'SUBMITTED' AND claim_token = ?", NULL, NULL,
+	    "isiisi", (int64_t)pid, start, now_us, lease_until_us, id, token);
+}
+
+int
+store_runner_renew_lease(store *st, const char *id, int64_t token,
+    int64_t lease_until_us)
+{
+	return run(st, "UPDATE drivers SET lease_until = ? WHERE id = ? AND "
+	    "state IN ('RUNNING', 'RELAUNCHING') AND claim_token = ?", NULL,
+	    NULL, "isi", lease_until_us, id, token);
 }
 
 int
@@ -558,6 +595,16 @@ store_request_kill(store *st, const char *id, int64_t now_us,
 	    "state IN ('RUNNING', 'RELAUNCHING') RETURNING coalesce("
 	    "runner_pid, 0)", pid_row, runner_pid, "s", id);
 	return n;
+}
+
+int
+store_expire_lease(store *st, const char *id, const char *state,
+    const char *message, int64_t now_us)
+{
+	return run(st, "UPDATE drivers SET state = ?, message = ?, ended_us = "
+	    "?, stage_pid = NULL WHERE id = ? AND state IN ('RUNNING', "
+	    "'RELAUNCHING') AND lease_until < ?", NULL, NULL, "ssisi", state,
+	    message, now_us, id, now_us);
 }
 
 int

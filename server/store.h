@@ -40,6 +40,7 @@ typedef struct store_driver {
 	char runner_start[32];
 	pid_t stage_pid;	/* 0 = none */
 	int kill_requested;
+	int64_t lease_until_us;	/* the runner's lease; 0 = none (v2 runner) */
 } store_driver;
 
 /* Opens (creating or migrating) the store. NULL with err filled. */
@@ -67,7 +68,14 @@ int store_requeue(store *st, const char *id, int64_t token);
 
 /* Runner side. Each returns 1 if the transition happened, 0 if not. */
 int store_runner_begin(store *st, const char *id, int64_t token, pid_t pid,
-    const char *start, int64_t now_us);
+    const char *start, int64_t now_us, int64_t lease_until_us);
+/*
+ * Renews the lease of the runner holding the claim token: 1 renewed, 0
+ * the driver is no longer the runner's (the server ended it when the
+ * lease ran out, e.g. while the runner was stopped), -1 error.
+ */
+int store_runner_renew_lease(store *st, const char *id, int64_t token,
+    int64_t lease_until_us);
 int store_runner_stage_started(store *st, const char *id, pid_t stage_pid);
 int store_runner_relaunching(store *st, const char *id, int exit_code,
     int exit_signal);
@@ -83,6 +91,10 @@ int store_runner_end(store *st, const char *id, const char *state,
  */
 int store_request_kill(store *st, const char *id, int64_t now_us,
     pid_t *runner_pid);
+/* Ends a RUNNING/RELAUNCHING driver whose runner's lease ran out before
+ * now_us (checked in the same UPDATE, so a renewal meanwhile wins). */
+int store_expire_lease(store *st, const char *id, const char *state,
+    const char *message, int64_t now_us);
 /* Ends a driver from outside its runner (recovery). */
 int store_mark_lost(store *st, const char *id, const char *state,
     const char *message, int64_t now_us);

@@ -34,7 +34,8 @@ CREATE TABLE IF NOT EXISTS drivers (
 	runner_pid INTEGER,
 	runner_start TEXT,                      -- /proc start time, against pid reuse
 	stage_pid INTEGER,                      -- also the stage's process group
-	kill_requested INTEGER NOT NULL DEFAULT 0
+	kill_requested INTEGER NOT NULL DEFAULT 0,
+	lease_until INTEGER                     -- v3: the runner's lease, µs
 );
 
 CREATE INDEX IF NOT EXISTS drivers_state ON drivers (state, seq);
@@ -98,3 +99,11 @@ BEGIN
 	WHERE le_us = (SELECT min(le_us) FROM launch_latency
 		WHERE le_us >= new.started_us - new.created_us);
 END;
+
+-- Version 3: runner leases.
+--
+-- lease_until: a runner renews it about every second while it supervises
+-- its driver (now + the server's --lease-timeout-ms); a RUNNING or
+-- RELAUNCHING driver whose lease has passed has a stopped or hung runner,
+-- and the server ends it UNKNOWN. A version 2 file gets the column by
+-- ALTER TABLE (store.c), as CREATE TABLE IF NOT EXISTS cannot add it.

@@ -135,10 +135,11 @@ h_eq "?before= an unknown id is a 400 that says so" "$H_STATUS $(h_jq .message |
 h_server_stop
 sql "drop trigger drivers_count_insert; drop trigger drivers_count_update; drop trigger drivers_count_delete;
 	drop trigger drivers_launch_latency; drop table driver_counts; drop table launch_latency;
-	drop index drivers_ended; pragma user_version = 1; pragma auto_vacuum = NONE; vacuum"
+	drop index drivers_ended; alter table drivers drop column lease_until;
+	pragma user_version = 1; pragma auto_vacuum = NONE; vacuum"
 h_eq "(the file now looks like version 1)" "$(sql "pragma auto_vacuum") $(sql "pragma user_version")" "0 1"
 h_server_start --max-running 1 --retain 1h
-h_eq "a version 1 file becomes version 2 with incremental vacuum" "$(sql "pragma user_version") $(sql "pragma auto_vacuum")" "2 2"
+h_eq "a version 1 file becomes version 3 with incremental vacuum" "$(sql "pragma user_version") $(sql "pragma auto_vacuum")" "3 2"
 h_check "... and /metrics agrees with a count of its rows" metrics_agree
 h_eq "... the histogram counts the launches already made" "$(histogram_count)" "$(sql "select count(*) from drivers where started_us is not null")"
 

@@ -4,12 +4,16 @@
  * kept by triggers agree with the rows through every transition and
  * deletion, store_delete_finished takes only finished drivers that ended
  * before the cutoff, in batches, and calls back for each, keyset pages
- * equal offset pages, and the launch histogram keeps its launches.
+ * equal offset pages, and the launch histogram keeps its launches;
+ * runner leases (renewal by the claim holder only, expiry only once run
+ * out, no outcome over the server's UNKNOWN), and the version 2 to 3
+ * migration of a file.
  */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sqlite3.h>
 #include <unistd.h>
 
 #include "expect.h"
@@ -53,8 +57,8 @@ make_driver(store *st, int i, const char *state, int64_t t, char *id,
 		return;
 	EXPECT(store_claim_next(st, t, claimed, sizeof(claimed), &token) == 1 &&
 	    strcmp(claimed, id) == 0, "claim %s", id);
-	EXPECT(store_runner_begin(st, id, token, 1, "x", t + 1000) == 1,
-	    "begin %s", id);
+	EXPECT(store_runner_begin(st, id, token, 1, "x", t + 1000,
+	    t + 1000 + 10 * SEC) == 1, "begin %s", id);
 	if (strcmp(state, "RUNNING") == 0)
 		return;
 	EXPECT(store_runner_end(st, id, state, 0, 0, NULL, t + 2000) == 1,
@@ -82,6 +86,69 @@ add_bucket(int64_t le_us, int64_t n, int64_t sum_us, void *arg)
 	(void)le_us;
 	h->count += n;
 	h->sum_us += sum_us;
+}
+
+/* A lease is the claim holder's, runs out only after lease_until, and a
+ * runner whose lease was taken cannot record an outcome. */
+static void
+test_leases(store *st, int64_t t)
+{
+	const char *id = "driver-test-0100";
+	store_driver d;
+	int64_t token;
+	char claimed[64];
+
+	EXPECT(store_insert_driver(st, id, "ok", "{}", "[]", "{}", 0, t) == 0,
+	    "insert %s", id);
+	EXPECT(store_claim_next(st, t, claimed, sizeof(claimed), &token) == 1,
+	    "claim %s", id);
+	EXPECT(store_runner_begin(st, id, token, 1, "x", t, t + 10 * SEC) == 1,
+	    "begin %s", id);
+	EXPECT(store_runner_renew_lease(st, id, token + 1, t + 20 * SEC) == 0,
+	    "another token cannot renew the lease");
+	EXPECT(store_runner_renew_lease(st, id, token, t + 20 * SEC) == 1,
+	    "the claim holder renews its lease");
+	EXPECT(store_expire_lease(st, id, "UNKNOWN", "lease", t + 15 * SEC) ==
+	    0, "a lease is not expired before lease_until");
+	EXPECT(store_get_driver(st, id, &d) == 1 && d.lease_until_us == t +
+	    20 * SEC && strcmp(d.state, "RUNNING") == 0, "lease_until is read "
+	    "back (%lld)", (long long)d.lease_until_us);
+	store_driver_free(&d);
+	EXPECT(store_expire_lease(st, id, "UNKNOWN", "lease", t + 21 * SEC) ==
+	    1, "a lease that ran out is expired");
+	EXPECT(store_runner_renew_lease(st, id, token, t + 40 * SEC) == 0,
+	    "a taken lease cannot be renewed");
+	EXPECT(store_runner_end(st, id, "FINISHED", 0, 0, NULL, t) == 0,
+	    "no outcome over UNKNOWN");
+	EXPECT(store_get_driver(st, id, &d) == 1 && strcmp(d.state, "UNKNOWN")
+	    == 0 && d.message != NULL && strcmp(d.message, "lease") == 0,
+	    "the driver stays UNKNOWN (%s)", d.state);
+	store_driver_free(&d);
+}
+
+/* Makes path a version 2 file (no lease_until) and opens it again: the
+ * store adds the column and keeps the rows. */
+static void
+test_migration_from_v2(const char *path)
+{
+	char err[256];
+	store_driver d;
+	sqlite3 *db;
+	store *st;
+
+	EXPECT(sqlite3_open(path, &db) == SQLITE_OK && sqlite3_exec(db,
+	    "ALTER TABLE drivers DROP COLUMN lease_until; PRAGMA user_version "
+	    "= 2", NULL, NULL, NULL) == SQLITE_OK, "make a version 2 file: %s",
+	    sqlite3_errmsg(db));
+	sqlite3_close(db);
+	if ((st = store_open(path, err, sizeof(err))) == NULL) {
+		EXPECT(0, "open a version 2 file: %s", err);
+		return;
+	}
+	EXPECT(store_get_driver(st, "driver-test-0100", &d) == 1 &&
+	    d.lease_until_us == 0, "rows kept, lease_until added (none)");
+	store_driver_free(&d);
+	store_close(st);
 }
 
 int
@@ -186,7 +253,9 @@ main(void)
 	EXPECT(h.count == 15, "the histogram keeps deleted drivers' launches "
 	    "(%lld)", (long long)h.count);
 
+	test_leases(st, now);
 	store_close(st);
+	test_migration_from_v2(path);
 	unlink(path);
 	snprintf(path, sizeof(path), "%s/state.db-wal", dir);
 	unlink(path);
