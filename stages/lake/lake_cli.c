@@ -45,6 +45,7 @@ typedef struct cli_opts {
 	const char *columns;
 	int64_t target_size;
 	const char *where;
+	int deep;
 } cli_opts;
 
 static void
@@ -65,6 +66,8 @@ usage(FILE *out)
 	    "size and row count,\n"
 	    "                      and each commit's adds match its "
 	    "commitInfo metrics\n"
+	    "                      (--deep: also read and decode every page, "
+	    "checking CRCs)\n"
 	    "  vacuum TABLE        remove files that no version references\n"
 	    "  optimize TABLE      compact small files per partition into "
 	    "files of about\n"
@@ -639,6 +642,41 @@ info_metric(json_t *info, const char *key)
 }
 
 /*
+ * --deep: reads every page of every column of every row group, which
+ * checks each page's CRC and decodes it, and sets each row group's rows
+ * against the footer. Returns the number of problems, logged.
+ */
+static size_t
+check_pages(const char *path, pq_reader *r)
+{
+	size_t bad = 0;
+
+	for (int rg = 0; rg < pq_reader_num_row_groups(r); rg++) {
+		for (int leaf = 0; leaf < pq_reader_num_leaves(r); leaf++) {
+			pq_leaf_batch b;
+			lake_err err;
+			int64_t rows = pq_reader_row_group_rows(r, rg);
+
+			memset(&b, 0, sizeof(b));
+			if (pq_reader_read_leaf(r, rg, leaf, &b, &err) == -1) {
+				log_warnx("%s", err.msg);
+				bad++;
+			} else if (pq_reader_leaf_max_rep(r, leaf) == 0 &&
+			    b.nlevels != rows && !(b.nlevels == 0 &&
+			    b.nvalues == rows)) {
+				log_warnx("%s: row group %d, column %s: %" PRId64
+				    " values for %" PRId64 " rows", path, rg,
+				    pq_reader_leaf_path(r, leaf), b.nlevels > 0 ?
+				    b.nlevels : b.nvalues, rows);
+				bad++;
+			}
+			pq_leaf_batch_free(&b);
+		}
+	}
+	return bad;
+}
+
+/*
  * Checks one commit against its own commitInfo, which our writers (and
  * Spark) put on its first line: a commit that lost its trailing lines
  * still replays, and only numOutputRows and numFiles, set against the
@@ -716,6 +754,8 @@ cmd_check(const char *table, const cli_opts *o)
 			    f->num_records);
 			bad++;
 		}
+		if (o->deep)
+			bad += check_pages(path, r);
 		pq_reader_close(r);
 	}
 	for (int64_t v = first_commit_file(table, snap->version);
@@ -839,13 +879,14 @@ main(int argc, char **argv)
 		{ "version", required_argument, NULL, 'v' },
 		{ "retain", required_argument, NULL, 'r' },
 		{ "dry-run", no_argument, NULL, 'd' },
+		{ "deep", no_argument, NULL, 'D' },
 		{ "target-size", required_argument, NULL, 't' },
 		{ "where", required_argument, NULL, 'w' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version-info", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
-	cli_opts o = { 0, -1, -1, 0, 7 * 86400, NULL, 0, NULL };
+	cli_opts o = { 0, -1, -1, 0, 7 * 86400, NULL, 0, NULL, 0 };
 	const char *cmd, *target;
 	char *end;
 	int ch;
@@ -881,6 +922,9 @@ main(int argc, char **argv)
 			break;
 		case 'd':
 			o.dry_run = 1;
+			break;
+		case 'D':
+			o.deep = 1;
 			break;
 		case 't':
 			if (parse_size(optarg, &o.target_size) == -1)

@@ -101,7 +101,14 @@ typedef struct pq_page_header {
 	int32_t def_levels_len;
 	int32_t rep_levels_len;
 	int is_compressed;
+	/* CRC-32 (zlib's, as gzip) of the page's bytes after the header, as
+	 * stored; written on every page, checked when present. */
+	int has_crc;
+	uint32_t crc;
 } pq_page_header;
+
+/* The page CRC of the bytes that follow a page header. */
+uint32_t pq_page_crc(const uint8_t *page, size_t len);
 
 /* Parses a page header at p; *used gets its length. */
 int pq_page_header_decode(const uint8_t *p, size_t n, pq_page_header *h,

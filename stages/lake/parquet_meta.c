@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <zlib.h>
+
 #include "parquet_internal.h"
 
 /* Logical type kinds we care about (the LogicalType union's field ids). */
@@ -937,6 +939,22 @@ pq_meta_encode(lake_buf *out, const pq_schema *schema,
 
 /* --- page headers -------------------------------------------------- */
 
+uint32_t
+pq_page_crc(const uint8_t *page, size_t len)
+{
+	uLong crc = crc32(0L, Z_NULL, 0);
+
+	/* zlib takes uInt lengths: feed a large page in pieces. */
+	while (len > 0) {
+		uInt n = len > (1u << 30) ? (1u << 30) : (uInt)len;
+
+		crc = crc32(crc, page, n);
+		page += n;
+		len -= n;
+	}
+	return (uint32_t)crc;
+}
+
 static int
 read_page_sub(thrift_reader *r, pq_page_header *h, int which)
 {
@@ -994,7 +1012,7 @@ pq_page_header_decode(const uint8_t *p, size_t n, pq_page_header *h,
 		    f.type == T_STRUCT) {
 			if (read_page_sub(&r, h, f.id) == -1)
 				return -1;
-		} else if (f.id <= 3 && is_scalar(f.type)) {
+		} else if (f.id <= 4 && is_scalar(f.type)) {
 			if (tr_int(&r, &f, &v) == -1 || v < INT32_MIN ||
 			    v > INT32_MAX)
 				return -1;
@@ -1002,8 +1020,12 @@ pq_page_header_decode(const uint8_t *p, size_t n, pq_page_header *h,
 				h->type = (int)v;
 			else if (f.id == 2)
 				h->uncompressed_size = (int32_t)v;
-			else
+			else if (f.id == 3)
 				h->compressed_size = (int32_t)v;
+			else {
+				h->has_crc = 1;
+				h->crc = (uint32_t)(int32_t)v;
+			}
 		} else if (tr_skip(&r, f.type) == -1)
 			return -1;
 	}
@@ -1032,6 +1054,8 @@ pq_page_header_encode(lake_buf *out, const pq_page_header *h)
 	tw_i32(&w, 1, h->type);
 	tw_i32(&w, 2, h->uncompressed_size);
 	tw_i32(&w, 3, h->compressed_size);
+	if (h->has_crc)
+		tw_i32(&w, 4, (int32_t)h->crc);
 	if (h->type == PAGE_DICTIONARY) {
 		tw_struct_begin(&w, 7);
 		tw_i32(&w, 1, h->num_values);

@@ -543,6 +543,8 @@ write_chunk(pq_nested_writer *w, nested_leaf *l, nested_chunk *k,
 	h.encoding = ENC_PLAIN;
 	h.uncompressed_size = (int32_t)w->page.len;
 	h.compressed_size = (int32_t)w->packed.len;
+	h.has_crc = 1;
+	h.crc = pq_page_crc(w->packed.data, w->packed.len);
 	pq_page_header_encode(&header, &h);
 	if (header.failed) {
 		lake_err_set(err, "%s: out of memory", w->path);

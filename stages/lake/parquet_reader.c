@@ -1264,6 +1264,14 @@ read_chunk(pq_reader *r, int rg, int leaf, chunk_state *s,
 			    h.compressed_size);
 			return -1;
 		}
+		if (h.has_crc && pq_page_crc(p, (size_t)h.compressed_size) !=
+		    h.crc) {
+			lake_err_set(err, "%s: column %s: a page at offset %lld "
+			    "fails its CRC check: the file is corrupt (restore "
+			    "it, or see README, \"Failure behaviour\")", r->name,
+			    l->path, (long long)(start + (p - buf)));
+			return -1;
+		}
 		if (h.type == PAGE_DICTIONARY)
 			rc = read_dictionary_page(s, &h, p, err);
 		else if (h.type == PAGE_DATA) {

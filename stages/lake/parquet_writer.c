@@ -595,6 +595,8 @@ write_page(pq_writer *w, pq_page_header *h, pq_chunk_out *k, lake_err *err)
 	}
 	h->uncompressed_size = (int32_t)w->page.len;
 	h->compressed_size = (int32_t)w->packed.len;
+	h->has_crc = 1;
+	h->crc = pq_page_crc(w->packed.data, w->packed.len);
 	w->header.len = 0;
 	pq_page_header_encode(&w->header, h);
 	if (w->header.failed) {
