@@ -21,6 +21,8 @@
 . "${MEDALLION_SOURCE_DIR:?set it to the source tree, or run the test with meson test}/tests/lib/harness.sh"
 
 src=$MEDALLION_SOURCE_DIR
+# Debian's docker client matches Debian's engine; prefer it to any other.
+[ -x /usr/bin/docker ] && export PATH=/usr/bin:$PATH
 cache=${MEDALLION_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/medallion}/deploy
 mirror=${MEDALLION_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 t_start=$(date +%s)
