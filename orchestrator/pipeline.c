@@ -20,8 +20,10 @@
 static const char *default_env[] = { "MEDALLION_LAKE", "PGHOST", "PGPORT",
 	"PGDATABASE", "PGUSER", "PGPASSFILE", "PGSERVICE", "PGSERVICEFILE",
 	"PGSSLMODE", "PGSSLROOTCERT", "PGCONNECT_TIMEOUT", "PGAPPNAME", NULL };
+/* maintenance last: it only keeps the tables cheap to read, so a run's
+ * gold is published before it starts. */
 static const char *default_stages[] = { "ingestion", "transformation",
-	"serving", NULL };
+	"serving", "maintenance", NULL };
 
 int
 orch_parse_duration(const char *s, int64_t *us)

@@ -214,6 +214,18 @@ int64_t delta_oldest_version(const char *table_dir, lake_err *err);
 int delta_vacuum(const char *table_dir, int64_t retain_seconds, int dry_run,
     void (*cb)(const char *path, void *arg), void *arg, lake_err *err);
 
+/*
+ * The vacuum maintenance runs (delta_vacuum_retained.c): removes files
+ * under the table that no retained version names (neither live at the
+ * oldest version the log can still read, nor added by a later commit)
+ * and that are older than retention_us (< 0: the table's
+ * delta.deletedFileRetentionDuration, default 7 days), so time travel,
+ * older snapshots and incremental readers never miss a file. Each path
+ * deleted is passed to cb. Returns the number deleted, or -1.
+ */
+int delta_vacuum_retained(const char *table_dir, int64_t retention_us,
+    int64_t now_us, void (*cb)(const char *path, void *arg), void *arg,
+    lake_err *err);
 
 /* --- compaction ------------------------------------------------------ */
 

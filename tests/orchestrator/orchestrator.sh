@@ -20,13 +20,15 @@ mkdir -p "$mark"
 h_stage ingestion "echo run >> $mark/ingestion"
 h_stage transformation "echo run >> $mark/transformation"
 h_stage serving "echo run >> $mark/serving; printf '%s|%s' \"\$MEDALLION_LAKE\" \"\$PGHOST\" > $mark/serving.env"
+h_stage maintenance "echo run >> $mark/maintenance"
 
 PGHOST=/var/run/somewhere o run > "$H_TMP/out" 2> "$H_TMP/err"
 h_eq "the default pipeline runs to the end" "$?" 0
-h_eq "... each stage once, in order" "$(cat "$mark"/ingestion "$mark"/transformation "$mark"/serving | wc -l)" 3
+h_eq "... each stage once, in order" "$(cat "$mark"/ingestion "$mark"/transformation "$mark"/serving "$mark"/maintenance | wc -l)" 4
+h_eq "... maintenance the fourth, after serving" "$(o history --json | head -1 | jq -r '[.attempts[].stage] | join(" ")')" "ingestion transformation serving maintenance"
 h_match "... forwarding libpq's variables by default" "$(cat "$mark/serving.env")" '\|/var/run/somewhere$'
 h_match "progress names each stage's state changes" "$(cat "$H_TMP/err")" 'transformation: driver-.* FINISHED after'
-h_eq "history records the run as FINISHED" "$(o history --json | head -1 | jq -r '.state + " " + (.attempts | length | tostring)')" "FINISHED 3"
+h_eq "history records the run as FINISHED" "$(o history --json | head -1 | jq -r '.state + " " + (.attempts | length | tostring)')" "FINISHED 4"
 
 # Retries: a stage that fails once, then succeeds.
 h_stage transformation "n=\$(cat $mark/t.count 2>/dev/null || echo 0); echo \$((n + 1)) > $mark/t.count; [ \$n -ge 1 ]"

@@ -11,6 +11,7 @@ orch=$MEDALLION_BUILD_DIR/orchestrator/medallion-orchestrator
 h_stage ingestion 'true'
 h_stage transformation 'true'
 h_stage serving 'true'
+h_stage maintenance 'true'
 h_server_start
 export MEDALLION_MASTER=$H_URL
 hist=$H_TMP/history.db
@@ -25,7 +26,7 @@ backdate() {
 }
 
 for i in 1 2 3 4; do o run >/dev/null 2>&1; done
-h_eq "four runs of three stages recorded" "$(sql "select count(*) from runs where state = 'FINISHED'") $(sql "select count(*) from attempts")" "4 12"
+h_eq "four runs of four stages recorded" "$(sql "select count(*) from runs where state = 'FINISHED'") $(sql "select count(*) from attempts")" "4 16"
 backdate 1 40
 backdate 2 31
 now=$(sql "select max(started_at) from runs")
@@ -38,7 +39,7 @@ h_eq "history only reads: nothing is deleted" "$(sql "select count(*) from runs"
 o run >/dev/null 2>&1
 h_eq "a run deletes runs that ended over 30 days ago (the default)" "$(sql "select count(*) from runs where run_id in (1, 2)")" 0
 h_eq "... and their attempts" "$(sql "select count(*) from attempts where run_id in (1, 2)")" 0
-h_eq "recent runs stay, with their attempts" "$(sql "select group_concat(run_id) from (select run_id from runs where run_id not in (100, 101) order by run_id)") $(sql "select count(*) from attempts where run_id in (3, 4, 102)")" "3,4,102 9"
+h_eq "recent runs stay, with their attempts" "$(sql "select group_concat(run_id) from (select run_id from runs where run_id not in (100, 101) order by run_id)") $(sql "select count(*) from attempts where run_id in (3, 4, 102)")" "3,4,102 12"
 h_eq "old runs still RUNNING stay" "$(sql "select count(*) from runs where run_id in (100, 101)") $(sql "select count(*) from attempts where run_id = 100")" "2 1"
 h_match "history still shows the runs kept" "$(o history --limit 50)" 'run 102 .*run 4 .*run 3 '
 

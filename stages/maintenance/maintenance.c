@@ -1,0 +1,536 @@
+/*
+ * maintenance.c - the maintenance stage: keeps every lake table cheap to
+ * read however long the pipeline has run. It only calls table operations
+ * of the lake library, on each table of the catalog below:
+ *
+ *   checkpoint  when the newest version is delta.checkpointInterval or
+ *               more past the newest checkpoint (commits write them
+ *               themselves; this catches a table written before they
+ *               did, which upgrades in place on the first run, and one
+ *               whose checkpoint write failed);
+ *   compaction  of each partition holding more than --compact-min-files
+ *               small files (under a quarter of --target-size), as
+ *               medallion-lake optimize does (dataChange:false);
+ *   log cleanup and vacuum, at most every --vacuum-every: log files past
+ *               delta.logRetentionDuration before the newest expired
+ *               checkpoint, then data files no retained version names
+ *               and older than delta.deletedFileRetentionDuration.
+ *
+ * What is due is decided from the snapshot (one replay from the newest
+ * checkpoint) and, for the vacuum, from when it last ran: the mtime of
+ * <lake>/_maintenance/<table>.vacuumed, touched after each vacuum. A
+ * small file beside the lake, not a commit: recording it in the table's
+ * log would add a commit per vacuum and race the stages' own commits for
+ * nothing, and losing the file only means one more vacuum. So a run with
+ * nothing due reads each table's snapshot and stats one file.
+ *
+ * Every step is safe under kill -9 and against the other stages running
+ * at the same time: a checkpoint is create-if-absent, a compaction
+ * commits put-if-absent and gives up when another writer removed its
+ * files, log cleanup keeps the log readable at every moment, and vacuum
+ * keeps what any retained version names.
+ *
+ * Exit status: 0 done (also when nothing was due), 1 failure, 2 usage.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "delta.h"
+#include "duration.h"
+#include "lake_stage.h"
+#include "log.h"
+
+#define DEFAULT_MIN_FILES 16
+#define DEFAULT_TARGET_SIZE (128LL << 20)
+#define DEFAULT_VACUUM_EVERY (86400LL * 1000000)
+#define DEFAULT_CHECKPOINT_INTERVAL 10
+#define STATE_DIR "_maintenance"
+
+/*
+ * The lake's tables. settled_by: compaction waits while this table's
+ * txn of app is newer than the named table's (silver/rejected is
+ * committed before silver/allorders, and a rerun of an unfinished
+ * transformation removes the rejected files of the dead attempt by
+ * name, which a compaction would have merged away).
+ */
+typedef struct maint_table {
+	const char *name;
+	const char *settled_by;
+	const char *app;
+} maint_table;
+
+static const maint_table tables[] = {
+	{ "bronze/orders", NULL, NULL },
+	{ "bronze/ordershistory", NULL, NULL },
+	{ "silver/allorders", NULL, NULL },
+	{ "silver/rejected", "silver/allorders", "transformation" },
+	{ "gold/branch_state", NULL, NULL },
+	{ "gold/branch_metrics", NULL, NULL },
+};
+
+typedef struct maint_opts {
+	int compact_min_files;		/* 0: never compact */
+	int64_t target_size;
+	int64_t vacuum_every_us;	/* < 0: never vacuum */
+	int64_t file_retention_us;	/* < 0: the table's property */
+	int64_t log_retention_us;	/* < 0: the table's property */
+} maint_opts;
+
+/* The process's one context: the frame's run callback has none. */
+static maint_opts opts = { DEFAULT_MIN_FILES, DEFAULT_TARGET_SIZE,
+	DEFAULT_VACUUM_EVERY, -1, -1 };
+
+typedef struct maint_counts {
+	int tables, checkpoints, compactions, vacuums;
+	int64_t files_compacted, files_written, log_files_deleted;
+	int64_t data_files_deleted;
+} maint_counts;
+
+static void
+usage(FILE *out)
+{
+	fprintf(out,
+	    "usage: maintenance [--lake DIR] [-v] [options]\n"
+	    "\n"
+	    "Keeps the lake's tables cheap to read: a checkpoint where one is\n"
+	    "due, compaction of partitions with many small files, and every\n"
+	    "so often log cleanup and vacuum. Tables: bronze/orders,\n"
+	    "bronze/ordershistory, silver/allorders, silver/rejected,\n"
+	    "gold/branch_state, gold/branch_metrics.\n"
+	    "\n"
+	    "  --lake DIR                the lake (default $MEDALLION_LAKE)\n"
+	    "  --compact-min-files N     compact a partition holding more than "
+	    "N small\n"
+	    "                            files (default 16; 0: never)\n"
+	    "  --target-size SIZE        compacted file size, small = under a "
+	    "quarter\n"
+	    "                            (default 128MiB)\n"
+	    "  --vacuum-every DURATION   log cleanup and vacuum at most this "
+	    "often\n"
+	    "                            (default 1d; 0: every run; never)\n"
+	    "  --file-retention DURATION override "
+	    "delta.deletedFileRetentionDuration\n"
+	    "  --log-retention DURATION  override delta.logRetentionDuration\n"
+	    "  -v                        say what each table needed\n"
+	    "  -h, --help                this help\n"
+	    "  -V, --version             print the version\n"
+	    "\n"
+	    "exit status: 0 done (also when nothing was due), 1 failure, 2 "
+	    "usage\n");
+}
+
+/* --- options ---------------------------------------------------------- */
+
+static int
+parse_count(const char *s, int *out)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (end == s || *end != '\0' || errno != 0 || v < 0 || v > 1000000) {
+		log_warnx("--compact-min-files wants a count (0 to 1000000), "
+		    "not %s", s);
+		return -1;
+	}
+	*out = (int)v;
+	return 0;
+}
+
+/* "134217728", "128MiB", "512k": bytes, binary units. */
+static int
+parse_size(const char *s, int64_t *bytes)
+{
+	static const struct {
+		const char *unit;
+		int shift;
+	} units[] = { { "", 0 }, { "b", 0 }, { "k", 10 }, { "kb", 10 },
+		{ "kib", 10 }, { "m", 20 }, { "mb", 20 }, { "mib", 20 },
+		{ "g", 30 }, { "gb", 30 }, { "gib", 30 } };
+	char *end;
+	long long n;
+
+	errno = 0;
+	n = strtoll(s, &end, 10);
+	if (end != s && n > 0 && errno == 0)
+		for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++)
+			if (strcasecmp(end, units[i].unit) == 0 &&
+			    n <= (INT64_MAX >> units[i].shift)) {
+				*bytes = (int64_t)n << units[i].shift;
+				return 0;
+			}
+	log_warnx("--target-size wants a positive size such as 128MiB, not "
+	    "%s", s);
+	return -1;
+}
+
+/* A duration, or "never" (-1) where allowed. */
+static int
+parse_when(const char *name, const char *s, int never_ok, int64_t *us)
+{
+	char why[128];
+
+	if (never_ok && strcmp(s, "never") == 0) {
+		*us = -1;
+		return 0;
+	}
+	if (duration_parse(s, us, why, sizeof(why)) == -1) {
+		log_warnx("%s: %s", name, why);
+		return -1;
+	}
+	return 0;
+}
+
+/* One of our options at argv[i] (as "--x V" or "--x=V"): 1 and the
+ * arguments it took in *used, 0 when it is not ours, -1 when bad. */
+static int
+take_option(int argc, char **argv, int i, int *used)
+{
+	static const char *const names[] = { "--compact-min-files",
+		"--target-size", "--vacuum-every", "--file-retention",
+		"--log-retention" };
+	const char *arg = argv[i], *value = NULL;
+	size_t k, n = 0;
+
+	for (k = 0; k < sizeof(names) / sizeof(names[0]); k++) {
+		n = strlen(names[k]);
+		if (strncmp(arg, names[k], n) == 0 && (arg[n] == '\0' ||
+		    arg[n] == '='))
+			break;
+	}
+	if (k == sizeof(names) / sizeof(names[0]))
+		return 0;
+	if (arg[n] == '=') {
+		value = arg + n + 1;
+		*used = 1;
+	} else if (i + 1 < argc) {
+		value = argv[i + 1];
+		*used = 2;
+	} else {
+		log_warnx("%s needs a value", names[k]);
+		return -1;
+	}
+	switch (k) {
+	case 0:
+		return parse_count(value, &opts.compact_min_files) == 0 ? 1 : -1;
+	case 1:
+		return parse_size(value, &opts.target_size) == 0 ? 1 : -1;
+	case 2:
+		return parse_when(names[k], value, 1, &opts.vacuum_every_us) ==
+		    0 ? 1 : -1;
+	case 3:
+		return parse_when(names[k], value, 0, &opts.file_retention_us) ==
+		    0 ? 1 : -1;
+	default:
+		return parse_when(names[k], value, 0, &opts.log_retention_us) ==
+		    0 ? 1 : -1;
+	}
+}
+
+/* Takes our options out of argv, leaving the frame's (--lake, -v...). */
+static int
+take_options(int *argc, char **argv)
+{
+	int out = 1;
+
+	for (int i = 1; i < *argc;) {
+		int used = 1, rc;
+
+		if (strcmp(argv[i], "--") == 0)
+			break;
+		if ((rc = take_option(*argc, argv, i, &used)) == -1)
+			return -1;
+		if (rc == 0)
+			argv[out++] = argv[i];
+		i += used;
+	}
+	argv[out] = NULL;
+	*argc = out;
+	return 0;
+}
+
+/* --- steps ------------------------------------------------------------ */
+
+static int64_t
+checkpoint_interval(const delta_snapshot *snap)
+{
+	const char *v = delta_snapshot_property(snap,
+	    "delta.checkpointInterval");
+	long long n = v ? strtoll(v, NULL, 10) : 0;
+
+	return n > 0 ? n : DEFAULT_CHECKPOINT_INTERVAL;
+}
+
+/* The version of the newest checkpoint (_last_checkpoint), or -1. */
+static int64_t
+last_checkpoint(const char *table)
+{
+	char path[4200], buf[256], *p;
+	ssize_t n;
+	int fd;
+
+	if (snprintf(path, sizeof(path), "%s/_delta_log/_last_checkpoint",
+	    table) >= (int)sizeof(path) || (fd = open(path, O_RDONLY |
+	    O_CLOEXEC)) == -1)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	if ((p = strstr(buf, "\"version\":")) == NULL)
+		return -1;
+	return strtoll(p + 10, NULL, 10);
+}
+
+/*
+ * A checkpoint when the newest version is an interval or more past the
+ * newest checkpoint (or past version 0 when there is none: a table from
+ * before checkpoints, upgraded in place).
+ */
+static int
+checkpoint_if_due(const char *table, const delta_snapshot *snap,
+    maint_counts *c, lake_err *err)
+{
+	int64_t last = last_checkpoint(table);
+
+	if (snap->version - (last < 0 ? 0 : last) < checkpoint_interval(snap))
+		return 0;
+	if (delta_checkpoint(table, snap->version, err) != DELTA_OK) {
+		lake_err_prefix(err, "checkpoint of %s at version %" PRId64,
+		    table, snap->version);
+		return -1;
+	}
+	log_info("%s: checkpoint at version %" PRId64 " (the newest was %s)",
+	    table, snap->version, last < 0 ? "none" : "older");
+	c->checkpoints++;
+	return 0;
+}
+
+/* Whether an unfinished multi-table write may still need table's files
+ * as they are (see maint_table.settled_by). */
+static int
+unsettled(const char *lake, const maint_table *t, const delta_snapshot *snap,
+    lake_err *err)
+{
+	char other[4096];
+	delta_snapshot *s;
+	int64_t ours, theirs;
+	int rc;
+
+	if (t->settled_by == NULL)
+		return 0;
+	if (snprintf(other, sizeof(other), "%s/%s", lake, t->settled_by) >=
+	    (int)sizeof(other)) {
+		lake_err_set(err, "%s/%s: path too long", lake, t->settled_by);
+		return -1;
+	}
+	ours = delta_snapshot_txn_version(snap, t->app);
+	if ((rc = delta_snapshot_load_meta(other, &s, err)) == DELTA_ERROR)
+		return -1;
+	theirs = rc == DELTA_OK ? delta_snapshot_txn_version(s, t->app) : -1;
+	delta_snapshot_free(s);
+	return ours > theirs;
+}
+
+static int
+compact_if_due(const char *lake, const maint_table *t, const char *table,
+    const delta_snapshot *snap, maint_counts *c, lake_err *err)
+{
+	delta_optimize_opts o;
+	delta_optimize_result res;
+	int rc;
+
+	if (opts.compact_min_files == 0)
+		return 0;
+	delta_optimize_opts_default(&o);
+	o.target_size = opts.target_size;
+	o.min_small_files = opts.compact_min_files;
+	if ((rc = delta_optimize_due(snap, &o, err)) <= 0)
+		return rc;
+	if ((rc = unsettled(lake, t, snap, err)) != 0) {
+		if (rc == 1)
+			log_info("%s: compaction waits for an unfinished %s run",
+			    table, t->app);
+		return rc == 1 ? 0 : -1;
+	}
+	rc = delta_optimize_snapshot(snap, &o, &res, err);
+	if (rc == DELTA_CONFLICT) {
+		/* Another compaction won: what it left waits for the next run. */
+		log_warnx("%s", err->msg);
+		return 0;
+	}
+	if (rc != DELTA_OK) {
+		lake_err_prefix(err, "compaction of %s", table);
+		return -1;
+	}
+	log_info("%s: version %" PRId64 ": %" PRId64 " small files compacted "
+	    "into %" PRId64 " in %d partitions", table, res.version,
+	    res.files_removed, res.files_added, res.partitions);
+	c->compactions++;
+	c->files_compacted += res.files_removed;
+	c->files_written += res.files_added;
+	return 0;
+}
+
+/* <lake>/_maintenance/<table, / as .>.vacuumed */
+static int
+marker_path(const char *lake, const char *name, char *out, size_t len)
+{
+	char *p;
+	int n = snprintf(out, len, "%s/" STATE_DIR "/%s.vacuumed", lake, name);
+
+	if (n < 0 || (size_t)n >= len)
+		return -1;
+	for (p = out + strlen(lake) + strlen(STATE_DIR) + 2; *p; p++)
+		if (*p == '/')
+			*p = '.';
+	return 0;
+}
+
+static int
+vacuum_due(const char *marker, int64_t now_us)
+{
+	struct stat st;
+
+	if (opts.vacuum_every_us < 0)
+		return 0;
+	if (stat(marker, &st) == -1)
+		return 1;
+	return now_us - (int64_t)st.st_mtime * 1000000 >= opts.vacuum_every_us;
+}
+
+/* Creates or touches the marker; its mtime says when the vacuum ran. */
+static int
+touch_marker(const char *lake, const char *marker, lake_err *err)
+{
+	char dir[4096];
+	int fd;
+
+	snprintf(dir, sizeof(dir), "%s/" STATE_DIR, lake);
+	if (mkdir(dir, 0755) == -1 && errno != EEXIST) {
+		lake_err_errno(err, "cannot create %s", dir);
+		return -1;
+	}
+	if ((fd = open(marker, O_WRONLY | O_CREAT | O_CLOEXEC, 0644)) == -1 ||
+	    futimens(fd, NULL) == -1) {
+		lake_err_errno(err, "cannot touch %s", marker);
+		if (fd != -1)
+			close(fd);
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
+static int
+vacuum_if_due(const char *lake, const maint_table *t, const char *table,
+    maint_counts *c, lake_err *err)
+{
+	char marker[4200];
+	int64_t now = clock_now_us();
+	int logs, files;
+
+	if (marker_path(lake, t->name, marker, sizeof(marker)) == -1) {
+		lake_err_set(err, "%s: path too long", lake);
+		return -1;
+	}
+	if (!vacuum_due(marker, now))
+		return 0;
+	if ((logs = delta_log_cleanup(table, opts.log_retention_us, now, NULL,
+	    NULL, err)) < 0) {
+		lake_err_prefix(err, "log cleanup of %s", table);
+		return -1;
+	}
+	if ((files = delta_vacuum_retained(table, opts.file_retention_us, now,
+	    NULL, NULL, err)) < 0) {
+		lake_err_prefix(err, "vacuum of %s", table);
+		return -1;
+	}
+	if (touch_marker(lake, marker, err) == -1)
+		return -1;
+	if (logs > 0 || files > 0)
+		log_info("%s: %d expired log files and %d unreferenced data "
+		    "files deleted", table, logs, files);
+	c->vacuums++;
+	c->log_files_deleted += logs;
+	c->data_files_deleted += files;
+	return 0;
+}
+
+static int
+maintain(const char *lake, const maint_table *t, maint_counts *c,
+    lake_err *err)
+{
+	delta_snapshot *snap = NULL;
+	char table[4096];
+	int rc;
+
+	if (snprintf(table, sizeof(table), "%s/%s", lake, t->name) >=
+	    (int)sizeof(table)) {
+		lake_err_set(err, "%s/%s: path too long", lake, t->name);
+		return -1;
+	}
+	if ((rc = delta_snapshot_load(table, -1, &snap, err)) == DELTA_NO_TABLE)
+		return 0;	/* not written yet */
+	if (rc != DELTA_OK)
+		return -1;
+	c->tables++;
+	rc = checkpoint_if_due(table, snap, c, err) == 0 &&
+	    compact_if_due(lake, t, table, snap, c, err) == 0 &&
+	    vacuum_if_due(lake, t, table, c, err) == 0 ? 0 : -1;
+	delta_snapshot_free(snap);
+	return rc;
+}
+
+/* Every table, even after one fails; the first failure is reported. */
+static int
+run(const char *lake, lake_err *err)
+{
+	maint_counts c = { 0 };
+	int64_t t0 = clock_mono_us();
+	int failed = 0;
+
+	for (size_t i = 0; i < sizeof(tables) / sizeof(tables[0]); i++) {
+		lake_err e;
+
+		e.msg[0] = '\0';
+		if (maintain(lake, &tables[i], &c, &e) == -1) {
+			log_warnx("%s", e.msg);
+			if (!failed++)
+				*err = e;
+		}
+	}
+	log_info("%d tables: %d checkpoints, %d compactions (%" PRId64
+	    " files into %" PRId64 "), %d vacuums (%" PRId64 " log and %"
+	    PRId64 " data files deleted) in %.1f ms", c.tables, c.checkpoints,
+	    c.compactions, c.files_compacted, c.files_written, c.vacuums,
+	    c.log_files_deleted, c.data_files_deleted,
+	    (clock_mono_us() - t0) / 1e3);
+	if (failed > 1)
+		lake_err_prefix(err, "%d tables failed, the first", failed);
+	return failed ? DELTA_ERROR : DELTA_OK;
+}
+
+int
+main(int argc, char **argv)
+{
+	static const lake_stage stage = { "maintenance", usage, run, NULL,
+		NULL, NULL };
+
+	log_init("maintenance", 0);
+	if (take_options(&argc, argv) == -1) {
+		usage(stderr);
+		return LAKE_STAGE_EXIT_USAGE;
+	}
+	return lake_stage_run_main(argc, argv, &stage);
+}
