@@ -9,7 +9,7 @@
 
 lake=$MEDALLION_BUILD_DIR/stages/lake/medallion-lake
 golden=$MEDALLION_SOURCE_DIR/../shared/testdata/delta-golden
-[ -d "$golden" ] || { echo "1..0 # SKIP no golden tables at $golden"; exit 77; }
+[ -d "$golden" ] || h_skip "no golden tables at $golden (Spark-written test data, in ../shared beside the checkout)"
 
 # replay TABLE VERSION: live paths (still %-escaped) by a jq/awk replay,
 # starting from the newest checkpoint at or below VERSION.

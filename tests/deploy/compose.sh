@@ -12,8 +12,7 @@
 src=$MEDALLION_SOURCE_DIR
 compose=$(command -v docker-compose || true)
 if [ -z "$compose" ]; then
-	echo "1..0 # SKIP docker-compose is not installed (apt-get install docker-compose)"
-	exit 77
+	h_skip "docker-compose is not installed (apt-get install docker-compose)"
 fi
 export MEDALLION_SECRETS=$H_TMP/secrets
 "$src/deploy/make-secrets" "$MEDALLION_SECRETS" >/dev/null
@@ -58,6 +57,6 @@ h_check_fails "... and installs no PostgreSQL client" grep -q 'postgresql-client
 h_match "... and its image runs deploy/entrypoint" "$(cat "$src/Dockerfile")" 'ENTRYPOINT \["/usr/local/bin/medallion-entrypoint"\]'
 h_check ".dockerignore leaves out everything not listed (.git, secrets, builds)" \
 	bash -c "head -5 '$src/.dockerignore' | grep -qx '\*' && ! grep -q '^!deploy/secrets' '$src/.dockerignore'"
-h_eq "no secret file is committed" "$(cd "$src" && git ls-files deploy | grep -cE 'secrets|pgpass$|server_token$|_password$')" 0
+h_eq "no secret file is committed" "$(cd "$src" && git ls-files deploy | grep -cE '^deploy/secrets(/|\.env$)|pgpass$|server_token$|_password$')" 0
 h_eq "no password literal in compose.yaml" "$(grep -ciE 'password: *[^$ /]' "$src/compose.yaml")" 0
 h_done

@@ -27,10 +27,7 @@ cache=${MEDALLION_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/medallion}/deploy
 mirror=${MEDALLION_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 t_start=$(date +%s)
 
-skip() {
-	echo "1..0 # SKIP $*"
-	exit 77
-}
+skip() { h_skip "$@"; }
 
 for tool in docker docker-compose curl jq; do
 	command -v "$tool" >/dev/null 2>&1 ||

@@ -4,7 +4,7 @@
 #   fuzz_build OUT SOURCE... [-- COMPILER-AND-LINKER-FLAGS...]
 #   fuzz_run OUT CORPUS-DIR SECONDS
 # fuzz_build compiles with clang -fsanitize=fuzzer,address,undefined (the
-# test is skipped with exit 77 when clang is absent). fuzz_run runs the
+# test is skipped, saying so, when clang is absent). fuzz_run runs the
 # target over a copy of the seed corpus for SECONDS, records one check that
 # fails on any crash, leak or sanitizer report, and prints the number of
 # executions ("# fuzz: N executions in S s"). For long runs by hand, run the
@@ -18,8 +18,7 @@ fuzz_build() {
 	flags=("$@")
 	cc=$(command -v clang || command -v clang-14 || true)
 	if [ -z "$cc" ]; then
-		echo "1..0 # SKIP clang is not installed (apt-get install clang)"
-		exit 77
+		h_skip "clang is not installed (apt-get install clang)"
 	fi
 	mkdir -p "$(dirname "$out")"
 	"$cc" -std=c17 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \

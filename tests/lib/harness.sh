@@ -100,6 +100,13 @@ h_wait_until() {
 	done
 }
 
+# h_skip REASON: the whole test is skipped, with its reason in the TAP
+# plan that meson reads (protocol 'tap'), e.g. "1..0 # SKIP no clang".
+h_skip() {
+	printf '1..0 # SKIP %s\n' "$*"
+	exit 0
+}
+
 # h_done: print the plan and exit 0 only if every check passed and at
 # least one ran (a test that asserts nothing is a defect).
 h_done() {

@@ -8,16 +8,14 @@
 . "$MEDALLION_SOURCE_DIR/tests/lib/pg.sh"
 
 if [ "$(id -u)" -ne 0 ]; then
-	echo "1..0 # SKIP mounting a small tmpfs needs root"
-	exit 77
+	h_skip "mounting a small tmpfs needs root"
 fi
 b=$MEDALLION_BUILD_DIR
 app=$b/retailapp/medallion-retailapp
 export MEDALLION_LAKE=$H_TMP/lake
 mkdir -p "$MEDALLION_LAKE"
 if ! mount -t tmpfs -o size=64m medallion-test "$MEDALLION_LAKE" 2>"$H_TMP/err"; then
-	echo "1..0 # SKIP cannot mount a tmpfs here: $(cat "$H_TMP/err")"
-	exit 77
+	h_skip "cannot mount a tmpfs here: $(cat "$H_TMP/err")"
 fi
 h_defer "umount -l '$MEDALLION_LAKE'"
 pg_start
