@@ -8,7 +8,9 @@
  *   lake_bench write FILE ROWS CODEC   -> {"rows":..,"seconds":..,"bytes":..}
  *   lake_bench read FILE [THREADS]     -> {"rows":..,"seconds":..,"check":..}
  *
- * Writing uses the lake writer's row-group size (32 MiB). Reading runs
+ * Writing uses the lake writer's options (row group and page sizes, as
+ * the stages write them); LAKE_BENCH_ROW_GROUP_BYTES and
+ * LAKE_BENCH_PAGE_BYTES override them, to compare layouts. Reading runs
  * THREADS readers (default 2, like DuckDB on this machine), each taking
  * every THREADS-th row group, the way stages read files in parallel.
  */
@@ -21,9 +23,24 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "lake.h"
 #include "parquet.h"
 
 static const char *statuses[] = { "NEW", "INTRANSIT", "DELIVERED" };
+
+/* A size in bytes from the environment, or dflt when unset or not one. */
+static size_t
+size_from_env(const char *name, size_t dflt)
+{
+	const char *s = getenv(name);
+	char *end;
+	unsigned long long v;
+
+	if (s == NULL || *s == '\0')
+		return dflt;
+	v = strtoull(s, &end, 10);
+	return *end == '\0' && v > 0 ? (size_t)v : dflt;
+}
 
 static int
 bench_write(const char *path, int64_t rows, const char *codec)
@@ -36,6 +53,7 @@ bench_write(const char *path, int64_t rows, const char *codec)
 		{ "xid", PQ_INT64, 0, 0, 0 },
 	};
 	pq_schema schema = { cols, 5 };
+	lake_writer_opts lake_opts;
 	pq_writer_opts o;
 	pq_value v[5];
 	lake_err err;
@@ -43,8 +61,11 @@ bench_write(const char *path, int64_t rows, const char *codec)
 	struct stat st;
 	int64_t t0;
 
-	pq_writer_opts_default(&o);
-	o.row_group_bytes = 32u << 20;
+	lake_writer_opts_default(&lake_opts);
+	o = lake_opts.parquet;
+	o.row_group_bytes = size_from_env("LAKE_BENCH_ROW_GROUP_BYTES",
+	    o.row_group_bytes);
+	o.page_bytes = size_from_env("LAKE_BENCH_PAGE_BYTES", o.page_bytes);
 	o.codec = strcmp(codec, "snappy") == 0 ? PQ_CODEC_SNAPPY :
 	    strcmp(codec, "none") == 0 ? PQ_CODEC_UNCOMPRESSED : PQ_CODEC_ZSTD;
 	unlink(path);
