@@ -1,0 +1,120 @@
+#!/bin/bash
+# run.sh - does a lake that runs for years cost what it cost in its first
+# week? A base load (BULK_ORDERS orders via medallion-retailapp --bulk,
+# then one pipeline run), then RUNS increments of EVENTS events each
+# (medallion-retailapp --events), each followed by the stages run
+# directly, as a schedule would: ingestion, transformation, serving, and
+# maintenance when the build has it. Prints:
+#  - each stage's median CPU time (user+sys of the stage process, from
+#    wait4's rusage through bench/longrun/cputime) over the first and
+#    the last window of WINDOW runs, and their ratio (target: at most
+#    1.15x at 3,000 runs);
+#  - the files the transformation opened for its point lookups
+#    (commitInfo numOrderFilesRead and numSilverFilesRead), medians of
+#    the same windows;
+#  - data files and bytes, and _delta_log files and bytes, per table
+#    (target: bounded once maintenance runs).
+# Per-run figures stay in $work/cpu.tsv while it runs, and are copied to
+# RESULTS (default /tmp/medallion-longrun.tsv) at the end.
+# Usage: bench/longrun/run.sh [RUNS] [BUILD-DIR]
+#   (env: BULK_ORDERS=200000, EVENTS=30, WINDOW=50, RESULTS)
+set -euo pipefail
+export LC_ALL=C
+src=$(cd "$(dirname "$0")/../.." && pwd)
+runs=${1:-3000}
+build=$(cd "${2:-$src/build}" && pwd)
+orders=${BULK_ORDERS:-200000}
+events=${EVENTS:-30}
+window=${WINDOW:-50}
+results=${RESULTS:-/tmp/medallion-longrun.tsv}
+cputime=$build/bench/longrun/cputime
+[ -x "$cputime" ] || { echo "run.sh: $cputime not built (ninja -C $build)" >&2; exit 1; }
+[ "$runs" -ge "$window" ] || { echo "run.sh: RUNS ($runs) below one window ($window)" >&2; exit 2; }
+work=$(mktemp -d /tmp/medallion-longrun.XXXXXX)
+chmod 711 "$work"
+trap '"$src/tests/lib/pg-cluster" stop "$work/pg" >/dev/null 2>&1; rm -rf "$work"' EXIT
+eval "$("$src/tests/lib/pg-cluster" start "$work/pg")"
+export MEDALLION_LAKE=$work/lake
+stages="ingestion transformation serving"
+if [ -x "$build/stages/maintenance/maintenance" ]; then
+	stages="$stages maintenance"
+	note="the default pipeline's four stages, maintenance included"
+else
+	note="the three stages: this build has no maintenance stage"
+fi
+app_env=$("$src/tests/lib/pg-cluster" env "$work/pg" medallion_app)
+pipe_env=$("$src/tests/lib/pg-cluster" env "$work/pg" medallion_pipeline)
+
+# stage NAME: runs it, appends "user sys rss" to $work/cpu.NAME.
+stage() {
+	(eval "$pipe_env"; "$cputime" "$work/cpu.$1" "$build/stages/$1/$1") \
+		2>>"$work/$1.log" || { echo "run.sh: $1 failed, see below" >&2; tail -5 "$work/$1.log" >&2; exit 1; }
+}
+# files_read: the last silver commit's point-lookup counters, "orders silver".
+files_read() {
+	local v
+	v=$(sed -n 's/.*into silver v\([0-9]*\).*/\1/p' "$work/transformation.log" | tail -1)
+	[ -n "$v" ] || { echo "- -"; return; }
+	jq -r 'select(.commitInfo) | .commitInfo.operationMetrics |
+		"\(.numOrderFilesRead // "-") \(.numSilverFilesRead // "-")"' \
+		"$MEDALLION_LAKE/silver/allorders/_delta_log/$(printf %020d "$v").json"
+}
+
+(eval "$app_env"; "$build/retailapp/medallion-retailapp" --bulk "$orders" --seed 2 --quiet)
+for s in $stages; do stage "$s"; done
+rm -f "$work"/cpu.*
+t0=$EPOCHREALTIME
+for ((i = 1; i <= runs; i++)); do
+	(eval "$app_env"; "$build/retailapp/medallion-retailapp" --events "$events" --seed "$i" --quiet 2>/dev/null)
+	for s in $stages; do stage "$s"; done
+	echo "$i $(files_read)" >>"$work/files_read"
+	[ $((i % 100)) -ne 0 ] || printf 'run %d of %d, %.0f s\n' "$i" "$runs" "$(echo "$EPOCHREALTIME - $t0" | bc -l)" >&2
+done
+
+# median FILE FIRST LAST: median of user+sys (ms) of lines FIRST..LAST.
+median() {
+	sed -n "$2,$3p" "$1" | awk '{ print ($1 + $2) / 1000 }' | sort -n |
+		awk '{ v[NR] = $1 } END { print NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+median_col() {	# FILE COLUMN FIRST LAST
+	sed -n "$3,$4p" "$1" | awk -v c="$2" '$c != "-" { print $c }' | sort -n |
+		awk '{ v[NR] = $1 } END { if (!NR) print "-"; else print NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+last0=$((runs - window + 1))
+echo "long run: $orders-order base, $runs increments of $events events, $note"
+echo "machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg) at the end; $(printf '%.0f' "$(echo "$EPOCHREALTIME - $t0" | bc -l)") s"
+printf '%-16s %14s %14s %8s\n' "CPU median (ms)" "runs 1-$window" "runs $last0-$runs" ratio
+worst=0
+for s in $stages; do
+	a=$(median "$work/cpu.$s" 1 "$window")
+	b=$(median "$work/cpu.$s" "$last0" "$runs")
+	r=$(echo "$b / $a" | bc -l)
+	printf '%-16s %14.1f %14.1f %7.2fx\n' "$s" "$a" "$b" "$r"
+	[ "$(echo "$r > $worst" | bc -l)" = 1 ] && worst=$r
+done
+printf 'worst ratio last/first window: %.2fx (target <= 1.15x at 3,000 runs)\n' "$worst"
+printf 'files opened by the transformation (median): bronze/orders %s -> %s, silver %s -> %s\n' \
+	"$(median_col "$work/files_read" 2 1 "$window")" "$(median_col "$work/files_read" 2 "$last0" "$runs")" \
+	"$(median_col "$work/files_read" 3 1 "$window")" "$(median_col "$work/files_read" 3 "$last0" "$runs")"
+printf '%-24s %10s %10s %10s %10s\n' table "data files" "data MiB" "log files" "log KiB"
+for t in bronze/orders bronze/ordershistory silver/allorders silver/rejected gold/branch_metrics gold/branch_state; do
+	d=$MEDALLION_LAKE/$t
+	[ -d "$d" ] || continue
+	read -r df db < <(find "$d" -path "$d/_delta_log" -prune -o -type f -name '*.parquet' -printf '%s\n' |
+		awk '{ n++; b += $1 } END { print n + 0, b + 0 }')
+	read -r lf lb < <(find "$d/_delta_log" -type f -printf '%s\n' | awk '{ n++; b += $1 } END { print n + 0, b + 0 }')
+	printf '%-24s %10d %10.1f %10d %10.0f\n' "$t" "$df" "$(echo "$db / 1048576" | bc -l)" "$lf" "$(echo "$lb / 1024" | bc -l)"
+done
+printf 'lake on disk: %s (du)\n' "$(du -sh "$MEDALLION_LAKE" | cut -f1)"
+# Per-run figures: run, then user and sys (us) of each stage.
+{
+	printf 'run'; for s in $stages; do printf '\t%s_user_us\t%s_sys_us' "$s" "$s"; done; printf '\torder_files\tsilver_files\n'
+	files=()
+	for s in $stages; do files+=("$work/cpu.$s"); done
+	awk -v n="${#files[@]}" '
+		FNR == 1 { f++ }
+		f <= n { row[f, FNR] = $1 "\t" $2; next }
+		{ line = $1; for (k = 1; k <= n; k++) line = line "\t" row[k, FNR]; print line "\t" $2 "\t" $3 }
+	' "${files[@]}" "$work/files_read"
+} >"$results"
+echo "per-run figures: $results"
