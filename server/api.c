@@ -91,28 +91,78 @@ check_environment(const proto_create *req, char *msg, size_t msglen)
 	return 0;
 }
 
-/* The request's variables, minus those Spark drops too. */
-static char *
-environment_json(const proto_create *req)
+/* The request's variables, minus those Spark drops too. New reference. */
+static json_t *
+environment_of(const proto_create *req)
 {
 	json_t *env = req->environment ? json_deep_copy(req->environment) :
 	    json_object();
-	char *text;
 
 	json_object_del(env, "SPARK_LOCAL_IP");
 	json_object_del(env, "SPARK_LOCAL_HOSTNAME");
-	text = json_dumps(env, JSON_COMPACT);
-	json_decref(env);
+	return env;
+}
+
+/* What the state keeps of the variables: their names (owned text). */
+static char *
+environment_names_json(json_t *env)
+{
+	json_t *names = json_array(), *value;
+	const char *name;
+	char *text;
+
+	json_object_foreach(env, name, value)
+		json_array_append_new(names, json_string(name));
+	text = json_dumps(names, JSON_COMPACT);
+	json_decref(names);
 	return text;
+}
+
+/* The request as the state keeps it: environment values replaced by
+ * "(redacted)" (owned text). */
+static char *
+redacted_request_json(const proto_create *req)
+{
+	json_t *copy = json_deep_copy(req->json), *env, *value;
+	const char *name;
+	char *text;
+
+	env = json_object_get(copy, "environmentVariables");
+	if (json_is_object(env)) {
+		json_object_foreach(env, name, value)
+			json_object_set_new(env, name, json_string("(redacted)"));
+	}
+	text = json_dumps(copy, JSON_COMPACT);
+	json_decref(copy);
+	return text;
+}
+
+/* The environment file could not be written: a full or failing disk is
+ * worth retrying (503), anything else is ours (500). */
+static void
+respond_env_unsaved(server *s, const char *id, api_response *resp)
+{
+	char msg[1024];
+	int err = errno;
+
+	snprintf(msg, sizeof(msg), "the environment file %s.env/%s cannot be "
+	    "written: %s", s->state_path, id, strerror(err));
+	log_warnx("create: %s", msg);
+	if (err == ENOSPC || err == EDQUOT || err == EIO)
+		respond_error(resp, 503, msg);
+	else
+		respond_internal(resp, "cannot keep the submission's environment "
+		    "variables");
 }
 
 static void
 handle_create(server *s, const api_request *req, api_response *resp)
 {
 	char msg[1024], stage[128], id[64];
-	char *argv_text = NULL, *env_text = NULL, *request_text = NULL;
+	char *argv_text = NULL, *env_text = NULL, *names_text = NULL,
+	    *request_text = NULL;
 	proto_create create;
-	json_t *argv = NULL;
+	json_t *argv = NULL, *env = NULL;
 	int64_t now = clock_now_us();
 
 	if (proto_parse_create(req->body, req->body_len, &create, msg,
@@ -127,15 +177,30 @@ handle_create(server *s, const api_request *req, api_response *resp)
 		goto out;
 	}
 	argv_text = json_dumps(argv, JSON_COMPACT);
-	env_text = environment_json(&create);
-	request_text = json_dumps(create.json, JSON_COMPACT);
-	if (argv_text == NULL || env_text == NULL || request_text == NULL) {
+	if ((env = environment_of(&create)) != NULL) {
+		env_text = json_dumps(env, JSON_COMPACT);
+		names_text = environment_names_json(env);
+	}
+	request_text = redacted_request_json(&create);
+	if (argv_text == NULL || env_text == NULL || names_text == NULL ||
+	    request_text == NULL) {
 		respond_internal(resp, "out of memory");
 		goto out;
 	}
-	if (store_new_driver_id(s->st, now, id, sizeof(id)) == -1 ||
-	    store_insert_driver(s->st, id, stage, request_text, argv_text,
-	    env_text, create.supervise, now) == -1) {
+	if (store_new_driver_id(s->st, now, id, sizeof(id)) == -1) {
+		respond_internal(resp, "cannot record the submission in the "
+		    "state store");
+		goto out;
+	}
+	/* The values first: the driver may be claimed once its row exists. */
+	if (json_object_size(env) > 0 && store_env_save(s->st, id, env_text) ==
+	    -1) {
+		respond_env_unsaved(s, id, resp);
+		goto out;
+	}
+	if (store_insert_driver(s->st, id, stage, request_text, argv_text,
+	    names_text, create.supervise, now) == -1) {
+		store_env_forget(s->st, id);
 		respond_internal(resp, "cannot record the submission in the "
 		    "state store");
 		goto out;
@@ -147,8 +212,10 @@ handle_create(server *s, const api_request *req, api_response *resp)
 out:
 	free(argv_text);
 	free(env_text);
+	free(names_text);
 	free(request_text);
 	json_decref(argv);
+	json_decref(env);
 	proto_create_free(&create);
 }
 

@@ -18,10 +18,17 @@
  * kill asked of a runner that stops before acting on it is completed the
  * same way when its lease runs out.
  *
- * A runner's environment is built here: a fixed PATH and locale, the
- * operator's --stage-env entries, MEDALLION_SUBMISSION_ID, then the
- * request's (already vetted) variables. The server's own environment is
- * not inherited.
+ * A runner's environment is built here, each source replacing the
+ * variables of the ones before it (never a second entry of one name, which
+ * a stage's getenv would not see): a fixed PATH and locale,
+ * MEDALLION_LAKE, the operator's --stage-env entries,
+ * MEDALLION_SUBMISSION_ID, then the request's (already vetted: names that
+ * change how a process runs are refused at create) variables, whose
+ * values come from the driver's environment file (store_env_load), never
+ * from the state. Last, MEDALLION_RUNNER_TOKEN, the claim token: in the
+ * environment (readable only by our uid) rather than argv (readable by
+ * all); the runner reads it and removes it before it starts the stage.
+ * The server's own environment is not inherited.
  */
 #include <errno.h>
 #include <jansson.h>
@@ -49,40 +56,6 @@ driver_wake(server *s)
 	(void)!write(s->wake_fd[1], &c, 1);
 }
 
-/* envp for a runner: fixed base, operator's entries, then the request's. */
-static char **
-runner_environment(server *s, const char *id, const char *env_json)
-{
-	json_t *env = json_loads(env_json ? env_json : "{}", 0, NULL), *v;
-	size_t n = 0, cap, i;
-	const char *name;
-	char **envp;
-
-	cap = 4 + s->nstage_env + (env ? json_object_size(env) : 0);
-	if ((envp = calloc(cap + 1, sizeof(*envp))) == NULL)
-		goto out;
-	envp[n++] = strdup("PATH=/usr/local/bin:/usr/bin:/bin");
-	envp[n++] = strdup("LANG=C.UTF-8");
-	if (s->lake_dir != NULL && asprintf(&envp[n], "MEDALLION_LAKE=%s",
-	    s->lake_dir) > 0)
-		n++;
-	for (i = 0; i < s->nstage_env; i++)
-		envp[n++] = strdup(s->stage_env[i]);
-	if (asprintf(&envp[n], "MEDALLION_SUBMISSION_ID=%s", id) > 0)
-		n++;
-	if (env != NULL) {
-		json_object_foreach(env, name, v) {
-			if (asprintf(&envp[n], "%s=%s", name,
-			    json_string_value(v) ? json_string_value(v) : "") > 0)
-				n++;
-		}
-	}
-	envp[n] = NULL;
-out:
-	json_decref(env);
-	return envp;
-}
-
 static void
 free_strings(char **v)
 {
@@ -93,13 +66,129 @@ free_strings(char **v)
 	free(v);
 }
 
-static int
-spawn_runner(server *s, const store_driver *d, int64_t token, pid_t *pid)
+/* A growing "NAME=VALUE" list in which a later entry replaces an earlier
+ * one of the same name. */
+typedef struct env_list {
+	char **items;		/* NULL-terminated */
+	size_t n, cap;
+	int failed;		/* out of memory: the list is incomplete */
+} env_list;
+
+/* Takes ownership of entry (NULL: a failed allocation). */
+static void
+env_put(env_list *l, char *entry)
 {
-	char stage_path[4096], token_s[32], grace[32], relaunches[32],
-	    backoff[32], lease[32];
+	size_t name_len, i;
+	char **grown;
+
+	if (entry == NULL) {
+		l->failed = 1;
+		return;
+	}
+	name_len = strcspn(entry, "=");
+	for (i = 0; i < l->n; i++) {
+		if (strncmp(l->items[i], entry, name_len + 1) == 0) {
+			free(l->items[i]);
+			l->items[i] = entry;
+			return;
+		}
+	}
+	if (l->n + 1 >= l->cap) {
+		size_t cap = l->cap == 0 ? 16 : l->cap * 2;
+
+		if ((grown = realloc(l->items, cap * sizeof(*grown))) == NULL) {
+			free(entry);
+			l->failed = 1;
+			return;
+		}
+		l->items = grown;
+		l->cap = cap;
+	}
+	l->items[l->n++] = entry;
+	l->items[l->n] = NULL;
+}
+
+static void
+env_putf(env_list *l, const char *name, const char *value)
+{
+	char *entry;
+
+	env_put(l, asprintf(&entry, "%s=%s", name, value) < 0 ? NULL : entry);
+}
+
+/*
+ * envp for a runner (see the top of this file for the order); values is
+ * the request's variables as a JSON object (NULL: none). NULL when out of
+ * memory or values is not an object of strings.
+ */
+static char **
+runner_environment(server *s, const char *id, const char *values,
+    int64_t token)
+{
+	json_t *env = values ? json_loads(values, 0, NULL) : json_object(), *v;
+	env_list l = {NULL, 0, 0, 0};
+	const char *name;
+	char token_s[32];
+	size_t i;
+
+	if (!json_is_object(env))
+		goto err;
+	env_put(&l, strdup("PATH=/usr/local/bin:/usr/bin:/bin"));
+	env_put(&l, strdup("LANG=C.UTF-8"));
+	if (s->lake_dir != NULL)
+		env_putf(&l, "MEDALLION_LAKE", s->lake_dir);
+	for (i = 0; i < s->nstage_env; i++)
+		env_put(&l, strdup(s->stage_env[i]));
+	env_putf(&l, "MEDALLION_SUBMISSION_ID", id);
+	json_object_foreach(env, name, v) {
+		if (!json_is_string(v))
+			goto err;
+		env_putf(&l, name, json_string_value(v));
+	}
+	snprintf(token_s, sizeof(token_s), "%lld", (long long)token);
+	env_putf(&l, "MEDALLION_RUNNER_TOKEN", token_s);
+	if (l.failed)
+		goto err;
+	json_decref(env);
+	return l.items;
+err:
+	json_decref(env);
+	free_strings(l.items);
+	return NULL;
+}
+
+/*
+ * The values of the driver's variables, from its environment file: NULL
+ * (none needed) when the request named none. -1 with why in msg when
+ * they are needed and cannot be read.
+ */
+static int
+driver_env_values(server *s, const store_driver *d, char **values,
+    char *msg, size_t msglen)
+{
+	json_t *names = json_loads(d->env_json ? d->env_json : "[]", 0, NULL);
+	int needed = json_is_array(names) && json_array_size(names) > 0;
+
+	json_decref(names);
+	*values = NULL;
+	if (!needed)
+		return 0;
+	if ((*values = store_env_load(s->st, d->id)) != NULL)
+		return 0;
+	snprintf(msg, msglen, "cannot read the values of its environment "
+	    "variables (%.200s) from %s.env/%s: %s; submit it again",
+	    d->env_json, s->state_path, d->id, strerror(errno));
+	return -1;
+}
+
+static int
+spawn_runner(server *s, const store_driver *d, const char *values,
+    int64_t token, pid_t *pid)
+{
+	char stage_path[4096], grace[32], relaunches[32], backoff[32],
+	    lease[32];
 	char *argv[] = {"medallion-runner", "--state", (char *)s->state_path,
-	    "--id", (char *)d->id, "--token", token_s, "--stage-path",
+	    "--id", (char *)d->id, "--stage-path",
 	    stage_path, "--log-dir", (char *)s->log_dir, "--grace-ms", grace,
 	    "--max-relaunches", relaunches, "--relaunch-backoff-ms", backoff,
 	    "--lease-ms", lease, NULL};
@@ -108,15 +197,15 @@ spawn_runner(server *s, const store_driver *d, int64_t token, pid_t *pid)
 	char **envp;
 	int rc;
 
-	snprintf(stage_path, sizeof(stage_path), "%s/%s", s->stages_dir,
-	    d->stage);
-	snprintf(token_s, sizeof(token_s), "%lld", (long long)token);
+	if ((size_t)snprintf(stage_path, sizeof(stage_path), "%s/%s",
+	    s->stages_dir, d->stage) >= sizeof(stage_path))
+		return ENAMETOOLONG;
 	snprintf(grace, sizeof(grace), "%lld", (long long)s->grace_ms);
 	snprintf(relaunches, sizeof(relaunches), "%d", s->max_relaunches);
 	snprintf(backoff, sizeof(backoff), "%lld",
 	    (long long)s->relaunch_backoff_ms);
 	snprintf(lease, sizeof(lease), "%lld", (long long)s->lease_timeout_ms);
-	if ((envp = runner_environment(s, d->id, d->env_json)) == NULL)
+	if ((envp = runner_environment(s, d->id, values, token)) == NULL)
 		return ENOMEM;
 	/* Its own process group: a ^C to the server's terminal, or the
 	 * server's death, does not stop running drivers. */
@@ -136,16 +225,19 @@ static void
 launch(server *s, const char *id, int64_t token)
 {
 	store_driver d;
+	char msg[1024], *values = NULL;
 	pid_t pid;
-	int rc;
+	int rc = 0;
 
 	if (store_get_driver(s->st, id, &d) != 1)
 		return;
-	if ((rc = spawn_runner(s, &d, token, &pid)) != 0) {
-		char msg[512];
-
+	if (driver_env_values(s, &d, &values, msg, sizeof(msg)) == -1)
+		rc = -1;
+	else if ((rc = spawn_runner(s, &d, values, token, &pid)) != 0)
 		snprintf(msg, sizeof(msg), "cannot start the stage runner "
 		    "%.300s: %s", s->runner_path, strerror(rc));
+	free(values);
+	if (rc != 0) {
 		log_warnx("%s: %s", id, msg);
 		/* Give the driver its terminal state from here. */
 		store_runner_begin(s->st, id, token, 0, "", clock_now_us(), 0);
@@ -284,6 +376,10 @@ driver_recover(server *s)
 {
 	s->last_recover_us = clock_mono_us();
 	store_list_unfinished(s->st, recover_one, s);
+	/* Values of drivers no longer queued (ended, or begun: their runner
+	 * has them) are not kept; the runner removes its own, this catches
+	 * kills of queued drivers and runners that died first. */
+	store_env_sweep(s->st, clock_now_us());
 }
 
 void

@@ -26,7 +26,13 @@
  * that resumes afterwards finds its renewal refused: it stops its stage
  * (if any is left) and exits without recording anything over UNKNOWN.
  *
- * The stage's environment is the runner's own: the server builds it.
+ * The stage's environment is the runner's own: the server builds it. The
+ * claim token comes in it too, as MEDALLION_RUNNER_TOKEN (argv is
+ * readable by every user, the environment only by ours): the runner
+ * reads it, wipes its bytes (so /proc/<pid>/environ no longer shows it)
+ * and removes it before any stage starts. Once it has begun, the runner
+ * removes the driver's environment file (<state>.env/<id>): it holds the
+ * values in its environment for every relaunch.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -79,8 +85,8 @@ typedef enum run_outcome {
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: medallion-runner --state FILE --id ID --token N "
-	    "--stage-path PATH --log-dir DIR [--grace-ms N] "
+	fprintf(stderr, "usage: MEDALLION_RUNNER_TOKEN=N medallion-runner "
+	    "--state FILE --id ID --stage-path PATH --log-dir DIR [--grace-ms N] "
 	    "[--max-relaunches N] [--relaunch-backoff-ms N] [--lease-ms N]\n"
 	    "medallion-runner is started by medallion-server; it is not meant "
 	    "to be run by hand.\n");
@@ -107,7 +113,6 @@ parse_args(runner *r, int argc, char **argv)
 	static const struct option opts[] = {
 		{"state", required_argument, NULL, 's'},
 		{"id", required_argument, NULL, 'i'},
-		{"token", required_argument, NULL, 't'},
 		{"stage-path", required_argument, NULL, 'p'},
 		{"log-dir", required_argument, NULL, 'l'},
 		{"grace-ms", required_argument, NULL, 'g'},
@@ -126,7 +131,6 @@ parse_args(runner *r, int argc, char **argv)
 		switch (c) {
 		case 's': r->state_path = optarg; break;
 		case 'i': r->id = optarg; break;
-		case 't': r->token = parse_int(optarg, "--token"); break;
 		case 'p': r->stage_path = optarg; break;
 		case 'l': r->log_dir = optarg; break;
 		case 'g': r->grace_us = parse_int(optarg, "--grace-ms") * 1000;
@@ -143,6 +147,21 @@ parse_args(runner *r, int argc, char **argv)
 	if (r->state_path == NULL || r->id == NULL || r->stage_path == NULL ||
 	    r->log_dir == NULL || optind != argc)
 		usage();
+}
+
+/* The claim token, taken out of the environment (see the top). */
+static void
+take_token(runner *r)
+{
+	char *value = getenv("MEDALLION_RUNNER_TOKEN");
+
+	if (value == NULL)
+		usage();
+	r->token = parse_int(value, "MEDALLION_RUNNER_TOKEN");
+	explicit_bzero(value, strlen(value));
+	if (unsetenv("MEDALLION_RUNNER_TOKEN") == -1)
+		fatal("cannot remove MEDALLION_RUNNER_TOKEN from my "
+		    "environment");
 }
 
 /* Builds argv: the stage path, then the driver's arguments. */
@@ -449,6 +468,7 @@ main(int argc, char **argv)
 
 	log_init("medallion-runner", 0);
 	parse_args(&r, argc, argv);
+	take_token(&r);
 	/* Block the signals we wait for before anything can send them. */
 	sigemptyset(&r.signals);
 	sigaddset(&r.signals, SIGCHLD);
@@ -467,6 +487,7 @@ main(int argc, char **argv)
 		rc = 0;
 		goto out;
 	}
+	store_env_forget(r.st, r.id);
 	if (store_get_driver(r.st, r.id, &d) != 1) {
 		log_warnx("driver %s vanished from %s", r.id, r.state_path);
 		goto out;

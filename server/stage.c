@@ -26,7 +26,7 @@ static const char *const refused_env[] = {
 	"PYTHON*", "PERL5*", "PERLLIB", "PERLIO*", "RUBY*", "NODE_*",
 	"JAVA_TOOL_OPTIONS", "_JAVA_OPTIONS", "JDK_JAVA_OPTIONS", "CLASSPATH",
 	"ASAN_*", "UBSAN_*", "LSAN_*", "MSAN_*", "TSAN_*",
-	"MEDALLION_SUBMISSION_ID", NULL,
+	"MEDALLION_SUBMISSION_ID", "MEDALLION_RUNNER_TOKEN", NULL,
 };
 
 static int

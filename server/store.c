@@ -5,9 +5,19 @@
  * sqlite3_changes() says whether this caller won it. The schema comes from
  * schemas/sqlite/server.sql, compiled in; PRAGMA user_version records
  * which version a file has, and store_open() migrates older files.
+ *
+ * No secrets in the state: the file (and its -wal and -shm) is 0600, and
+ * the values of a request's environment variables are never written to
+ * it. A queued driver's values wait in a 0600 file of their own,
+ * <state>.env/<id>, from create until its runner has begun (the runner
+ * then holds them in its environment, relaunches included), so a driver
+ * still queued when the server restarts starts with its variables.
  */
 #include "store.h"
 
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdarg.h>
@@ -15,8 +25,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
+#include "log.h"
 #include "server_schema.h"
 
 #define STORE_SCHEMA_VERSION 3
@@ -53,6 +66,9 @@ static const char seed_v2_sql[] =
     "UPDATE launch_latency SET n = (SELECT count(*) FROM b WHERE le = "
     "le_us), sum_us = (SELECT coalesce(sum(us), 0) FROM b WHERE le = "
     "le_us);";
+
+static int run(store *st, const char *sql,
+    int (*row_cb)(sqlite3_stmt *, void *), void *arg, const char *fmt, ...);
 
 static const char finished_states[] =
     "('FINISHED', 'FAILED', 'KILLED', 'ERROR', 'UNKNOWN')";
@@ -116,6 +132,67 @@ add_lease_column(store *st, char *err, size_t errlen)
 	    "INTEGER", err, errlen);
 }
 
+/* Redacts every row: env becomes the array of its names, the request's
+ * environmentVariables values become "(redacted)". secure_delete zeroes
+ * the cells that held them. CASE, not AND, guards the JSON functions,
+ * which fail on text that is not JSON (rows written by hand). */
+static const char redact_v3_sql[] =
+    "PRAGMA secure_delete = ON; "
+    "UPDATE drivers SET env = (SELECT json_group_array(key) FROM "
+    "json_each(drivers.env)) WHERE CASE WHEN json_valid(env) THEN "
+    "json_type(env) = 'object' ELSE 0 END; "
+    "UPDATE drivers SET request = json_set(request, "
+    "'$.environmentVariables', json((SELECT json_group_object(key, "
+    "'(redacted)') FROM json_each(drivers.request, "
+    "'$.environmentVariables')))) WHERE CASE WHEN json_valid(request) "
+    "THEN json_type(request, '$.environmentVariables') = 'object' ELSE 0 "
+    "END;";
+
+struct env_move {
+	store *st;
+	int failed;
+};
+
+static int
+save_env_row(sqlite3_stmt *s, void *arg)
+{
+	struct env_move *m = arg;
+	const char *id = (const char *)sqlite3_column_text(s, 0);
+	const char *env = (const char *)sqlite3_column_text(s, 1);
+
+	if (id != NULL && env != NULL && store_env_save(m->st, id, env) == -1 &&
+	    errno != EEXIST) {
+		log_warn("cannot keep the environment of queued driver %s in "
+		    "%s.env", id, m->st->path);
+		m->failed = 1;
+		return 1;
+	}
+	return 0;
+}
+
+/*
+ * Version 3 keeps no environment values in the state: a queued driver's
+ * go to its file first (it still needs them), then every row is redacted.
+ */
+static int
+move_environment_out(store *st, char *err, size_t errlen)
+{
+	struct env_move m = {st, 0};
+	int rc;
+
+	if (run(st, "SELECT id, env FROM drivers WHERE state = 'SUBMITTED' AND "
+	    "CASE WHEN json_valid(env) THEN json_type(env) = 'object' AND "
+	    "env <> '{}' ELSE 0 END", save_env_row, &m, "") < 0 || m.failed) {
+		snprintf(err, errlen, "%s: cannot move the environment values "
+		    "of queued drivers to %s.env (see above); the file is left "
+		    "at version 2", st->path, st->path);
+		return -1;
+	}
+	rc = exec_sql(st, redact_v3_sql, err, errlen);
+	sqlite3_exec(st->db, "PRAGMA secure_delete = OFF", NULL, NULL, NULL);
+	return rc;
+}
+
 /* 0 up to date or created, 1 an older file was migrated, -1 error. */
 static int
 migrate(store *st, char *err, size_t errlen)
@@ -147,7 +224,8 @@ migrate(store *st, char *err, size_t errlen)
 		goto rollback;
 	if (v == 1 && exec_sql(st, seed_v2_sql, err, errlen) == -1)
 		goto rollback;
-	if (v >= 1 && v < 3 && add_lease_column(st, err, errlen) == -1)
+	if (v >= 1 && v < 3 && (add_lease_column(st, err, errlen) == -1 ||
+	    move_environment_out(st, err, errlen) == -1))
 		goto rollback;
 	snprintf(sql, sizeof(sql), "PRAGMA user_version = %d",
 	    STORE_SCHEMA_VERSION);
@@ -191,6 +269,47 @@ switch_to_incremental_vacuum(store *st)
 		    err, st->path);
 }
 
+/*
+ * The state file is created 0600 before SQLite opens it (SQLite gives the
+ * -wal and -shm files the mode of the database file), and a file, -wal or
+ * -shm found open to others is tightened, with a warning.
+ */
+static int
+protect_state_file(const char *path, char *err, size_t errlen)
+{
+	static const char *const suffixes[] = {"", "-wal", "-shm"};
+	char file[4096];
+	struct stat sb;
+	size_t i;
+	int fd;
+
+	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) == -1) {
+		snprintf(err, errlen, "cannot open state file %s: %s", path,
+		    strerror(errno));
+		return -1;
+	}
+	close(fd);
+	for (i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
+		if ((size_t)snprintf(file, sizeof(file), "%s%s", path,
+		    suffixes[i]) >= sizeof(file)) {
+			snprintf(err, errlen, "state file name too long: %.200s",
+			    path);
+			return -1;
+		}
+		if (stat(file, &sb) == -1 || (sb.st_mode & 077) == 0)
+			continue;
+		if (chmod(file, sb.st_mode & 0700) == -1)
+			log_warn("state file %s is open to other users (mode "
+			    "%04o) and cannot be made 0600", file,
+			    (unsigned)(sb.st_mode & 07777));
+		else
+			log_warnx("state file %s was open to other users (mode "
+			    "%04o); it is now %04o", file, (unsigned)(sb.st_mode &
+			    07777), (unsigned)(sb.st_mode & 0700));
+	}
+	return 0;
+}
+
 store *
 store_open(const char *path, char *err, size_t errlen)
 {
@@ -207,6 +326,8 @@ store_open(const char *path, char *err, size_t errlen)
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
+	if (protect_state_file(path, err, errlen) == -1)
+		goto fail;
 	if (sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE |
 	    SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, NULL) != SQLITE_OK) {
 		snprintf(err, errlen, "cannot open state file %s: %s", path,
@@ -904,4 +1025,151 @@ store_launch_histogram(store *st, void (*cb)(int64_t le_us, int64_t n,
 
 	return run(st, "SELECT le_us, n, sum_us FROM launch_latency ORDER BY "
 	    "le_us", histogram_row, &c, "") < 0 ? -1 : 0;
+}
+
+/* --- environment values of queued drivers --------------------------- */
+
+/* <state>.env, or <state>.env/<id> when id is given; -1 if too long. */
+static int
+env_path(const store *st, const char *id, char *buf, size_t len)
+{
+	int n = id == NULL ? snprintf(buf, len, "%s.env", st->path) :
+	    snprintf(buf, len, "%s.env/%s", st->path, id);
+
+	if (n < 0 || (size_t)n >= len) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	return 0;
+}
+
+static int
+write_all(int fd, const char *text, size_t len)
+{
+	while (len > 0) {
+		ssize_t w = write(fd, text, len);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return -1;
+		text += w;
+		len -= (size_t)w;
+	}
+	return 0;
+}
+
+int
+store_env_save(store *st, const char *id, const char *env_json)
+{
+	char dir[4096], path[4096];
+	int fd = -1, saved;
+
+	if (env_path(st, NULL, dir, sizeof(dir)) == -1 ||
+	    env_path(st, id, path, sizeof(path)) == -1)
+		return -1;
+	if (mkdir(dir, 0700) == -1 && errno != EEXIST)
+		return -1;
+	if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC |
+	    O_NOFOLLOW, 0600)) == -1)
+		return -1;
+	/* Durable before the row that refers to it is committed. */
+	if (write_all(fd, env_json, strlen(env_json)) == -1 || fsync(fd) == -1)
+		goto err;
+	if (close(fd) == -1) {
+		fd = -1;
+		goto err;
+	}
+	return 0;
+err:
+	saved = errno;
+	if (fd != -1)
+		close(fd);
+	unlink(path);
+	errno = saved;
+	return -1;
+}
+
+char *
+store_env_load(store *st, const char *id)
+{
+	char path[4096], *text = NULL;
+	struct stat sb;
+	int fd, saved;
+
+	if (env_path(st, id, path, sizeof(path)) == -1 ||
+	    (fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) == -1)
+		return NULL;
+	if (fstat(fd, &sb) == -1 || sb.st_size > 16 * 1024 * 1024)
+		goto err;
+	if ((text = calloc(1, (size_t)sb.st_size + 1)) == NULL ||
+	    read(fd, text, (size_t)sb.st_size) != sb.st_size)
+		goto err;
+	close(fd);
+	return text;
+err:
+	saved = errno != 0 ? errno : EIO;
+	free(text);
+	close(fd);
+	errno = saved;
+	return NULL;
+}
+
+void
+store_env_forget(store *st, const char *id)
+{
+	char path[4096];
+
+	if (env_path(st, id, path, sizeof(path)) == 0 && unlink(path) == -1 &&
+	    errno != ENOENT)
+		log_warn("cannot remove the environment file %s", path);
+}
+
+static int
+text_row(sqlite3_stmt *s, void *arg)
+{
+	column_copy(s, 0, arg, 16);
+	return 1;
+}
+
+/* 1 if the file of a driver that is not queued (or of none, written
+ * more than a minute ago: not a create in progress) should go. */
+static int
+env_file_is_stale(store *st, const char *dir, const char *name,
+    int64_t now_us)
+{
+	char state[16] = "", path[4096];
+	struct stat sb;
+
+	if (run(st, "SELECT state FROM drivers WHERE id = ?", text_row, state,
+	    "s", name) < 0)
+		return 0;
+	if (state[0] != '\0')
+		return strcmp(state, "SUBMITTED") != 0;
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, name) >=
+	    sizeof(path) || stat(path, &sb) == -1)
+		return 0;
+	return (int64_t)sb.st_mtime * 1000000 < now_us - 60 * 1000000LL;
+}
+
+int
+store_env_sweep(store *st, int64_t now_us)
+{
+	char dir[4096];
+	struct dirent *e;
+	DIR *d;
+	int removed = 0;
+
+	if (env_path(st, NULL, dir, sizeof(dir)) == -1 ||
+	    (d = opendir(dir)) == NULL)
+		return 0;
+	while ((e = readdir(d)) != NULL) {
+		if (strncmp(e->d_name, "driver-", 7) != 0 ||
+		    !env_file_is_stale(st, dir, e->d_name, now_us))
+			continue;
+		store_env_forget(st, e->d_name);
+		removed++;
+	}
+	closedir(d);
+	return removed;
 }

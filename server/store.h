@@ -132,4 +132,17 @@ int store_count_by_state(store *st, void (*cb)(const char *, int64_t,
 int store_launch_histogram(store *st, void (*cb)(int64_t le_us, int64_t n,
     int64_t sum_us, void *), void *arg);
 
+/*
+ * The values of a queued driver's environment variables, never stored in
+ * the state itself: a 0600 file <state>.env/<id> (folder 0700), written
+ * at create before the driver's row, read when its runner is started,
+ * removed by the runner once it has begun. Save and load return -1 or
+ * NULL with errno set (ENOENT: none was saved). The sweep removes the
+ * files of drivers that are no longer queued; how many.
+ */
+int store_env_save(store *st, const char *id, const char *env_json);
+char *store_env_load(store *st, const char *id);	/* owned text */
+void store_env_forget(store *st, const char *id);
+int store_env_sweep(store *st, int64_t now_us);
+
 #endif

@@ -18,9 +18,9 @@ CREATE TABLE IF NOT EXISTS drivers (
 	state TEXT NOT NULL CHECK (state IN ('SUBMITTED', 'RUNNING',
 		'FINISHED', 'FAILED', 'KILLED', 'ERROR', 'RELAUNCHING',
 		'UNKNOWN')),
-	request TEXT NOT NULL,                  -- the CreateSubmissionRequest
+	request TEXT NOT NULL,                  -- the request, values redacted (v3)
 	argv TEXT NOT NULL,                     -- JSON array: stage arguments
-	env TEXT NOT NULL,                      -- JSON object: request variables
+	env TEXT NOT NULL,                      -- JSON array: variables' names (v3)
 	supervise INTEGER NOT NULL DEFAULT 0,
 	message TEXT,                           -- why it ended in ERROR/UNKNOWN…
 	created_us INTEGER NOT NULL,            -- µs since epoch, UTC
@@ -100,10 +100,17 @@ BEGIN
 		WHERE le_us >= new.started_us - new.created_us);
 END;
 
--- Version 3: runner leases.
+-- Version 3: runner leases, and no secrets.
 --
 -- lease_until: a runner renews it about every second while it supervises
 -- its driver (now + the server's --lease-timeout-ms); a RUNNING or
 -- RELAUNCHING driver whose lease has passed has a stopped or hung runner,
 -- and the server ends it UNKNOWN. A version 2 file gets the column by
 -- ALTER TABLE (store.c), as CREATE TABLE IF NOT EXISTS cannot add it.
+--
+-- Environment values are never stored: env holds the names of the
+-- request's variables, request has their values replaced by "(redacted)".
+-- A queued driver's values wait in a 0600 file beside the state file
+-- (<state>.env/<id>, folder 0700) until its runner has begun. Migration
+-- to version 3 moves queued drivers' values there and redacts every row
+-- (with secure_delete on). The file itself is created 0600.

@@ -6,14 +6,17 @@
  * before the cutoff, in batches, and calls back for each, keyset pages
  * equal offset pages, and the launch histogram keeps its launches;
  * runner leases (renewal by the claim holder only, expiry only once run
- * out, no outcome over the server's UNKNOWN), and the version 2 to 3
- * migration of a file.
+ * out, no outcome over the server's UNKNOWN), the version 2 to 3
+ * migration of a file (environment values moved out of the state: a
+ * queued driver's to its 0600 file, every row redacted), and the state
+ * file's mode.
  */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sqlite3.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "expect.h"
@@ -126,20 +129,49 @@ test_leases(store *st, int64_t t)
 	store_driver_free(&d);
 }
 
-/* Makes path a version 2 file (no lease_until) and opens it again: the
- * store adds the column and keeps the rows. */
+/* A version 2 row, which kept environment values in env and request. */
+#define V2_ROW(id, state) "INSERT INTO drivers (id, stage, state, request, " \
+	"argv, env, created_us) VALUES ('" id "', 'ok', '" state "', " \
+	"'{\"appResource\":\"ok\",\"environmentVariables\":{\"PW\":" \
+	"\"s3cret\"}}', '[]', '{\"PW\":\"s3cret\"}', 1);"
+
+/* Rows whose env or request still hold the value "s3cret"; -1 error. */
+static int
+rows_holding_the_secret(const char *path)
+{
+	sqlite3_stmt *q = NULL;
+	sqlite3 *db;
+	int n = -1;
+
+	if (sqlite3_open(path, &db) == SQLITE_OK && sqlite3_prepare_v2(db,
+	    "SELECT count(*) FROM drivers WHERE request LIKE '%s3cret%' OR "
+	    "env LIKE '%s3cret%'", -1, &q, NULL) == SQLITE_OK &&
+	    sqlite3_step(q) == SQLITE_ROW)
+		n = sqlite3_column_int(q, 0);
+	sqlite3_finalize(q);
+	sqlite3_close(db);
+	return n;
+}
+
+/* Makes path a version 2 file (no lease_until, values in the rows) and
+ * opens it again: the store adds the column, keeps the rows, moves the
+ * queued driver's values to its file and redacts every row. */
 static void
 test_migration_from_v2(const char *path)
 {
-	char err[256];
+	char err[256], envfile[256];
 	store_driver d;
+	struct stat sb;
 	sqlite3 *db;
 	store *st;
+	char *values;
 
 	EXPECT(sqlite3_open(path, &db) == SQLITE_OK && sqlite3_exec(db,
-	    "ALTER TABLE drivers DROP COLUMN lease_until; PRAGMA user_version "
-	    "= 2", NULL, NULL, NULL) == SQLITE_OK, "make a version 2 file: %s",
-	    sqlite3_errmsg(db));
+	    "ALTER TABLE drivers DROP COLUMN lease_until; "
+	    V2_ROW("driver-test-0200", "SUBMITTED")
+	    V2_ROW("driver-test-0201", "FINISHED")
+	    "PRAGMA user_version = 2", NULL, NULL, NULL) == SQLITE_OK,
+	    "make a version 2 file: %s", sqlite3_errmsg(db));
 	sqlite3_close(db);
 	if ((st = store_open(path, err, sizeof(err))) == NULL) {
 		EXPECT(0, "open a version 2 file: %s", err);
@@ -148,7 +180,27 @@ test_migration_from_v2(const char *path)
 	EXPECT(store_get_driver(st, "driver-test-0100", &d) == 1 &&
 	    d.lease_until_us == 0, "rows kept, lease_until added (none)");
 	store_driver_free(&d);
+	EXPECT(store_get_driver(st, "driver-test-0201", &d) == 1 &&
+	    strcmp(d.env_json, "[\"PW\"]") == 0, "env keeps names: %s",
+	    d.env_json);
+	store_driver_free(&d);
+	values = store_env_load(st, "driver-test-0200");
+	EXPECT(values != NULL && strcmp(values, "{\"PW\":\"s3cret\"}") == 0,
+	    "the queued driver's values are in its file: %s", values);
+	free(values);
+	snprintf(envfile, sizeof(envfile), "%s.env/driver-test-0200", path);
+	EXPECT(stat(envfile, &sb) == 0 && (sb.st_mode & 0777) == 0600,
+	    "its file is 0600");
+	EXPECT(store_env_load(st, "driver-test-0201") == NULL, "a finished "
+	    "driver's values are not kept");
 	store_close(st);
+	EXPECT(rows_holding_the_secret(path) == 0, "no row holds a value "
+	    "after migration");
+	EXPECT(stat(path, &sb) == 0 && (sb.st_mode & 0777) == 0600,
+	    "the state file is 0600 (%o)", (unsigned)(sb.st_mode & 0777));
+	unlink(envfile);
+	*strrchr(envfile, '/') = '\0';
+	rmdir(envfile);
 }
 
 int
