@@ -12,12 +12,21 @@
 #  - the files the transformation opened for its point lookups
 #    (commitInfo numOrderFilesRead and numSilverFilesRead), medians of
 #    the same windows;
+#  - each stage's instruction count (callgrind) in the middle run of the
+#    first and of the last window, which the machine's load does not
+#    move (those two runs are left out of the CPU medians);
 #  - data files and bytes, and _delta_log files and bytes, per table
 #    (target: bounded once maintenance runs).
 # Per-run figures stay in $work/cpu.tsv while it runs, and are copied to
 # RESULTS (default /tmp/medallion-longrun.tsv) at the end.
+# Maintenance runs with its defaults, as the default pipeline runs it;
+# its retention windows (files 7 days, log 30 days, vacuum at most daily)
+# do not pass within a benchmark, so MAINTENANCE_ARGS (e.g.
+# "--vacuum-every 0 --file-retention 0s --log-retention 0s") shows the
+# steady state a lake older than them reaches.
 # Usage: bench/longrun/run.sh [RUNS] [BUILD-DIR]
-#   (env: BULK_ORDERS=200000, EVENTS=30, WINDOW=50, RESULTS)
+#   (env: BULK_ORDERS=200000, EVENTS=30, WINDOW=50, RESULTS,
+#    MAINTENANCE_ARGS, KEEP_WORK=1 keeps the lake and the stages' logs)
 set -euo pipefail
 export LC_ALL=C
 src=$(cd "$(dirname "$0")/../.." && pwd)
@@ -32,23 +41,34 @@ cputime=$build/bench/longrun/cputime
 [ "$runs" -ge "$window" ] || { echo "run.sh: RUNS ($runs) below one window ($window)" >&2; exit 2; }
 work=$(mktemp -d /tmp/medallion-longrun.XXXXXX)
 chmod 711 "$work"
-trap '"$src/tests/lib/pg-cluster" stop "$work/pg" >/dev/null 2>&1; rm -rf "$work"' EXIT
+trap '"$src/tests/lib/pg-cluster" stop "$work/pg" >/dev/null 2>&1; [ -n "${KEEP_WORK:-}" ] || rm -rf "$work"' EXIT
 eval "$("$src/tests/lib/pg-cluster" start "$work/pg")"
 export MEDALLION_LAKE=$work/lake
 stages="ingestion transformation serving"
 if [ -x "$build/stages/maintenance/maintenance" ]; then
 	stages="$stages maintenance"
-	note="the default pipeline's four stages, maintenance included"
+	note="the default pipeline's four stages, maintenance included${MAINTENANCE_ARGS:+ ($MAINTENANCE_ARGS)}"
 else
 	note="the three stages: this build has no maintenance stage"
 fi
 app_env=$("$src/tests/lib/pg-cluster" env "$work/pg" medallion_app)
 pipe_env=$("$src/tests/lib/pg-cluster" env "$work/pg" medallion_pipeline)
 
-# stage NAME: runs it, appends "user sys rss" to $work/cpu.NAME.
+# stage NAME [RUN]: runs it, appends "user sys rss" to $work/cpu.NAME;
+# in the runs named by $counted, under callgrind instead: "- - -" there,
+# and "RUN instructions" to $work/ir.NAME.
 stage() {
-	(eval "$pipe_env"; "$cputime" "$work/cpu.$1" "$build/stages/$1/$1") \
+	local args=() wrap=("$cputime" "$work/cpu.$1")
+	[ "$1" != maintenance ] || read -r -a args <<<"${MAINTENANCE_ARGS:-}"
+	if [ -n "${2:-}" ] && [[ " $counted " == *" $2 "* ]]; then
+		wrap=(valgrind --tool=callgrind --callgrind-out-file=/dev/null --log-file="$work/callgrind.log")
+		echo "- - -" >>"$work/cpu.$1"
+	fi
+	(eval "$pipe_env"; "${wrap[@]}" "$build/stages/$1/$1" "${args[@]}") \
 		2>>"$work/$1.log" || { echo "run.sh: $1 failed, see below" >&2; tail -5 "$work/$1.log" >&2; exit 1; }
+	if [ "${wrap[0]}" = valgrind ]; then
+		echo "$2 $(sed -n 's/.*Collected : //p' "$work/callgrind.log")" >>"$work/ir.$1"
+	fi
 }
 # files_read: the last silver commit's point-lookup counters, "orders silver".
 files_read() {
@@ -63,17 +83,21 @@ files_read() {
 (eval "$app_env"; "$build/retailapp/medallion-retailapp" --bulk "$orders" --seed 2 --quiet)
 for s in $stages; do stage "$s"; done
 rm -f "$work"/cpu.*
+counted=
+if command -v valgrind >/dev/null; then
+	counted="$(((window + 1) / 2)) $((runs - window / 2))"
+fi
 t0=$EPOCHREALTIME
 for ((i = 1; i <= runs; i++)); do
 	(eval "$app_env"; "$build/retailapp/medallion-retailapp" --events "$events" --seed "$i" --quiet 2>/dev/null)
-	for s in $stages; do stage "$s"; done
+	for s in $stages; do stage "$s" "$i"; done
 	echo "$i $(files_read)" >>"$work/files_read"
 	[ $((i % 100)) -ne 0 ] || printf 'run %d of %d, %.0f s\n' "$i" "$runs" "$(echo "$EPOCHREALTIME - $t0" | bc -l)" >&2
 done
 
 # median FILE FIRST LAST: median of user+sys (ms) of lines FIRST..LAST.
 median() {
-	sed -n "$2,$3p" "$1" | awk '{ print ($1 + $2) / 1000 }' | sort -n |
+	sed -n "$2,$3p" "$1" | awk '$1 != "-" { print ($1 + $2) / 1000 }' | sort -n |
 		awk '{ v[NR] = $1 } END { print NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
 median_col() {	# FILE COLUMN FIRST LAST
@@ -93,17 +117,31 @@ for s in $stages; do
 	[ "$(echo "$r > $worst" | bc -l)" = 1 ] && worst=$r
 done
 printf 'worst ratio last/first window: %.2fx (target <= 1.15x at 3,000 runs)\n' "$worst"
+if [ -n "$counted" ]; then
+	read -r c0 c1 <<<"$counted"
+	printf '%-16s %14s %14s %8s\n' "instructions (M)" "run $c0" "run $c1" ratio
+	for s in $stages; do
+		a=$(awk -v r="$c0" '$1 == r { gsub(",", "", $2); print $2 }' "$work/ir.$s")
+		b=$(awk -v r="$c1" '$1 == r { gsub(",", "", $2); print $2 }' "$work/ir.$s")
+		printf '%-16s %14.1f %14.1f %7.2fx\n' "$s" "$(echo "$a / 1000000" | bc -l)" "$(echo "$b / 1000000" | bc -l)" "$(echo "$b / $a" | bc -l)"
+	done
+fi
 printf 'files opened by the transformation (median): bronze/orders %s -> %s, silver %s -> %s\n' \
 	"$(median_col "$work/files_read" 2 1 "$window")" "$(median_col "$work/files_read" 2 "$last0" "$runs")" \
 	"$(median_col "$work/files_read" 3 1 "$window")" "$(median_col "$work/files_read" 3 "$last0" "$runs")"
-printf '%-24s %10s %10s %10s %10s\n' table "data files" "data MiB" "log files" "log KiB"
+# Live: the files the newest version names; on disk: those and the ones
+# compaction replaced, kept until vacuum (delta.deletedFileRetentionDuration).
+printf '%-22s %10s %9s %10s %9s %10s %9s\n' table "live files" "live MiB" "disk files" "disk MiB" "log files" "log KiB"
 for t in bronze/orders bronze/ordershistory silver/allorders silver/rejected gold/branch_metrics gold/branch_state; do
 	d=$MEDALLION_LAKE/$t
 	[ -d "$d" ] || continue
+	read -r lf lb < <("$build/stages/lake/medallion-lake" ls --json "$d" | jq -r .size |
+		awk '{ n++; b += $1 } END { print n + 0, b + 0 }')
 	read -r df db < <(find "$d" -path "$d/_delta_log" -prune -o -type f -name '*.parquet' -printf '%s\n' |
 		awk '{ n++; b += $1 } END { print n + 0, b + 0 }')
-	read -r lf lb < <(find "$d/_delta_log" -type f -printf '%s\n' | awk '{ n++; b += $1 } END { print n + 0, b + 0 }')
-	printf '%-24s %10d %10.1f %10d %10.0f\n' "$t" "$df" "$(echo "$db / 1048576" | bc -l)" "$lf" "$(echo "$lb / 1024" | bc -l)"
+	read -r gf gb < <(find "$d/_delta_log" -type f -printf '%s\n' | awk '{ n++; b += $1 } END { print n + 0, b + 0 }')
+	printf '%-22s %10d %9.1f %10d %9.1f %10d %9.0f\n' "$t" "$lf" "$(echo "$lb / 1048576" | bc -l)" \
+		"$df" "$(echo "$db / 1048576" | bc -l)" "$gf" "$(echo "$gb / 1024" | bc -l)"
 done
 printf 'lake on disk: %s (du)\n' "$(du -sh "$MEDALLION_LAKE" | cut -f1)"
 # Per-run figures: run, then user and sys (us) of each stage.
