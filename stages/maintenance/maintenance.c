@@ -16,13 +16,20 @@
  *               checkpoint, then data files no retained version names
  *               and older than delta.deletedFileRetentionDuration.
  *
- * What is due is decided from the snapshot (one replay from the newest
- * checkpoint) and, for the vacuum, from when it last ran: the mtime of
- * <lake>/_maintenance/<table>.vacuumed, touched after each vacuum. A
- * small file beside the lake, not a commit: recording it in the table's
- * log would add a commit per vacuum and race the stages' own commits for
- * nothing, and losing the file only means one more vacuum. So a run with
- * nothing due reads each table's snapshot and stats one file.
+ * What is due is decided without loading a snapshot when nothing can be:
+ * <lake>/_maintenance/<table>.state keeps, from the last run, the version
+ * it looked at, the checkpoint interval and per partition folder an upper
+ * bound of its small files (exact after a snapshot load, then raised by
+ * the small files each later commit adds; removes are not subtracted, so
+ * it only errs towards a snapshot load). A run reads the commits since
+ * (delta_changes: one or two per table after a pipeline run), and loads
+ * the snapshot only when a checkpoint or a compaction may be due, or the
+ * state is missing. When the vacuum last ran is the mtime of
+ * <lake>/_maintenance/<table>.vacuumed. Small files beside the lake, not
+ * commits: recording them in the table's log would add commits and race
+ * the stages' own for nothing, and losing them only costs a snapshot
+ * load or one more vacuum. So a run with nothing due lists each table's
+ * log, reads its few new commits and two small files, and writes one.
  *
  * Every step is safe under kill -9 and against the other stages running
  * at the same time: a checkpoint is create-if-absent, a compaction
@@ -89,7 +96,7 @@ static maint_opts opts = { DEFAULT_MIN_FILES, DEFAULT_TARGET_SIZE,
 	DEFAULT_VACUUM_EVERY, -1, -1 };
 
 typedef struct maint_counts {
-	int tables, checkpoints, compactions, vacuums;
+	int tables, snapshots, checkpoints, compactions, vacuums;
 	int64_t files_compacted, files_written, log_files_deleted;
 	int64_t data_files_deleted;
 } maint_counts;
@@ -382,12 +389,14 @@ compact_if_due(const char *lake, const maint_table *t, const char *table,
 	return 0;
 }
 
-/* <lake>/_maintenance/<table, / as .>.vacuumed */
+/* <lake>/_maintenance/<table, / as .><suffix> */
 static int
-marker_path(const char *lake, const char *name, char *out, size_t len)
+marker_path(const char *lake, const char *name, const char *suffix,
+    char *out, size_t len)
 {
 	char *p;
-	int n = snprintf(out, len, "%s/" STATE_DIR "/%s.vacuumed", lake, name);
+	int n = snprintf(out, len, "%s/" STATE_DIR "/%s%s", lake, name,
+	    suffix);
 
 	if (n < 0 || (size_t)n >= len)
 		return -1;
@@ -409,18 +418,31 @@ vacuum_due(const char *marker, int64_t now_us)
 	return now_us - (int64_t)st.st_mtime * 1000000 >= opts.vacuum_every_us;
 }
 
-/* Creates or touches the marker; its mtime says when the vacuum ran. */
 static int
-touch_marker(const char *lake, const char *marker, lake_err *err)
+make_state_dir(const char *lake, lake_err *err)
 {
 	char dir[4096];
-	int fd;
 
-	snprintf(dir, sizeof(dir), "%s/" STATE_DIR, lake);
+	if (snprintf(dir, sizeof(dir), "%s/" STATE_DIR, lake) >=
+	    (int)sizeof(dir)) {
+		lake_err_set(err, "%s: path too long", lake);
+		return -1;
+	}
 	if (mkdir(dir, 0755) == -1 && errno != EEXIST) {
 		lake_err_errno(err, "cannot create %s", dir);
 		return -1;
 	}
+	return 0;
+}
+
+/* Creates or touches the marker; its mtime says when the vacuum ran. */
+static int
+touch_marker(const char *lake, const char *marker, lake_err *err)
+{
+	int fd;
+
+	if (make_state_dir(lake, err) == -1)
+		return -1;
 	if ((fd = open(marker, O_WRONLY | O_CREAT | O_CLOEXEC, 0644)) == -1 ||
 	    futimens(fd, NULL) == -1) {
 		lake_err_errno(err, "cannot touch %s", marker);
@@ -440,7 +462,8 @@ vacuum_if_due(const char *lake, const maint_table *t, const char *table,
 	int64_t now = clock_now_us();
 	int logs, files;
 
-	if (marker_path(lake, t->name, marker, sizeof(marker)) == -1) {
+	if (marker_path(lake, t->name, ".vacuumed", marker, sizeof(marker)) ==
+	    -1) {
 		lake_err_set(err, "%s: path too long", lake);
 		return -1;
 	}
@@ -467,28 +490,268 @@ vacuum_if_due(const char *lake, const maint_table *t, const char *table,
 	return 0;
 }
 
+/* --- what the last run learnt ---------------------------------------- */
+
+typedef struct table_state {
+	int64_t version;	/* looked at; -1: unknown, load the snapshot */
+	int64_t small_size;	/* what "small" meant then */
+	int64_t interval;	/* delta.checkpointInterval */
+	int64_t log_ino;	/* _delta_log's inode: a table deleted and
+				   written again is another table */
+	char **folders;		/* partition folders ("" unpartitioned) */
+	int64_t *small;		/* small files in each, an upper bound */
+	size_t n, cap;
+} table_state;
+
+static void
+state_clear(table_state *st)
+{
+	for (size_t i = 0; i < st->n; i++)
+		free(st->folders[i]);
+	free(st->folders);
+	free(st->small);
+	memset(st, 0, sizeof(*st));
+	st->version = -1;
+}
+
+/* Adds k small files to folder (the part of path before its name). */
+static int
+state_count(table_state *st, const char *path, int64_t k)
+{
+	const char *slash = strrchr(path, '/');
+	size_t len = slash ? (size_t)(slash - path) : 0;
+	size_t i;
+
+	for (i = 0; i < st->n; i++)
+		if (strlen(st->folders[i]) == len &&
+		    strncmp(st->folders[i], path, len) == 0) {
+			st->small[i] += k;
+			return 0;
+		}
+	if (st->n == st->cap) {
+		size_t cap = st->cap ? st->cap * 2 : 16;
+		char **nf = realloc(st->folders, cap * sizeof(*nf));
+		int64_t *ns;
+
+		if (nf == NULL)
+			return -1;
+		st->folders = nf;
+		if ((ns = realloc(st->small, cap * sizeof(*ns))) == NULL)
+			return -1;
+		st->small = ns;
+		st->cap = cap;
+	}
+	if ((st->folders[st->n] = strndup(path, len)) == NULL)
+		return -1;
+	st->small[st->n++] = k;
+	return 0;
+}
+
+static int
+state_most_small(const table_state *st)
+{
+	int64_t most = 0;
+
+	for (size_t i = 0; i < st->n; i++)
+		if (st->small[i] > most)
+			most = st->small[i];
+	return most > INT32_MAX ? INT32_MAX : (int)most;
+}
+
+/* Reads the state file; st->version stays -1 when it is missing or not
+ * ours (a snapshot load then rebuilds it). */
+static void
+state_read(const char *path, table_state *st)
+{
+	char line[4200];
+	long long a, b;
+	int n;
+	FILE *f = fopen(path, "re");
+
+	state_clear(st);
+	if (f == NULL)
+		return;
+	if (fgets(line, sizeof(line), f) == NULL ||
+	    strcmp(line, "medallion-maintenance 1\n") != 0 ||
+	    fscanf(f, "version %lld small %lld interval %lld log %lld\n", &a,
+	    &b, (long long *)&st->interval, (long long *)&st->log_ino) != 4)
+		goto bad;
+	while (fgets(line, sizeof(line), f) != NULL) {
+		long long count;
+		size_t len = strcspn(line, "\n");
+
+		/* "<count> <folder>/" (the folder may be empty): the slash
+		 * ends it as a file name would, for state_count. */
+		line[len] = '\0';
+		if (sscanf(line, "%lld %n", &count, &n) != 1 || count < 0 ||
+		    len == 0 || line[len - 1] != '/' ||
+		    state_count(st, line + n, count) == -1)
+			goto bad;
+	}
+	fclose(f);
+	st->version = a;
+	st->small_size = b;
+	return;
+bad:
+	fclose(f);
+	state_clear(st);
+}
+
+/* Written whole to a temp file and renamed: a crash leaves the old
+ * state or the new, and a lost one only costs a snapshot load. */
+static int
+state_write(const char *lake, const char *path, const table_state *st,
+    lake_err *err)
+{
+	char tmp[4300];
+	FILE *f;
+	int bad;
+
+	if (make_state_dir(lake, err) == -1)
+		return -1;
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	if ((f = fopen(tmp, "we")) == NULL) {
+		lake_err_errno(err, "cannot write %s", tmp);
+		return -1;
+	}
+	fprintf(f, "medallion-maintenance 1\nversion %lld small %lld interval "
+	    "%lld log %lld\n", (long long)st->version, (long long)st->small_size,
+	    (long long)st->interval, (long long)st->log_ino);
+	for (size_t i = 0; i < st->n; i++)
+		if (st->small[i] > 0)
+			fprintf(f, "%lld %s/\n", (long long)st->small[i],
+			    st->folders[i]);
+	bad = ferror(f);
+	if (fclose(f) != 0 || bad || rename(tmp, path) == -1) {
+		lake_err_errno(err, "cannot write %s", path);
+		unlink(tmp);
+		return -1;
+	}
+	return 0;
+}
+
+/* The exact state of a snapshot. */
+static int
+state_from_snapshot(table_state *st, const delta_snapshot *snap,
+    int64_t small_size)
+{
+	state_clear(st);
+	st->version = snap->version;
+	st->small_size = small_size;
+	st->interval = checkpoint_interval(snap);
+	for (size_t i = 0; i < snap->nfiles; i++)
+		if (snap->files[i].size < small_size &&
+		    state_count(st, snap->files[i].path, 1) == -1)
+			return -1;
+	return 0;
+}
+
+/*
+ * Brings st from its version to latest with the small files the commits
+ * since added (delta_changes: compaction outputs are skipped, which is
+ * safe since each replaces at least two counted inputs). 0, or -1 when
+ * those commits cannot be read (cleaned up): load the snapshot.
+ */
+static int
+state_advance(table_state *st, const char *table, int64_t latest)
+{
+	delta_file *files;
+	size_t n;
+	lake_err err;
+	int rc = 0;
+
+	if (latest <= st->version)
+		return 0;
+	if (delta_changes(table, st->version, latest, &files, &n, &err) == -1)
+		return -1;
+	for (size_t i = 0; i < n && rc == 0; i++)
+		if (files[i].size < st->small_size)
+			rc = state_count(st, files[i].path, 1);
+	delta_files_free(files, n);
+	st->version = latest;
+	return rc;
+}
+
+/* Whether a checkpoint or a compaction may be due, by the state alone. */
+static int
+may_be_due(const table_state *st, const char *table)
+{
+	int64_t last = last_checkpoint(table);
+
+	if (st->version - (last < 0 ? 0 : last) >= st->interval)
+		return 1;
+	return opts.compact_min_files > 0 &&
+	    state_most_small(st) > opts.compact_min_files;
+}
+
+/* The snapshot steps: checkpoint and compaction, then the exact state
+ * (unknown after a compaction: the next run loads the snapshot). */
+static int
+snapshot_steps(const char *lake, const maint_table *t, const char *table,
+    table_state *st, maint_counts *c, lake_err *err)
+{
+	delta_snapshot *snap = NULL;
+	int compactions = c->compactions, rc;
+
+	if ((rc = delta_snapshot_load(table, -1, &snap, err)) != DELTA_OK)
+		return rc == DELTA_NO_TABLE ? 0 : -1;
+	rc = checkpoint_if_due(table, snap, c, err) == 0 &&
+	    compact_if_due(lake, t, table, snap, c, err) == 0 ? 0 : -1;
+	if (rc == 0 && state_from_snapshot(st, snap, opts.target_size / 4) ==
+	    -1) {
+		lake_err_set(err, "%s: out of memory", table);
+		rc = -1;
+	}
+	if (c->compactions > compactions)
+		st->version = -1;
+	delta_snapshot_free(snap);
+	return rc;
+}
+
+static int64_t
+log_inode(const char *table)
+{
+	char path[4200];
+	struct stat sb;
+
+	snprintf(path, sizeof(path), "%s/_delta_log", table);
+	return stat(path, &sb) == 0 ? (int64_t)sb.st_ino : -1;
+}
+
 static int
 maintain(const char *lake, const maint_table *t, maint_counts *c,
     lake_err *err)
 {
-	delta_snapshot *snap = NULL;
-	char table[4096];
-	int rc;
+	table_state st = { 0 };
+	char table[4096], state_path[4200];
+	int64_t latest;
+	int rc = -1;
 
 	if (snprintf(table, sizeof(table), "%s/%s", lake, t->name) >=
-	    (int)sizeof(table)) {
+	    (int)sizeof(table) || marker_path(lake, t->name, ".state",
+	    state_path, sizeof(state_path)) == -1) {
 		lake_err_set(err, "%s/%s: path too long", lake, t->name);
 		return -1;
 	}
-	if ((rc = delta_snapshot_load(table, -1, &snap, err)) == DELTA_NO_TABLE)
+	if ((latest = delta_latest_version(table, err)) == DELTA_NO_TABLE)
 		return 0;	/* not written yet */
-	if (rc != DELTA_OK)
+	if (latest < 0)
 		return -1;
 	c->tables++;
-	rc = checkpoint_if_due(table, snap, c, err) == 0 &&
-	    compact_if_due(lake, t, table, snap, c, err) == 0 &&
-	    vacuum_if_due(lake, t, table, c, err) == 0 ? 0 : -1;
-	delta_snapshot_free(snap);
+	state_read(state_path, &st);
+	if (st.version < 0 || st.version > latest ||
+	    st.log_ino != log_inode(table) ||
+	    st.small_size != opts.target_size / 4 ||
+	    state_advance(&st, table, latest) == -1 || may_be_due(&st, table)) {
+		c->snapshots++;
+		if (snapshot_steps(lake, t, table, &st, c, err) == -1)
+			goto out;
+		st.log_ino = log_inode(table);
+	}
+	rc = vacuum_if_due(lake, t, table, c, err) == 0 &&
+	    state_write(lake, state_path, &st, err) == 0 ? 0 : -1;
+out:
+	state_clear(&st);
 	return rc;
 }
 
@@ -510,9 +773,11 @@ run(const char *lake, lake_err *err)
 				*err = e;
 		}
 	}
-	log_info("%d tables: %d checkpoints, %d compactions (%" PRId64
+	log_info("%d tables (%d snapshots read): %d checkpoints, %d "
+	    "compactions (%" PRId64
 	    " files into %" PRId64 "), %d vacuums (%" PRId64 " log and %"
-	    PRId64 " data files deleted) in %.1f ms", c.tables, c.checkpoints,
+	    PRId64 " data files deleted) in %.1f ms", c.tables, c.snapshots,
+	    c.checkpoints,
 	    c.compactions, c.files_compacted, c.files_written, c.vacuums,
 	    c.log_files_deleted, c.data_files_deleted,
 	    (clock_mono_us() - t0) / 1e3);
