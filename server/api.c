@@ -137,6 +137,21 @@ redacted_request_json(const proto_create *req)
 	return text;
 }
 
+/* The submission could not be recorded. A state file that cannot be
+ * written (full, I/O error) is a 503: Spark's clients and our orchestrator
+ * try again later; anything else is a 500. */
+static void
+respond_unrecorded(server *s, api_response *resp)
+{
+	char msg[1024];
+
+	if (store_unwritable(s->st, msg, sizeof(msg)))
+		respond_error(resp, 503, msg);
+	else
+		respond_internal(resp, "cannot record the submission in the "
+		    "state store");
+}
+
 /* The environment file could not be written: a full or failing disk is
  * worth retrying (503), anything else is ours (500). */
 static void
@@ -188,8 +203,7 @@ handle_create(server *s, const api_request *req, api_response *resp)
 		goto out;
 	}
 	if (store_new_driver_id(s->st, now, id, sizeof(id)) == -1) {
-		respond_internal(resp, "cannot record the submission in the "
-		    "state store");
+		respond_unrecorded(s, resp);
 		goto out;
 	}
 	/* The values first: the driver may be claimed once its row exists. */
@@ -201,8 +215,7 @@ handle_create(server *s, const api_request *req, api_response *resp)
 	if (store_insert_driver(s->st, id, stage, request_text, argv_text,
 	    names_text, create.supervise, now) == -1) {
 		store_env_forget(s->st, id);
-		respond_internal(resp, "cannot record the submission in the "
-		    "state store");
+		respond_unrecorded(s, resp);
 		goto out;
 	}
 	driver_wake(s);
@@ -244,6 +257,10 @@ handle_kill(server *s, const char *id, api_response *resp)
 	char msg[512];
 	int rc = driver_kill(s, id);
 
+	if (rc < 0 && store_unwritable(s->st, msg, sizeof(msg))) {
+		respond_error(resp, 503, msg);
+		return;
+	}
 	if (rc < 0) {
 		respond_internal(resp, "cannot read the state store");
 		return;

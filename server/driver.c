@@ -301,25 +301,45 @@ lease_ran_out(const store_driver *d, int64_t now)
 	return d->lease_until_us > 0 && d->lease_until_us < now;
 }
 
-static void
+/* 1 if a process of the stage's group was still there to be killed. */
+static int
 stop_stage_group(const store_driver *d, const char *why)
 {
-	if (d->stage_pid > 0 && killpg(d->stage_pid, SIGKILL) == 0)
-		log_warnx("%s: stopped the stage's process group %d (%s)",
-		    d->id, (int)d->stage_pid, why);
+	if (d->stage_pid <= 0 || killpg(d->stage_pid, SIGKILL) == -1)
+		return 0;
+	log_warnx("%s: stopped the stage's process group %d (%s)", d->id,
+	    (int)d->stage_pid, why);
+	return 1;
 }
 
+/*
+ * The message says what is known: a stage that was still running was
+ * stopped by us; one that had already ended ended on its own, and only
+ * its outcome is lost (a runner gives up when it cannot write the state
+ * file for minutes, and says so in the server's log).
+ */
 static void
 recover_orphan(server *s, const store_driver *d, int64_t now)
 {
 	char msg[512];
+	int stage_alive = d->stage_pid > 0 && killpg(d->stage_pid, 0) == 0;
 
+	/* Recorded first, stopped after: a record that fails (state file
+	 * full) is tried again at the next pass with the same facts. */
+	if (stage_alive || d->stage_pid <= 0)
+		snprintf(msg, sizeof(msg), "the stage runner (pid %d) exited "
+		    "without recording an outcome; the stage was stopped and "
+		    "its result is unknown", (int)d->runner_pid);
+	else
+		snprintf(msg, sizeof(msg), "the stage runner (pid %d) exited "
+		    "without recording an outcome: the stage had already "
+		    "ended, but its outcome could not be recorded (the server's "
+		    "log says why, e.g. the state file could not be written); "
+		    "its result is unknown", (int)d->runner_pid);
+	if (store_mark_lost(s->st, d->id, "UNKNOWN", msg, now) != 1)
+		return;
+	log_warnx("%s: %s", d->id, msg);
 	stop_stage_group(d, "its runner is gone");
-	snprintf(msg, sizeof(msg), "the stage runner (pid %d) exited without "
-	    "recording an outcome; the stage was stopped and its result is "
-	    "unknown", (int)d->runner_pid);
-	if (store_mark_lost(s->st, d->id, "UNKNOWN", msg, now) == 1)
-		log_warnx("%s: %s", d->id, msg);
 }
 
 /*
@@ -347,6 +367,22 @@ recover_silent_runner(server *s, const store_driver *d, int64_t now)
 	stop_stage_group(d, "its runner's lease ran out");
 }
 
+/*
+ * A runner cannot renew its lease while the state file cannot be written
+ * (disk full), so leases are judged only once the state has been
+ * writable for a whole lease period: a probe write finds out, and the
+ * last failure (ours, a create's, a probe's) must be that long ago.
+ * Runners, which keep trying to record their outcome meanwhile, then win.
+ */
+static int
+leases_can_be_judged(server *s, int64_t now)
+{
+	if (store_probe_write(s->st, now) == -1)
+		return 0;
+	return now - store_last_write_failure_us(s->st) >=
+	    s->lease_timeout_ms * 1000;
+}
+
 static int
 recover_one(const store_driver *d, void *arg)
 {
@@ -366,7 +402,7 @@ recover_one(const store_driver *d, void *arg)
 	/* RUNNING or RELAUNCHING: is its runner alive, and renewing? */
 	if (runner_is_gone(d, now))
 		recover_orphan(s, d, now);
-	else if (lease_ran_out(d, now))
+	else if (lease_ran_out(d, now) && leases_can_be_judged(s, now))
 		recover_silent_runner(s, d, now);
 	return 0;
 }
@@ -394,18 +430,21 @@ driver_tick(server *s)
 /*
  * Kill of a running driver whose runner cannot act (lease run out, or
  * gone): the server ends it KILLED, then stops the stage's group and the
- * runner. 1 done, 0 someone else ended it first.
+ * runner. 1 done, 0 someone else ended it first, -1 the state could not
+ * be written (nothing was stopped).
  */
 static int
 kill_by_server(server *s, const store_driver *d)
 {
 	char msg[512];
+	int rc;
 
 	snprintf(msg, sizeof(msg), "killed on request by the server itself: "
 	    "its stage runner (pid %d) had stopped renewing its lease "
 	    "(stopped or hung); its stage was stopped", (int)d->runner_pid);
-	if (store_mark_lost(s->st, d->id, "KILLED", msg, clock_now_us()) != 1)
-		return 0;
+	if ((rc = store_mark_lost(s->st, d->id, "KILLED", msg,
+	    clock_now_us())) != 1)
+		return rc;
 	log_warnx("%s: %s", d->id, msg);
 	stop_stage_group(d, "killed on request");
 	if (d->runner_start[0] != '\0' &&

@@ -26,6 +26,12 @@
  * that resumes afterwards finds its renewal refused: it stops its stage
  * (if any is left) and exits without recording anything over UNKNOWN.
  *
+ * Outcome: a state file that cannot be written (disk full) must not lose
+ * the outcome of a stage that ran: the runner tries again, 100 ms doubling
+ * to 2 s, for up to 10 minutes, renewing its lease between tries, and
+ * says on its stderr (the server's log) what failed. The server leaves
+ * leases alone while the state cannot be written (driver.c).
+ *
  * The stage's environment is the runner's own: the server builds it. The
  * claim token comes in it too, as MEDALLION_RUNNER_TOKEN (argv is
  * readable by every user, the environment only by ours): the runner
@@ -58,6 +64,8 @@ extern char **environ;
 #define RELAUNCH_BACKOFF_CAP_US (30 * 1000000LL)
 #define RELAUNCH_RESET_AFTER_US (10 * 1000000LL)
 #define LEASE_RENEW_EVERY_US (1000000LL)
+#define RECORD_RETRY_FOR_US (10 * 60 * 1000000LL)
+#define RECORD_BACKOFF_CAP_US (2 * 1000000LL)
 
 typedef struct runner {
 	const char *state_path;
@@ -276,9 +284,9 @@ keep_lease(runner *r, int force)
 	rc = store_runner_renew_lease(r->st, r->id, r->token, clock_now_us() +
 	    r->lease_us);
 	if (rc < 0 && !r->renew_failing)
-		log_warnx("%s: cannot renew my lease in %s (see above); the "
-		    "server ends the driver UNKNOWN if this lasts %lld ms",
-		    r->id, r->state_path, (long long)(r->lease_us / 1000));
+		log_warnx("%s: cannot renew my lease in %s (see above); "
+		    "trying again every second (the server waits while the "
+		    "state cannot be written)", r->id, r->state_path);
 	r->renew_failing = rc < 0;
 	if (rc == 0)
 		log_warnx("%s: the server has ended this driver (my lease ran "
@@ -350,6 +358,56 @@ run_once(runner *r, char **argv, int *status)
 }
 
 static void
+sleep_us(int64_t us)
+{
+	struct timespec ts = {(time_t)(us / 1000000), (long)(us % 1000000) *
+	    1000};
+
+	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
+		;
+}
+
+/*
+ * Records the driver's outcome, trying again while the state cannot be
+ * written (see the top). ended_us is when the stage ended, not when the
+ * write finally went through. Gives up when the server has ended the
+ * driver meanwhile (lease taken), or after RECORD_RETRY_FOR_US.
+ */
+static void
+record_outcome(runner *r, const char *state, int code, int sig,
+    const char *why)
+{
+	int64_t ended_us = clock_now_us(), backoff = 100000,
+	    give_up = clock_mono_us() + RECORD_RETRY_FOR_US;
+	int tries = 0;
+
+	while (store_runner_end(r->st, r->id, state, code, sig, why,
+	    ended_us) < 0) {
+		if (tries++ == 0)
+			log_warnx("%s: cannot record its outcome (%s) in %s (see "
+			    "above); trying again for up to %lld minutes",
+			    r->id, state, r->state_path,
+			    RECORD_RETRY_FOR_US / 60000000);
+		if (clock_mono_us() >= give_up) {
+			log_warnx("%s: gave up recording its outcome (%s%s%s) "
+			    "after %d tries: %s cannot be written; the server "
+			    "will show the driver UNKNOWN", r->id, state,
+			    why ? ": " : "", why ? why : "", tries,
+			    r->state_path);
+			return;
+		}
+		sleep_us(backoff);
+		backoff = backoff * 2 > RECORD_BACKOFF_CAP_US ?
+		    RECORD_BACKOFF_CAP_US : backoff * 2;
+		if (!keep_lease(r, 1))
+			return;
+	}
+	if (tries > 0)
+		log_info("%s: recorded its outcome (%s) after %d failed tries",
+		    r->id, state, tries);
+}
+
+static void
 describe_exit(int status, char *buf, size_t len, int *code, int *sig)
 {
 	*code = -1;
@@ -395,9 +453,9 @@ supervise(runner *r, const store_driver *d)
 	int status = 0, code, sig, relaunches = 0, rc;
 
 	if (argv == NULL) {
-		store_runner_end(r->st, r->id, "ERROR", -1, 0,
+		record_outcome(r, "ERROR", -1, 0,
 		    "cannot start stage: its arguments in the state store are "
-		    "unreadable", clock_now_us());
+		    "unreadable");
 		return 1;
 	}
 	for (;;) {
@@ -412,19 +470,17 @@ supervise(runner *r, const store_driver *d)
 		if (o == RUN_SPAWN_FAILED) {
 			snprintf(why, sizeof(why), "cannot start stage %s: %s",
 			    r->stage_path, strerror(status));
-			store_runner_end(r->st, r->id, "ERROR", -1, 0, why,
-			    clock_now_us());
+			record_outcome(r, "ERROR", -1, 0, why);
 			break;
 		}
 		describe_exit(status, why, sizeof(why), &code, &sig);
 		if (code == 0) {
-			store_runner_end(r->st, r->id, "FINISHED", 0, 0, NULL,
-			    clock_now_us());
+			record_outcome(r, "FINISHED", 0, 0, NULL);
 			break;
 		}
 		if (o == RUN_KILLED) {
-			store_runner_end(r->st, r->id, "KILLED", code, sig,
-			    "killed on request", clock_now_us());
+			record_outcome(r, "KILLED", code, sig,
+			    "killed on request");
 			break;
 		}
 		if (!d->supervise || relaunches >= r->max_relaunches) {
@@ -433,8 +489,7 @@ supervise(runner *r, const store_driver *d)
 				snprintf(why + n, sizeof(why) - n, "; gave up "
 				    "after %d relaunches", relaunches);
 			}
-			store_runner_end(r->st, r->id, "FAILED", code, sig, why,
-			    clock_now_us());
+			record_outcome(r, "FAILED", code, sig, why);
 			break;
 		}
 		if (clock_mono_us() - started >= RELAUNCH_RESET_AFTER_US)
@@ -445,9 +500,8 @@ supervise(runner *r, const store_driver *d)
 		if (rc < 0)
 			break;
 		if (rc > 0 || store_runner_running_again(r->st, r->id) != 1) {
-			store_runner_end(r->st, r->id, "KILLED", code, sig,
-			    "killed on request while waiting to relaunch",
-			    clock_now_us());
+			record_outcome(r, "KILLED", code, sig,
+			    "killed on request while waiting to relaunch");
 			break;
 		}
 		relaunches++;

@@ -29,6 +29,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "log.h"
 #include "server_schema.h"
 
@@ -53,6 +54,12 @@ struct store {
 	pthread_mutex_t lock;	/* one connection, used by one thread at once */
 	struct cached_statement cache[STORE_CACHED_STATEMENTS];
 	int ncached;
+	/* Writes that failed for want of space or an I/O error: whether the
+	 * latest write did (a successful one clears it), when the latest
+	 * such failure was (µs, wall clock; 0 never), and its cause. */
+	int unwritable;
+	int64_t last_write_failure_us;
+	int failure_code, failure_errno;
 };
 
 /* Filled in once when a version 1 file becomes version 2: the counts and
@@ -412,6 +419,27 @@ statement(store *st, const char *sql, int *cached)
 	return s;
 }
 
+/* Remembers why a statement failed when the cause is the file system
+ * (full, quota, I/O error): create answers 503 then, and the scheduler
+ * gives runners time to write once it can be written again. */
+static void
+note_result(store *st, sqlite3_stmt *s, int failed)
+{
+	int code = sqlite3_extended_errcode(st->db) & 0xff;
+
+	if (!failed) {
+		if (s != NULL && !sqlite3_stmt_readonly(s))
+			st->unwritable = 0;
+		return;
+	}
+	if (code != SQLITE_FULL && code != SQLITE_IOERR)
+		return;
+	st->unwritable = 1;
+	st->last_write_failure_us = clock_now_us();
+	st->failure_code = code;
+	st->failure_errno = sqlite3_system_errno(st->db);
+}
+
 static int
 run(store *st, const char *sql, int (*row_cb)(sqlite3_stmt *, void *),
     void *arg, const char *fmt, ...)
@@ -454,9 +482,12 @@ run(store *st, const char *sql, int (*row_cb)(sqlite3_stmt *, void *),
 		goto out;
 	changes = sqlite3_changes(st->db);
 out:
+	note_result(st, s, changes < 0);
 	if (changes < 0)
-		fprintf(stderr, "medallion-server: state store %s: %s\n",
-		    st->path, sqlite3_errmsg(st->db));
+		log_warnx("state store %s: %s%s%s", st->path,
+		    sqlite3_errmsg(st->db), sqlite3_system_errno(st->db) ?
+		    ": " : "", sqlite3_system_errno(st->db) ?
+		    strerror(sqlite3_system_errno(st->db)) : "");
 	if (cached) {
 		sqlite3_reset(s);
 		sqlite3_clear_bindings(s);
@@ -1172,4 +1203,46 @@ store_env_sweep(store *st, int64_t now_us)
 	}
 	closedir(d);
 	return removed;
+}
+
+/* --- when the state cannot be written -------------------------------- */
+
+int
+store_unwritable(store *st, char *msg, size_t len)
+{
+	int unwritable, code, err;
+
+	pthread_mutex_lock(&st->lock);
+	unwritable = st->unwritable;
+	code = st->failure_code;
+	err = st->failure_errno;
+	pthread_mutex_unlock(&st->lock);
+	if (!unwritable)
+		return 0;
+	snprintf(msg, len, "the state file %s cannot be written: %s; try "
+	    "again once there is space", st->path, err != 0 ? strerror(err) :
+	    code == SQLITE_FULL ? strerror(ENOSPC) : sqlite3_errstr(code));
+	return 1;
+}
+
+int64_t
+store_last_write_failure_us(store *st)
+{
+	int64_t us;
+
+	pthread_mutex_lock(&st->lock);
+	us = st->last_write_failure_us;
+	pthread_mutex_unlock(&st->lock);
+	return us;
+}
+
+int
+store_probe_write(store *st, int64_t now_us)
+{
+	char value[32];
+
+	snprintf(value, sizeof(value), "%lld", (long long)now_us);
+	return run(st, "INSERT INTO meta (key, value) VALUES ('write_probe', ?) "
+	    "ON CONFLICT (key) DO UPDATE SET value = excluded.value", NULL,
+	    NULL, "s", value) < 0 ? -1 : 0;
 }

@@ -145,4 +145,16 @@ char *store_env_load(store *st, const char *id);	/* owned text */
 void store_env_forget(store *st, const char *id);
 int store_env_sweep(store *st, int64_t now_us);
 
+/*
+ * When the state cannot be written. store_unwritable: 1 if the latest
+ * write failed for want of space or an I/O error, with a message naming
+ * the file and the cause ("... cannot be written: No space left on
+ * device"). store_last_write_failure_us: when such a failure last
+ * happened (0 never). store_probe_write: a small write, to find out now;
+ * 0 or -1.
+ */
+int store_unwritable(store *st, char *msg, size_t len);
+int64_t store_last_write_failure_us(store *st);
+int store_probe_write(store *st, int64_t now_us);
+
 #endif
