@@ -260,13 +260,11 @@ cmp_partition(const delta_file *a, const delta_file *b, int npcols)
 	return 0;
 }
 
-static int sort_npcols;	/* qsort has no context argument */
-
 static int
-cmp_plan_file(const void *pa, const void *pb)
+cmp_plan_file(const void *pa, const void *pb, void *npcols)
 {
 	const plan_file *a = pa, *b = pb;
-	int c = cmp_partition(a->f, b->f, sort_npcols);
+	int c = cmp_partition(a->f, b->f, *(const int *)npcols);
 
 	if (c != 0)
 		return c;
@@ -372,8 +370,8 @@ plan_make(plan *p, const delta_snapshot *snap, const delta_optimize_opts *o,
 			p->files[p->nfiles++].order_key = order_key(
 			    &snap->files[i]);
 		}
-	sort_npcols = snap->npartition_columns;
-	qsort(p->files, p->nfiles, sizeof(plan_file), cmp_plan_file);
+	qsort_r(p->files, p->nfiles, sizeof(plan_file), cmp_plan_file,
+	    (void *)&snap->npartition_columns);
 	for (size_t a = 0, b; a < p->nfiles; a = b) {
 		for (b = a + 1; b < p->nfiles && cmp_partition(p->files[a].f,
 		    p->files[b].f, snap->npartition_columns) == 0; b++)
@@ -393,8 +391,12 @@ int
 delta_optimize_due(const delta_snapshot *snap, const delta_optimize_opts *o,
     lake_err *err)
 {
+	lake_err ignored;
 	plan p;
 	int n;
+
+	if (err == NULL)
+		err = &ignored;
 
 	if (plan_make(&p, snap, o, err) == -1)
 		return -1;
@@ -707,10 +709,13 @@ delta_optimize_snapshot(const delta_snapshot *snap,
     lake_err *err)
 {
 	delta_optimize_opts o = *opts;
+	lake_err ignored;
 	plan p;
 	char *info = NULL;
 	int rc = DELTA_ERROR;
 
+	if (err == NULL)
+		err = &ignored;
 	memset(res, 0, sizeof(*res));
 	res->version = -1;
 	if (o.target_size <= 0)
