@@ -21,16 +21,7 @@ q() { pg_psql_admin -Atc "$1"; }
 as_app() { (eval "$(pg_env_app)"; "$@"); }
 as_pipeline() { (eval "$(pg_env_pipeline)"; "$@"); }
 
-# ids TABLE COLUMN: the ids in bronze, one per line, sorted numerically.
-bronze_ids() { "$lake" cat --columns "$2" "$MEDALLION_LAKE/bronze/$1" | tail -n +2 | tr -d '\r' | sort -n; }
-source_ids() { q "SELECT $2 FROM $1 ORDER BY 1"; }
-same_as_source() {	# TABLE COLUMN
-	local b s
-	b=$(bronze_ids "$1" "$2"); s=$(source_ids "$1" "$2")
-	h_eq "$3: bronze $1 has every source id" "$(comm -13 <(echo "$b") <(echo "$s") | wc -l)" 0
-	h_eq "$3: bronze $1 has no extra id" "$(comm -23 <(echo "$b") <(echo "$s") | wc -l)" 0
-	h_eq "$3: bronze $1 has no duplicate" "$(echo "$b" | uniq -d | wc -l)" 0
-}
+. "$MEDALLION_SOURCE_DIR/tests/lib/bronze.sh"
 
 h_check "first run on an empty source and lake exits 0" as_pipeline "$ingest"
 h_check "... and makes no commit" test ! -e "$MEDALLION_LAKE/bronze/orders/_delta_log/00000000000000000000.json"

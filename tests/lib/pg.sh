@@ -8,6 +8,8 @@
 #   eval "$(pg_env_admin)"      ... for the superuser
 #   pg_psql_admin ARGS...       psql as superuser on retail (or $PG_DB),
 #                               with ON_ERROR_STOP
+#   pg_ctl_cluster ARGS...      pg_ctl on the cluster as its owner (e.g.
+#                               `-m immediate stop`, `-w restart`)
 #
 # pg_start exports PG_HOST (the socket folder), PG_PORT and PG_SUPERUSER,
 # and sets no PG* variable itself. It wraps tests/lib/pg-cluster, which the
@@ -31,4 +33,13 @@ pg_env_admin() { "$PG_CLUSTER" env "$PG_DIR" admin; }
 pg_psql_admin() {
 	"$PG_BINDIR/psql" -h "$PG_HOST" -p "$PG_PORT" -U "$PG_SUPERUSER" \
 		-d "${PG_DB:-retail}" -X -q -v ON_ERROR_STOP=1 "$@"
+}
+
+pg_ctl_cluster() {
+	local ctl=("$PG_BINDIR/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/server.log" "$@")
+	if [ "$(id -u)" = 0 ]; then
+		runuser -u postgres -- "${ctl[@]}"
+	else
+		"${ctl[@]}"
+	fi
 }
