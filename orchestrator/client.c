@@ -198,10 +198,15 @@ auth_header(orch_client *c, char *hdr, size_t len, char *err, size_t errlen)
 	return 0;
 }
 
+/* request()'s failures, below any HTTP status. */
+#define REQUEST_UNREACHABLE (-1)	/* no answer within the patience */
+#define REQUEST_LOCAL (-2)		/* the credential cannot be read */
+
 /*
  * One request. Connection-level failures are retried with back-off
  * (100 ms doubling to 5 s) until the patience is spent. Returns the HTTP
- * status, with the body in c->body, or -1.
+ * status, with the body in c->body, or REQUEST_UNREACHABLE or
+ * REQUEST_LOCAL with err filled.
  */
 static long
 request(orch_client *c, const char *method, const char *path,
@@ -217,7 +222,7 @@ request(orch_client *c, const char *method, const char *path,
 		CURLcode rc;
 
 		if (auth_header(c, auth, sizeof(auth), err, errlen) == -1)
-			return -1;
+			return REQUEST_LOCAL;
 		hdrs = curl_slist_append(NULL,
 		    "Content-Type: application/json;charset=UTF-8");
 		if (auth[0])
@@ -258,9 +263,9 @@ request(orch_client *c, const char *method, const char *path,
 		if (rc != CURLE_OK && rc != CURLE_COULDNT_CONNECT &&
 		    rc != CURLE_COULDNT_RESOLVE_HOST &&
 		    !(rc == CURLE_OPERATION_TIMEDOUT && body == NULL))
-			return -1;
+			return REQUEST_UNREACHABLE;
 		if (clock_mono_us() + backoff > deadline)
-			return -1;
+			return REQUEST_UNREACHABLE;
 		if (!c->warned) {
 			log_warnx("%s; retrying for up to %.0f s", err,
 			    c->o.patience_us / 1e6);
@@ -283,7 +288,14 @@ parse_answer(orch_client *c, long code, char *err, size_t errlen)
 	return j;
 }
 
-int
+/* The kind of a failed request, from request()'s result. */
+static orch_result
+request_failure(long code)
+{
+	return code == REQUEST_LOCAL ? ORCH_LOCAL : ORCH_UNREACHABLE;
+}
+
+orch_result
 orch_create(orch_client *c, json_t *req, char *id, size_t idlen, char *err,
     size_t errlen)
 {
@@ -291,17 +303,19 @@ orch_create(orch_client *c, json_t *req, char *id, size_t idlen, char *err,
 	long code;
 	json_t *ans;
 	const char *sid;
-	int rc = -1;
+	orch_result rc = ORCH_REFUSED;
 
 	if (body == NULL) {
 		snprintf(err, errlen, "out of memory");
-		return -1;
+		return ORCH_LOCAL;
 	}
 	code = request(c, "POST", "/v1/submissions/create", body, err,
 	    errlen);
 	free(body);
-	if (code < 0 || (ans = parse_answer(c, code, err, errlen)) == NULL)
-		return -1;
+	if (code < 0)
+		return request_failure(code);
+	if ((ans = parse_answer(c, code, err, errlen)) == NULL)
+		return ORCH_BAD_ANSWER;
 	sid = json_string_value(json_object_get(ans, "submissionId"));
 	if (code == 200 && json_is_true(json_object_get(ans, "success")) &&
 	    sid != NULL && !orch_valid_submission_id(sid)) {
@@ -309,10 +323,11 @@ orch_create(orch_client *c, json_t *req, char *id, size_t idlen, char *err,
 		    "a submissionId that is not a Spark id (driver-"
 		    "YYYYMMDDHHMMSS-NNNN): \"%.80s\"; not following it",
 		    c->master, sid);
+		rc = ORCH_BAD_ANSWER;
 	} else if (code == 200 && json_is_true(json_object_get(ans,
 	    "success")) && sid != NULL) {
 		snprintf(id, idlen, "%s", sid);
-		rc = 0;
+		rc = ORCH_OK;
 	} else
 		snprintf(err, errlen, "the server refused the submission "
 		    "(HTTP %ld): %s", code, json_string_value(json_object_get(
@@ -321,7 +336,7 @@ orch_create(orch_client *c, json_t *req, char *id, size_t idlen, char *err,
 	return rc;
 }
 
-int
+orch_result
 orch_status_get(orch_client *c, const char *id, orch_status *st, char *err,
     size_t errlen)
 {
@@ -335,12 +350,14 @@ orch_status_get(orch_client *c, const char *id, orch_status *st, char *err,
 	if (!orch_valid_submission_id(id)) {
 		snprintf(err, errlen, "\"%.80s\" is not a submission id "
 		    "(driver-YYYYMMDDHHMMSS-NNNN)", id);
-		return -1;
+		return ORCH_LOCAL;
 	}
 	snprintf(path, sizeof(path), "/v1/submissions/status/%s", id);
 	code = request(c, "GET", path, NULL, err, errlen);
-	if (code < 0 || (ans = parse_answer(c, code, err, errlen)) == NULL)
-		return -1;
+	if (code < 0)
+		return request_failure(code);
+	if ((ans = parse_answer(c, code, err, errlen)) == NULL)
+		return ORCH_BAD_ANSWER;
 	state = json_string_value(json_object_get(ans, "driverState"));
 	msg = json_string_value(json_object_get(ans, "message"));
 	snprintf(st->message, sizeof(st->message), "%s", msg ? msg : "");
@@ -354,7 +371,7 @@ orch_status_get(orch_client *c, const char *id, orch_status *st, char *err,
 		    "answer (HTTP %ld)%s%.40s", id, state ? "an unknown" : "no",
 		    code, state ? ": " : "", state ? state : "");
 		json_decref(ans);
-		return -1;
+		return ORCH_BAD_ANSWER;
 	} else {
 		snprintf(st->state, sizeof(st->state), "%s", state);
 		st->known = 1;
@@ -362,28 +379,31 @@ orch_status_get(orch_client *c, const char *id, orch_status *st, char *err,
 	if (json_is_integer(ex = json_object_get(ans, "exitCode")))
 		st->exit_code = json_integer_value(ex);
 	json_decref(ans);
-	return 0;
+	return ORCH_OK;
 }
 
-int
+orch_result
 orch_kill(orch_client *c, const char *id, char *err, size_t errlen)
 {
 	char path[512];
 	long code;
 	json_t *ans;
-	int rc;
+	orch_result rc;
 
 	if (!orch_valid_submission_id(id)) {
 		snprintf(err, errlen, "\"%.80s\" is not a submission id "
 		    "(driver-YYYYMMDDHHMMSS-NNNN)", id);
-		return -1;
+		return ORCH_LOCAL;
 	}
 	snprintf(path, sizeof(path), "/v1/submissions/kill/%s", id);
 	code = request(c, "POST", path, NULL, err, errlen);
-	if (code < 0 || (ans = parse_answer(c, code, err, errlen)) == NULL)
-		return -1;
-	rc = json_is_true(json_object_get(ans, "success")) ? 0 : -1;
-	if (rc == -1)
+	if (code < 0)
+		return request_failure(code);
+	if ((ans = parse_answer(c, code, err, errlen)) == NULL)
+		return ORCH_BAD_ANSWER;
+	rc = json_is_true(json_object_get(ans, "success")) ? ORCH_OK :
+	    ORCH_REFUSED;
+	if (rc != ORCH_OK)
 		snprintf(err, errlen, "kill %s: %s", id, json_string_value(
 		    json_object_get(ans, "message")) ?: c->body);
 	json_decref(ans);

@@ -36,12 +36,25 @@ typedef struct orch_status {
 	int64_t exit_code;	/* -1 when the server did not say */
 } orch_status;
 
+/*
+ * What a request came to. Callers decide retries and exit codes from this
+ * kind, never from the message text, which is for people.
+ */
+typedef enum orch_result {
+	ORCH_OK = 0,
+	ORCH_UNREACHABLE,	/* no answer (or 503) within the patience */
+	ORCH_REFUSED,		/* the server answered no (4xx, success false) */
+	ORCH_BAD_ANSWER,	/* an answer no Spark server gives */
+	ORCH_LOCAL,		/* ours: a credential or an id that cannot be used */
+} orch_result;
+
 /* POSTs a CreateSubmissionRequest (request is the full JSON body). */
-int orch_create(orch_client *c, json_t *request, char *id, size_t idlen,
-    char *err, size_t errlen);
-int orch_status_get(orch_client *c, const char *id, orch_status *st,
-    char *err, size_t errlen);
-int orch_kill(orch_client *c, const char *id, char *err, size_t errlen);
+orch_result orch_create(orch_client *c, json_t *request, char *id,
+    size_t idlen, char *err, size_t errlen);
+orch_result orch_status_get(orch_client *c, const char *id,
+    orch_status *st, char *err, size_t errlen);
+orch_result orch_kill(orch_client *c, const char *id, char *err,
+    size_t errlen);
 
 /* Whether a driverState is final. */
 int orch_state_final(const char *state);

@@ -260,8 +260,8 @@ follow(orch *o, int64_t run, int index, const orch_stage *s, int attempt,
 		renew_lease(o);
 		delay = delay * 3 / 2 > POLL_MAX_US ? POLL_MAX_US : delay * 3 / 2;
 		asked_at = clock_mono_us();
-		if (orch_status_get(o->client, id, &st, err, sizeof(err)) ==
-		    -1) {
+		if (orch_status_get(o->client, id, &st, err, sizeof(err)) !=
+		    ORCH_OK) {
 			/* Keep asking while the server is away or answers
 			 * nonsense, for --patience, then give up on it. */
 			if (failing_since == 0)
@@ -309,7 +309,8 @@ follow(orch *o, int64_t run, int index, const orch_stage *s, int attempt,
 			log_warnx("%s: %s still %s after its %.0f s timeout; "
 			    "killing it", s->name, id, last,
 			    s->timeout_us / 1e6);
-			if (orch_kill(o->client, id, err, sizeof(err)) == -1)
+			if (orch_kill(o->client, id, err, sizeof(err)) !=
+			    ORCH_OK)
 				log_warnx("%s", err);
 			snprintf(res->state, sizeof(res->state), "TIMEOUT");
 			snprintf(res->message, sizeof(res->message), "timed out "
@@ -366,7 +367,7 @@ run_stage(orch *o, int64_t run, int index, attempt_result *res)
 	for (int attempt = first; attempt <= s->retries + 1; attempt++) {
 		json_t *req = orch_stage_request(s, err, sizeof(err));
 		int64_t submitted_at;
-		int rc;
+		orch_result rc;
 
 		if (req == NULL) {
 			snprintf(res->state, sizeof(res->state), "ERROR");
@@ -377,9 +378,8 @@ run_stage(orch *o, int64_t run, int index, attempt_result *res)
 		rc = orch_create(o->client, req, id, sizeof(id), err,
 		    sizeof(err));
 		json_decref(req);
-		if (rc == -1) {
-			int down = strncmp(err, "cannot reach", 12) == 0 ||
-			    strstr(err, "answered 503") != NULL;
+		if (rc != ORCH_OK) {
+			int down = rc == ORCH_UNREACHABLE;
 
 			snprintf(res->state, sizeof(res->state), "%s",
 			    down ? "UNREACHABLE" : "REFUSED");
@@ -612,7 +612,7 @@ cmd_submit(orch *o, const char *stage)
 	char id[128], err[512];
 	orch_stage adhoc;
 	json_t *req;
-	int rc;
+	orch_result rc;
 
 	/* A stage the pipeline does not describe gets the defaults. */
 	if (i < 0 && orch_stage_default(&adhoc, stage) == -1) {
@@ -629,10 +629,9 @@ cmd_submit(orch *o, const char *stage)
 	}
 	rc = orch_create(o->client, req, id, sizeof(id), err, sizeof(err));
 	json_decref(req);
-	if (rc == -1) {
+	if (rc != ORCH_OK) {
 		log_warnx("%s", err);
-		return strncmp(err, "cannot reach", 12) == 0 ?
-		    EXIT_UNREACHABLE : EXIT_ERROR;
+		return rc == ORCH_UNREACHABLE ? EXIT_UNREACHABLE : EXIT_ERROR;
 	}
 	if (o->json)
 		printf("{\"submissionId\":\"%s\",\"stage\":\"%s\"}\n", id, stage);
@@ -679,13 +678,16 @@ static int
 cmd_status(orch *o, const char *id)
 {
 	orch_status st;
+	orch_result rc;
 	char err[512];
 
 	if (id_refused(id))
 		return EXIT_USAGE;
-	if (orch_status_get(o->client, id, &st, err, sizeof(err)) == -1) {
+	if ((rc = orch_status_get(o->client, id, &st, err, sizeof(err))) !=
+	    ORCH_OK) {
 		log_warnx("%s", err);
-		return EXIT_UNREACHABLE;
+		return rc == ORCH_UNREACHABLE || rc == ORCH_BAD_ANSWER ?
+		    EXIT_UNREACHABLE : EXIT_ERROR;
 	}
 	return print_status(o, id, &st);
 }
@@ -693,14 +695,14 @@ cmd_status(orch *o, const char *id)
 static int
 cmd_kill(orch *o, const char *id)
 {
+	orch_result rc;
 	char err[512];
 
 	if (id_refused(id))
 		return EXIT_USAGE;
-	if (orch_kill(o->client, id, err, sizeof(err)) == -1) {
+	if ((rc = orch_kill(o->client, id, err, sizeof(err))) != ORCH_OK) {
 		log_warnx("%s", err);
-		return strncmp(err, "cannot reach", 12) == 0 ?
-		    EXIT_UNREACHABLE : EXIT_ERROR;
+		return rc == ORCH_UNREACHABLE ? EXIT_UNREACHABLE : EXIT_ERROR;
 	}
 	if (o->json)
 		printf("{\"submissionId\":\"%s\",\"killed\":true}\n", id);
@@ -719,8 +721,8 @@ cmd_wait(orch *o, const char *id)
 		return EXIT_USAGE;
 	for (;;) {
 		asked_at = clock_mono_us();
-		if (orch_status_get(o->client, id, &st, err, sizeof(err)) ==
-		    -1) {
+		if (orch_status_get(o->client, id, &st, err, sizeof(err)) !=
+		    ORCH_OK) {
 			if (failing_since == 0)
 				failing_since = asked_at;
 			if (clock_mono_us() - failing_since > o->patience_us) {
