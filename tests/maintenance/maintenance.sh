@@ -74,6 +74,30 @@ h_check "gold equals SQL on the source after compactions" gold_matches
 h_eq "a compaction commit says dataChange false" \
 	"$(grep -h '"add"' "$(grep -l OPTIMIZE "$MEDALLION_LAKE"/silver/allorders/_delta_log/*.json | tail -1)" | jq -r .add.dataChange | sort -u)" false
 
+# An event whose order has not arrived waits (transformation re-reads it
+# from the bronze commit that added it); compacting that file away must
+# neither lose it nor make it join twice.
+q "ALTER TABLE ordershistory DROP CONSTRAINT ordershistory_orderid_fkey;
+   ALTER TABLE ordershistory DISABLE TRIGGER ordershistory_advance" >/dev/null
+day=$(q "SELECT max(updatedat)::date FROM ordershistory")
+q "INSERT INTO ordershistory (orderid, status, updatedat) VALUES (900006, 'NEW', '$day 10:00')" >/dev/null
+stages 2>>"$H_TMP/stages.log"
+q "INSERT INTO ordershistory (orderid, status, updatedat) VALUES (900007, 'NEW', '$day 11:00')" >/dev/null
+stages 2>>"$H_TMP/stages.log"
+waiting=$(jq -r 'select(.commitInfo) | .commitInfo.operationMetrics.numWaitingForOrder' "$(ls "$MEDALLION_LAKE"/silver/allorders/_delta_log/*.json | tail -1)")
+"$lake" optimize --where "date = $day" "$MEDALLION_LAKE/bronze/ordershistory" >"$H_TMP/optimize.out" 2>&1
+h_match "the waiting events' bronze files are compacted away (2 waiting)" "$waiting $(cat "$H_TMP/optimize.out")" '^2 .*compacted into 1'
+# (Delivered too: gold.sh's tolerance check fails a branch without
+# deliveries, whose averages are -1.)
+q "INSERT INTO orders (orderid, ordertime, branch) VALUES (900006, '$day 09:00', 'Testbranch'), (900007, '$day 09:00', 'Testbranch');
+   INSERT INTO ordershistory (orderid, status, updatedat) VALUES (900006, 'DELIVERED', '$day 12:00'), (900007, 'DELIVERED', '$day 13:00');
+   ALTER TABLE ordershistory ENABLE TRIGGER ordershistory_advance" >/dev/null
+increment 150
+h_eq "... and they join once their orders arrive, each once" \
+	"$("$lake" cat --json --columns orderid,status "$MEDALLION_LAKE/silver/allorders" | jq -r 'select(.orderid >= 900006) | "\(.orderid) \(.status)"' | sort | paste -sd' ')" "900006 DELIVERED 900006 NEW 900007 DELIVERED 900007 NEW"
+h_check "... silver still has every event SQL has, once" silver_once
+h_check "... and gold equals SQL" gold_matches
+
 # A transformation increment on a lake of many small files, then on the
 # same lake compacted (figures only).
 time_transformation() {
@@ -135,7 +159,8 @@ for i in 1 2 3 4 5; do "$maint" 2>"$H_TMP/noop.err"; done
 noop_ms=$(( ($(date +%s%N) - start) / 5000000 ))
 h_log "a no-op maintenance run takes $noop_ms ms (whole process; its own count: $(grep -o 'in [0-9.]* ms' "$H_TMP/noop.err"))"
 h_match "... and says nothing was due" "$(cat "$H_TMP/noop.err")" '0 checkpoints, 0 compactions .* 0 vacuums'
-h_check "a no-op run takes under 50 ms ($noop_ms)" test "$noop_ms" -lt 50
+h_match "... having loaded no snapshot (its time depends on the machine's load; this does not)" \
+	"$(cat "$H_TMP/noop.err")" '\(0 snapshots read\)'
 
 # A table from before checkpoints: its checkpoints and hint removed.
 hist=$MEDALLION_LAKE/bronze/ordershistory
