@@ -94,27 +94,6 @@ orch_client_master(const orch_client *c)
 	return c->master;
 }
 
-int
-orch_state_final(const char *s)
-{
-	return strcmp(s, "FINISHED") == 0 || strcmp(s, "FAILED") == 0 ||
-	    strcmp(s, "KILLED") == 0 || strcmp(s, "ERROR") == 0 ||
-	    strcmp(s, "UNKNOWN") == 0 || strcmp(s, "NOT_FOUND") == 0;
-}
-
-int
-orch_state_known(const char *s)
-{
-	static const char *const states[] = { "SUBMITTED", "RUNNING",
-		"RELAUNCHING", "FINISHED", "FAILED", "KILLED", "ERROR",
-		"UNKNOWN", "NOT_FOUND", NULL };
-
-	for (int i = 0; states[i] != NULL; i++)
-		if (strcmp(s, states[i]) == 0)
-			return 1;
-	return 0;
-}
-
 static int
 digits(const char *s, size_t n)
 {
@@ -364,16 +343,16 @@ orch_status_get(orch_client *c, const char *id, orch_status *st, char *err,
 	/* Spark answers an unknown id with success:false (or 404). */
 	if (code == 404 || (!json_is_true(json_object_get(ans, "success")) &&
 	    (state == NULL || strcmp(state, "NOT_FOUND") == 0))) {
-		snprintf(st->state, sizeof(st->state), "NOT_FOUND");
+		st->state = DRIVER_NOT_FOUND;
 		st->known = 0;
-	} else if (state == NULL || !orch_state_known(state)) {
+	} else if (state == NULL || driver_state_parse(state, &st->state) ==
+	    -1) {
 		snprintf(err, errlen, "status of %s: %s driverState in the "
 		    "answer (HTTP %ld)%s%.40s", id, state ? "an unknown" : "no",
 		    code, state ? ": " : "", state ? state : "");
 		json_decref(ans);
 		return ORCH_BAD_ANSWER;
 	} else {
-		snprintf(st->state, sizeof(st->state), "%s", state);
 		st->known = 1;
 	}
 	if (json_is_integer(ex = json_object_get(ans, "exitCode")))

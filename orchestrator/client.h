@@ -14,6 +14,8 @@
 
 #include <jansson.h>
 
+#include "driver_state.h"
+
 typedef struct orch_client orch_client;
 
 typedef struct orch_client_opts {
@@ -30,7 +32,7 @@ void orch_client_free(orch_client *c);
 const char *orch_client_master(const orch_client *c);
 
 typedef struct orch_status {
-	char state[32];		/* driverState, or "NOT_FOUND" */
+	driver_state state;	/* driverState, or DRIVER_NOT_FOUND */
 	char message[512];
 	int known;		/* the server knows the submission */
 	int64_t exit_code;	/* -1 when the server did not say */
@@ -56,10 +58,6 @@ orch_result orch_status_get(orch_client *c, const char *id,
 orch_result orch_kill(orch_client *c, const char *id, char *err,
     size_t errlen);
 
-/* Whether a driverState is final. */
-int orch_state_final(const char *state);
-/* Whether a driverState is one Spark's protocol defines. */
-int orch_state_known(const char *state);
 /*
  * Whether id has the shape of a Spark submission id, driver-
  * YYYYMMDDHHMMSS-NNNN (four or more digits): the only ids the client puts

@@ -133,34 +133,38 @@ usage(FILE *out)
 /* --- progress ------------------------------------------------------ */
 
 static void
-progress(orch *o, const char *stage, const char *id, const char *state,
+progress(orch *o, const char *stage, const char *id, driver_state state,
     int64_t since_us, int changed)
 {
 	double secs = (clock_mono_us() - since_us) / 1e6;
 
 	if (o->live) {
 		fprintf(stderr, "\r\033[K%-15s %-28s %-11s %6.1fs", stage, id,
-		    state, secs);
-		if (changed && orch_state_final(state))
+		    driver_state_name(state), secs);
+		if (changed && driver_state_final(state))
 			fputc('\n', stderr);
 		fflush(stderr);
 	} else if (changed) {
-		log_info("%s: %s %s after %.2f s", stage, id, state, secs);
+		log_info("%s: %s %s after %.2f s", stage, id,
+		    driver_state_name(state), secs);
 	}
 }
 
 static int
-exit_for_state(const char *state)
+exit_for_state(driver_state state)
 {
-	if (strcmp(state, "FINISHED") == 0)
+	switch (state) {
+	case DRIVER_FINISHED:
 		return EXIT_OK;
-	if (strcmp(state, "FAILED") == 0)
+	case DRIVER_FAILED:
 		return EXIT_FAILED;
-	if (strcmp(state, "ERROR") == 0)
+	case DRIVER_ERROR:
 		return EXIT_STAGE_ERROR;
-	if (strcmp(state, "KILLED") == 0)
+	case DRIVER_KILLED:
 		return EXIT_KILLED;
-	return EXIT_UNKNOWN;
+	default:
+		return EXIT_UNKNOWN;
+	}
 }
 
 /* Sleeps us, waking early when a stop is requested. */
@@ -250,7 +254,8 @@ follow(orch *o, int64_t run, int index, const orch_stage *s, int attempt,
 {
 	int64_t start = clock_mono_us(), running_at = 0, delay = POLL_FIRST_US;
 	int64_t failing_since = 0, asked_at;
-	char last[32] = "SUBMITTED", err[512];
+	driver_state last = DRIVER_SUBMITTED;
+	char err[512];
 	orch_status st;
 
 	for (;;) {
@@ -273,23 +278,25 @@ follow(orch *o, int64_t run, int index, const orch_stage *s, int attempt,
 			}
 			log_warnx("%s: %s; still following %s", s->name, err,
 			    id);
-			snprintf(st.state, sizeof(st.state), "%s", last);
+			st.state = last;
 			st.known = 1;
 		} else
 			failing_since = 0;
-		changed = strcmp(st.state, last) != 0;
-		if (changed && strcmp(st.state, "RUNNING") == 0)
+		changed = st.state != last;
+		if (changed && st.state == DRIVER_RUNNING)
 			running_at = clock_now_us();
-		snprintf(last, sizeof(last), "%s", st.state);
+		last = st.state;
 		progress(o, s->name, id, st.state, start, changed);
 		if (changed)
 			orch_history_attempt(o->history, run, index, s->name,
-			    attempt, id, st.state, submitted_at, running_at,
-			    orch_state_final(st.state) ? clock_now_us() : 0,
+			    attempt, id, driver_state_name(st.state),
+			    submitted_at, running_at,
+			    driver_state_final(st.state) ? clock_now_us() : 0,
 			    st.exit_code, st.message);
-		if (orch_state_final(st.state)) {
+		if (driver_state_final(st.state)) {
 			snprintf(res->state, sizeof(res->state), "%s",
-			    st.known ? st.state : "NOT_FOUND");
+			    driver_state_name(st.known ? st.state :
+			    DRIVER_NOT_FOUND));
 			snprintf(res->message, sizeof(res->message), "%s",
 			    st.known ? st.message : "the server no longer "
 			    "knows this submission");
@@ -299,7 +306,8 @@ follow(orch *o, int64_t run, int index, const orch_stage *s, int attempt,
 		if (stop_requested) {
 			snprintf(res->state, sizeof(res->state), "INTERRUPTED");
 			snprintf(res->message, sizeof(res->message), "stopped "
-			    "by a signal; driver %s was left %s", id, last);
+			    "by a signal; driver %s was left %s", id,
+			    driver_state_name(last));
 			res->exit = EXIT_INTERRUPTED;
 			return;
 		}
@@ -307,14 +315,15 @@ follow(orch *o, int64_t run, int index, const orch_stage *s, int attempt,
 			if (o->live)
 				fputc('\n', stderr);
 			log_warnx("%s: %s still %s after its %.0f s timeout; "
-			    "killing it", s->name, id, last,
+			    "killing it", s->name, id, driver_state_name(last),
 			    s->timeout_us / 1e6);
 			if (orch_kill(o->client, id, err, sizeof(err)) !=
 			    ORCH_OK)
 				log_warnx("%s", err);
 			snprintf(res->state, sizeof(res->state), "TIMEOUT");
 			snprintf(res->message, sizeof(res->message), "timed out "
-			    "after %.0f s while %s", s->timeout_us / 1e6, last);
+			    "after %.0f s while %s", s->timeout_us / 1e6,
+			    driver_state_name(last));
 			orch_history_attempt(o->history, run, index, s->name,
 			    attempt, id, "TIMEOUT", submitted_at, running_at,
 			    clock_now_us(), -1, res->message);
@@ -348,7 +357,8 @@ adopt_driver(orch *o, int64_t run, int index, int *attempt,
 	log_info("%s: following %s, left going by lost run %" PRId64, s->name,
 	    id, o->adopt_run);
 	orch_history_attempt(o->history, run, index, s->name, 1, id,
-	    "SUBMITTED", clock_now_us(), 0, 0, -1, "adopted from a lost run");
+	    driver_state_name(DRIVER_SUBMITTED), clock_now_us(), 0, 0, -1,
+	    "adopted from a lost run");
 	follow(o, run, index, s, 1, id, clock_now_us(), res);
 	*attempt = 2;
 	return res->exit == EXIT_OK;
@@ -391,7 +401,8 @@ run_stage(orch *o, int64_t run, int index, attempt_result *res)
 			return down ? EXIT_UNREACHABLE : EXIT_ERROR;
 		}
 		orch_history_attempt(o->history, run, index, s->name, attempt,
-		    id, "SUBMITTED", submitted_at, 0, 0, -1, NULL);
+		    id, driver_state_name(DRIVER_SUBMITTED), submitted_at, 0, 0,
+		    -1, NULL);
 		follow(o, run, index, s, attempt, id, submitted_at, res);
 		/* A driver whose outcome was lost (its runner died with a
 		 * restarted server or container) is retried like a failure:
@@ -645,7 +656,8 @@ print_status(orch *o, const char *id, const orch_status *st)
 {
 	if (o->json) {
 		json_t *doc = json_pack("{s:s, s:s, s:b, s:s}", "submissionId",
-		    id, "driverState", st->state, "known", st->known, "message",
+		    id, "driverState", driver_state_name(st->state), "known",
+		    st->known, "message",
 		    st->message);
 		char *text;
 
@@ -658,7 +670,8 @@ print_status(orch *o, const char *id, const orch_status *st)
 		free(text);
 		json_decref(doc);
 	} else
-		printf("%s%s%s\n", st->state, st->message[0] ? "  " : "",
+		printf("%s%s%s\n", driver_state_name(st->state),
+		    st->message[0] ? "  " : "",
 		    st->message);
 	return EXIT_OK;
 }
@@ -714,7 +727,8 @@ cmd_wait(orch *o, const char *id)
 {
 	int64_t start = clock_mono_us(), delay = POLL_FIRST_US;
 	int64_t failing_since = 0, asked_at;
-	char err[512], last[32] = "";
+	char err[512];
+	driver_state last = DRIVER_STATE_COUNT;	/* none seen yet */
 	orch_status st;
 
 	if (id_refused(id))
@@ -734,9 +748,9 @@ cmd_wait(orch *o, const char *id)
 		} else {
 			failing_since = 0;
 			progress(o, "wait", id, st.state, start,
-			    strcmp(last, st.state) != 0);
-			snprintf(last, sizeof(last), "%s", st.state);
-			if (orch_state_final(st.state)) {
+			    last != st.state);
+			last = st.state;
+			if (driver_state_final(st.state)) {
 				print_status(o, id, &st);
 				return exit_for_state(st.state);
 			}
@@ -746,7 +760,8 @@ cmd_wait(orch *o, const char *id)
 		if (o->wait_timeout_us > 0 &&
 		    clock_mono_us() - start > o->wait_timeout_us) {
 			log_warnx("%s is still %s after the timeout", id,
-			    last[0] ? last : "unreachable");
+			    last != DRIVER_STATE_COUNT ?
+			    driver_state_name(last) : "unreachable");
 			return EXIT_TIMEOUT;
 		}
 		nap(delay);

@@ -31,9 +31,6 @@
  * for one batch at most, not for the whole clear. */
 #define CLEAR_BATCH 128
 
-static const char *const driver_states[] = {"SUBMITTED", "RUNNING",
-    "FINISHED", "FAILED", "KILLED", "ERROR", "RELAUNCHING", "UNKNOWN", NULL};
-
 static void
 respond_json(api_response *resp, int status, json_t *msg)
 {
@@ -245,9 +242,9 @@ kill_refusal(server *s, const char *id, char *msg, size_t len)
 
 	if (n < 0 || (size_t)n >= len || store_get_driver(s->st, id, &d) != 1)
 		return;
-	if (strcmp(d.state, "UNKNOWN") == 0 && d.message != NULL)
+	if (d.state == DRIVER_UNKNOWN && d.message != NULL)
 		snprintf(msg + n, len - (size_t)n, " (it ended %s: %.400s)",
-		    d.state, d.message);
+		    driver_state_name(d.state), d.message);
 	store_driver_free(&d);
 }
 
@@ -309,12 +306,12 @@ handle_status(server *s, const char *id, api_response *resp)
 	}
 	if (d.message != NULL) {
 		/* Spark's clients look for this prefix on ERROR. */
-		snprintf(msg, sizeof(msg), "%s%s", strcmp(d.state, "ERROR") ==
-		    0 ? "Exception from the cluster:\n" : "", d.message);
+		snprintf(msg, sizeof(msg), "%s%s", d.state == DRIVER_ERROR ?
+		    "Exception from the cluster:\n" : "", d.message);
 		message = msg;
 	}
-	respond_json(resp, 200, proto_status_response(1, id, d.state, message,
-	    NULL, NULL));
+	respond_json(resp, 200, proto_status_response(1, id,
+	    driver_state_name(d.state), message, NULL, NULL));
 	store_driver_free(&d);
 }
 
@@ -393,7 +390,8 @@ list_one(const store_driver *d, void *arg)
 
 	json_object_set_new(item, "submissionId", json_string(d->id));
 	json_object_set_new(item, "stage", json_string(d->stage));
-	json_object_set_new(item, "driverState", json_string(d->state));
+	json_object_set_new(item, "driverState",
+	    json_string(driver_state_name(d->state)));
 	json_object_set_new(item, "createdAt", iso_time_or_null(d->created_us));
 	json_object_set_new(item, "startedAt", iso_time_or_null(d->started_us));
 	json_object_set_new(item, "endedAt", iso_time_or_null(d->ended_us));
@@ -408,15 +406,13 @@ list_one(const store_driver *d, void *arg)
 	return 0;
 }
 
+/* A ?state= filter: a state a driver can be in on this server (not the
+ * client-side NOT_FOUND). */
 static int
-valid_state(const char *state)
+parse_state_filter(const char *name, driver_state *out)
 {
-	int i;
-
-	for (i = 0; driver_states[i] != NULL; i++)
-		if (strcmp(driver_states[i], state) == 0)
-			return 1;
-	return 0;
+	return driver_state_parse(name, out) == 0 && *out != DRIVER_NOT_FOUND ?
+	    0 : -1;
 }
 
 static int
@@ -502,10 +498,11 @@ handle_list(server *s, const api_request *req, api_response *resp)
 	char msg[256];
 	long limit, offset;
 	int64_t before_seq;
+	driver_state filter;
 	json_t *msgj;
 	int total;
 
-	if (state != NULL && !valid_state(state)) {
+	if (state != NULL && parse_state_filter(state, &filter) == -1) {
 		snprintf(msg, sizeof(msg), "Query parameter 'state' must be a "
 		    "driver state such as RUNNING or FINISHED, not '%.40s'.",
 		    state);
@@ -524,9 +521,10 @@ handle_list(server *s, const api_request *req, api_response *resp)
 	memset(&page, 0, sizeof(page));
 	page.items = json_array();
 	page.limit = (int)limit;
-	total = store_count(s->st, state);
-	if (page.items == NULL || total < 0 || store_list(s->st, state,
-	    before_seq, (int)limit + 1, (int)offset, page_one, &page) == -1) {
+	total = store_count(s->st, state != NULL ? &filter : NULL);
+	if (page.items == NULL || total < 0 || store_list(s->st,
+	    state != NULL ? &filter : NULL, before_seq, (int)limit + 1,
+	    (int)offset, page_one, &page) == -1) {
 		json_decref(page.items);
 		respond_internal(resp, "cannot read the state store");
 		return;

@@ -241,7 +241,7 @@ launch(server *s, const char *id, int64_t token)
 		log_warnx("%s: %s", id, msg);
 		/* Give the driver its terminal state from here. */
 		store_runner_begin(s->st, id, token, 0, "", clock_now_us(), 0);
-		store_runner_end(s->st, id, "ERROR", -1, 0, msg,
+		store_runner_end(s->st, id, DRIVER_ERROR, -1, 0, msg,
 		    clock_now_us());
 	} else {
 		store_set_runner_pid(s->st, id, pid);
@@ -336,7 +336,7 @@ recover_orphan(server *s, const store_driver *d, int64_t now)
 		    "ended, but its outcome could not be recorded (the server's "
 		    "log says why, e.g. the state file could not be written); "
 		    "its result is unknown", (int)d->runner_pid);
-	if (store_mark_lost(s->st, d->id, "UNKNOWN", msg, now) != 1)
+	if (store_mark_lost(s->st, d->id, DRIVER_UNKNOWN, msg, now) != 1)
 		return;
 	log_warnx("%s: %s", d->id, msg);
 	stop_stage_group(d, "its runner is gone");
@@ -352,7 +352,7 @@ recover_orphan(server *s, const store_driver *d, int64_t now)
 static void
 recover_silent_runner(server *s, const store_driver *d, int64_t now)
 {
-	const char *state = d->kill_requested ? "KILLED" : "UNKNOWN";
+	driver_state state = d->kill_requested ? DRIVER_KILLED : DRIVER_UNKNOWN;
 	char msg[512];
 
 	snprintf(msg, sizeof(msg), "%sthe stage runner (pid %d) stopped "
@@ -389,7 +389,7 @@ recover_one(const store_driver *d, void *arg)
 	server *s = arg;
 	int64_t now = clock_now_us();
 
-	if (strcmp(d->state, "SUBMITTED") == 0) {
+	if (d->state == DRIVER_SUBMITTED) {
 		if (d->claimed_us == 0 || now - d->claimed_us < CLAIM_GRACE_US)
 			return 0;
 		if (d->runner_pid > 0 && kill(d->runner_pid, 0) == 0)
@@ -442,7 +442,7 @@ kill_by_server(server *s, const store_driver *d)
 	snprintf(msg, sizeof(msg), "killed on request by the server itself: "
 	    "its stage runner (pid %d) had stopped renewing its lease "
 	    "(stopped or hung); its stage was stopped", (int)d->runner_pid);
-	if ((rc = store_mark_lost(s->st, d->id, "KILLED", msg,
+	if ((rc = store_mark_lost(s->st, d->id, DRIVER_KILLED, msg,
 	    clock_now_us())) != 1)
 		return rc;
 	log_warnx("%s: %s", d->id, msg);
@@ -463,8 +463,7 @@ driver_kill(server *s, const char *id)
 
 	if ((rc = store_get_driver(s->st, id, &d)) != 1)
 		return rc;
-	if ((strcmp(d.state, "RUNNING") == 0 ||
-	    strcmp(d.state, "RELAUNCHING") == 0) &&
+	if ((d.state == DRIVER_RUNNING || d.state == DRIVER_RELAUNCHING) &&
 	    (lease_ran_out(&d, now) || runner_is_gone(&d, now))) {
 		rc = kill_by_server(s, &d);
 		store_driver_free(&d);

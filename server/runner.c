@@ -374,7 +374,7 @@ sleep_us(int64_t us)
  * driver meanwhile (lease taken), or after RECORD_RETRY_FOR_US.
  */
 static void
-record_outcome(runner *r, const char *state, int code, int sig,
+record_outcome(runner *r, driver_state state, int code, int sig,
     const char *why)
 {
 	int64_t ended_us = clock_now_us(), backoff = 100000,
@@ -386,12 +386,13 @@ record_outcome(runner *r, const char *state, int code, int sig,
 		if (tries++ == 0)
 			log_warnx("%s: cannot record its outcome (%s) in %s (see "
 			    "above); trying again for up to %lld minutes",
-			    r->id, state, r->state_path,
+			    r->id, driver_state_name(state), r->state_path,
 			    RECORD_RETRY_FOR_US / 60000000);
 		if (clock_mono_us() >= give_up) {
 			log_warnx("%s: gave up recording its outcome (%s%s%s) "
 			    "after %d tries: %s cannot be written; the server "
-			    "will show the driver UNKNOWN", r->id, state,
+			    "will show the driver UNKNOWN", r->id,
+			    driver_state_name(state),
 			    why ? ": " : "", why ? why : "", tries,
 			    r->state_path);
 			return;
@@ -404,7 +405,7 @@ record_outcome(runner *r, const char *state, int code, int sig,
 	}
 	if (tries > 0)
 		log_info("%s: recorded its outcome (%s) after %d failed tries",
-		    r->id, state, tries);
+		    r->id, driver_state_name(state), tries);
 }
 
 static void
@@ -453,7 +454,7 @@ supervise(runner *r, const store_driver *d)
 	int status = 0, code, sig, relaunches = 0, rc;
 
 	if (argv == NULL) {
-		record_outcome(r, "ERROR", -1, 0,
+		record_outcome(r, DRIVER_ERROR, -1, 0,
 		    "cannot start stage: its arguments in the state store are "
 		    "unreadable");
 		return 1;
@@ -470,16 +471,16 @@ supervise(runner *r, const store_driver *d)
 		if (o == RUN_SPAWN_FAILED) {
 			snprintf(why, sizeof(why), "cannot start stage %s: %s",
 			    r->stage_path, strerror(status));
-			record_outcome(r, "ERROR", -1, 0, why);
+			record_outcome(r, DRIVER_ERROR, -1, 0, why);
 			break;
 		}
 		describe_exit(status, why, sizeof(why), &code, &sig);
 		if (code == 0) {
-			record_outcome(r, "FINISHED", 0, 0, NULL);
+			record_outcome(r, DRIVER_FINISHED, 0, 0, NULL);
 			break;
 		}
 		if (o == RUN_KILLED) {
-			record_outcome(r, "KILLED", code, sig,
+			record_outcome(r, DRIVER_KILLED, code, sig,
 			    "killed on request");
 			break;
 		}
@@ -489,7 +490,7 @@ supervise(runner *r, const store_driver *d)
 				snprintf(why + n, sizeof(why) - n, "; gave up "
 				    "after %d relaunches", relaunches);
 			}
-			record_outcome(r, "FAILED", code, sig, why);
+			record_outcome(r, DRIVER_FAILED, code, sig, why);
 			break;
 		}
 		if (clock_mono_us() - started >= RELAUNCH_RESET_AFTER_US)
@@ -500,7 +501,7 @@ supervise(runner *r, const store_driver *d)
 		if (rc < 0)
 			break;
 		if (rc > 0 || store_runner_running_again(r->st, r->id) != 1) {
-			record_outcome(r, "KILLED", code, sig,
+			record_outcome(r, DRIVER_KILLED, code, sig,
 			    "killed on request while waiting to relaunch");
 			break;
 		}

@@ -526,7 +526,10 @@ driver_from_row(sqlite3_stmt *s, store_driver *d)
 	memset(d, 0, sizeof(*d));
 	column_copy(s, 0, d->id, sizeof(d->id));
 	column_copy(s, 1, d->stage, sizeof(d->stage));
-	column_copy(s, 2, d->state, sizeof(d->state));
+	/* A name no state has (a damaged row) reads as UNKNOWN. */
+	if (driver_state_parse((const char *)sqlite3_column_text(s, 2),
+	    &d->state) == -1)
+		d->state = DRIVER_UNKNOWN;
 	d->message = column_strdup(s, 3);
 	d->argv_json = column_strdup(s, 4);
 	d->env_json = column_strdup(s, 5);
@@ -714,14 +717,14 @@ store_runner_running_again(store *st, const char *id)
 }
 
 int
-store_runner_end(store *st, const char *id, const char *state, int exit_code,
+store_runner_end(store *st, const char *id, driver_state state, int exit_code,
     int exit_signal, const char *message, int64_t now_us)
 {
 	return run(st, "UPDATE drivers SET state = ?, exit_code = ?, "
 	    "exit_signal = ?, message = ?, ended_us = ?, stage_pid = NULL "
 	    "WHERE id = ? AND state IN ('RUNNING', 'RELAUNCHING')", NULL, NULL,
-	    "siinis", state, (int64_t)exit_code, (int64_t)exit_signal, message,
-	    now_us, id);
+	    "siinis", driver_state_name(state), (int64_t)exit_code,
+	    (int64_t)exit_signal, message, now_us, id);
 }
 
 static int
@@ -750,23 +753,24 @@ store_request_kill(store *st, const char *id, int64_t now_us,
 }
 
 int
-store_expire_lease(store *st, const char *id, const char *state,
+store_expire_lease(store *st, const char *id, driver_state state,
     const char *message, int64_t now_us)
 {
 	return run(st, "UPDATE drivers SET state = ?, message = ?, ended_us = "
 	    "?, stage_pid = NULL WHERE id = ? AND state IN ('RUNNING', "
-	    "'RELAUNCHING') AND lease_until < ?", NULL, NULL, "ssisi", state,
+	    "'RELAUNCHING') AND lease_until < ?", NULL, NULL, "ssisi",
+	    driver_state_name(state),
 	    message, now_us, id, now_us);
 }
 
 int
-store_mark_lost(store *st, const char *id, const char *state,
+store_mark_lost(store *st, const char *id, driver_state state,
     const char *message, int64_t now_us)
 {
 	return run(st, "UPDATE drivers SET state = ?, message = ?, ended_us = "
 	    "?, stage_pid = NULL WHERE id = ? AND state IN ('SUBMITTED', "
-	    "'RUNNING', 'RELAUNCHING')", NULL, NULL, "ssis", state, message,
-	    now_us, id);
+	    "'RUNNING', 'RELAUNCHING')", NULL, NULL, "ssis",
+	    driver_state_name(state), message, now_us, id);
 }
 
 struct doomed {
@@ -913,8 +917,8 @@ list_row(sqlite3_stmt *s, void *arg)
  * the rows it skips.
  */
 int
-store_list(store *st, const char *state, int64_t before_seq, int limit,
-    int offset, store_driver_cb cb, void *arg)
+store_list(store *st, const driver_state *state, int64_t before_seq,
+    int limit, int offset, store_driver_cb cb, void *arg)
 {
 	struct list_ctx l = {cb, arg};
 	char sql[512];
@@ -929,7 +933,7 @@ store_list(store *st, const char *state, int64_t before_seq, int limit,
 	    "AND seq < ?1 ORDER BY seq DESC LIMIT ?2 OFFSET ?3",
 	    driver_columns);
 	return run(st, sql, list_row, &l, "iiis", before_seq, (int64_t)limit,
-	    (int64_t)offset, state) < 0 ? -1 : 0;
+	    (int64_t)offset, driver_state_name(*state)) < 0 ? -1 : 0;
 }
 
 int
@@ -946,12 +950,13 @@ store_driver_seq(store *st, const char *id, int64_t *seq)
 
 /* Kept by triggers (server.sql): one row read, however many drivers. */
 int
-store_count(store *st, const char *state)
+store_count(store *st, const driver_state *state)
 {
 	int64_t n = -1;
 
 	if (run(st, "SELECT sum(n) FROM driver_counts WHERE (?1 IS NULL OR "
-	    "state = ?1)", int_row, &n, "n", state) < 0)
+	    "state = ?1)", int_row, &n, "n", state != NULL ?
+	    driver_state_name(*state) : NULL) < 0)
 		return -1;
 	return (int)n;
 }

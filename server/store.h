@@ -21,12 +21,14 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "driver_state.h"
+
 typedef struct store store;
 
 typedef struct store_driver {
 	char id[64];
 	char stage[128];
-	char state[16];
+	driver_state state;
 	char *message;		/* may be NULL */
 	char *argv_json;	/* JSON array of strings */
 	char *env_json;		/* JSON object */
@@ -80,7 +82,7 @@ int store_runner_stage_started(store *st, const char *id, pid_t stage_pid);
 int store_runner_relaunching(store *st, const char *id, int exit_code,
     int exit_signal);
 int store_runner_running_again(store *st, const char *id);
-int store_runner_end(store *st, const char *id, const char *state,
+int store_runner_end(store *st, const char *id, driver_state state,
     int exit_code, int exit_signal, const char *message, int64_t now_us);
 
 /*
@@ -93,10 +95,10 @@ int store_request_kill(store *st, const char *id, int64_t now_us,
     pid_t *runner_pid);
 /* Ends a RUNNING/RELAUNCHING driver whose runner's lease ran out before
  * now_us (checked in the same UPDATE, so a renewal meanwhile wins). */
-int store_expire_lease(store *st, const char *id, const char *state,
+int store_expire_lease(store *st, const char *id, driver_state state,
     const char *message, int64_t now_us);
 /* Ends a driver from outside its runner (recovery). */
-int store_mark_lost(store *st, const char *id, const char *state,
+int store_mark_lost(store *st, const char *id, driver_state state,
     const char *message, int64_t now_us);
 /*
  * Deletes at most limit finished drivers (FINISHED, FAILED, KILLED,
@@ -109,16 +111,17 @@ typedef void (*store_deleted_cb)(const char *id, void *arg);
 int store_delete_finished(store *st, int64_t ended_before_us, int limit,
     store_deleted_cb cb, void *arg);
 
-/* Calls cb for each driver, newest first, optionally of one state, from
- * just below before_seq (INT64_MAX: from the newest), skipping offset. */
+/* Calls cb for each driver, newest first, of one state (or all, state
+ * NULL), from just below before_seq (INT64_MAX: from the newest),
+ * skipping offset. */
 typedef int (*store_driver_cb)(const store_driver *d, void *arg);
-int store_list(store *st, const char *state, int64_t before_seq, int limit,
-    int offset, store_driver_cb cb, void *arg);
+int store_list(store *st, const driver_state *state, int64_t before_seq,
+    int limit, int offset, store_driver_cb cb, void *arg);
 /* The submission order of a driver, for store_list's before_seq: 1 and
  * *seq, 0 unknown id, -1 error. */
 int store_driver_seq(store *st, const char *id, int64_t *seq);
 /* Drivers in a state, or all (state NULL); constant time. */
-int store_count(store *st, const char *state);
+int store_count(store *st, const driver_state *state);
 /* Drivers not yet finished (SUBMITTED, RUNNING, RELAUNCHING); cb runs
  * without the store lock held, so it may update the store. */
 int store_list_unfinished(store *st, store_driver_cb cb, void *arg);

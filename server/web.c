@@ -333,7 +333,8 @@ submission_row(const store_driver *d, void *arg)
 	fprintf(f, "</td><td class=\"%s\">%s</td><td>%s</td><td>%s</td><td>"
 	    "<a href=\"/v1/submissions/logs/%s?stream=stdout\">stdout</a> "
 	    "<a href=\"/v1/submissions/logs/%s?stream=stderr\">stderr</a>"
-	    "</td></tr>\n", d->state, d->state, started, took, d->id, d->id);
+	    "</td></tr>\n", driver_state_name(d->state),
+	    driver_state_name(d->state), started, took, d->id, d->id);
 	return 0;
 }
 

@@ -47,7 +47,7 @@ collect_listed(const store_driver *d, void *arg)
 
 /* Inserts a driver and takes it to state at time t (µs); its id in id. */
 static void
-make_driver(store *st, int i, const char *state, int64_t t, char *id,
+make_driver(store *st, int i, driver_state state, int64_t t, char *id,
     size_t idlen)
 {
 	int64_t token;
@@ -56,20 +56,20 @@ make_driver(store *st, int i, const char *state, int64_t t, char *id,
 	snprintf(id, idlen, "driver-test-%04d", i);
 	EXPECT(store_insert_driver(st, id, "ok", "{}", "[]", "{}", 0, t) == 0,
 	    "insert %s", id);
-	if (strcmp(state, "SUBMITTED") == 0)
+	if (state == DRIVER_SUBMITTED)
 		return;
 	EXPECT(store_claim_next(st, t, claimed, sizeof(claimed), &token) == 1 &&
 	    strcmp(claimed, id) == 0, "claim %s", id);
 	EXPECT(store_runner_begin(st, id, token, 1, "x", t + 1000,
 	    t + 1000 + 10 * SEC) == 1, "begin %s", id);
-	if (strcmp(state, "RUNNING") == 0)
+	if (state == DRIVER_RUNNING)
 		return;
 	EXPECT(store_runner_end(st, id, state, 0, 0, NULL, t + 2000) == 1,
 	    "end %s", id);
 }
 
 static int
-count_rows(store *st, const char *state)
+count_rows(store *st, const driver_state *state)
 {
 	struct ids ids = {.n = 0};
 
@@ -111,21 +111,21 @@ test_leases(store *st, int64_t t)
 	    "another token cannot renew the lease");
 	EXPECT(store_runner_renew_lease(st, id, token, t + 20 * SEC) == 1,
 	    "the claim holder renews its lease");
-	EXPECT(store_expire_lease(st, id, "UNKNOWN", "lease", t + 15 * SEC) ==
+	EXPECT(store_expire_lease(st, id, DRIVER_UNKNOWN, "lease", t + 15 * SEC) ==
 	    0, "a lease is not expired before lease_until");
 	EXPECT(store_get_driver(st, id, &d) == 1 && d.lease_until_us == t +
-	    20 * SEC && strcmp(d.state, "RUNNING") == 0, "lease_until is read "
+	    20 * SEC && d.state == DRIVER_RUNNING, "lease_until is read "
 	    "back (%lld)", (long long)d.lease_until_us);
 	store_driver_free(&d);
-	EXPECT(store_expire_lease(st, id, "UNKNOWN", "lease", t + 21 * SEC) ==
+	EXPECT(store_expire_lease(st, id, DRIVER_UNKNOWN, "lease", t + 21 * SEC) ==
 	    1, "a lease that ran out is expired");
 	EXPECT(store_runner_renew_lease(st, id, token, t + 40 * SEC) == 0,
 	    "a taken lease cannot be renewed");
-	EXPECT(store_runner_end(st, id, "FINISHED", 0, 0, NULL, t) == 0,
+	EXPECT(store_runner_end(st, id, DRIVER_FINISHED, 0, 0, NULL, t) == 0,
 	    "no outcome over UNKNOWN");
-	EXPECT(store_get_driver(st, id, &d) == 1 && strcmp(d.state, "UNKNOWN")
-	    == 0 && d.message != NULL && strcmp(d.message, "lease") == 0,
-	    "the driver stays UNKNOWN (%s)", d.state);
+	EXPECT(store_get_driver(st, id, &d) == 1 && d.state == DRIVER_UNKNOWN &&
+	    d.message != NULL && strcmp(d.message, "lease") == 0,
+	    "the driver stays UNKNOWN (%s)", driver_state_name(d.state));
 	store_driver_free(&d);
 }
 
@@ -207,8 +207,9 @@ int
 main(void)
 {
 	char dir[] = "/tmp/test_store.XXXXXX", path[128], err[256], id[64];
-	static const char *const states[] = {"SUBMITTED", "RUNNING",
-	    "FINISHED", "FAILED", "KILLED", "ERROR", "RELAUNCHING", "UNKNOWN"};
+	static const driver_state states[] = {DRIVER_SUBMITTED,
+	    DRIVER_RUNNING, DRIVER_FINISHED, DRIVER_FAILED, DRIVER_KILLED,
+	    DRIVER_ERROR, DRIVER_RELAUNCHING, DRIVER_UNKNOWN};
 	struct ids deleted = {.n = 0}, by_offset = {.n = 0},
 	    by_before = {.n = 0};
 	struct hist h = {0, 0};
@@ -231,21 +232,22 @@ main(void)
 	 * since then, 14-15 finished just now, 13 queued 100 days ago
 	 * (created last: the claims take the oldest queued). */
 	for (i = 0; i < 10; i++)
-		make_driver(st, (int)i, "FINISHED", now - 100 * 86400 * SEC, id,
+		make_driver(st, (int)i, DRIVER_FINISHED, now - 100 * 86400 * SEC, id,
 		    sizeof(id));
-	make_driver(st, 10, "FAILED", now - 100 * 86400 * SEC, id, sizeof(id));
-	make_driver(st, 11, "FAILED", now - 100 * 86400 * SEC, id, sizeof(id));
-	make_driver(st, 12, "RUNNING", now - 100 * 86400 * SEC, id, sizeof(id));
-	make_driver(st, 14, "FINISHED", now, id, sizeof(id));
-	make_driver(st, 15, "FINISHED", now, id, sizeof(id));
-	make_driver(st, 13, "SUBMITTED", now - 100 * 86400 * SEC, id,
+	make_driver(st, 10, DRIVER_FAILED, now - 100 * 86400 * SEC, id, sizeof(id));
+	make_driver(st, 11, DRIVER_FAILED, now - 100 * 86400 * SEC, id, sizeof(id));
+	make_driver(st, 12, DRIVER_RUNNING, now - 100 * 86400 * SEC, id, sizeof(id));
+	make_driver(st, 14, DRIVER_FINISHED, now, id, sizeof(id));
+	make_driver(st, 15, DRIVER_FINISHED, now, id, sizeof(id));
+	make_driver(st, 13, DRIVER_SUBMITTED, now - 100 * 86400 * SEC, id,
 	    sizeof(id));
 	EXPECT(store_request_kill(st, "driver-test-0013", now, &pid) == 1,
 	    "kill the queued driver");
 	for (i = 0; i < sizeof(states) / sizeof(states[0]); i++)
-		EXPECT(store_count(st, states[i]) == count_rows(st, states[i]),
-		    "count of %s: %d, rows %d", states[i],
-		    store_count(st, states[i]), count_rows(st, states[i]));
+		EXPECT(store_count(st, &states[i]) == count_rows(st,
+		    &states[i]), "count of %s: %d, rows %d",
+		    driver_state_name(states[i]), store_count(st, &states[i]),
+		    count_rows(st, &states[i]));
 	EXPECT(store_count(st, NULL) == 16, "16 drivers, not %d",
 	    store_count(st, NULL));
 	store_launch_histogram(st, add_bucket, &h);
@@ -286,9 +288,9 @@ main(void)
 	    "not %d", deleted.n);
 	EXPECT(strcmp(deleted.items[0], "driver-test-0000") == 0, "oldest "
 	    "first: %s", deleted.items[0]);
-	EXPECT(store_count(st, "RUNNING") == 1, "the old running one stays");
-	EXPECT(store_count(st, "KILLED") == 1, "the one killed now stays");
-	EXPECT(store_count(st, "FINISHED") == 2, "recent finished stay");
+	EXPECT(store_count(st, &(driver_state){DRIVER_RUNNING}) == 1, "the old running one stays");
+	EXPECT(store_count(st, &(driver_state){DRIVER_KILLED}) == 1, "the one killed now stays");
+	EXPECT(store_count(st, &(driver_state){DRIVER_FINISHED}) == 2, "recent finished stay");
 	EXPECT(store_count(st, NULL) == 4 && count_rows(st, NULL) == 4,
 	    "4 drivers left, counted %d, listed %d", store_count(st, NULL),
 	    count_rows(st, NULL));
@@ -298,7 +300,7 @@ main(void)
 	n = store_delete_finished(st, INT64_MAX, 100, collect_deleted,
 	    &deleted);
 	EXPECT(n == 3 && deleted.n == 3, "clear deletes 3, not %d", n);
-	EXPECT(store_count(st, NULL) == 1 && count_rows(st, "RUNNING") == 1,
+	EXPECT(store_count(st, NULL) == 1 && count_rows(st, &(driver_state){DRIVER_RUNNING}) == 1,
 	    "only the running driver is left");
 	h.count = h.sum_us = 0;
 	store_launch_histogram(st, add_bucket, &h);
