@@ -49,8 +49,8 @@ respond_json(api_response *resp, int status, json_t *msg)
 	resp->body_len = resp->body ? strlen(resp->body) : 0;
 }
 
-static void
-respond_error(api_response *resp, int status, const char *message)
+void
+api_respond_error(api_response *resp, int status, const char *message)
 {
 	respond_json(resp, status, proto_error(message));
 }
@@ -62,7 +62,7 @@ respond_internal(api_response *resp, const char *what)
 
 	snprintf(msg, sizeof(msg), "Internal server error: %s; see the "
 	    "server log", what);
-	respond_error(resp, 500, msg);
+	api_respond_error(resp, 500, msg);
 }
 
 /* --- create ---------------------------------------------------------- */
@@ -143,7 +143,7 @@ respond_unrecorded(server *s, api_response *resp)
 	char msg[1024];
 
 	if (store_unwritable(s->st, msg, sizeof(msg)))
-		respond_error(resp, 503, msg);
+		api_respond_error(resp, 503, msg);
 	else
 		respond_internal(resp, "cannot record the submission in the "
 		    "state store");
@@ -161,7 +161,7 @@ respond_env_unsaved(server *s, const char *id, api_response *resp)
 	    "written: %s", s->state_path, id, strerror(err));
 	log_warnx("create: %s", msg);
 	if (err == ENOSPC || err == EDQUOT || err == EIO)
-		respond_error(resp, 503, msg);
+		api_respond_error(resp, 503, msg);
 	else
 		respond_internal(resp, "cannot keep the submission's environment "
 		    "variables");
@@ -179,13 +179,13 @@ handle_create(server *s, const api_request *req, api_response *resp)
 
 	if (proto_parse_create(req->body, req->body_len, &create, msg,
 	    sizeof(msg)) == -1) {
-		respond_error(resp, 400, msg);
+		api_respond_error(resp, 400, msg);
 		return;
 	}
 	if (stage_resolve(s->stages_dir, &create, stage, sizeof(stage), &argv,
 	    msg, sizeof(msg)) == -1 ||
 	    check_environment(&create, msg, sizeof(msg)) == -1) {
-		respond_error(resp, 400, msg);
+		api_respond_error(resp, 400, msg);
 		goto out;
 	}
 	argv_text = json_dumps(argv, JSON_COMPACT);
@@ -255,7 +255,7 @@ handle_kill(server *s, const char *id, api_response *resp)
 	int rc = driver_kill(s, id);
 
 	if (rc < 0 && store_unwritable(s->st, msg, sizeof(msg))) {
-		respond_error(resp, 503, msg);
+		api_respond_error(resp, 503, msg);
 		return;
 	}
 	if (rc < 0) {
@@ -365,7 +365,7 @@ static void
 handle_readyz(server *s, api_response *resp)
 {
 	if (!atomic_load(&s->ready) || s->stopping)
-		respond_error(resp, 503, "Master is not ready.");
+		api_respond_error(resp, 503, "Master is not ready.");
 	else
 		respond_json(resp, 200, proto_readyz_response());
 }
@@ -477,7 +477,7 @@ list_before(server *s, const api_request *req, int64_t *before_seq,
 		snprintf(msg, sizeof(msg), "Query parameter 'before' names no "
 		    "submission: '%.80s' (it may have been removed by "
 		    "retention); start again from the newest.", before);
-		respond_error(resp, 400, msg);
+		api_respond_error(resp, 400, msg);
 		return -1;
 	}
 	return 0;
@@ -506,14 +506,14 @@ handle_list(server *s, const api_request *req, api_response *resp)
 		snprintf(msg, sizeof(msg), "Query parameter 'state' must be a "
 		    "driver state such as RUNNING or FINISHED, not '%.40s'.",
 		    state);
-		respond_error(resp, 400, msg);
+		api_respond_error(resp, 400, msg);
 		return;
 	}
 	if (query_int(req, "limit", LIST_DEFAULT_LIMIT, 1, LIST_MAX_LIMIT,
 	    &limit, msg, sizeof(msg)) == -1 ||
 	    query_int(req, "offset", 0, 0, 1000000000, &offset, msg,
 	    sizeof(msg)) == -1) {
-		respond_error(resp, 400, msg);
+		api_respond_error(resp, 400, msg);
 		return;
 	}
 	if (list_before(s, req, &before_seq, resp) == -1)
@@ -558,7 +558,7 @@ handle_logs(server *s, const api_request *req, const char *id,
 	if (stream == NULL)
 		stream = "stdout";
 	if (strcmp(stream, "stdout") != 0 && strcmp(stream, "stderr") != 0) {
-		respond_error(resp, 400, "Query parameter 'stream' must be "
+		api_respond_error(resp, 400, "Query parameter 'stream' must be "
 		    "stdout or stderr.");
 		return;
 	}
@@ -569,7 +569,7 @@ handle_logs(server *s, const api_request *req, const char *id,
 		}
 		snprintf(msg, sizeof(msg), "Submission %.200s does not exist.",
 		    id);
-		respond_error(resp, 404, msg);
+		api_respond_error(resp, 404, msg);
 		return;
 	}
 	store_driver_free(&d);
@@ -600,7 +600,7 @@ method_not_allowed(const char *method, const char *allow,
 
 	snprintf(msg, sizeof(msg), "HTTP method %.20s is not supported by this "
 	    "URL; use %s.", method, allow);
-	respond_error(resp, 405, msg);
+	api_respond_error(resp, 405, msg);
 	resp->allow = allow;
 }
 
@@ -662,7 +662,7 @@ api_handle(server *s, const api_request *req, api_response *resp)
 	resp->fd = -1;
 	if (!is_public(s, req) && auth_check(&s->auth, req->authorization,
 	    clock_now_us() / 1000000, &reason) == -1) {
-		respond_error(resp, 403, reason);
+		api_respond_error(resp, 403, reason);
 		return;
 	}
 	if (handle_extension(s, req, resp) || web_handle(s, req, resp))
@@ -678,7 +678,7 @@ api_handle(server *s, const api_request *req, api_response *resp)
 		return;
 	}
 	if (r.status == 400) {
-		respond_error(resp, 400, r.message);
+		api_respond_error(resp, 400, r.message);
 		return;
 	}
 	switch (r.action) {

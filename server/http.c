@@ -104,17 +104,12 @@ send_error(http_server *h, struct MHD_Connection *c, int status,
     const char *msg)
 {
 	api_response r;
-	json_t *m = proto_error(msg);
 
 	memset(&r, 0, sizeof(r));
 	r.fd = -1;
-	r.status = status;
-	r.content_type = "application/json;charset=utf-8";
-	r.body = m ? proto_dump(m) : NULL;
-	json_decref(m);
+	api_respond_error(&r, status, msg);
 	if (r.body == NULL)
 		return MHD_NO;
-	r.body_len = strlen(r.body);
 	return send_response(h, c, &r);
 }
 

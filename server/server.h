@@ -88,6 +88,10 @@ typedef struct api_response {
 } api_response;
 
 void api_handle(server *s, const api_request *req, api_response *resp);
+/* The server's one error body: Spark's ErrorResponse (action, message,
+ * serverSparkVersion) as application/json;charset=utf-8, for every part
+ * of the server that answers an error. */
+void api_respond_error(api_response *resp, int status, const char *message);
 /* Deletes at most max finished drivers that ended before ended_before_us
  * (INT64_MAX: all) and their log files; how many, or -1. */
 int api_forget_finished(server *s, int64_t ended_before_us, int max);

@@ -87,18 +87,6 @@ respond_text(api_response *r, int status, const char *type, char *body,
 }
 
 static void
-respond_json_error(api_response *r, int status, const char *msg)
-{
-	json_t *j = json_pack("{s:s, s:s, s:b}", "action", "ErrorResponse",
-	    "message", msg, "success", 0);
-	char *text = json_dumps(j, JSON_COMPACT);
-
-	json_decref(j);
-	respond_text(r, status, "application/json", text ? text : strdup(""),
-	    text ? strlen(text) : 0);
-}
-
-static void
 api_gold(server *s, const api_request *req, api_response *r)
 {
 	uint8_t digest[SHA256_DIGEST_LEN];
@@ -109,7 +97,7 @@ api_gold(server *s, const api_request *req, api_response *r)
 	char *gold = read_gold(s, &len, &st);
 
 	if (gold == NULL) {
-		respond_json_error(r, 404, s->lake_dir == NULL ? "The server "
+		api_respond_error(r, 404, s->lake_dir == NULL ? "The server "
 		    "has no lake (start it with --lake DIR)." : "No gold yet: "
 		    "run the pipeline (medallion-orchestrator run).");
 		return;
@@ -287,7 +275,7 @@ dashboard(server *s, api_response *r)
 	free(gold);
 	if (f == NULL) {
 		json_decref(doc);
-		respond_json_error(r, 500, "cannot render the dashboard");
+		api_respond_error(r, 500, "cannot render the dashboard");
 		return;
 	}
 	fprintf(f, "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">"
@@ -394,7 +382,7 @@ operations(server *s, api_response *r)
 	FILE *f = open_memstream(&html, &len);
 
 	if (f == NULL) {
-		respond_json_error(r, 500, "cannot render the page");
+		api_respond_error(r, 500, "cannot render the page");
 		return;
 	}
 	fprintf(f, "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">"
@@ -444,7 +432,7 @@ web_handle(server *s, const api_request *req, api_response *resp)
 		return 0;
 	if (strcmp(req->method, "GET") != 0 &&
 	    strcmp(req->method, "HEAD") != 0) {
-		respond_json_error(resp, 405, "Use GET.");
+		api_respond_error(resp, 405, "Use GET.");
 		resp->allow = "GET, HEAD";
 		return 1;
 	}
