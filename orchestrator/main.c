@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -104,7 +105,7 @@ usage(FILE *out)
 "  --pipeline FILE      pipeline file (schemas/json/pipeline.schema.json);\n"
 "                       default: ingestion -> transformation -> serving\n"
 "  --history FILE       SQLite history (default $MEDALLION_DATA/orchestrator.db,\n"
-"                       else ./orchestrator.db)\n"
+"                       else ./data/orchestrator.db, as the server's)\n"
 "  --token-file FILE    bearer token for the server (default\n"
 "                       $MEDALLION_TOKEN_FILE)\n"
 "  --jws-secret-file FILE  HS256 key (base64url) to sign a JWS per request\n"
@@ -803,7 +804,10 @@ default_history(void)
 			return NULL;
 		return p;
 	}
-	return strdup("orchestrator.db");
+	/* As the server's --data-dir: ./data, made when missing. */
+	if (mkdir("data", 0755) == -1 && errno != EEXIST)
+		log_warn("cannot create ./data for the history");
+	return strdup("data/orchestrator.db");
 }
 
 enum { O_MASTER = 256, O_PIPELINE, O_HISTORY, O_TOKEN, O_JWS, O_PATIENCE,

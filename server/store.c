@@ -269,10 +269,10 @@ switch_to_incremental_vacuum(store *st)
 		return;
 	if (exec_sql(st, "PRAGMA auto_vacuum = INCREMENTAL; VACUUM", err,
 	    sizeof(err)) == -1)
-		fprintf(stderr, "medallion-server: state store %s: cannot switch "
+		log_warnx("state store %s: cannot switch "
 		    "to incremental vacuum, so deleted drivers will not shrink "
 		    "the file (%s); stop the server and run: sqlite3 %s "
-		    "'PRAGMA auto_vacuum = INCREMENTAL; VACUUM'\n", st->path,
+		    "'PRAGMA auto_vacuum = INCREMENTAL; VACUUM'", st->path,
 		    err, st->path);
 }
 
@@ -829,20 +829,20 @@ delete_batch(store *st, const struct doomed *items, int n)
 	pthread_mutex_lock(&st->lock);
 	if (sqlite3_exec(st->db, "PRAGMA incremental_vacuum", NULL, NULL,
 	    NULL) != SQLITE_OK)
-		fprintf(stderr, "medallion-server: state store %s: incremental "
-		    "vacuum: %s\n", st->path, sqlite3_errmsg(st->db));
+		log_warnx("state store %s: incremental "
+		    "vacuum: %s", st->path, sqlite3_errmsg(st->db));
 	pthread_mutex_unlock(&st->lock);
 	return deleted;
 rollback:
-	fprintf(stderr, "medallion-server: state store %s: cannot delete "
-	    "finished drivers: %s\n", st->path, sqlite3_errmsg(st->db));
+	log_warnx("state store %s: cannot delete "
+	    "finished drivers: %s", st->path, sqlite3_errmsg(st->db));
 	sqlite3_finalize(del);
 	sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
 	pthread_mutex_unlock(&st->lock);
 	return -1;
 err:
-	fprintf(stderr, "medallion-server: state store %s: cannot delete "
-	    "finished drivers: %s\n", st->path, sqlite3_errmsg(st->db));
+	log_warnx("state store %s: cannot delete "
+	    "finished drivers: %s", st->path, sqlite3_errmsg(st->db));
 	pthread_mutex_unlock(&st->lock);
 	return -1;
 }
