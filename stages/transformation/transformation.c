@@ -119,6 +119,10 @@ typedef struct tx_worker {
 } tx_worker;
 
 #define MAX_WORKERS 2
+/* Batches of this many events may use a dense index over ids they do
+ * not all name (see init_index). */
+#define DENSE_SLACK_FROM_ROWS 4096
+#define DENSE_SLACK_IDS 65536
 #define SILVER_ROW_GROUP_BYTES (8u << 20)
 
 typedef struct tx_run {
@@ -805,7 +809,9 @@ out:
  * first pass over the events. Otherwise a hash of the ids pass 1 finds,
  * which also gives the sorted ids to look up: a small batch names a few
  * orders over a range as wide as the oldest still-open order, and the
- * range would read every file in it.
+ * range would read every file in it. A large batch keeps some slack
+ * (DENSE_SLACK_IDS): its events span many new files, which pass 1 would
+ * open a second time, while its range holds little it does not need.
  */
 static int
 init_index(tx_run *r, lake_err *err)
@@ -826,7 +832,8 @@ init_index(tx_run *r, lake_err *err)
 		hi = fhi > hi ? fhi : hi;
 	}
 	if (lo != INT64_MAX && lo > 0 && hi <= INT32_MAX &&
-	    hi - lo + 1 <= 4 * rows)
+	    (hi - lo + 1 <= 4 * rows || (rows >= DENSE_SLACK_FROM_ROWS &&
+	    hi - lo + 1 <= 4 * rows + DENSE_SLACK_IDS)))
 		rc = order_index_init_dense(&r->ix, (int32_t)lo, (int32_t)hi);
 	else
 		rc = order_index_init(&r->ix, 1024);
