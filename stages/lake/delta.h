@@ -206,10 +206,10 @@ int delta_log_cleanup(const char *table_dir, int64_t retention_us,
 int64_t delta_oldest_version(const char *table_dir, lake_err *err);
 
 /*
- * Removes files under the table that no live snapshot references and that
- * are older than retain_seconds (uncommitted leftovers of crashed writers,
- * and tombstoned files past retention). dry_run lists without deleting.
- * Each path handled is passed to cb when cb is not NULL.
+ * medallion-lake vacuum: delta_vacuum_retained() with an explicit
+ * retention in seconds, plus stale commit temp files in _delta_log.
+ * dry_run lists without deleting. Each path handled is passed to cb when
+ * cb is not NULL.
  */
 int delta_vacuum(const char *table_dir, int64_t retain_seconds, int dry_run,
     void (*cb)(const char *path, void *arg), void *arg, lake_err *err);
@@ -224,8 +224,8 @@ int delta_vacuum(const char *table_dir, int64_t retain_seconds, int dry_run,
  * deleted is passed to cb. Returns the number deleted, or -1.
  */
 int delta_vacuum_retained(const char *table_dir, int64_t retention_us,
-    int64_t now_us, void (*cb)(const char *path, void *arg), void *arg,
-    lake_err *err);
+    int64_t now_us, int dry_run, void (*cb)(const char *path, void *arg),
+    void *arg, lake_err *err);
 
 /* --- compaction ------------------------------------------------------ */
 

@@ -1,11 +1,10 @@
 /*
- * delta_vacuum.c - removing files no snapshot references.
- *
- * Walks the table folder (not _delta_log, not hidden or _-prefixed
- * folders), and deletes regular files that the newest snapshot does not
- * list and whose modification time is older than the retention. The age
- * check is what keeps a writer that is still writing safe: its files are
- * young. Stale commit temp files in _delta_log are removed the same way.
+ * delta_vacuum.c - medallion-lake vacuum: the vacuum maintenance runs
+ * (delta_vacuum_retained.c: a file goes only when no retained version
+ * names it and it is older than the retention, so a compaction's inputs
+ * stay for time travel and readers behind), with an explicit retention,
+ * a dry run, and stale commit temp files in _delta_log, which a writer
+ * that died between writing and linking its commit leaves.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -18,31 +17,17 @@
 
 #include "delta_internal.h"
 
-typedef struct vacuum_ctx {
-	const delta_snapshot *snap;
+typedef struct temps_ctx {
 	time_t cutoff;
 	int dry_run;
 	void (*cb)(const char *path, void *arg);
 	void *arg;
 	lake_err *err;
 	size_t prefix_len;	/* strlen(table_dir) + 1 */
-} vacuum_ctx;
+} temps_ctx;
 
 static int
-cmp_path(const void *key, const void *elem)
-{
-	return strcmp((const char *)key, ((const delta_file *)elem)->path);
-}
-
-static int
-is_live(const delta_snapshot *snap, const char *rel)
-{
-	return snap->nfiles > 0 && bsearch(rel, snap->files, snap->nfiles, sizeof(delta_file),
-	    cmp_path) != NULL;
-}
-
-static int
-consider(vacuum_ctx *v, const char *path, const struct stat *st)
+drop_temp(temps_ctx *v, const char *path, const struct stat *st)
 {
 	if (st->st_mtime > v->cutoff)
 		return 0;
@@ -56,40 +41,7 @@ consider(vacuum_ctx *v, const char *path, const struct stat *st)
 }
 
 static int
-walk(vacuum_ctx *v, const char *dir, int depth)
-{
-	struct dirent *de;
-	DIR *d;
-	int rc = 0;
-
-	if (depth > 16)
-		return 0;
-	if ((d = opendir(dir)) == NULL) {
-		lake_err_errno(v->err, "cannot list %s", dir);
-		return -1;
-	}
-	while (rc == 0 && (de = readdir(d)) != NULL) {
-		char path[4096];
-		struct stat st;
-
-		if (de->d_name[0] == '.' || (depth == 0 &&
-		    de->d_name[0] == '_'))
-			continue;
-		if (snprintf(path, sizeof(path), "%s/%s", dir, de->d_name) >=
-		    (int)sizeof(path) || lstat(path, &st) == -1)
-			continue;
-		if (S_ISDIR(st.st_mode))
-			rc = walk(v, path, depth + 1);
-		else if (S_ISREG(st.st_mode) &&
-		    !is_live(v->snap, path + v->prefix_len))
-			rc = consider(v, path, &st);
-	}
-	closedir(d);
-	return rc;
-}
-
-static int
-sweep_log_temps(vacuum_ctx *v, const char *table_dir)
+sweep_log_temps(temps_ctx *v, const char *table_dir)
 {
 	char dir[4096];
 	struct dirent *de;
@@ -109,7 +61,7 @@ sweep_log_temps(vacuum_ctx *v, const char *table_dir)
 		    (int)sizeof(path))
 			continue;
 		if (lstat(path, &st) == 0 && S_ISREG(st.st_mode))
-			rc = consider(v, path, &st);
+			rc = drop_temp(v, path, &st);
 	}
 	closedir(d);
 	return rc;
@@ -119,22 +71,19 @@ int
 delta_vacuum(const char *table_dir, int64_t retain_seconds, int dry_run,
     void (*cb)(const char *path, void *arg), void *arg, lake_err *err)
 {
-	delta_snapshot *snap;
-	vacuum_ctx v;
-	int rc;
+	int64_t now_us = (int64_t)time(NULL) * 1000000;
+	temps_ctx v;
 
-	if ((rc = delta_snapshot_load(table_dir, -1, &snap, err)) !=
-	    DELTA_OK)
-		return rc;
-	v.snap = snap;
-	v.cutoff = time(NULL) - (time_t)retain_seconds;
+	if (delta_latest_version(table_dir, err) == DELTA_NO_TABLE)
+		return DELTA_NO_TABLE;
+	if (delta_vacuum_retained(table_dir, retain_seconds * 1000000, now_us,
+	    dry_run, cb, arg, err) < 0)
+		return DELTA_ERROR;
+	v.cutoff = (time_t)(now_us / 1000000 - retain_seconds);
 	v.dry_run = dry_run;
 	v.cb = cb;
 	v.arg = arg;
 	v.err = err;
 	v.prefix_len = strlen(table_dir) + 1;
-	rc = walk(&v, table_dir, 0) == 0 && sweep_log_temps(&v,
-	    table_dir) == 0 ? DELTA_OK : DELTA_ERROR;
-	delta_snapshot_free(snap);
-	return rc;
+	return sweep_log_temps(&v, table_dir) == 0 ? DELTA_OK : DELTA_ERROR;
 }

@@ -174,6 +174,7 @@ typedef struct sweep {
 	size_t prefix_len;
 	void (*cb)(const char *path, void *arg);
 	void *arg;
+	int dry_run;		/* list, delete nothing */
 	int deleted;
 	lake_err *err;
 } sweep;
@@ -208,7 +209,7 @@ sweep_dir(sweep *s, const char *dir, int depth)
 		if (!S_ISREG(st.st_mode) || st.st_mtime > s->cutoff ||
 		    path_set_has(s->keep, path + s->prefix_len))
 			continue;
-		if (unlink(path) == -1 && errno != ENOENT) {
+		if (!s->dry_run && unlink(path) == -1 && errno != ENOENT) {
 			lake_err_errno(s->err, "cannot remove %s", path);
 			rc = -1;
 			break;
@@ -247,8 +248,8 @@ file_retention(const char *table_dir, int64_t retention_us, lake_err *err)
 
 int
 delta_vacuum_retained(const char *table_dir, int64_t retention_us,
-    int64_t now_us, void (*cb)(const char *path, void *arg), void *arg,
-    lake_err *err)
+    int64_t now_us, int dry_run, void (*cb)(const char *path, void *arg),
+    void *arg, lake_err *err)
 {
 	path_set keep = { 0 };
 	sweep s;
@@ -274,6 +275,7 @@ delta_vacuum_retained(const char *table_dir, int64_t retention_us,
 	s.prefix_len = strlen(table_dir) + 1;
 	s.cb = cb;
 	s.arg = arg;
+	s.dry_run = dry_run;
 	s.err = err;
 	rc = sweep_dir(&s, table_dir, 0);
 	path_set_free(&keep);

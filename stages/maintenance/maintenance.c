@@ -474,7 +474,7 @@ vacuum_if_due(const char *lake, const maint_table *t, const char *table,
 		lake_err_prefix(err, "log cleanup of %s", table);
 		return -1;
 	}
-	if ((files = delta_vacuum_retained(table, opts.file_retention_us, now,
+	if ((files = delta_vacuum_retained(table, opts.file_retention_us, now, 0,
 	    NULL, NULL, err)) < 0) {
 		lake_err_prefix(err, "vacuum of %s", table);
 		return -1;

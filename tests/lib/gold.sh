@@ -29,7 +29,8 @@ gold_compare() {
 	paste -d'#' <(gold_sql) <(gold_ours "$1") | awk -F'#' '{
 		split($1, s, "|"); split($2, o, "|"); bad = 0
 		for (i in s) if (i != 4 && i != 5 && i != 6 && s[i] != o[i]) bad = 1
-		if (s[4] != o[4]) { d = s[4] - o[4]; if (d < 0) d = -d; if (d > 1e-9 * s[4]) bad = 1 }
-		for (i = 5; i <= 6; i++) { d = s[i] - o[i]; if (d < 0) d = -d; if (d > 0.0051 * s[i]) bad = 1 }
+		# Tolerances relative to |SQL| (-1 stands for "no delivery yet").
+		if (s[4] != o[4]) { d = s[4] - o[4]; if (d < 0) d = -d; if (d > 1e-9 * (s[4] < 0 ? -s[4] : s[4])) bad = 1 }
+		for (i = 5; i <= 6; i++) { d = s[i] - o[i]; if (d < 0) d = -d; if (d > 0.0051 * (s[i] < 0 ? -s[i] : s[i])) bad = 1 }
 		if (bad) print "sql: " $1 " ours: " $2 }'
 }
