@@ -31,8 +31,14 @@
 #include "delta_internal.h"
 #include "lake_format.h"
 #include "medallion_version.h"
+
 #include "lake_json_write.h"
 #include "thrift.h"
+
+/* The timestamps a stats bound can spell, with a millisecond to spare for
+ * rounding outwards: 0001-01-01 to 9999-12-31 23:59:59. */
+#define STATS_TS_MIN_US (-62135596800000000LL + 1000)
+#define STATS_TS_MAX_US (253402300799000000LL - 1000)
 
 struct delta_commit {
 	char *table_dir;
@@ -255,6 +261,13 @@ put_stat(lake_buf *b, const char *name, pq_type t, const pq_value *v,
 		/* Milliseconds, rounded outwards so they still bound. */
 		int64_t us = v->v.i64, ms = us / 1000;
 
+		/* Stats spell four-digit years; a bound beyond them (±infinity,
+		 * kept as the int64 extremes) is left out: no skipping on
+		 * this column in this file, never an overflow. */
+		if (us < STATS_TS_MIN_US || us > STATS_TS_MAX_US) {
+			ok = 0;
+			break;
+		}
 		if (us % 1000 != 0 && (us < 0) == !is_max)
 			ms += is_max ? 1 : -1;
 		lake_format_timestamp(buf, sizeof(buf), ms * 1000);
