@@ -30,6 +30,7 @@
 #include "clock.h"
 #include "delta_internal.h"
 #include "lake_format.h"
+#include "lake_io.h"
 #include "medallion_version.h"
 
 #include "lake_json_write.h"
@@ -523,22 +524,6 @@ delta_commit_set_info(delta_commit *c, const char *operation,
 }
 
 static int
-write_all(int fd, const char *p, size_t n)
-{
-	while (n > 0) {
-		ssize_t k = write(fd, p, n);
-
-		if (k == -1 && errno == EINTR)
-			continue;
-		if (k == -1)
-			return -1;
-		p += k;
-		n -= (size_t)k;
-	}
-	return 0;
-}
-
-static int
 append_line(lake_buf *b, json_t *action)
 {
 	char *s;
@@ -624,7 +609,7 @@ delta_commit_prepare(delta_commit *c, lake_err *err)
 		lake_err_errno(err, "cannot create %s", tmp);
 		goto out;
 	}
-	if (write_all(fd, (const char *)text.data, text.len) == -1 ||
+	if (lake_write_all(fd, (const char *)text.data, text.len) == -1 ||
 	    fsync(fd) == -1) {
 		lake_err_errno(err, "cannot write %s", tmp);
 		goto out_unlink;

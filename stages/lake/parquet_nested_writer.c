@@ -24,6 +24,7 @@
 #include "codec.h"
 #include "encoding.h"
 #include "medallion_version.h"
+#include "lake_io.h"
 #include "parquet_internal.h"
 
 /* Parquet's ConvertedType and LogicalType ids for what we annotate. */
@@ -446,19 +447,9 @@ pq_nested_end_row(pq_nested_writer *w, lake_err *err)
 static int
 out_flush(pq_nested_writer *w, lake_err *err)
 {
-	size_t done = 0;
-
-	while (done < w->out.len) {
-		ssize_t n = write(w->fd, w->out.data + done,
-		    w->out.len - done);
-
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1) {
-			lake_err_errno(err, "%s: write", w->path);
-			return -1;
-		}
-		done += (size_t)n;
+	if (lake_write_all(w->fd, w->out.data, w->out.len) == -1) {
+		lake_err_errno(err, "%s: write", w->path);
+		return -1;
 	}
 	w->out.len = 0;
 	return 0;

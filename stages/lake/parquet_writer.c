@@ -26,6 +26,7 @@
 #include "codec.h"
 #include "encoding.h"
 #include "medallion_version.h"
+#include "lake_io.h"
 #include "parquet_internal.h"
 
 #define OUT_FLUSH_BYTES (1u << 20)
@@ -160,21 +161,11 @@ out_release(pq_writer *w, lake_err *err)
 static int
 out_flush(pq_writer *w, lake_err *err)
 {
-	size_t done = 0;
-
 	if (w->out.len > 0 && out_open(w, err) == -1)
 		return -1;
-	while (done < w->out.len) {
-		ssize_t n = write(w->fd, w->out.data + done,
-		    w->out.len - done);
-
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1) {
-			lake_err_errno(err, "%s: write", w->path);
-			return -1;
-		}
-		done += (size_t)n;
+	if (lake_write_all(w->fd, w->out.data, w->out.len) == -1) {
+		lake_err_errno(err, "%s: write", w->path);
+		return -1;
 	}
 	w->out.len = 0;
 	return 0;
