@@ -54,6 +54,7 @@
 #include "duration.h"
 #include "lake_stage.h"
 #include "log.h"
+#include "size.h"
 
 #define DEFAULT_MIN_FILES 16
 #define DEFAULT_TARGET_SIZE (128LL << 20)
@@ -153,28 +154,12 @@ parse_count(const char *s, int *out)
 	return 0;
 }
 
-/* "134217728", "128MiB", "512k": bytes, binary units. */
+/* --target-size: bytes, binary units (common/size.c). */
 static int
 parse_size(const char *s, int64_t *bytes)
 {
-	static const struct {
-		const char *unit;
-		int shift;
-	} units[] = { { "", 0 }, { "b", 0 }, { "k", 10 }, { "kb", 10 },
-		{ "kib", 10 }, { "m", 20 }, { "mb", 20 }, { "mib", 20 },
-		{ "g", 30 }, { "gb", 30 }, { "gib", 30 } };
-	char *end;
-	long long n;
-
-	errno = 0;
-	n = strtoll(s, &end, 10);
-	if (end != s && n > 0 && errno == 0)
-		for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++)
-			if (strcasecmp(end, units[i].unit) == 0 &&
-			    n <= (INT64_MAX >> units[i].shift)) {
-				*bytes = (int64_t)n << units[i].shift;
-				return 0;
-			}
+	if (size_parse(s, bytes) == 0)
+		return 0;
 	log_warnx("--target-size wants a positive size such as 128MiB, not "
 	    "%s", s);
 	return -1;
