@@ -231,6 +231,30 @@ renew_lease(orch *o)
 	o->lease_renewed_at = now;
 }
 
+/*
+ * One status request, counted against --patience: ORCH_OK with *st, or
+ * the failure with err filled and *expired set once status requests have
+ * kept failing (server away, or answering nonsense) for longer than the
+ * patience. *failing_since (0 at first) carries the count between calls.
+ */
+static orch_result
+status_within_patience(orch *o, const char *id, orch_status *st,
+    int64_t *failing_since, int *expired, char *err, size_t errlen)
+{
+	int64_t asked_at = clock_mono_us();
+	orch_result rc = orch_status_get(o->client, id, st, err, errlen);
+
+	*expired = 0;
+	if (rc == ORCH_OK) {
+		*failing_since = 0;
+		return rc;
+	}
+	if (*failing_since == 0)
+		*failing_since = asked_at;
+	*expired = clock_mono_us() - *failing_since > o->patience_us;
+	return rc;
+}
+
 /* Ends an attempt whose status could not be had for --patience. */
 static void
 unreachable(orch *o, int64_t run, int index, const orch_stage *s,
@@ -255,7 +279,8 @@ follow(orch *o, int64_t run, int index, const orch_stage *s, int attempt,
     const char *id, int64_t submitted_at, attempt_result *res)
 {
 	int64_t start = clock_mono_us(), running_at = 0, delay = POLL_FIRST_US;
-	int64_t failing_since = 0, asked_at;
+	int64_t failing_since = 0;
+	int expired;
 	driver_state last = DRIVER_SUBMITTED;
 	char err[512];
 	orch_status st;
@@ -266,14 +291,11 @@ follow(orch *o, int64_t run, int index, const orch_stage *s, int attempt,
 		nap(delay);
 		renew_lease(o);
 		delay = delay * 3 / 2 > POLL_MAX_US ? POLL_MAX_US : delay * 3 / 2;
-		asked_at = clock_mono_us();
-		if (orch_status_get(o->client, id, &st, err, sizeof(err)) !=
-		    ORCH_OK) {
+		if (status_within_patience(o, id, &st, &failing_since,
+		    &expired, err, sizeof(err)) != ORCH_OK) {
 			/* Keep asking while the server is away or answers
 			 * nonsense, for --patience, then give up on it. */
-			if (failing_since == 0)
-				failing_since = asked_at;
-			if (clock_mono_us() - failing_since > o->patience_us) {
+			if (expired) {
 				unreachable(o, run, index, s, attempt, id,
 				    submitted_at, running_at, err, res);
 				return;
@@ -282,8 +304,7 @@ follow(orch *o, int64_t run, int index, const orch_stage *s, int attempt,
 			    id);
 			st.state = last;
 			st.known = 1;
-		} else
-			failing_since = 0;
+		}
 		changed = st.state != last;
 		if (changed && st.state == DRIVER_RUNNING)
 			running_at = clock_now_us();
@@ -728,7 +749,8 @@ static int
 cmd_wait(orch *o, const char *id)
 {
 	int64_t start = clock_mono_us(), delay = POLL_FIRST_US;
-	int64_t failing_since = 0, asked_at;
+	int64_t failing_since = 0;
+	int expired;
 	char err[512];
 	driver_state last = DRIVER_STATE_COUNT;	/* none seen yet */
 	orch_status st;
@@ -736,19 +758,15 @@ cmd_wait(orch *o, const char *id)
 	if (id_refused(id))
 		return EXIT_USAGE;
 	for (;;) {
-		asked_at = clock_mono_us();
-		if (orch_status_get(o->client, id, &st, err, sizeof(err)) !=
-		    ORCH_OK) {
-			if (failing_since == 0)
-				failing_since = asked_at;
-			if (clock_mono_us() - failing_since > o->patience_us) {
+		if (status_within_patience(o, id, &st, &failing_since,
+		    &expired, err, sizeof(err)) != ORCH_OK) {
+			if (expired) {
 				log_warnx("%s; gave up after --patience (%.0f "
 				    "s)", err, o->patience_us / 1e6);
 				return EXIT_UNREACHABLE;
 			}
 			log_warnx("%s; still waiting for %s", err, id);
 		} else {
-			failing_since = 0;
 			progress(o, "wait", id, st.state, start,
 			    last != st.state);
 			last = st.state;
