@@ -11,7 +11,10 @@ app=$MEDALLION_BUILD_DIR/retailapp/medallion-retailapp
 ingest=$MEDALLION_BUILD_DIR/stages/ingestion/ingestion
 lake=$MEDALLION_BUILD_DIR/stages/lake/medallion-lake
 export MEDALLION_LAKE=$H_TMP/lake
-pg_start
+# Durable: an immediate stop is a crash, and a throwaway cluster without
+# fsync and synchronous commit would lose transactions ingestion already
+# copied (the source would then lack rows bronze has).
+PG_DURABLE=1 pg_start
 q() { pg_psql_admin -Atc "$1"; }
 . "$MEDALLION_SOURCE_DIR/tests/lib/bronze.sh"
 as_app() { (eval "$(pg_env_app)"; "$@"); }
