@@ -107,6 +107,9 @@ typedef struct pq_page_header {
 	uint32_t crc;
 } pq_page_header;
 
+/* The Parquet physical type (PT_*) that stores a value type. */
+int pq_physical_type(pq_type t);
+
 /* The page CRC of the bytes that follow a page header. */
 uint32_t pq_page_crc(const uint8_t *page, size_t len);
 

@@ -767,8 +767,8 @@ pq_stats_value_copy(pq_value *dst, const pq_value *src, pq_type type)
 	return 0;
 }
 
-static int
-physical_of(pq_type t)
+int
+pq_physical_type(pq_type t)
 {
 	switch (t) {
 	case PQ_INT32:
@@ -790,7 +790,7 @@ static void
 encode_schema_leaf(thrift_writer *w, const pq_column_def *c)
 {
 	tw_elem_struct_begin(w);
-	tw_i32(w, 1, physical_of(c->type));
+	tw_i32(w, 1, pq_physical_type(c->type));
 	tw_i32(w, 3, c->nullable ? REP_OPTIONAL : REP_REQUIRED);
 	tw_string(w, 4, c->name);
 	switch (c->type) {
@@ -876,7 +876,7 @@ encode_chunk(thrift_writer *w, const pq_column_def *c, const pq_chunk_out *k)
 	tw_i64(w, 2, k->dictionary_page_offset >= 0 ?
 	    k->dictionary_page_offset : k->data_page_offset);
 	tw_struct_begin(w, 3);
-	tw_i32(w, 1, physical_of(c->type));
+	tw_i32(w, 1, pq_physical_type(c->type));
 	tw_list_begin(w, 2, T_I32, (uint32_t)nenc);
 	for (int i = 0; i < nenc; i++)
 		tw_elem_i32(w, encs[i]);

@@ -105,25 +105,6 @@ value_width(pq_type t)
 	}
 }
 
-static int
-physical_type(pq_type t)
-{
-	switch (t) {
-	case PQ_INT32:
-	case PQ_DATE:
-		return PT_INT32;
-	case PQ_INT64:
-	case PQ_TIMESTAMP:
-		return PT_INT64;
-	case PQ_DOUBLE:
-		return PT_DOUBLE;
-	case PQ_BOOLEAN:
-		return PT_BOOLEAN;
-	default:
-		return PT_BYTE_ARRAY;
-	}
-}
-
 /* --- schema -------------------------------------------------------- */
 
 static void
@@ -614,7 +595,7 @@ encode_node(thrift_writer *t, const pq_node *n)
 {
 	tw_elem_struct_begin(t);
 	if (n->nchildren == 0)
-		tw_i32(t, 1, physical_type(n->type));
+		tw_i32(t, 1, pq_physical_type(n->type));
 	tw_i32(t, 3, n->repetition);
 	tw_string(t, 4, n->name);
 	if (n->nchildren > 0)
@@ -644,7 +625,7 @@ encode_chunk_meta(thrift_writer *t, const nested_leaf *l,
 	tw_elem_struct_begin(t);
 	tw_i64(t, 2, k->data_page_offset);
 	tw_struct_begin(t, 3);
-	tw_i32(t, 1, physical_type(l->type));
+	tw_i32(t, 1, pq_physical_type(l->type));
 	tw_list_begin(t, 2, T_I32, 2);
 	tw_elem_i32(t, ENC_PLAIN);
 	tw_elem_i32(t, ENC_RLE);
