@@ -107,6 +107,10 @@ typedef struct pq_page_header {
 	uint32_t crc;
 } pq_page_header;
 
+/* Bytes of a fixed-width value type; 0 for strings. */
+size_t pq_value_width(pq_type t);
+/* Appends n booleans (0 or 1) to out, bit-packed as PLAIN stores them. */
+void pq_pack_booleans(lake_buf *out, const uint8_t *v, size_t n);
 /* The Parquet physical type (PT_*) that stores a value type. */
 int pq_physical_type(pq_type t);
 

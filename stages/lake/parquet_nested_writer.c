@@ -87,24 +87,6 @@ struct pq_nested_writer {
 	int rgs_cap;
 };
 
-static size_t
-value_width(pq_type t)
-{
-	switch (t) {
-	case PQ_INT32:
-	case PQ_DATE:
-		return 4;
-	case PQ_INT64:
-	case PQ_TIMESTAMP:
-	case PQ_DOUBLE:
-		return 8;
-	case PQ_BOOLEAN:
-		return 1;
-	default:
-		return 0;
-	}
-}
-
 /* --- schema -------------------------------------------------------- */
 
 static void
@@ -155,7 +137,7 @@ add_leaf(schema_walk *s, const pq_node *n, int depth, int def, int rep)
 	nested_leaf *l = &s->w->leaves[s->w->nleaves];
 	size_t len = 0;
 
-	if (n->type != PQ_STRING && value_width(n->type) == 0) {
+	if (n->type != PQ_STRING && pq_value_width(n->type) == 0) {
 		lake_err_set(s->err, "%s: leaf %s: this type cannot be "
 		    "written", s->w->path, n->name);
 		return -1;
@@ -464,20 +446,6 @@ put_levels(lake_buf *page, const lake_buf *levels, int64_t n, int max)
 	memcpy(page->data + at, &len, 4);
 }
 
-static void
-put_booleans(lake_buf *page, const uint8_t *v, int64_t n)
-{
-	size_t nbytes = (size_t)(n + 7) / 8;
-
-	if (lake_buf_reserve(page, nbytes) == -1)
-		return;
-	memset(page->data + page->len, 0, nbytes);
-	for (int64_t i = 0; i < n; i++)
-		page->data[page->len + (size_t)i / 8] |=
-		    (uint8_t)(v[i] << (i % 8));
-	page->len += nbytes;
-}
-
 /* One v1 data page with every entry of the leaf's row group. */
 static int
 write_chunk(pq_nested_writer *w, nested_leaf *l, nested_chunk *k,
@@ -493,7 +461,7 @@ write_chunk(pq_nested_writer *w, nested_leaf *l, nested_chunk *k,
 	if (l->max_def > 0)
 		put_levels(&w->page, &l->defs, l->nentries, l->max_def);
 	if (l->type == PQ_BOOLEAN)
-		put_booleans(&w->page, l->values.data, l->nvalues);
+		pq_pack_booleans(&w->page, l->values.data, (size_t)(l->nvalues));
 	else
 		lake_buf_append(&w->page, l->values.data, l->values.len);
 	if (w->page.failed || w->page.len > INT32_MAX ||

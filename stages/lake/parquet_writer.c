@@ -94,8 +94,8 @@ pq_writer_opts_default(pq_writer_opts *o)
 	o->defer_create = 0;
 }
 
-static size_t
-fixed_width(pq_type t)
+size_t
+pq_value_width(pq_type t)
 {
 	switch (t) {
 	case PQ_INT32:
@@ -115,7 +115,7 @@ fixed_width(pq_type t)
 static int
 writable_type(pq_type t)
 {
-	return fixed_width(t) != 0 || t == PQ_STRING;
+	return pq_value_width(t) != 0 || t == PQ_STRING;
 }
 
 /* --- output -------------------------------------------------------- */
@@ -602,8 +602,8 @@ write_page(pq_writer *w, pq_page_header *h, pq_chunk_out *k, lake_err *err)
 	return 0;
 }
 
-static void
-pack_booleans(lake_buf *out, const uint8_t *v, size_t n)
+void
+pq_pack_booleans(lake_buf *out, const uint8_t *v, size_t n)
 {
 	size_t nbytes = (n + 7) / 8;
 	uint8_t *dst;
@@ -632,7 +632,7 @@ static void
 next_page_end(pq_writer *w, const col_buf *c, const page_cursor *from,
     page_cursor *to)
 {
-	size_t width = fixed_width(c->def.type);
+	size_t width = pq_value_width(c->def.type);
 	size_t budget = w->opts.page_bytes, size = 0;
 	const uint8_t *defs = c->defs.data;
 
@@ -687,7 +687,7 @@ static int
 write_chunk(pq_writer *w, col_buf *c, pq_chunk_out *k, lake_err *err)
 {
 	page_cursor at = { 0, 0, 0 }, end;
-	size_t width = fixed_width(c->def.type);
+	size_t width = pq_value_width(c->def.type);
 	/* Width 0 is legal for a one-entry dictionary, but not every reader
 	 * takes it. */
 	int bit_width = enc_bit_width(c->ndict > 1 ? c->ndict - 1 : 1);
@@ -728,7 +728,7 @@ write_chunk(pq_writer *w, col_buf *c, pq_chunk_out *k, lake_err *err)
 			    (const uint32_t *)c->indices.data + at.value,
 			    (size_t)(end.value - at.value), bit_width);
 		} else if (c->def.type == PQ_BOOLEAN) {
-			pack_booleans(&w->page, c->values.data + at.value,
+			pq_pack_booleans(&w->page, c->values.data + at.value,
 			    (size_t)(end.value - at.value));
 		} else if (width) {
 			lake_buf_append(&w->page, c->values.data +
