@@ -4,7 +4,9 @@
  * Spark's: create, kill, status, killall, clear, readyz, and the
  * ErrorServlet for every other path (proto.c routes). Ours, with the same
  * JSON conventions: GET /v1/submissions (list), GET
- * /v1/submissions/logs/{id} (a driver's output), GET /metrics. Every
+ * /v1/submissions/logs/{id} (a driver's output), GET /metrics, and the
+ * long-poll of status (?waitMs=N&knownState=S: the answer waits for a
+ * state change; advertised by the X-Medallion-Wait header). Every
  * non-200 answer carries an ErrorResponse JSON body, so both old Spark
  * clients (which parse it) and new ones (which show it as text) work.
  */
@@ -219,6 +221,9 @@ handle_create(server *s, const api_request *req, api_response *resp)
 	snprintf(msg, sizeof(msg), "Driver successfully submitted as %s", id);
 	respond_json(resp, 200, proto_create_response(1, id, msg,
 	    create.unknown_fields));
+	/* Told at once, so a client follows its first status long-polled. */
+	if (!s->no_long_poll)
+		resp->wait_max_ms = LONGPOLL_MAX_WAIT_MS;
 out:
 	free(argv_text);
 	free(env_text);
@@ -287,8 +292,38 @@ handle_killall(server *s, api_response *resp)
 	    "Kill request for all drivers submitted"));
 }
 
+/* A ?state= filter: a state a driver can be in on this server (not the
+ * client-side NOT_FOUND). */
+static int
+parse_state_filter(const char *name, driver_state *out)
+{
+	return driver_state_parse(name, out) == 0 && *out != DRIVER_NOT_FOUND ?
+	    0 : -1;
+}
+
+static int
+query_int(const api_request *req, const char *key, long def, long lo,
+    long hi, long *out, char *msg, size_t msglen)
+{
+	const char *v = req->query(req->query_ctx, key);
+	char *end;
+
+	*out = def;
+	if (v == NULL)
+		return 0;
+	errno = 0;
+	*out = strtol(v, &end, 10);
+	if (errno != 0 || *v == '\0' || *end != '\0' || *out < lo ||
+	    *out > hi) {
+		snprintf(msg, msglen, "Query parameter '%s' must be an integer "
+		    "from %ld to %ld, not '%.40s'.", key, lo, hi, v);
+		return -1;
+	}
+	return 0;
+}
+
 static void
-handle_status(server *s, const char *id, api_response *resp)
+respond_status(server *s, const char *id, api_response *resp)
 {
 	store_driver d;
 	char msg[1200];
@@ -313,6 +348,82 @@ handle_status(server *s, const char *id, api_response *resp)
 	respond_json(resp, 200, proto_status_response(1, id,
 	    driver_state_name(d.state), message, NULL, NULL));
 	store_driver_free(&d);
+}
+
+/*
+ * The long-poll parameters of a status request: *wait_ms -1 without
+ * waitMs (a plain status), *known the knownState (DRIVER_STATE_COUNT
+ * without it). -1 with a 400 answered for values that are not usable.
+ */
+static int
+status_wait_params(const api_request *req, long *wait_ms,
+    driver_state *known, api_response *resp)
+{
+	const char *state = req->query(req->query_ctx, "knownState");
+	char msg[256];
+
+	*known = DRIVER_STATE_COUNT;
+	if (query_int(req, "waitMs", -1, 0, LONGPOLL_MAX_WAIT_MS, wait_ms, msg,
+	    sizeof(msg)) == -1) {
+		api_respond_error(resp, 400, msg);
+		return -1;
+	}
+	if (state != NULL && *wait_ms < 0) {
+		snprintf(msg, sizeof(msg), "Query parameter 'knownState' needs "
+		    "'waitMs' (how long to wait for the driver to leave that "
+		    "state, at most %d ms).", LONGPOLL_MAX_WAIT_MS);
+		api_respond_error(resp, 400, msg);
+		return -1;
+	}
+	if (state != NULL && parse_state_filter(state, known) == -1) {
+		snprintf(msg, sizeof(msg), "Query parameter 'knownState' must be "
+		    "a driver state such as SUBMITTED or RUNNING, not '%.40s'.",
+		    state);
+		api_respond_error(resp, 400, msg);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * GET /v1/submissions/status/{id}[?waitMs=N[&knownState=S]]. Without
+ * waitMs (Spark's clients), the status at once. With it, the answer is
+ * the same status, given when the driver's state differs from knownState
+ * (default: its state when the request arrived) or after N ms, whichever
+ * comes first: until then the request is parked (resp->park). An unknown
+ * id, a state that differs already, or waitMs=0 answer at once.
+ */
+static void
+handle_status(server *s, const api_request *req, const char *id,
+    api_response *resp)
+{
+	driver_state known = DRIVER_STATE_COUNT;
+	store_driver d;
+	long wait_ms = -1;
+
+	if (!s->no_long_poll && !req->resumed &&
+	    status_wait_params(req, &wait_ms, &known, resp) == -1) {
+		resp->wait_max_ms = LONGPOLL_MAX_WAIT_MS;
+		return;
+	}
+	if (wait_ms > 0 && store_get_driver(s->st, id, &d) == 1) {
+		if (known == DRIVER_STATE_COUNT)
+			known = d.state;
+		if (d.state == known) {
+			resp->park = 1;
+			snprintf(resp->waiter.id, sizeof(resp->waiter.id),
+			    "%.63s", id);
+			resp->waiter.known = known;
+			resp->waiter.deadline_us = clock_mono_us() +
+			    (int64_t)wait_ms * 1000;
+		}
+		store_driver_free(&d);
+		if (resp->park)
+			return;
+	}
+	respond_status(s, id, resp);
+	if (!s->no_long_poll)
+		resp->wait_max_ms = LONGPOLL_MAX_WAIT_MS;
 }
 
 /* A driver's two log files, named as the runner names them. */
@@ -403,36 +514,6 @@ list_one(const store_driver *d, void *arg)
 	if (d->message != NULL)
 		json_object_set_new(item, "message", json_string(d->message));
 	json_array_append_new(arg, item);
-	return 0;
-}
-
-/* A ?state= filter: a state a driver can be in on this server (not the
- * client-side NOT_FOUND). */
-static int
-parse_state_filter(const char *name, driver_state *out)
-{
-	return driver_state_parse(name, out) == 0 && *out != DRIVER_NOT_FOUND ?
-	    0 : -1;
-}
-
-static int
-query_int(const api_request *req, const char *key, long def, long lo,
-    long hi, long *out, char *msg, size_t msglen)
-{
-	const char *v = req->query(req->query_ctx, key);
-	char *end;
-
-	*out = def;
-	if (v == NULL)
-		return 0;
-	errno = 0;
-	*out = strtol(v, &end, 10);
-	if (errno != 0 || *v == '\0' || *end != '\0' || *out < lo ||
-	    *out > hi) {
-		snprintf(msg, msglen, "Query parameter '%s' must be an integer "
-		    "from %ld to %ld, not '%.40s'.", key, lo, hi, v);
-		return -1;
-	}
 	return 0;
 }
 
@@ -684,7 +765,7 @@ api_handle(server *s, const api_request *req, api_response *resp)
 	switch (r.action) {
 	case PROTO_ROUTE_CREATE: handle_create(s, req, resp); break;
 	case PROTO_ROUTE_KILL: handle_kill(s, r.id, resp); break;
-	case PROTO_ROUTE_STATUS: handle_status(s, r.id, resp); break;
+	case PROTO_ROUTE_STATUS: handle_status(s, req, r.id, resp); break;
 	case PROTO_ROUTE_KILLALL: handle_killall(s, resp); break;
 	case PROTO_ROUTE_CLEAR: handle_clear(s, resp); break;
 	case PROTO_ROUTE_READYZ: handle_readyz(s, resp); break;

@@ -29,6 +29,12 @@
  * environment (readable only by our uid) rather than argv (readable by
  * all); the runner reads it and removes it before it starts the stage.
  * The server's own environment is not inherited.
+ *
+ * State changes wake parked status requests (longpoll.c): a runner gets
+ * the notification socket as fd RUNNER_NOTIFY_FD (--notify-fd) and sends
+ * on it after each state it records; the server notifies after each one
+ * it records itself here (kill, lost and silent runners, launch errors)
+ * and whenever it reaps a runner.
  */
 #include <errno.h>
 #include <jansson.h>
@@ -46,6 +52,8 @@
 #include "server.h"
 
 #define CLAIM_GRACE_US (10 * 1000000LL)
+/* Where a runner finds the notification socket (see above). */
+#define RUNNER_NOTIFY_FD 3
 #define RECOVER_EVERY_US (2 * 1000000LL)
 
 void
@@ -186,12 +194,13 @@ spawn_runner(server *s, const store_driver *d, const char *values,
     int64_t token, pid_t *pid)
 {
 	char stage_path[4096], grace[32], relaunches[32], backoff[32],
-	    lease[32];
+	    lease[32], notify[16];
 	char *argv[] = {"medallion-runner", "--state", (char *)s->state_path,
 	    "--id", (char *)d->id, "--stage-path",
 	    stage_path, "--log-dir", (char *)s->log_dir, "--grace-ms", grace,
 	    "--max-relaunches", relaunches, "--relaunch-backoff-ms", backoff,
-	    "--lease-ms", lease, NULL};
+	    "--lease-ms", lease, "--notify-fd", notify, NULL};
+	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t attr;
 	sigset_t none;
 	char **envp;
@@ -205,8 +214,15 @@ spawn_runner(server *s, const store_driver *d, const char *values,
 	snprintf(backoff, sizeof(backoff), "%lld",
 	    (long long)s->relaunch_backoff_ms);
 	snprintf(lease, sizeof(lease), "%lld", (long long)s->lease_timeout_ms);
+	snprintf(notify, sizeof(notify), "%d", RUNNER_NOTIFY_FD);
 	if ((envp = runner_environment(s, d->id, values, token)) == NULL)
 		return ENOMEM;
+	/* The socket is close-on-exec in the server; dup2 gives the runner
+	 * a copy without the flag (glibc clears it too when the numbers are
+	 * equal), and the runner sets it again so its stage has none. */
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, longpoll_notify_fd(s->lp),
+	    RUNNER_NOTIFY_FD);
 	/* Its own process group: a ^C to the server's terminal, or the
 	 * server's death, does not stop running drivers. */
 	posix_spawnattr_init(&attr);
@@ -215,8 +231,9 @@ spawn_runner(server *s, const store_driver *d, const char *values,
 	posix_spawnattr_setpgroup(&attr, 0);
 	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP |
 	    POSIX_SPAWN_SETSIGMASK);
-	rc = posix_spawn(pid, s->runner_path, NULL, &attr, argv, envp);
+	rc = posix_spawn(pid, s->runner_path, &fa, &attr, argv, envp);
 	posix_spawnattr_destroy(&attr);
+	posix_spawn_file_actions_destroy(&fa);
 	free_strings(envp);
 	return rc;
 }
@@ -243,6 +260,7 @@ launch(server *s, const char *id, int64_t token)
 		store_runner_begin(s->st, id, token, 0, "", clock_now_us(), 0);
 		store_runner_end(s->st, id, DRIVER_ERROR, -1, 0, msg,
 		    clock_now_us());
+		longpoll_notify(s->lp);
 	} else {
 		store_set_runner_pid(s->st, id, pid);
 		log_debug("%s: started runner %d for stage %s", id, (int)pid,
@@ -279,8 +297,10 @@ reap_children(server *s)
 		reaped++;
 	/* A runner that ended without recording an outcome is lost: look
 	 * now rather than at the next periodic check. */
-	if (reaped > 0)
+	if (reaped > 0) {
+		longpoll_notify(s->lp);
 		driver_recover(s);
+	}
 }
 
 /* 1 if the runner of a RUNNING/RELAUNCHING driver is gone (or never
@@ -338,6 +358,7 @@ recover_orphan(server *s, const store_driver *d, int64_t now)
 		    "its result is unknown", (int)d->runner_pid);
 	if (store_mark_lost(s->st, d->id, DRIVER_UNKNOWN, msg, now) != 1)
 		return;
+	longpoll_notify(s->lp);
 	log_warnx("%s: %s", d->id, msg);
 	stop_stage_group(d, "its runner is gone");
 }
@@ -363,6 +384,7 @@ recover_silent_runner(server *s, const store_driver *d, int64_t now)
 	    "stopped and its result is unknown");
 	if (store_expire_lease(s->st, d->id, state, msg, now) != 1)
 		return;
+	longpoll_notify(s->lp);
 	log_warnx("%s: %s", d->id, msg);
 	stop_stage_group(d, "its runner's lease ran out");
 }
@@ -445,6 +467,7 @@ kill_by_server(server *s, const store_driver *d)
 	if ((rc = store_mark_lost(s->st, d->id, DRIVER_KILLED, msg,
 	    clock_now_us())) != 1)
 		return rc;
+	longpoll_notify(s->lp);
 	log_warnx("%s: %s", d->id, msg);
 	stop_stage_group(d, "killed on request");
 	if (d->runner_start[0] != '\0' &&
@@ -471,6 +494,9 @@ driver_kill(server *s, const char *id)
 	}
 	store_driver_free(&d);
 	rc = store_request_kill(s->st, id, now, &runner);
+	/* A queued driver is KILLED now; a running one only flagged. */
+	if (rc == 1 && runner == 0)
+		longpoll_notify(s->lp);
 	/* The runner also polls kill_requested, so a lost signal only
 	 * delays the kill by a second; a runner that stops before acting
 	 * is dealt with when its lease runs out (recover_silent_runner). */

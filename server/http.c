@@ -10,6 +10,19 @@
  * of ours every GUARD_SWEEP_US, closes requests that do not arrive whole
  * within --request-timeout and makes room under connection pressure. No
  * Server header is sent, like Spark 4.
+ *
+ * A long-polled status (api.c answers "park") is suspended with
+ * MHD_suspend_connection, so it holds no thread: the daemon's threads go
+ * on serving other requests while the waiter sits in longpoll.c, whose
+ * thread resumes the connection when the driver's state changes or the
+ * wait ends; the daemon then calls on_request again and the status is
+ * answered as usual. A parked request has arrived whole, so the guard
+ * counts it as being answered (never overdue, never evicted), and MHD
+ * does not time out suspended connections; the wait is bounded by
+ * LONGPOLL_MAX_WAIT_MS instead. At most --max-connections / 2 requests are
+ * parked at once (more are answered at once), so waiters never fill the
+ * connection limit. On stop, every waiter is woken and given up to
+ * STOP_DRAIN_US to be answered before the daemon closes its connections.
  */
 #include <microhttpd.h>
 #include <pthread.h>
@@ -26,6 +39,7 @@
 #include "server.h"
 
 #define GUARD_SWEEP_US 100000
+#define STOP_DRAIN_US 1000000
 
 struct http_server {
 	struct MHD_Daemon *daemon;
@@ -34,6 +48,7 @@ struct http_server {
 	pthread_t sweeper;
 	int sweeper_started;
 	atomic_int stopping;
+	atomic_int parked;	/* parked requests not yet completed */
 };
 
 /* Per-request state, kept between MHD's calls for one request. */
@@ -41,6 +56,9 @@ typedef struct http_request {
 	char *body;
 	size_t len, cap;
 	int too_large;
+	int parked;		/* a long-polled status was parked once */
+	struct MHD_Connection *conn;
+	longpoll_waiter waiter;
 } http_request;
 
 static const char *
@@ -93,6 +111,12 @@ send_response(http_server *h, struct MHD_Connection *c, api_response *r)
 	if (r->last_modified[0] != '\0')
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_LAST_MODIFIED,
 		    r->last_modified);
+	if (r->wait_max_ms > 0) {
+		char ms[16];
+
+		snprintf(ms, sizeof(ms), "%d", r->wait_max_ms);
+		MHD_add_response_header(resp, "X-Medallion-Wait", ms);
+	}
 	metrics_count(&s->metrics, r->status);
 	ret = MHD_queue_response(c, (unsigned int)r->status, resp);
 	MHD_destroy_response(resp);
@@ -135,6 +159,38 @@ body_append(http_request *req, const char *data, size_t n)
 	req->len += n;
 	req->body[req->len] = '\0';
 	return 0;
+}
+
+/* The waker thread's call: the driver's state changed or the wait ended. */
+static void
+wake_parked(void *arg)
+{
+	http_request *req = arg;
+
+	MHD_resume_connection(req->conn);
+}
+
+/*
+ * Parks a long-polled status: the connection is suspended first, so the
+ * waker can only resume a suspended connection; a waiter that cannot be
+ * parked (state changed already, too many parked, stopping) is resumed
+ * at once and answered on the next call.
+ */
+static enum MHD_Result
+park(http_server *h, struct MHD_Connection *c, http_request *req,
+    const api_response *r)
+{
+	req->waiter = r->waiter;
+	req->waiter.wake = wake_parked;
+	req->waiter.arg = req;
+	req->conn = c;
+	req->parked = 1;
+	atomic_fetch_add(&h->parked, 1);
+	http_guard_answering(h->guard, guarded(c));
+	MHD_suspend_connection(c);
+	if (longpoll_park(h->s->lp, &req->waiter) != LONGPOLL_PARKED)
+		MHD_resume_connection(c);
+	return MHD_YES;
 }
 
 static enum MHD_Result
@@ -189,7 +245,10 @@ on_request(void *cls, struct MHD_Connection *c, const char *url,
 	    MHD_HTTP_HEADER_ACCEPT);
 	areq.query = query_lookup;
 	areq.query_ctx = c;
+	areq.resumed = req->parked;
 	api_handle(s, &areq, &aresp);
+	if (aresp.park)
+		return park(h, c, req, &aresp);
 	if (aresp.body == NULL && aresp.fd < 0)
 		aresp.body = strdup("");
 	return send_response(h, c, &aresp);
@@ -205,6 +264,8 @@ on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	(void)toe;
 	http_guard_waiting(h->guard, guarded(c), clock_mono_us());
 	if (req != NULL) {
+		if (req->parked)
+			atomic_fetch_sub(&h->parked, 1);
 		free(req->body);
 		free(req);
 		*con_cls = NULL;
@@ -270,7 +331,8 @@ http_start(server *s, int listen_fd)
 	if (h->guard == NULL)
 		goto err;
 	h->daemon = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD |
-	    MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_USE_TURBO,
+	    MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_USE_TURBO |
+	    MHD_ALLOW_SUSPEND_RESUME,
 	    0, NULL, NULL, on_request, h,
 	    MHD_OPTION_LISTEN_SOCKET, listen_fd,
 	    MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)s->threads,
@@ -293,6 +355,18 @@ err:
 	return NULL;
 }
 
+/* Gives woken waiters a moment to get their answer before the daemon
+ * closes their connections (they would then see the connection close,
+ * which a client retries anyway). */
+static void
+drain_parked(http_server *h)
+{
+	int64_t until = clock_mono_us() + STOP_DRAIN_US;
+
+	while (atomic_load(&h->parked) > 0 && clock_mono_us() < until)
+		clock_sleep_us(5000);
+}
+
 void
 http_stop(http_server *h)
 {
@@ -301,6 +375,9 @@ http_stop(http_server *h)
 	atomic_store(&h->stopping, 1);
 	if (h->sweeper_started)
 		pthread_join(h->sweeper, NULL);
+	/* MHD must not be stopped with a connection still suspended. */
+	longpoll_stop(h->s->lp);
+	drain_parked(h);
 	if (h->daemon != NULL)
 		MHD_stop_daemon(h->daemon);
 	http_guard_free(h->guard);

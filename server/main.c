@@ -67,6 +67,9 @@ usage(FILE *f)
 "                          body) has not arrived whole in this; under\n"
 "                          connection pressure, after 0.5 s (default 30)\n"
 "  --threads N             HTTP worker threads (default 2)\n"
+"  --no-long-poll          answer status at once even with ?waitMs=N, as\n"
+"                          Spark does (default: a status with waitMs waits\n"
+"                          up to N ms, at most 30000, for a state change)\n"
 "Files (defaults under --data-dir, itself $MEDALLION_DATA or ./data):\n"
 "  --data-dir DIR          folder for the defaults below\n"
 "  --state FILE            SQLite state file (default DATA/server.db)\n"
@@ -257,7 +260,7 @@ parse_args(server *s, int argc, char **argv)
 	    O_LOGS, O_LAKE, O_HISTORY, O_MAXRUN, O_GRACE, O_RELAUNCH, O_BACKOFF, O_LEASE, O_MAXCONN,
 	    O_IDLE, O_REQUEST_TIMEOUT, O_THREADS, O_ENV, O_ENVFILE, O_JWS,
 	    O_TOKEN, O_INSECURE,
-	    O_PUBLIC_DASHBOARD,
+	    O_PUBLIC_DASHBOARD, O_NO_LONG_POLL,
 	    O_VERSION, O_RETAIN };
 	static const struct option opts[] = {
 		{"host", required_argument, NULL, O_HOST},
@@ -285,6 +288,7 @@ parse_args(server *s, int argc, char **argv)
 		{"token-file", required_argument, NULL, O_TOKEN},
 		{"insecure", no_argument, NULL, O_INSECURE},
 		{"public-dashboard", no_argument, NULL, O_PUBLIC_DASHBOARD},
+		{"no-long-poll", no_argument, NULL, O_NO_LONG_POLL},
 		{"verbose", no_argument, NULL, 'v'},
 		{"version", no_argument, NULL, O_VERSION},
 		{"help", no_argument, NULL, 'h'},
@@ -347,6 +351,7 @@ parse_args(server *s, int argc, char **argv)
 		case O_TOKEN: token = optarg; break;
 		case O_INSECURE: s->insecure = 1; break;
 		case O_PUBLIC_DASHBOARD: s->public_dashboard = 1; break;
+		case O_NO_LONG_POLL: s->no_long_poll = 1; break;
 		case 'v': verbose++; break;
 		case O_VERSION:
 			printf("medallion-server %s (Spark REST protocol v1, "
@@ -526,6 +531,11 @@ main(int argc, char **argv)
 
 	if ((s.st = store_open(s.state_path, err, sizeof(err))) == NULL)
 		fatalx("%s", err);
+	/* Before any runner starts: runners inherit its notification end.
+	 * Half the connections at most wait parked; the rest stay free. */
+	if ((s.lp = longpoll_new(s.st, s.max_connections / 2, err,
+	    sizeof(err))) == NULL)
+		fatalx("%s", err);
 	fd = listen_on(&s);
 	driver_recover(&s);
 	if ((http = http_start(&s, fd)) == NULL)
@@ -541,6 +551,7 @@ main(int argc, char **argv)
 	log_info("stopping; running drivers continue under their runners");
 	atomic_store(&s.ready, 0);
 	http_stop(http);
+	longpoll_free(s.lp);
 	store_close(s.st);
 	auth_free(&s.auth);
 	for (i = 0; i < s.nstage_env; i++)

@@ -4,7 +4,8 @@
  * Request counts by status code live in memory (atomics, bumped by the
  * HTTP threads). Submissions by state and the submit-to-RUNNING latency
  * histogram are read from the state store at scrape time, so they survive
- * restarts and agree with what status answers. Both are counters that
+ * restarts and agree with what status answers; parked long-polls come
+ * from longpoll.c. Both store figures are counters that
  * triggers keep up to date in the store (server.sql), so a scrape reads
  * 22 rows whatever the number of submissions; the histogram's buckets
  * are the rows of launch_latency.
@@ -96,6 +97,14 @@ metrics_render(server *s, size_t *len)
 		    counted_codes[i], atomic_load(&s->metrics.requests[i]));
 	fprintf(f, "medallion_http_requests_total{code=\"other\"} %lld\n",
 	    atomic_load(&s->metrics.requests[METRICS_NCODES - 1]));
+	fprintf(f, "# HELP medallion_status_waits_total Status requests parked "
+	    "to wait for a state change (?waitMs).\n"
+	    "# TYPE medallion_status_waits_total counter\n"
+	    "medallion_status_waits_total %lld\n"
+	    "# HELP medallion_status_waiting Status requests parked now.\n"
+	    "# TYPE medallion_status_waiting gauge\n"
+	    "medallion_status_waiting %d\n", longpoll_total(s->lp),
+	    longpoll_parked(s->lp));
 	if (fclose(f) != 0) {
 		free(buf);
 		return NULL;

@@ -39,6 +39,14 @@
  * and removes it before any stage starts. Once it has begun, the runner
  * removes the driver's environment file (<state>.env/<id>): it holds the
  * values in its environment for every relaunch.
+ *
+ * Notify: after each state it records (RUNNING, RELAUNCHING, RUNNING
+ * again, the outcome), the runner sends a byte on the server's
+ * notification socket (--notify-fd, inherited), which wakes status
+ * requests waiting for that change (server/longpoll.c). The send never
+ * blocks and its failure is ignored: a server that is gone or busy loses
+ * only speed, since waiters are also checked periodically. The fd is
+ * close-on-exec here, so stages do not inherit it.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -49,6 +57,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -79,6 +88,7 @@ typedef struct runner {
 	int64_t lease_us;	/* how long a renewal holds the lease */
 	int64_t next_renew_us;	/* monotonic: when to renew next */
 	int renew_failing;	/* the last renewal failed (not refused) */
+	int notify_fd;		/* the server's notification socket, or -1 */
 	store *st;
 	sigset_t signals;	/* SIGCHLD and SIGTERM, blocked, waited on */
 } runner;
@@ -95,7 +105,8 @@ usage(void)
 {
 	fprintf(stderr, "usage: MEDALLION_RUNNER_TOKEN=N medallion-runner "
 	    "--state FILE --id ID --stage-path PATH --log-dir DIR [--grace-ms N] "
-	    "[--max-relaunches N] [--relaunch-backoff-ms N] [--lease-ms N]\n"
+	    "[--max-relaunches N] [--relaunch-backoff-ms N] [--lease-ms N] "
+	    "[--notify-fd FD]\n"
 	    "medallion-runner is started by medallion-server; it is not meant "
 	    "to be run by hand.\n");
 	exit(2);
@@ -127,6 +138,7 @@ parse_args(runner *r, int argc, char **argv)
 		{"max-relaunches", required_argument, NULL, 'm'},
 		{"relaunch-backoff-ms", required_argument, NULL, 'b'},
 		{"lease-ms", required_argument, NULL, 'L'},
+		{"notify-fd", required_argument, NULL, 'n'},
 		{NULL, 0, NULL, 0},
 	};
 	int c;
@@ -135,6 +147,7 @@ parse_args(runner *r, int argc, char **argv)
 	r->max_relaunches = 5;
 	r->backoff_us = 1000000;
 	r->lease_us = 10 * 1000000LL;
+	r->notify_fd = -1;
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
 		case 's': r->state_path = optarg; break;
@@ -149,12 +162,34 @@ parse_args(runner *r, int argc, char **argv)
 		    "--relaunch-backoff-ms") * 1000; break;
 		case 'L': r->lease_us = parse_int(optarg, "--lease-ms") * 1000;
 			break;
+		case 'n': r->notify_fd = (int)parse_int(optarg, "--notify-fd");
+			break;
 		default: usage();
 		}
 	}
 	if (r->state_path == NULL || r->id == NULL || r->stage_path == NULL ||
 	    r->log_dir == NULL || optind != argc)
 		usage();
+}
+
+/* The notification socket stays ours: stages must not inherit it. An fd
+ * that is not open (a hand-started runner) is simply not used. */
+static void
+keep_notify_fd(runner *r)
+{
+	if (r->notify_fd >= 0 && fcntl(r->notify_fd, F_SETFD, FD_CLOEXEC) ==
+	    -1)
+		r->notify_fd = -1;
+}
+
+/* A state was recorded: wake the server's waiters (see the top). */
+static void
+tell_server(const runner *r)
+{
+	char c = 1;
+
+	if (r->notify_fd >= 0)
+		(void)send(r->notify_fd, &c, 1, MSG_DONTWAIT | MSG_NOSIGNAL);
 }
 
 /* The claim token, taken out of the environment (see the top). */
@@ -403,6 +438,7 @@ record_outcome(runner *r, driver_state state, int code, int sig,
 		if (!keep_lease(r, 1))
 			return;
 	}
+	tell_server(r);
 	if (tries > 0)
 		log_info("%s: recorded its outcome (%s) after %d failed tries",
 		    r->id, driver_state_name(state), tries);
@@ -496,8 +532,12 @@ supervise(runner *r, const store_driver *d)
 		if (clock_mono_us() - started >= RELAUNCH_RESET_AFTER_US)
 			backoff = r->backoff_us;
 		/* rc: 1 a kill came, -1 the lease was lost, 0 relaunch. */
-		rc = store_runner_relaunching(r->st, r->id, code, sig) != 1 ? 1 :
-		    backoff_sleep(r, backoff);
+		if (store_runner_relaunching(r->st, r->id, code, sig) != 1) {
+			rc = 1;
+		} else {
+			tell_server(r);
+			rc = backoff_sleep(r, backoff);
+		}
 		if (rc < 0)
 			break;
 		if (rc > 0 || store_runner_running_again(r->st, r->id) != 1) {
@@ -505,6 +545,7 @@ supervise(runner *r, const store_driver *d)
 			    "killed on request while waiting to relaunch");
 			break;
 		}
+		tell_server(r);
 		relaunches++;
 		backoff = backoff * 2 > RELAUNCH_BACKOFF_CAP_US ?
 		    RELAUNCH_BACKOFF_CAP_US : backoff * 2;
@@ -523,6 +564,7 @@ main(int argc, char **argv)
 
 	log_init("medallion-runner", 0);
 	parse_args(&r, argc, argv);
+	keep_notify_fd(&r);
 	take_token(&r);
 	/* Block the signals we wait for before anything can send them. */
 	sigemptyset(&r.signals);
@@ -542,6 +584,7 @@ main(int argc, char **argv)
 		rc = 0;
 		goto out;
 	}
+	tell_server(&r);
 	store_env_forget(r.st, r.id);
 	if (store_get_driver(r.st, r.id, &d) != 1) {
 		log_warnx("driver %s vanished from %s", r.id, r.state_path);

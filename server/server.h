@@ -3,7 +3,8 @@
  * interfaces between its modules: the HTTP layer (http.c) turns requests
  * into api_request and sends api_response; the API (api.c) implements the
  * endpoints; the driver scheduler (driver.c) starts runners for queued
- * drivers and notices lost ones; metrics.c counts.
+ * drivers and notices lost ones; longpoll.c parks status requests that
+ * wait for a state change; metrics.c counts.
  */
 #ifndef SERVER_SERVER_H
 #define SERVER_SERVER_H
@@ -14,6 +15,7 @@
 #include <stdint.h>
 
 #include "auth.h"
+#include "longpoll.h"
 #include "store.h"
 
 #define SERVER_MAX_BODY (1024 * 1024)
@@ -46,6 +48,7 @@ typedef struct server {
 	int threads;
 	int insecure;
 	int public_dashboard;		/* /dashboard and /api/gold need no auth */
+	int no_long_poll;		/* --no-long-poll: ignore waitMs, as Spark */
 	int64_t retain_us;		/* --retain; 0 keeps drivers forever */
 	char runner_path[4096];
 	char **stage_env;		/* "NAME=VALUE", NULL-terminated */
@@ -53,6 +56,7 @@ typedef struct server {
 	auth auth;
 	/* state */
 	store *st;
+	longpoll *lp;			/* parked status requests */
 	metrics metrics;
 	int wake_fd[2];			/* self-pipe: wakes the scheduler */
 	volatile sig_atomic_t stopping;
@@ -73,6 +77,7 @@ typedef struct api_request {
 	/* Query parameter lookup (NULL when absent). */
 	const char *(*query)(void *ctx, const char *key);
 	void *query_ctx;
+	int resumed;			/* a parked status, woken: answer now */
 } api_request;
 
 typedef struct api_response {
@@ -85,6 +90,11 @@ typedef struct api_response {
 	const char *allow;		/* Allow header for 405 */
 	char etag[48];			/* ETag header when set */
 	char last_modified[40];		/* Last-Modified header when set */
+	int wait_max_ms;		/* > 0: X-Medallion-Wait header */
+	/* park: no answer yet; the HTTP layer parks the request as this
+	 * waiter (id, known state, deadline) and asks again once woken. */
+	int park;
+	longpoll_waiter waiter;
 } api_response;
 
 void api_handle(server *s, const api_request *req, api_response *resp);
