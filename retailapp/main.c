@@ -6,7 +6,8 @@
  * row; INTRANSIT and DELIVERED move a random order whose last status is the
  * one before. Events are weighted 2:1:1, branches 3,2,2,1,...; simulated
  * time advances 1-59 minutes per event from the latest time in the
- * database. --connections K runs K writer threads, each with its own
+ * database (--event-gap sets another mean gap, e.g. 10s for 30 events
+ * every 5 minutes, as a benchmark of a real schedule wants). --connections K runs K writer threads, each with its own
  * connection, so transactions overlap. --bulk loads a large consistent
  * history with COPY. SIGINT finishes the current transactions and prints
  * the summary.
@@ -23,6 +24,7 @@
 
 #include "clock.h"
 #include "db.h"
+#include "duration.h"
 #include "log.h"
 #include "medallion_version.h"
 #include "sim.h"
@@ -35,6 +37,7 @@ typedef struct app {
 	/* options */
 	long events;			/* -1: until SIGINT */
 	double rate;			/* events per second, 0 = flat out */
+	int64_t event_gap_us;		/* mean simulated gap, 0: 1-59 min */
 	int connections;
 	int connections_set;
 	int seeded;
@@ -78,6 +81,9 @@ usage(FILE *f)
 "                      as possible (default 0)\n"
 "  --connections K     concurrent writers, each with its own connection and\n"
 "                      overlapping transactions (default 1, max %d)\n"
+"  --event-gap D       mean simulated time between events, a duration\n"
+"                      (10s, 2m; at least 1s); each gap is whole seconds\n"
+"                      from 1 to twice D (default: 1 to 59 minutes)\n"
 "  --seed S            seed the random choices: a single-connection run on\n"
 "                      the same database state repeats exactly\n"
 "  --bulk ORDERS       first load ORDERS complete lifecycles with COPY, for\n"
@@ -125,6 +131,7 @@ parse_options(app *a, int argc, char **argv)
 		{"rate", required_argument, NULL, 'r'},
 		{"connections", required_argument, NULL, 'c'},
 		{"seed", required_argument, NULL, 's'},
+		{"event-gap", required_argument, NULL, 'g'},
 		{"bulk", required_argument, NULL, 'b'},
 		{"dsn", required_argument, NULL, 'd'},
 		{"quiet", no_argument, NULL, 'q'},
@@ -165,6 +172,13 @@ parse_options(app *a, int argc, char **argv)
 				    optarg);
 			a->seed = (uint64_t)v;
 			a->seeded = 1;
+			break;
+		case 'g':
+			if (duration_parse(optarg, &a->event_gap_us, NULL, 0) ==
+			    -1 || a->event_gap_us < 1000000 ||
+			    a->event_gap_us > 86400LL * 1000000)
+				usage_error("--event-gap wants a duration from 1s "
+				    "to 1d (10s, 2m), not '%s'", optarg);
 			break;
 		case 'b':
 			if (parse_long(optarg, 1, 1000000000L, &a->bulk))
@@ -302,7 +316,7 @@ writer_main(void *arg)
 		pace(a, ticket);
 		want = sim_pick_event(&rng);
 		pthread_mutex_lock(&a->lock);
-		a->clock_us += sim_event_step_us(&rng);
+		a->clock_us += sim_event_step_us(&rng, a->event_gap_us);
 		t = a->clock_us;
 		pthread_mutex_unlock(&a->lock);
 		if (rdb_event_run(&db, &rng, want, t, &e) == -1) {

@@ -98,9 +98,15 @@ sim_status_name(sim_status s)
 }
 
 int64_t
-sim_event_step_us(sim_rng *r)
+sim_event_step_us(sim_rng *r, int64_t mean_us)
 {
-	return sim_range(r, 1, 59) * MINUTE_US;
+	int64_t mean_s = mean_us / SECOND_US;
+
+	if (mean_us == 0)
+		return sim_range(r, 1, 59) * MINUTE_US;
+	if (mean_s < 1)
+		mean_s = 1;
+	return sim_range(r, 1, mean_s > 1 ? 2 * mean_s - 1 : 1) * SECOND_US;
 }
 
 void

@@ -33,8 +33,12 @@ sim_status sim_pick_event(sim_rng *r);
 int sim_pick_branch(sim_rng *r);		/* index into sim_branch_name */
 const char *sim_branch_name(int branch);
 const char *sim_status_name(sim_status s);
-/* Simulated time step between events: 1 to 59 minutes, in microseconds. */
-int64_t sim_event_step_us(sim_rng *r);
+/*
+ * Simulated time step between events, in microseconds: with mean_us 0,
+ * 1 to 59 whole minutes (a mean of 30); else uniform in whole seconds
+ * from 1 to twice the mean less one (at least 1 s).
+ */
+int64_t sim_event_step_us(sim_rng *r, int64_t mean_us);
 
 /* A complete lifecycle, for --bulk: times in microseconds. */
 typedef struct sim_lifecycle {

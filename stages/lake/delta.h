@@ -239,6 +239,17 @@ typedef struct delta_optimize_opts {
 	int64_t small_size;	/* "small" for min_small_files; default a
 				   quarter of target_size */
 	int max_attempts;	/* commits lost to appends; default 20 */
+	int tiered;		/* automatic maintenance's policy: in the
+				   last partition (in partition-value order)
+				   only the newest files, and an older file
+				   only while it is at most twice the newer
+				   ones packed with it, so a row is
+				   rewritten about log(table / new rows)
+				   times, not at every compaction; every
+				   other partition (closed: for a table
+				   partitioned by date, every day but the
+				   newest) packed whole once it holds two
+				   small files, whatever min_small_files */
 } delta_optimize_opts;
 
 typedef struct delta_optimize_result {

@@ -7,12 +7,14 @@
  * JSON action a commit would hold, and hand it to the replay, so
  * checkpoints and commits reconcile through one code path. A replay
  * that wants only the table's metadata does not decode the add and
- * remove leaves at all (most of a checkpoint's bytes).
+ * remove leaves at all (most of a checkpoint's bytes), and one that
+ * wants only the live files does not decode the removes (tombstones).
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "delta_internal.h"
+#include "lake_json_write.h"
 
 /* One leaf of the checkpoint, with per-level value positions. */
 typedef struct ck_leaf {
@@ -204,6 +206,127 @@ row_map(const ck_leaf *k, const ck_leaf *val, int64_t row)
 	return obj;
 }
 
+/* The value index of l at row (its first level), or -1 when null. */
+static int64_t
+row_index(const ck_leaf *l, int64_t row)
+{
+	int64_t i;
+
+	if (l->leaf < 0 || (i = l->row_start[row]) >= l->b.nlevels)
+		return -1;
+	return l->value_at[i];
+}
+
+static int64_t
+row_int(const ck_leaf *l, int64_t row, int64_t otherwise)
+{
+	int64_t v = row_index(l, row);
+
+	if (v < 0)
+		return otherwise;
+	return l->b.values.type == PQ_INT32 ? l->b.values.v.i32[v] :
+	    l->b.values.v.i64[v];
+}
+
+/* A copy of the string of l at row, NUL-terminated; NULL when null or
+ * out of memory (*nomem says which). */
+static char *
+row_string(const ck_leaf *l, int64_t row, int *nomem)
+{
+	int64_t v = row_index(l, row);
+	const pq_column_batch *b = &l->b.values;
+	char *s;
+
+	if (v < 0 || (b->type != PQ_STRING && b->type != PQ_BINARY))
+		return NULL;
+	if ((s = strndup(b->data + b->offsets[v], b->offsets[v + 1] -
+	    b->offsets[v])) == NULL)
+		*nomem = 1;
+	return s;
+}
+
+/* The partitionValues map of the row as JSON text ({} when absent). */
+static char *
+row_map_text(const ck_leaf *k, const ck_leaf *val, int64_t row,
+    lake_err *err)
+{
+	lake_buf b = { 0 };
+	int first = 1;
+
+	lake_buf_append(&b, "{", 1);
+	for (int64_t i = k->leaf < 0 || val->leaf < 0 ? 0 : k->row_start[row];
+	    k->leaf >= 0 && val->leaf >= 0 && i < k->row_start[row + 1];
+	    i++) {
+		int64_t kv = k->value_at[i], vv = val->value_at[i];
+		const pq_column_batch *kb = &k->b.values, *vb = &val->b.values;
+
+		if (kv < 0)
+			continue;
+		if (!first)
+			lake_buf_append(&b, ",", 1);
+		first = 0;
+		if (lake_json_put_string(&b, kb->data + kb->offsets[kv],
+		    kb->offsets[kv + 1] - kb->offsets[kv]) == -1)
+			goto bad;
+		lake_buf_append(&b, ":", 1);
+		if (vv < 0)
+			lake_json_put_raw(&b, "null");
+		else if (lake_json_put_string(&b, vb->data + vb->offsets[vv],
+		    vb->offsets[vv + 1] - vb->offsets[vv]) == -1)
+			goto bad;
+	}
+	lake_buf_append(&b, "}", 2);	/* with its NUL */
+	if (b.failed) {
+		lake_err_set(err, "checkpoint: out of memory");
+		lake_buf_free(&b);
+		return NULL;
+	}
+	return (char *)b.data;
+bad:
+	lake_err_set(err, "checkpoint: a partition value is not UTF-8");
+	lake_buf_free(&b);
+	return NULL;
+}
+
+/*
+ * The add of the row, straight from its columns into the replay: a
+ * checkpoint holds one per live file, and building each as a JSON
+ * object first cost more than the rest of the load.
+ */
+static int
+replay_add_row(ck_leaf *L, int64_t row, int64_t version, delta_replay *st,
+    lake_err *err)
+{
+	int nomem = 0;
+	char *path, *stats, *pv;
+	int64_t first = row_int(&L[L_ADD_FIRST_VERSION], row, -1);
+	int64_t dc = row_index(&L[L_ADD_DATACHANGE], row);
+	int rc;
+
+	if (st->meta_only)
+		return 0;
+	/* The version that first committed the file, when the row says:
+	 * not the checkpoint's own version. */
+	if (first >= 0 && first <= version)
+		version = first;
+	path = row_string(&L[L_ADD_PATH], row, &nomem);
+	stats = row_string(&L[L_ADD_STATS], row, &nomem);
+	if ((pv = row_map_text(&L[L_ADD_PV_KEY], &L[L_ADD_PV_VALUE], row,
+	    err)) == NULL || nomem) {
+		if (nomem)
+			lake_err_set(err, "checkpoint: out of memory");
+		free(path);
+		free(stats);
+		free(pv);
+		return -1;
+	}
+	rc = delta_replay_file(st, path, version, 1, dc < 0 ||
+	    L[L_ADD_DATACHANGE].b.values.v.b[dc], row_int(&L[L_ADD_SIZE], row,
+	    0), row_int(&L[L_ADD_MTIME], row, 0), stats, pv, err);
+	free(path);
+	return rc;
+}
+
 static json_t *
 build_action(ck_leaf *L, int64_t row)
 {
@@ -287,6 +410,9 @@ delta_checkpoint_read(const char *path, int64_t version, delta_replay *st,
 	if (st->meta_only)
 		for (int i = 0; i < L_FILE_LEAVES; i++)
 			L[i].leaf = -1;
+	if (st->live_only)
+		for (int i = L_REMOVE_PATH; i <= L_REMOVE_SIZE; i++)
+			L[i].leaf = -1;
 	for (int g = 0; g < pq_reader_num_row_groups(r); g++) {
 		int64_t nrows = pq_reader_row_group_rows(r, g);
 
@@ -296,10 +422,18 @@ delta_checkpoint_read(const char *path, int64_t version, delta_replay *st,
 				goto out;
 			}
 		for (int64_t row = 0; row < nrows; row++) {
-			json_t *a = build_action(L, row);
-			int failed = delta_replay_action(st, a, version, err);
+			json_t *a;
+			int failed;
 
-			json_decref(a);
+			if (row_index(&L[L_ADD_PATH], row) >= 0)
+				failed = replay_add_row(L, row, version, st,
+				    err);
+			else {
+				a = build_action(L, row);
+				failed = delta_replay_action(st, a, version,
+				    err);
+				json_decref(a);
+			}
 			if (failed == -1) {
 				lake_err_prefix(err, "%s", path);
 				goto out;

@@ -621,8 +621,8 @@ checkpoint_write(const char *table_dir, int64_t version,
 	int64_t replayed, rows = 0;
 	int rc;
 
-	if ((rc = delta_replay_load(table_dir, version, 0, &st, &replayed,
-	    err)) != DELTA_OK)
+	if ((rc = delta_replay_load(table_dir, version, REPLAY_TOMBSTONES,
+	    &st, &replayed, err)) != DELTA_OK)
 		return rc;
 	*log_retention_us = config_duration(st->metadata,
 	    "delta.logRetentionDuration", DEFAULT_LOG_RETENTION);

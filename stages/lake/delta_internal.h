@@ -42,6 +42,9 @@ typedef struct delta_replay {
 	json_t *protocol;	/* the newest protocol action's object */
 	int64_t timestamp_ms;
 	int meta_only;		/* ignore add and remove actions */
+	int live_only;		/* ignore a checkpoint's removes: the live
+				   files do not need its tombstones, which
+				   only the next checkpoint carries on */
 	int data_change_only;	/* ignore dataChange:false adds and removes
 				   (compaction), for incremental readers */
 } delta_replay;
@@ -51,18 +54,40 @@ void delta_replay_free(delta_replay *st);
 /* Applies one action object ({"add": {...}} etc.) of version. */
 int delta_replay_action(delta_replay *st, json_t *action, int64_t version,
     lake_err *err);
+/*
+ * Applies one add (add 1) or remove of the file at raw_path (as the log
+ * spells it, escaped) without a JSON action: what a checkpoint reader
+ * decodes from its columns. when: the add's modificationTime or the
+ * remove's deletionTimestamp; stats and pv_text (the partitionValues
+ * object as JSON text, or NULL) are taken over whatever the outcome.
+ */
+int delta_replay_file(delta_replay *st, const char *raw_path,
+    int64_t version, int add, int data_change, int64_t size, int64_t when,
+    char *stats, char *pv_text, lake_err *err);
 /* Moves the reconciled state into snap. */
 int delta_replay_finish(delta_replay *st, delta_snapshot *snap,
     lake_err *err);
 
+/* What a replay keeps. */
+typedef enum delta_replay_want {
+	REPLAY_TOMBSTONES,	/* live files and every tombstone: for the
+				   checkpoint writer */
+	REPLAY_LIVE,		/* live files; a checkpoint's tombstones
+				   (one per file replaced within
+				   delta.deletedFileRetentionDuration) are
+				   not even decoded */
+	REPLAY_META,		/* protocol, metaData and txn only */
+} delta_replay_want;
+
 /*
  * The replay state at version (the newest when < 0), from the newest
- * checkpoint at or below it and the commits after it; tombstones kept.
- * *version_out gets the version replayed. DELTA_OK, DELTA_NO_TABLE or
- * DELTA_ERROR.
+ * checkpoint at or below it and the commits after it, keeping what want
+ * says. *version_out gets the version replayed. DELTA_OK, DELTA_NO_TABLE
+ * or DELTA_ERROR.
  */
 int delta_replay_load(const char *table_dir, int64_t version,
-    int meta_only, delta_replay **out, int64_t *version_out, lake_err *err);
+    delta_replay_want want, delta_replay **out, int64_t *version_out,
+    lake_err *err);
 
 /* Feeds every action of a single-part checkpoint file into st (only
  * protocol, metaData and txn rows when st->meta_only). */

@@ -6,7 +6,14 @@
  * Plan: the live files of each partition (those the --where predicate on
  * partition columns keeps) are put in row order, and runs of consecutive
  * files under the target size are cut into bins of at most the target
- * size; a bin of one file is left alone. Row order is the order the
+ * size; a bin of one file is left alone. The tiered policy (automatic
+ * maintenance) packs less in the partition that still grows: one bin of
+ * the newest files, reaching back to an older file only while that file
+ * is at most twice the size of the newer ones already in the bin. The
+ * compacted files then shrink geometrically from oldest to newest, like
+ * the digits of a counter: about log(partition / new rows) of them, each
+ * row rewritten about that many times in all, where packing everything
+ * again rewrote the whole partition at every compaction. Row order is the order the
  * stages wrote the rows in, which is version order; a compacted file
  * keeps the order key of its first input in its name
  * (part-optimized.v<key>-<uuid>...), so later compactions put it before
@@ -294,12 +301,43 @@ plan_add_bin(plan *p, size_t first, size_t n, int64_t bytes)
 }
 
 /*
- * Cuts the partition's files [a, b) into bins: consecutive files under
- * the target, at most the target together; a file at or over the target
- * ends a run, so no output spans it.
+ * The tiered bin of a growing partition's files [a, b): the newest files
+ * under the target, back to the first older one that is more than twice
+ * as large as all the newer ones together (twice: appends of about the
+ * same size join), at most the target in all.
  */
 static int
-plan_partition(plan *p, size_t a, size_t b, const delta_optimize_opts *o)
+plan_newest(plan *p, size_t a, size_t b, const delta_optimize_opts *o)
+{
+	size_t start = b;
+	int64_t bytes = 0;
+
+	while (start > a) {
+		int64_t size = p->files[start - 1].f->size;
+
+		if (size >= o->target_size || bytes + size > o->target_size ||
+		    (bytes > 0 && size > 2 * bytes))
+			break;
+		bytes += size;
+		start--;
+	}
+	if (b - start < 2)
+		return 0;
+	if (plan_add_bin(p, start, b - start, bytes) == -1)
+		return -1;
+	p->npartitions++;
+	return 0;
+}
+
+/*
+ * Cuts the partition's files [a, b) into bins: consecutive files under
+ * the target, at most the target together; a file at or over the target
+ * ends a run, so no output spans it. last: the partition is the last one
+ * (for the tiered policy, the one still growing).
+ */
+static int
+plan_partition(plan *p, size_t a, size_t b, int last,
+    const delta_optimize_opts *o)
 {
 	size_t start = a, small = 0;
 	int64_t bytes = 0, small_size = o->small_size > 0 ? o->small_size :
@@ -308,8 +346,14 @@ plan_partition(plan *p, size_t a, size_t b, const delta_optimize_opts *o)
 
 	for (size_t i = a; i < b; i++)
 		small += p->files[i].f->size < small_size;
-	if (o->min_small_files > 0 && small <= (size_t)o->min_small_files)
+	if (o->tiered && !last) {
+		if (small < 2)
+			return 0;
+	} else if (o->min_small_files > 0 &&
+	    small <= (size_t)o->min_small_files)
 		return 0;
+	if (o->tiered && last)
+		return plan_newest(p, a, b, o);
 	for (size_t i = a; i <= b; i++) {
 		int64_t size = i < b ? p->files[i].f->size : 0;
 		int fits = i < b && size < o->target_size;
@@ -376,7 +420,7 @@ plan_make(plan *p, const delta_snapshot *snap, const delta_optimize_opts *o,
 		for (b = a + 1; b < p->nfiles && cmp_partition(p->files[a].f,
 		    p->files[b].f, snap->npartition_columns) == 0; b++)
 			;
-		if (plan_partition(p, a, b, o) == -1)
+		if (plan_partition(p, a, b, b == p->nfiles, o) == -1)
 			goto nomem;
 	}
 	return 0;

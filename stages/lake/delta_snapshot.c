@@ -384,6 +384,20 @@ out:
 	return rc;
 }
 
+int
+delta_replay_file(delta_replay *st, const char *raw_path, int64_t version,
+    int add, int data_change, int64_t size, int64_t when, char *stats,
+    char *pv_text, lake_err *err)
+{
+	if (st->meta_only || (st->data_change_only && !data_change)) {
+		free(stats);
+		free(pv_text);
+		return 0;
+	}
+	return apply_file_fields(st, raw_path, version, add, size, when,
+	    stats, pv_text, err);
+}
+
 static int
 apply_file(delta_replay *st, json_t *a, int64_t version, int add,
     lake_err *err)
@@ -1067,7 +1081,7 @@ explain_unreachable(const char *table_dir, const log_listing *l,
  */
 static int
 replay_best(const char *table_dir, const log_listing *l, int64_t target,
-    int meta_only, delta_replay **out, lake_err *err)
+    delta_replay_want want, delta_replay **out, lake_err *err)
 {
 	lake_err first = { { 0 } }, attempt;
 	int tried = 0, rc;
@@ -1083,7 +1097,8 @@ replay_best(const char *table_dir, const log_listing *l, int64_t target,
 			lake_err_set(err, "out of memory");
 			return -1;
 		}
-		st->meta_only = meta_only;
+		st->meta_only = want == REPLAY_META;
+		st->live_only = want == REPLAY_LIVE;
 		if ((rc = replay_from(table_dir, start, target, st,
 		    &attempt)) == 0) {
 			*out = st;
@@ -1104,8 +1119,9 @@ replay_best(const char *table_dir, const log_listing *l, int64_t target,
 }
 
 int
-delta_replay_load(const char *table_dir, int64_t version, int meta_only,
-    delta_replay **out, int64_t *version_out, lake_err *err)
+delta_replay_load(const char *table_dir, int64_t version,
+    delta_replay_want want, delta_replay **out, int64_t *version_out,
+    lake_err *err)
 {
 	log_listing l;
 	int64_t target;
@@ -1127,7 +1143,7 @@ delta_replay_load(const char *table_dir, int64_t version, int meta_only,
 		}
 		target = version;
 	}
-	rc = replay_best(table_dir, &l, target, meta_only, out, err);
+	rc = replay_best(table_dir, &l, target, want, out, err);
 	listing_free(&l);
 	if (rc == -1)
 		return DELTA_ERROR;
@@ -1145,8 +1161,8 @@ snapshot_load(const char *table_dir, int64_t version, int meta_only,
 	int rc;
 
 	*out = NULL;
-	if ((rc = delta_replay_load(table_dir, version, meta_only, &st,
-	    &target, err)) != DELTA_OK)
+	if ((rc = delta_replay_load(table_dir, version, meta_only ?
+	    REPLAY_META : REPLAY_LIVE, &st, &target, err)) != DELTA_OK)
 		return rc;
 	if ((snap = calloc(1, sizeof(*snap))) == NULL ||
 	    (snap->table_dir = strdup(table_dir)) == NULL) {

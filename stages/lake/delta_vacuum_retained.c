@@ -89,8 +89,8 @@ add_live_at(const char *table_dir, int64_t version, path_set *keep,
 	int64_t replayed;
 	int rc;
 
-	if ((rc = delta_replay_load(table_dir, version, 0, &st, &replayed,
-	    err)) != DELTA_OK)
+	if ((rc = delta_replay_load(table_dir, version, REPLAY_LIVE, &st,
+	    &replayed, err)) != DELTA_OK)
 		return -1;
 	for (size_t i = 0; i < st->nfiles; i++)
 		if (st->files[i].live && path_set_add(keep,
@@ -232,7 +232,8 @@ file_retention(const char *table_dir, int64_t retention_us, lake_err *err)
 
 	if (retention_us >= 0)
 		return retention_us;
-	if (delta_replay_load(table_dir, -1, 1, &st, &v, err) != DELTA_OK)
+	if (delta_replay_load(table_dir, -1, REPLAY_META, &st, &v, err) !=
+	    DELTA_OK)
 		return -1;
 	text = delta_config_get(st->metadata,
 	    "delta.deletedFileRetentionDuration");

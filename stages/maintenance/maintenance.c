@@ -8,9 +8,16 @@
  *               themselves; this catches a table written before they
  *               did, which upgrades in place on the first run, and one
  *               whose checkpoint write failed);
- *   compaction  of each partition holding more than --compact-min-files
- *               small files (under a quarter of --target-size), as
- *               medallion-lake optimize does (dataChange:false);
+ *   compaction  of the last partition (the only one of an unpartitioned
+ *               table) once it holds more than --compact-min-files
+ *               small files (under a quarter of --target-size), size
+ *               tiered: the newest files, and older ones only while at
+ *               most twice those, so each row is rewritten about
+ *               log(table / new rows) times, not at every compaction;
+ *               and of every other partition (closed: a day before the
+ *               newest, for the date-partitioned bronze) packed whole
+ *               once it holds two small files; all as medallion-lake
+ *               optimize does (dataChange:false);
  *   log cleanup and vacuum, at most every --vacuum-every: log files past
  *               delta.logRetentionDuration before the newest expired
  *               checkpoint, then data files no retained version names
@@ -115,9 +122,11 @@ usage(FILE *out)
 	    "gold/branch_state, gold/branch_metrics.\n"
 	    "\n"
 	    "  --lake DIR                the lake (default $MEDALLION_LAKE)\n"
-	    "  --compact-min-files N     compact a partition holding more than "
-	    "N small\n"
-	    "                            files (default 16; 0: never)\n"
+	    "  --compact-min-files N     compact the newest partition once it "
+	    "holds more\n"
+	    "                            than N small files (default 16; 0: "
+	    "never);\n"
+	    "                            an older one once it holds two\n"
 	    "  --target-size SIZE        compacted file size, small = under a "
 	    "quarter\n"
 	    "                            (default 128MiB)\n"
@@ -347,6 +356,7 @@ compact_if_due(const char *lake, const maint_table *t, const char *table,
 	delta_optimize_opts_default(&o);
 	o.target_size = opts.target_size;
 	o.min_small_files = opts.compact_min_files;
+	o.tiered = 1;
 	if ((rc = delta_optimize_due(snap, &o, err)) <= 0)
 		return rc;
 	if ((rc = unsettled(lake, t, snap, err)) != 0) {
@@ -532,15 +542,23 @@ state_count(table_state *st, const char *path, int64_t k)
 	return 0;
 }
 
+/*
+ * Whether a compaction may be due by the counts: the last folder (in
+ * name order, which is partition-value order for a date) holds more
+ * than min_files small files, or another one holds two or more.
+ */
 static int
-state_most_small(const table_state *st)
+state_compaction_may_be_due(const table_state *st, int min_files)
 {
-	int64_t most = 0;
+	size_t last = 0;
 
+	for (size_t i = 1; i < st->n; i++)
+		if (strcmp(st->folders[i], st->folders[last]) > 0)
+			last = i;
 	for (size_t i = 0; i < st->n; i++)
-		if (st->small[i] > most)
-			most = st->small[i];
-	return most > INT32_MAX ? INT32_MAX : (int)most;
+		if (st->small[i] > (i == last ? min_files : 1))
+			return 1;
+	return 0;
 }
 
 /* Reads the state file; st->version stays -1 when it is missing or not
@@ -666,7 +684,7 @@ may_be_due(const table_state *st, const char *table)
 	if (st->version - (last < 0 ? 0 : last) >= st->interval)
 		return 1;
 	return opts.compact_min_files > 0 &&
-	    state_most_small(st) > opts.compact_min_files;
+	    state_compaction_may_be_due(st, opts.compact_min_files);
 }
 
 /* The snapshot steps: checkpoint and compaction, then the exact state

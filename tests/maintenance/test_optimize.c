@@ -361,6 +361,77 @@ test_where_and_threshold(const char *dir)
 	delta_snapshot_free(s);
 }
 
+/*
+ * The tiered policy: a closed partition (2026-11-01, before the last) is
+ * packed whole once it holds two small files; in the last one only the
+ * newest files are, up to an older file larger than all of them.
+ */
+static void
+test_tiered(const char *dir)
+{
+	char table[4096];
+	delta_optimize_opts o;
+	delta_optimize_result res;
+	lake_err err;
+	rows_seen before, after;
+	size_t nfiles;
+	int64_t v;
+
+	snprintf(table, sizeof(table), "%s/tiered", dir);
+	EXPECT(make_table(table, 2, 10) == 0, "make table");
+	opts_small(&o);
+	o.min_small_files = 16;
+	o.tiered = 1;
+	EXPECT(delta_optimize(table, &o, &res, &err) == DELTA_OK &&
+	    res.partitions == 1 && res.files_removed == 2 &&
+	    res.files_added == 1, "two small files in a closed partition are "
+	    "packed, the last partition waits: %d partitions, %" PRId64
+	    " files", res.partitions, res.files_removed);
+
+	/* One large commit, then 17 small ones. */
+	snprintf(table, sizeof(table), "%s/tiered2", dir);
+	EXPECT(append_rows(table, 0, 20000, &v) == 0, "large commit");
+	for (int c = 0; c < 17; c++)
+		EXPECT(append_rows(table, 20000 + c * 10, 10, &v) == 0,
+		    "small commit %d", c);
+	before = table_rows(table, NULL);
+	EXPECT(delta_optimize(table, &o, &res, &err) == DELTA_OK &&
+	    res.partitions == 2 && res.files_removed == 18 + 17 &&
+	    res.files_added == 2, "the closed partition whole (18 files), "
+	    "the last one's 17 small files but not its large one: %d "
+	    "partitions, %" PRId64 " files removed, %" PRId64 " added (%s)",
+	    res.partitions, res.files_removed, res.files_added,
+	    res.version < 0 ? err.msg : "committed");
+	after = table_rows(table, &nfiles);
+	EXPECT(after.count == before.count && after.sum == before.sum &&
+	    after.sorted, "the same rows in order: %" PRId64 " of %" PRId64,
+	    after.count, before.count);
+	EXPECT(nfiles == 3, "3 files left, not %zu", nfiles);
+
+	/* Rounds of 17 small commits: the last partition's files stay few,
+	 * like the digits of a binary counter, and each round rewrites far
+	 * less than the partition. */
+	for (int round = 0; round < 6; round++) {
+		for (int c = 0; c < 17; c++)
+			EXPECT(append_rows(table, before.count + (round * 17 +
+			    c) * 10, 10, &v) == 0, "round %d commit %d", round,
+			    c);
+		EXPECT(delta_optimize(table, &o, &res, &err) == DELTA_OK &&
+		    res.version >= 0, "round %d compacts", round);
+	}
+	after = table_rows(table, &nfiles);
+	EXPECT(after.count == before.count + 6 * 170 && after.sorted,
+	    "every row kept in order: %" PRId64, after.count);
+	EXPECT(nfiles == 3, "after 7 rounds: the closed partition's file, "
+	    "the large one never rewritten, and one compacted: %zu files",
+	    nfiles);
+	EXPECT(res.files_removed == 18 + 18 && res.bytes_removed < 36495 +
+	    34492, "the last round rewrote the closed partition (18 files) "
+	    "and the last one's 17 new and 1 compacted, not its large one: "
+	    "%" PRId64 " files, %" PRId64 " bytes", res.files_removed,
+	    res.bytes_removed);
+}
+
 static int
 tool(int argc, char **argv)
 {
@@ -407,6 +478,7 @@ main(int argc, char **argv)
 	test_append_during_compaction(dir);
 	test_two_compactions(dir);
 	test_where_and_threshold(dir);
+	test_tiered(dir);
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 	if (system(cmd) != 0)
 		fprintf(stderr, "cannot remove %s\n", dir);

@@ -73,9 +73,17 @@ test_steps_and_lifecycles(void)
 
 	sim_seed(&r, 9);
 	for (i = 0; i < 100000; i++) {
-		step = sim_event_step_us(&r);
-		EXPECT(step >= 60000000LL && step <= 59 * 60000000LL,
-		    "step %lld out of 1..59 minutes", (long long)step);
+		step = sim_event_step_us(&r, 0);
+		EXPECT(step >= 60000000LL && step <= 59 * 60000000LL &&
+		    step % 60000000LL == 0,
+		    "step %lld out of 1..59 whole minutes", (long long)step);
+		step = sim_event_step_us(&r, 10000000LL);
+		EXPECT(step >= 1000000LL && step <= 19000000LL &&
+		    step % 1000000LL == 0,
+		    "a 10 s mean gap: step %lld out of 1..19 whole seconds",
+		    (long long)step);
+		EXPECT(sim_event_step_us(&r, 500000LL) == 1000000LL,
+		    "a mean under a second steps one second");
 		sim_bulk_order(&r, &clock, &lc);
 		EXPECT(lc.ordered_us > prev, "orders must arrive in order");
 		EXPECT(lc.transit_us > lc.ordered_us &&
