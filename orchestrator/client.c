@@ -6,11 +6,17 @@
  * connection. The bearer credential is re-read (token) or re-signed (JWS,
  * five minutes of validity) per request, so rotating the file needs no
  * restart. Secrets never go to argv or logs.
+ *
+ * Each answer's X-Medallion-Wait header is read (on_header); create and
+ * status keep it as what the server offers. A long-polled status gets
+ * its wait added to the request timeout, and any request is abandoned
+ * within about a second of a stop (a signal) by curl's progress callback.
  */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include <curl/curl.h>
@@ -29,7 +35,45 @@ struct orch_client {
 	size_t body_len;
 	int truncated;
 	int warned;		/* said once that the server is away */
+	int64_t answer_wait_ms;	/* X-Medallion-Wait of the last answer */
+	int64_t wait_max_ms;	/* what the server offers (create, status) */
 };
+
+#define WAIT_HEADER "x-medallion-wait:"
+
+/* Headers of an answer, one line per call: only X-Medallion-Wait counts. */
+static size_t
+on_header(char *p, size_t size, size_t n, void *arg)
+{
+	orch_client *c = arg;
+	size_t len = size * n, hlen = strlen(WAIT_HEADER);
+	char value[32];
+	long long ms;
+
+	if (len > hlen && len - hlen < sizeof(value) &&
+	    strncasecmp(p, WAIT_HEADER, hlen) == 0) {
+		memcpy(value, p + hlen, len - hlen);
+		value[len - hlen] = '\0';
+		ms = strtoll(value, NULL, 10);
+		/* A value no server of ours sends is not trusted. */
+		c->answer_wait_ms = ms > 0 && ms <= 3600000 ? ms : 0;
+	}
+	return len;
+}
+
+/* libcurl's progress callback: non-zero abandons the transfer. */
+static int
+on_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow,
+    curl_off_t ultotal, curl_off_t ulnow)
+{
+	const orch_client *c = arg;
+
+	(void)dltotal;
+	(void)dlnow;
+	(void)ultotal;
+	(void)ulnow;
+	return c->o.stop != NULL && *c->o.stop;
+}
 
 static size_t
 on_body(char *p, size_t size, size_t n, void *arg)
@@ -92,6 +136,12 @@ const char *
 orch_client_master(const orch_client *c)
 {
 	return c->master;
+}
+
+int64_t
+orch_client_wait_max_ms(const orch_client *c)
+{
+	return c->wait_max_ms;
 }
 
 static int
@@ -182,14 +232,15 @@ auth_header(orch_client *c, char *hdr, size_t len, char *err, size_t errlen)
 #define REQUEST_LOCAL (-2)		/* the credential cannot be read */
 
 /*
- * One request. Connection-level failures are retried with back-off
- * (100 ms doubling to 5 s) until the patience is spent. Returns the HTTP
- * status, with the body in c->body, or REQUEST_UNREACHABLE or
+ * One request; wait_ms is how long the server may hold it (a long-poll),
+ * added to the timeout. Connection-level failures are retried with
+ * back-off (100 ms doubling to 5 s) until the patience is spent. Returns
+ * the HTTP status, with the body in c->body, or REQUEST_UNREACHABLE or
  * REQUEST_LOCAL with err filled.
  */
 static long
 request(orch_client *c, const char *method, const char *path,
-    const char *body, char *err, size_t errlen)
+    const char *body, int64_t wait_ms, char *err, size_t errlen)
 {
 	char url[2048], auth[2048];
 	int64_t deadline = clock_mono_us() + c->o.patience_us, backoff = 100000;
@@ -213,8 +264,13 @@ request(orch_client *c, const char *method, const char *path,
 		curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, on_body);
 		curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, c);
 		curl_easy_setopt(c->curl, CURLOPT_NOSIGNAL, 1L);
+		curl_easy_setopt(c->curl, CURLOPT_HEADERFUNCTION, on_header);
+		curl_easy_setopt(c->curl, CURLOPT_HEADERDATA, c);
+		curl_easy_setopt(c->curl, CURLOPT_XFERINFOFUNCTION, on_progress);
+		curl_easy_setopt(c->curl, CURLOPT_XFERINFODATA, c);
+		curl_easy_setopt(c->curl, CURLOPT_NOPROGRESS, 0L);
 		curl_easy_setopt(c->curl, CURLOPT_TIMEOUT_MS,
-		    (long)(c->o.request_timeout_us / 1000));
+		    (long)(c->o.request_timeout_us / 1000 + wait_ms));
 		curl_easy_setopt(c->curl, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
 		if (body != NULL)
 			curl_easy_setopt(c->curl, CURLOPT_POSTFIELDS, body);
@@ -223,6 +279,7 @@ request(orch_client *c, const char *method, const char *path,
 		c->body_len = 0;
 		c->body[0] = '\0';
 		c->truncated = 0;
+		c->answer_wait_ms = 0;
 		rc = curl_easy_perform(c->curl);
 		curl_slist_free_all(hdrs);
 		memset(auth, 0, sizeof(auth));
@@ -242,6 +299,8 @@ request(orch_client *c, const char *method, const char *path,
 		if (rc != CURLE_OK && rc != CURLE_COULDNT_CONNECT &&
 		    rc != CURLE_COULDNT_RESOLVE_HOST &&
 		    !(rc == CURLE_OPERATION_TIMEDOUT && body == NULL))
+			return REQUEST_UNREACHABLE;
+		if (c->o.stop != NULL && *c->o.stop)
 			return REQUEST_UNREACHABLE;
 		if (clock_mono_us() + backoff > deadline)
 			return REQUEST_UNREACHABLE;
@@ -288,11 +347,12 @@ orch_create(orch_client *c, json_t *req, char *id, size_t idlen, char *err,
 		snprintf(err, errlen, "out of memory");
 		return ORCH_LOCAL;
 	}
-	code = request(c, "POST", "/v1/submissions/create", body, err,
+	code = request(c, "POST", "/v1/submissions/create", body, 0, err,
 	    errlen);
 	free(body);
 	if (code < 0)
 		return request_failure(code);
+	c->wait_max_ms = c->answer_wait_ms;
 	if ((ans = parse_answer(c, code, err, errlen)) == NULL)
 		return ORCH_BAD_ANSWER;
 	sid = json_string_value(json_object_get(ans, "submissionId"));
@@ -319,6 +379,13 @@ orch_result
 orch_status_get(orch_client *c, const char *id, orch_status *st, char *err,
     size_t errlen)
 {
+	return orch_status_wait(c, id, DRIVER_NOT_FOUND, 0, st, err, errlen);
+}
+
+orch_result
+orch_status_wait(orch_client *c, const char *id, driver_state known,
+    int64_t wait_ms, orch_status *st, char *err, size_t errlen)
+{
 	char path[512];
 	long code;
 	json_t *ans, *ex;
@@ -331,10 +398,19 @@ orch_status_get(orch_client *c, const char *id, orch_status *st, char *err,
 		    "(driver-YYYYMMDDHHMMSS-NNNN)", id);
 		return ORCH_LOCAL;
 	}
-	snprintf(path, sizeof(path), "/v1/submissions/status/%s", id);
-	code = request(c, "GET", path, NULL, err, errlen);
+	if (wait_ms > 0 && known != DRIVER_NOT_FOUND)
+		snprintf(path, sizeof(path), "/v1/submissions/status/%s?waitMs="
+		    "%lld&knownState=%s", id, (long long)wait_ms,
+		    driver_state_name(known));
+	else if (wait_ms > 0)
+		snprintf(path, sizeof(path), "/v1/submissions/status/%s?waitMs="
+		    "%lld", id, (long long)wait_ms);
+	else
+		snprintf(path, sizeof(path), "/v1/submissions/status/%s", id);
+	code = request(c, "GET", path, NULL, wait_ms, err, errlen);
 	if (code < 0)
 		return request_failure(code);
+	c->wait_max_ms = c->answer_wait_ms;
 	if ((ans = parse_answer(c, code, err, errlen)) == NULL)
 		return ORCH_BAD_ANSWER;
 	state = json_string_value(json_object_get(ans, "driverState"));
@@ -375,7 +451,7 @@ orch_kill(orch_client *c, const char *id, char *err, size_t errlen)
 		return ORCH_LOCAL;
 	}
 	snprintf(path, sizeof(path), "/v1/submissions/kill/%s", id);
-	code = request(c, "POST", path, NULL, err, errlen);
+	code = request(c, "POST", path, NULL, 0, err, errlen);
 	if (code < 0)
 		return request_failure(code);
 	if ((ans = parse_answer(c, code, err, errlen)) == NULL)

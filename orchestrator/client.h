@@ -6,10 +6,16 @@
  * failure (server down, restarting) is retried with capped back-off until
  * the client's patience runs out; an HTTP answer is never retried here,
  * because a create that reached the server must not be sent twice.
+ *
+ * medallion-server's long-poll of status (?waitMs=N&knownState=S) is used
+ * only once the server has said it offers it: its create and status
+ * answers carry X-Medallion-Wait (the longest wait, ms), which a Spark
+ * master never sends (orch_client_wait_max_ms).
  */
 #ifndef ORCH_CLIENT_H
 #define ORCH_CLIENT_H
 
+#include <signal.h>
 #include <stdint.h>
 
 #include <jansson.h>
@@ -23,7 +29,9 @@ typedef struct orch_client_opts {
 	const char *token_file;		/* Bearer token, or NULL */
 	const char *jws_secret_file;	/* HS256 key (base64url), or NULL */
 	int64_t patience_us;		/* retry connection failures this long */
-	int64_t request_timeout_us;	/* per request */
+	int64_t request_timeout_us;	/* per request (plus a long-poll's wait) */
+	/* Set by a signal handler: a request under way is abandoned. */
+	volatile sig_atomic_t *stop;
 } orch_client_opts;
 
 orch_client *orch_client_new(const orch_client_opts *o, char *err,
@@ -55,6 +63,17 @@ orch_result orch_create(orch_client *c, json_t *request, char *id,
     size_t idlen, char *err, size_t errlen);
 orch_result orch_status_get(orch_client *c, const char *id,
     orch_status *st, char *err, size_t errlen);
+/*
+ * A status that the server answers when the driver's state differs from
+ * known, or after wait_ms (1 to orch_client_wait_max_ms) at most. Only
+ * for a server that offers it; wait_ms 0 is orch_status_get.
+ */
+orch_result orch_status_wait(orch_client *c, const char *id,
+    driver_state known, int64_t wait_ms, orch_status *st, char *err,
+    size_t errlen);
+/* The longest status wait the server offers, in ms, as its latest create
+ * or status answer said; 0 when it does not (a Spark master). */
+int64_t orch_client_wait_max_ms(const orch_client *c);
 orch_result orch_kill(orch_client *c, const char *id, char *err,
     size_t errlen);
 

@@ -8,8 +8,13 @@
  *   medallion-orchestrator history | submit STAGE | status ID | kill ID
  *   medallion-orchestrator wait ID [--timeout 10m]
  *
- * A run submits each stage, polls its status with back-off (25 ms
- * growing to 2 s), retries FAILED, ERROR, UNKNOWN and a submission the
+ * A run submits each stage and follows its status: long-polled against
+ * medallion-server (each status answers as soon as the state changes, or
+ * after WAIT_MS: the next stage starts within a few milliseconds of the
+ * last one's end), polled with back-off (25 ms growing to 2 s) against a
+ * Spark master, or when the server answers a long-poll early without a
+ * change (it parks only so many). It retries FAILED, ERROR, UNKNOWN and a
+ * submission the
  * server no longer knows (a driver lost with a restarted server) with
  * capped exponential back-off and jitter, and stops on KILLED or a
  * timeout (after killing the driver). Every
@@ -57,6 +62,8 @@ enum {
  * enough to cover the longest wait between renewals (see lease_for). */
 #define LEASE_RENEW_US 5000000
 #define LEASE_SLACK_US 120000000
+/* A long-poll's wait: the lease is renewed between two at this pace. */
+#define WAIT_MS (LEASE_RENEW_US / 1000)
 
 typedef struct orch {
 	orch_client *client;
@@ -238,11 +245,13 @@ renew_lease(orch *o)
  * patience. *failing_since (0 at first) carries the count between calls.
  */
 static orch_result
-status_within_patience(orch *o, const char *id, orch_status *st,
-    int64_t *failing_since, int *expired, char *err, size_t errlen)
+status_within_patience(orch *o, const char *id, driver_state known,
+    int64_t wait_ms, orch_status *st, int64_t *failing_since, int *expired,
+    char *err, size_t errlen)
 {
 	int64_t asked_at = clock_mono_us();
-	orch_result rc = orch_status_get(o->client, id, st, err, errlen);
+	orch_result rc = orch_status_wait(o->client, id, known, wait_ms, st,
+	    err, errlen);
 
 	*expired = 0;
 	if (rc == ORCH_OK) {
@@ -273,14 +282,51 @@ unreachable(orch *o, int64_t run, int index, const orch_stage *s,
 	res->exit = EXIT_UNREACHABLE;
 }
 
-/* Polls id until it ends, the timeout passes, or a stop is requested. */
+/*
+ * How long the next status may wait on the server (ms), without passing
+ * deadline (monotonic µs, 0 none): 0 when the server offers no long-poll
+ * (then the caller sleeps between polls).
+ */
+static int64_t
+status_wait_ms(orch *o, int64_t deadline)
+{
+	int64_t ms = orch_client_wait_max_ms(o->client), left;
+
+	if (ms <= 0)
+		return 0;
+	if (ms > WAIT_MS)
+		ms = WAIT_MS;
+	if (deadline > 0) {
+		/* Answered just past the deadline, so the caller sees it. */
+		left = (deadline - clock_mono_us()) / 1000 + 1;
+		if (left < ms)
+			ms = left < 1 ? 1 : left;
+	}
+	return ms;
+}
+
+/*
+ * Whether to sleep before the next status: always when polling; when
+ * long-polling, only after a failure or an answer that came back early
+ * without a change (a server that parks no more waiters, a state that
+ * went and came back), so such answers cannot make a busy loop.
+ */
+static int
+nap_before_next(int64_t wait_ms, int failed, int changed, int64_t asked_at)
+{
+	if (wait_ms == 0 || failed)
+		return 1;
+	return !changed && clock_mono_us() - asked_at < wait_ms * 1000 / 2;
+}
+
+/* Follows id until it ends, the timeout passes, or a stop is requested. */
 static void
 follow(orch *o, int64_t run, int index, const orch_stage *s, int attempt,
     const char *id, int64_t submitted_at, attempt_result *res)
 {
 	int64_t start = clock_mono_us(), running_at = 0, delay = POLL_FIRST_US;
-	int64_t failing_since = 0;
-	int expired;
+	int64_t failing_since = 0, wait_ms, asked_at;
+	int expired, must_nap = 0, failed;
 	driver_state last = DRIVER_SUBMITTED;
 	char err[512];
 	orch_status st;
@@ -288,11 +334,17 @@ follow(orch *o, int64_t run, int index, const orch_stage *s, int attempt,
 	for (;;) {
 		int changed;
 
-		nap(delay);
+		wait_ms = status_wait_ms(o, start + s->timeout_us);
+		if (wait_ms == 0 || must_nap) {
+			nap(delay);
+			delay = delay * 3 / 2 > POLL_MAX_US ? POLL_MAX_US :
+			    delay * 3 / 2;
+		}
 		renew_lease(o);
-		delay = delay * 3 / 2 > POLL_MAX_US ? POLL_MAX_US : delay * 3 / 2;
-		if (status_within_patience(o, id, &st, &failing_since,
-		    &expired, err, sizeof(err)) != ORCH_OK) {
+		asked_at = clock_mono_us();
+		failed = status_within_patience(o, id, last, wait_ms, &st,
+		    &failing_since, &expired, err, sizeof(err)) != ORCH_OK;
+		if (failed) {
 			/* Keep asking while the server is away or answers
 			 * nonsense, for --patience, then give up on it. */
 			if (expired) {
@@ -300,11 +352,16 @@ follow(orch *o, int64_t run, int index, const orch_stage *s, int attempt,
 				    submitted_at, running_at, err, res);
 				return;
 			}
-			log_warnx("%s: %s; still following %s", s->name, err,
-			    id);
+			if (!stop_requested)
+				log_warnx("%s: %s; still following %s", s->name,
+				    err, id);
 			st.state = last;
 			st.known = 1;
 		}
+		must_nap = nap_before_next(wait_ms, failed, st.state != last,
+		    asked_at);
+		if (wait_ms > 0 && !must_nap)
+			delay = POLL_FIRST_US;
 		changed = st.state != last;
 		if (changed && st.state == DRIVER_RUNNING)
 			running_at = clock_now_us();
@@ -749,8 +806,8 @@ static int
 cmd_wait(orch *o, const char *id)
 {
 	int64_t start = clock_mono_us(), delay = POLL_FIRST_US;
-	int64_t failing_since = 0;
-	int expired;
+	int64_t failing_since = 0, wait_ms, asked_at;
+	int expired, failed;
 	char err[512];
 	driver_state last = DRIVER_STATE_COUNT;	/* none seen yet */
 	orch_status st;
@@ -758,8 +815,13 @@ cmd_wait(orch *o, const char *id)
 	if (id_refused(id))
 		return EXIT_USAGE;
 	for (;;) {
-		if (status_within_patience(o, id, &st, &failing_since,
-		    &expired, err, sizeof(err)) != ORCH_OK) {
+		/* The first status says whether the server long-polls. */
+		wait_ms = last == DRIVER_STATE_COUNT ? 0 : status_wait_ms(o,
+		    o->wait_timeout_us > 0 ? start + o->wait_timeout_us : 0);
+		asked_at = clock_mono_us();
+		failed = status_within_patience(o, id, last, wait_ms, &st,
+		    &failing_since, &expired, err, sizeof(err)) != ORCH_OK;
+		if (failed) {
 			if (expired) {
 				log_warnx("%s; gave up after --patience (%.0f "
 				    "s)", err, o->patience_us / 1e6);
@@ -769,7 +831,6 @@ cmd_wait(orch *o, const char *id)
 		} else {
 			progress(o, "wait", id, st.state, start,
 			    last != st.state);
-			last = st.state;
 			if (driver_state_final(st.state)) {
 				print_status(o, id, &st);
 				return exit_for_state(st.state);
@@ -784,8 +845,16 @@ cmd_wait(orch *o, const char *id)
 			    driver_state_name(last) : "unreachable");
 			return EXIT_TIMEOUT;
 		}
-		nap(delay);
-		delay = delay * 3 / 2 > POLL_MAX_US ? POLL_MAX_US : delay * 3 / 2;
+		if (nap_before_next(wait_ms, failed, !failed && st.state !=
+		    last, asked_at)) {
+			nap(delay);
+			delay = delay * 3 / 2 > POLL_MAX_US ? POLL_MAX_US :
+			    delay * 3 / 2;
+		} else {
+			delay = POLL_FIRST_US;
+		}
+		if (!failed)
+			last = st.state;
 	}
 }
 
@@ -858,7 +927,8 @@ main(int argc, char **argv)
 	};
 	orch_client_opts copts = { default_master(),
 		env_or_null("MEDALLION_TOKEN_FILE"),
-		env_or_null("MEDALLION_JWS_SECRET_FILE"), 60000000, 30000000 };
+		env_or_null("MEDALLION_JWS_SECRET_FILE"), 60000000, 30000000,
+		&stop_requested };
 	const char *pipeline_file = NULL, *every = NULL, *cron = NULL;
 	const char *tz = "UTC", *cmd;
 	char *history_path = NULL, err[1024];
