@@ -788,12 +788,74 @@ list_log(const char *table_dir, log_listing *l, lake_err *err)
 	return DELTA_OK;
 }
 
+/*
+ * The log from _last_checkpoint on, without listing the folder, whose
+ * size follows delta.logRetentionDuration (some 8,600 commits at one a
+ * run every 5 minutes): the hinted checkpoint, and the commits after it
+ * probed one name at a time (commits are contiguous, each put-if-absent
+ * after the one before it). 0 with l filled; 1 when there is no usable
+ * hint (no _last_checkpoint, or its checkpoint is gone): list the folder
+ * instead; -1 with err when a name cannot be looked up.
+ */
+static int
+list_log_from_hint(const char *table_dir, log_listing *l, lake_err *err)
+{
+	char path[4096];
+	struct stat sb;
+	int64_t hint = delta_last_checkpoint_hint(table_dir);
+
+	memset(l, 0, sizeof(*l));
+	if (hint < 0 || snprintf(path, sizeof(path), "%s/_delta_log/%020"
+	    PRId64 ".checkpoint.parquet", table_dir, hint) >=
+	    (int)sizeof(path) || stat(path, &sb) == -1)
+		return 1;
+	if (push_i64(&l->checkpoints, &l->ncheckpoints, hint) == -1)
+		goto nomem;
+	for (int64_t v = hint + 1;; v++) {
+		snprintf(path, sizeof(path), "%s/_delta_log/%020" PRId64
+		    ".json", table_dir, v);
+		if (stat(path, &sb) == -1) {
+			if (errno == ENOENT)
+				return 0;
+			lake_err_errno(err, "cannot look up %s", path);
+			listing_free(l);
+			return -1;
+		}
+		if (push_i64(&l->versions, &l->n, v) == -1)
+			goto nomem;
+	}
+nomem:
+	listing_free(l);
+	lake_err_set(err, "out of memory");
+	return -1;
+}
+
+/* The newest version of a listing. */
+static int64_t
+listing_newest(const log_listing *l)
+{
+	int64_t v = l->n > 0 ? l->versions[l->n - 1] : -1;
+
+	if (l->ncheckpoints > 0 && l->checkpoints[l->ncheckpoints - 1] > v)
+		v = l->checkpoints[l->ncheckpoints - 1];
+	return v;
+}
+
 int64_t
 delta_latest_version(const char *table_dir, lake_err *err)
 {
 	log_listing l;
-	int rc = list_log(table_dir, &l, err);
+	int rc = list_log_from_hint(table_dir, &l, err);
 	int64_t v = -1;
+
+	if (rc == -1)
+		return DELTA_ERROR;
+	if (rc == 0) {
+		v = listing_newest(&l);
+		listing_free(&l);
+		return v;
+	}
+	rc = list_log(table_dir, &l, err);
 
 	if (rc != DELTA_OK)
 		return rc;
@@ -1128,6 +1190,26 @@ delta_replay_load(const char *table_dir, int64_t version,
 	int rc;
 
 	*out = NULL;
+	if ((rc = list_log_from_hint(table_dir, &l, err)) == -1)
+		return DELTA_ERROR;
+	if (rc == 0) {
+		/* The newest version, or one at or after the hinted
+		 * checkpoint: no listing. Any failure (a checkpoint just
+		 * deleted by log cleanup, say) retries on the full listing,
+		 * which also says why. */
+		lake_err ignored;
+
+		target = listing_newest(&l);
+		if (version <= target && (version < 0 ||
+		    version >= l.checkpoints[0]) && replay_best(table_dir, &l,
+		    version < 0 ? target : version, want, out,
+		    &ignored) == 0) {
+			listing_free(&l);
+			*version_out = version < 0 ? target : version;
+			return DELTA_OK;
+		}
+		listing_free(&l);
+	}
 	if ((rc = list_log(table_dir, &l, err)) != DELTA_OK)
 		return rc;
 	target = l.n ? l.versions[l.n - 1] : -1;

@@ -350,6 +350,66 @@ test_damaged_checkpoint(const char *tmp)
 	free(ck);
 }
 
+/* Writes _last_checkpoint naming version. */
+static int
+set_hint(const char *dir, int64_t version)
+{
+	char path[4096];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/_delta_log/_last_checkpoint", dir);
+	if ((f = fopen(path, "w")) == NULL)
+		return -1;
+	fprintf(f, "{\"version\":%" PRId64 ",\"size\":1}\n", version);
+	return fclose(f);
+}
+
+/*
+ * The newest version and snapshot come from _last_checkpoint and the
+ * commits after it, without listing the log: a stale hint, one naming a
+ * checkpoint that is gone, and none at all give the same answers.
+ */
+static void
+test_hint(const char *tmp)
+{
+	char dir[4096], copy[4096], path[4200];
+	lake_err err;
+
+	snprintf(dir, sizeof(dir), "%s/hint", tmp);
+	snprintf(copy, sizeof(copy), "%s/hint-json", tmp);
+	EXPECT(make_table(dir, 33, "10", &err) == 0, "make: %s", err.msg);
+	EXPECT(json_only_copy(dir, copy) == 0, "copy");
+	EXPECT(delta_last_checkpoint_hint(dir) == 30, "hint 30");
+	EXPECT(delta_latest_version(dir, &err) == 33, "newest 33 from hint");
+	EXPECT(compare_at(dir, copy, -1) == 0, "newest from the hint");
+	EXPECT(compare_at(dir, copy, 31) == 0, "31, after the hint");
+
+	EXPECT(set_hint(dir, 10) == 0, "stale hint");
+	EXPECT(delta_latest_version(dir, &err) == 33, "newest 33 from a "
+	    "stale hint");
+	EXPECT(compare_at(dir, copy, -1) == 0, "newest from a stale hint");
+
+	EXPECT(set_hint(dir, 40) == 0, "hint past the end");
+	EXPECT(delta_latest_version(dir, &err) == 33, "newest 33 when the "
+	    "hinted checkpoint does not exist");
+	EXPECT(compare_at(dir, copy, -1) == 0, "newest, hint past the end");
+
+	EXPECT(set_hint(dir, 30) == 0, "hint 30 again");
+	snprintf(path, sizeof(path), "%s/_delta_log/%020d.checkpoint.parquet",
+	    dir, 30);
+	EXPECT(unlink(path) == 0, "remove checkpoint 30");
+	EXPECT(delta_latest_version(dir, &err) == 33, "newest 33 when the "
+	    "hinted checkpoint is gone");
+	EXPECT(compare_at(dir, copy, -1) == 0, "newest, hinted one gone");
+	EXPECT(compare_at(dir, copy, 25) == 0, "25, before the hint");
+
+	snprintf(path, sizeof(path), "%s/_delta_log/_last_checkpoint", dir);
+	EXPECT(unlink(path) == 0, "remove the hint");
+	EXPECT(delta_latest_version(dir, &err) == 33, "newest 33 with no "
+	    "hint");
+	EXPECT(compare_at(dir, copy, -1) == 0, "newest with no hint");
+}
+
 /* Removes stay in the checkpoint as tombstones within retention only. */
 static void
 test_tombstones(const char *tmp)
@@ -744,6 +804,7 @@ main(int argc, char **argv)
 	interval_cases();
 	test_replay_equivalence(tmp);
 	test_damaged_checkpoint(tmp);
+	test_hint(tmp);
 	test_tombstones(tmp);
 	test_checkpoint_failure_keeps_commit(tmp);
 	test_log_cleanup(tmp);
