@@ -440,13 +440,21 @@ driver_recover(server *s)
 	store_env_sweep(s->st, clock_now_us());
 }
 
+/*
+ * Queued drivers start first: a tick woken by a create launches its
+ * driver before reaping the runner that just ended (the previous stage's,
+ * in a pipeline), whose recovery pass (every unfinished driver, the
+ * environment folder) would otherwise sit between the create and the
+ * launch. Reaping first would free no slot: slots are counted from the
+ * states that runners record before they exit.
+ */
 void
 driver_tick(server *s)
 {
+	schedule(s);
 	reap_children(s);
 	if (clock_mono_us() - s->last_recover_us >= RECOVER_EVERY_US)
 		driver_recover(s);
-	schedule(s);
 }
 
 /*
