@@ -925,12 +925,22 @@ sort_events(tx_run *r, lake_err *err)
 	return rc;
 }
 
-static int64_t
-latest(const char *table, lake_err *err)
+/*
+ * The table's newest version into *version (-1: no table yet). 0, or -1
+ * when the log cannot be read: a version and an error code do not share
+ * one value here, since DELTA_ERROR and "no version" are both -1.
+ */
+static int
+latest(const char *table, int64_t *version, lake_err *err)
 {
 	int64_t v = delta_latest_version(table, err);
 
-	return v == DELTA_NO_TABLE ? -1 : v;
+	if (v == DELTA_NO_TABLE)
+		v = -1;
+	else if (v < 0)
+		return -1;
+	*version = v;
+	return 0;
 }
 
 static int
@@ -952,8 +962,8 @@ run_once(const char *lake, lake_err *err)
 	snprintf(r.rejected, sizeof(r.rejected), "%s/silver/rejected", lake);
 	if (load_state(&r, err) == -1)
 		goto out;
-	if ((r.orders_to = latest(r.bronze_orders, err)) < -1 ||
-	    (r.history_to = latest(r.bronze_history, err)) < -1)
+	if (latest(r.bronze_orders, &r.orders_to, err) == -1 ||
+	    latest(r.bronze_history, &r.history_to, err) == -1)
 		goto out;
 	if (r.history_to < 0) {
 		log_info("bronze has no history yet: run ingestion first");
