@@ -233,8 +233,7 @@ open_sources(const source_table *const *tables, int ntables, source **second,
 	*second = NULL;
 	if ((src = source_connect(err)) != NULL && source_begin(src, tables,
 	    ntables, err) == -1) {
-		*schema_error = strstr(err->msg, "source column") != NULL ||
-		    strstr(err->msg, "has no column") != NULL;
+		*schema_error = err->kind == LAKE_ERR_SCHEMA;
 		source_end(src);
 		src = NULL;
 	}

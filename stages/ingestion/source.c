@@ -101,19 +101,22 @@ check_table(PGconn *conn, const source_table *t, lake_err *err)
 			if (strcmp(PQgetvalue(res, r, 0), want) == 0)
 				found = r;
 		if (found < 0) {
-			lake_err_set(err, "source table %s has no column %s; "
+			lake_err_set_kind(err, LAKE_ERR_SCHEMA, "source table "
+			    "%s has no column %s; "
 			    "bronze needs it (see schemas/postgres/retail.sql)",
 			    t->name, want);
 			goto out;
 		}
 		if (strcmp(PQgetvalue(res, found, 1), t->pg_types[c]) != 0) {
-			lake_err_set(err, "source column %s.%s is %s, but "
+			lake_err_set_kind(err, LAKE_ERR_SCHEMA, "source column "
+			    "%s.%s is %s, but "
 			    "bronze expects %s; nothing was written", t->name,
 			    want, PQgetvalue(res, found, 1), t->pg_types[c]);
 			goto out;
 		}
 		if (strcmp(PQgetvalue(res, found, 2), "t") != 0) {
-			lake_err_set(err, "source column %s.%s allows nulls, but "
+			lake_err_set_kind(err, LAKE_ERR_SCHEMA, "source column "
+			    "%s.%s allows nulls, but "
 			    "bronze expects NOT NULL; nothing was written",
 			    t->name, want);
 			goto out;

@@ -664,7 +664,7 @@ delta_checkpoint_after_commit(const char *table_dir, int64_t version,
     int64_t interval)
 {
 	int64_t retention;
-	lake_err err = { { 0 } };
+	lake_err err = { { 0 }, LAKE_ERR_FAILED };
 
 	if (interval <= 0 || version <= 0 || version % interval != 0)
 		return;

@@ -13,8 +13,10 @@
  * compacted files then shrink geometrically from oldest to newest, like
  * the digits of a counter: about log(partition / new rows) of them, each
  * row rewritten about that many times in all, where packing everything
- * again rewrote the whole partition at every compaction. Row order is the order the
- * stages wrote the rows in, which is version order; a compacted file
+ * again rewrote the whole partition at every compaction.
+ *
+ * Row order is the order the stages wrote the rows in, which is version
+ * order; a compacted file
  * keeps the order key of its first input in its name
  * (part-optimized.v<key>-<uuid>...), so later compactions put it before
  * files appended after its inputs, and bronze/orders files, written in

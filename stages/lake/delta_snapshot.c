@@ -1145,7 +1145,7 @@ static int
 replay_best(const char *table_dir, const log_listing *l, int64_t target,
     delta_replay_want want, delta_replay **out, lake_err *err)
 {
-	lake_err first = { { 0 } }, attempt;
+	lake_err first = { { 0 }, LAKE_ERR_FAILED }, attempt;
 	int tried = 0, rc;
 
 	for (size_t i = l->ncheckpoints + 1; i-- > 0;) {

@@ -17,6 +17,20 @@ lake_err_set(lake_err *err, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
 	va_end(ap);
+	err->kind = LAKE_ERR_FAILED;
+}
+
+void
+lake_err_set_kind(lake_err *err, lake_err_kind kind, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err == NULL)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+	va_end(ap);
+	err->kind = kind;
 }
 
 void
@@ -34,6 +48,7 @@ lake_err_errno(lake_err *err, const char *fmt, ...)
 	len = strlen(err->msg);
 	snprintf(err->msg + len, sizeof(err->msg) - len, ": %s",
 	    strerror(saved));
+	err->kind = LAKE_ERR_IO;
 	errno = saved;
 }
 

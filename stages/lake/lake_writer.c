@@ -444,8 +444,8 @@ static int
 sync_and_prepare(lake_writer **ws, int nws, delta_commit *c, lake_err *err)
 {
 	sync_job jobs[2] = {
-		{ ws, nws, sync_files, { { 0 } }, -1, 0, 0 },
-		{ ws, nws, sync_dirs, { { 0 } }, -1, 0, 0 },
+		{ ws, nws, sync_files, { { 0 }, LAKE_ERR_FAILED }, -1, 0, 0 },
+		{ ws, nws, sync_dirs, { { 0 }, LAKE_ERR_FAILED }, -1, 0, 0 },
 	};
 	int rc;
 

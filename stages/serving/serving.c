@@ -809,9 +809,12 @@ write_outputs(const gold *g, const metric *m, int with_state, lake_err *err)
 {
 	staged_table metrics;
 	output_job jobs[3] = {
-		{ g, m, metrics_job, &metrics, { { 0 } }, DELTA_ERROR },
-		{ g, m, json_job, NULL, { { 0 } }, DELTA_ERROR },
-		{ g, m, state_job, NULL, { { 0 } }, DELTA_ERROR },
+		{ g, m, metrics_job, &metrics, { { 0 }, LAKE_ERR_FAILED },
+		    DELTA_ERROR },
+		{ g, m, json_job, NULL, { { 0 }, LAKE_ERR_FAILED },
+		    DELTA_ERROR },
+		{ g, m, state_job, NULL, { { 0 }, LAKE_ERR_FAILED },
+		    DELTA_ERROR },
 	};
 	int njobs = with_state ? 3 : 2, started[3] = { 0, 0, 0 }, rc;
 	pthread_t tid[3];

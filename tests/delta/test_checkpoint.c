@@ -744,7 +744,7 @@ verify_checkpoints(const char *dir)
 	while ((de = readdir(d)) != NULL) {
 		char path[8192];
 		delta_replay *st;
-		lake_err err = { { 0 } };
+		lake_err err = { { 0 }, LAKE_ERR_FAILED };
 		int64_t v;
 
 		if (de->d_name[0] == '.' || strstr(de->d_name,

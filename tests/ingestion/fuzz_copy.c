@@ -99,7 +99,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	const source_table *t;
 	pq_value row[16];
-	lake_err err = { "" };
+	lake_err err = { "", LAKE_ERR_FAILED };
 	uint8_t *buf;
 	size_t n;
 	long skip = 0;

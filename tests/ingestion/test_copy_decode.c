@@ -52,7 +52,7 @@ decoded_time(int64_t pg_time)
 	pq_value row[16];
 	char buf[64];
 	size_t n = orders_tuple(buf, pg_time);
-	lake_err err = { "" };
+	lake_err err = { "", LAKE_ERR_FAILED };
 
 	if (copy_decode_tuple("orders", source_orders.schema, buf, n, row, 16,
 	    &err) != COPY_ROW) {
@@ -71,7 +71,7 @@ test_issue_input(void)
 	char buf[64];
 	size_t n = unhex(hex, buf, sizeof(buf));
 	pq_value row[16];
-	lake_err err = { "" };
+	lake_err err = { "", LAKE_ERR_FAILED };
 
 	EXPECT(buf[0] == 1, "the input selects orders");
 	/* Its ordertime is past PostgreSQL's range, and its xid is 0 bytes
@@ -115,7 +115,7 @@ test_truncation(void)
 	int all_errors = 1, named = 1;
 
 	for (size_t cut = 0; cut < n; cut++) {
-		lake_err err = { "" };
+		lake_err err = { "", LAKE_ERR_FAILED };
 
 		if (copy_decode_tuple("orders", source_orders.schema, buf, cut,
 		    row, 16, &err) != COPY_ERROR)
@@ -132,7 +132,7 @@ test_malformed(void)
 {
 	pq_value row[16];
 	char buf[64];
-	lake_err err = { "" };
+	lake_err err = { "", LAKE_ERR_FAILED };
 	size_t n;
 
 	n = unhex("ffff", buf, sizeof(buf));
@@ -182,7 +182,7 @@ test_header(void)
 {
 	static const char sig[] = "PGCOPY\n\377\r\n";	/* + its NUL */
 	char buf[64];
-	lake_err err = { "" };
+	lake_err err = { "", LAKE_ERR_FAILED };
 
 	memset(buf, 0, sizeof(buf));
 	memcpy(buf, sig, 11);
