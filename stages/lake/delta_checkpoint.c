@@ -327,6 +327,42 @@ replay_add_row(ck_leaf *L, int64_t row, int64_t version, delta_replay *st,
 	return rc;
 }
 
+/* The remove (tombstone) of the row, straight into the replay. */
+static int
+replay_remove_row(ck_leaf *L, int64_t row, int64_t version,
+    delta_replay *st, lake_err *err)
+{
+	int nomem = 0;
+	char *path = row_string(&L[L_REMOVE_PATH], row, &nomem);
+	int rc;
+
+	if (nomem) {
+		lake_err_set(err, "checkpoint: out of memory");
+		return -1;
+	}
+	/* dataChange is not read: only incremental readers ask, and they
+	 * read commits, never checkpoints. */
+	rc = delta_replay_file(st, path, version, 0, 1, row_int(
+	    &L[L_REMOVE_SIZE], row, 0), row_int(&L[L_REMOVE_DELETED], row, 0),
+	    NULL, NULL, err);
+	free(path);
+	return rc;
+}
+
+/*
+ * Whether the row holds none of the actions read: a tombstone when the
+ * remove leaves are skipped, most rows of a checkpoint that a snapshot
+ * of live files reads.
+ */
+static int
+row_unread(ck_leaf *L, int64_t row)
+{
+	return row_index(&L[L_REMOVE_PATH], row) < 0 &&
+	    row_index(&L[L_META_SCHEMA], row) < 0 &&
+	    row_index(&L[L_PROTO_READER], row) < 0 &&
+	    row_index(&L[L_TXN_APP], row) < 0;
+}
+
 static json_t *
 build_action(ck_leaf *L, int64_t row)
 {
@@ -428,6 +464,11 @@ delta_checkpoint_read(const char *path, int64_t version, delta_replay *st,
 			if (row_index(&L[L_ADD_PATH], row) >= 0)
 				failed = replay_add_row(L, row, version, st,
 				    err);
+			else if (row_index(&L[L_REMOVE_PATH], row) >= 0)
+				failed = replay_remove_row(L, row, version, st,
+				    err);
+			else if (row_unread(L, row))
+				continue;
 			else {
 				a = build_action(L, row);
 				failed = delta_replay_action(st, a, version,
