@@ -19,12 +19,20 @@
  * runs an incremental vacuum so the file shrinks rather than keeping a
  * free list: at one run every 5 minutes the history stays near 30 days
  * of runs (~4 MB at ~465 B a run) instead of growing ~50 MB a year.
+ *
+ * The layout is versioned in PRAGMA user_version (ORCH_HISTORY_VERSION):
+ * the writer refuses a newer file and stamps an older one; a reader
+ * (orch_history_open_readonly, for medallion-server) refuses a newer one
+ * or a file without the tables, and gets runs through orch_history_list,
+ * so no other program names the tables. This file links no libcurl: the
+ * server links it as the library orchestrator_history.
  */
 #include <errno.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -50,11 +58,118 @@ struct orch_history {
 static int ensure_owner_columns(orch_history *h);
 static int64_t process_start(int64_t pid);
 
+/* --- layout version ------------------------------------------------- */
+
+/* One integer from a query (a PRAGMA or a count); -1 on failure. */
+static int
+query_int(sqlite3 *db, const char *sql, int *out)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*out = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW ? 0 : -1;
+}
+
+/* The file's layout version (0 when none was recorded, or when the file
+ * is new); -1 with err filled when it cannot be read. */
+static int
+read_version(sqlite3 *db, const char *path, int *version, char *err,
+    size_t errlen)
+{
+	if (query_int(db, "PRAGMA user_version", version) == -1) {
+		snprintf(err, errlen, "cannot read history %s: %s (is it a "
+		    "medallion-orchestrator history?)", path,
+		    sqlite3_errmsg(db));
+		return -1;
+	}
+	return 0;
+}
+
+static int
+stamp_version(sqlite3 *db)
+{
+	char sql[64];
+
+	snprintf(sql, sizeof(sql), "PRAGMA user_version = %d",
+	    ORCH_HISTORY_VERSION);
+	return sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
+}
+
+/* What a reader accepts: a version it knows, and the tables. */
+static orch_history_error
+check_layout(sqlite3 *db, const char *path, char *err, size_t errlen)
+{
+	int version, tables = 0;
+
+	if (read_version(db, path, &version, err, errlen) == -1)
+		return ORCH_HISTORY_UNREADABLE;
+	if (version > ORCH_HISTORY_VERSION) {
+		snprintf(err, errlen, "history %s has layout version %d, newer "
+		    "than the %d this program reads: install the Medallion "
+		    "release of the orchestrator that wrote it", path,
+		    version, ORCH_HISTORY_VERSION);
+		return ORCH_HISTORY_NEWER;
+	}
+	if (version < 0 || query_int(db, "SELECT count(*) FROM sqlite_master "
+	    "WHERE type = 'table' AND name IN ('runs', 'attempts')",
+	    &tables) == -1 || tables != 2) {
+		snprintf(err, errlen, "%s is not a medallion-orchestrator "
+		    "history (layout version %d, %d of its 2 tables)", path,
+		    version, tables);
+		return ORCH_HISTORY_UNREADABLE;
+	}
+	return ORCH_HISTORY_OK;
+}
+
+orch_history *
+orch_history_open_readonly(const char *path, orch_history_error *code,
+    char *err, size_t errlen)
+{
+	orch_history *h;
+	struct stat sb;
+
+	*code = ORCH_HISTORY_UNREADABLE;
+	if (stat(path, &sb) == -1) {
+		if (errno == ENOENT)
+			*code = ORCH_HISTORY_MISSING;
+		snprintf(err, errlen, "cannot open history %s: %s%s", path,
+		    strerror(errno), errno == ENOENT ? " (the orchestrator "
+		    "creates it at its first run)" : "");
+		return NULL;
+	}
+	if ((h = calloc(1, sizeof(*h))) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	if (sqlite3_open_v2(path, &h->db, SQLITE_OPEN_READONLY |
+	    SQLITE_OPEN_FULLMUTEX, NULL) != SQLITE_OK) {
+		snprintf(err, errlen, "cannot open history %s: %s", path,
+		    sqlite3_errmsg(h->db));
+		goto fail;
+	}
+	sqlite3_busy_timeout(h->db, 2000);
+	if ((*code = check_layout(h->db, path, err, errlen)) !=
+	    ORCH_HISTORY_OK)
+		goto fail;
+	return h;
+fail:
+	sqlite3_close(h->db);
+	free(h);
+	return NULL;
+}
+
 orch_history *
 orch_history_open(const char *path, char *err, size_t errlen)
 {
 	orch_history *h = calloc(1, sizeof(*h));
 	char *msg = NULL;
+	int version;
 
 	if (h == NULL) {
 		snprintf(err, errlen, "out of memory");
@@ -67,6 +182,16 @@ orch_history_open(const char *path, char *err, size_t errlen)
 		goto fail;
 	}
 	sqlite3_busy_timeout(h->db, 5000);
+	/* Before the schema is applied: a newer layout is left untouched. */
+	if (read_version(h->db, path, &version, err, errlen) == -1)
+		goto fail;
+	if (version > ORCH_HISTORY_VERSION) {
+		snprintf(err, errlen, "history %s has layout version %d, newer "
+		    "than the %d this medallion-orchestrator writes: run the "
+		    "newer orchestrator, or use another --history file", path,
+		    version, ORCH_HISTORY_VERSION);
+		goto fail;
+	}
 	if (sqlite3_exec(h->db, orchestrator_schema_sql, NULL, NULL, &msg) !=
 	    SQLITE_OK || sqlite3_exec(h->db, "PRAGMA synchronous = NORMAL",
 	    NULL, NULL, &msg) != SQLITE_OK) {
@@ -78,6 +203,11 @@ orch_history_open(const char *path, char *err, size_t errlen)
 	if (ensure_owner_columns(h) == -1) {
 		snprintf(err, errlen, "cannot add the owner columns to history "
 		    "%s: %s", path, sqlite3_errmsg(h->db));
+		goto fail;
+	}
+	if (version < ORCH_HISTORY_VERSION && stamp_version(h->db) == -1) {
+		snprintf(err, errlen, "cannot record the layout version in "
+		    "history %s: %s", path, sqlite3_errmsg(h->db));
 		goto fail;
 	}
 	if (gethostname(h->host, sizeof(h->host)) == -1)
@@ -731,4 +861,166 @@ orch_history_print(orch_history *h, FILE *out, int limit, int json)
 	sqlite3_finalize(runs);
 	sqlite3_finalize(att);
 	return 0;
+}
+
+/* --- reading runs (orch_history_list) ------------------------------- */
+
+/* A copy of a text column, "" for NULL; NULL only when out of memory. */
+static char *
+col_dup(sqlite3_stmt *st, int col)
+{
+	return strdup(col_text(st, col));
+}
+
+static int64_t
+col_int64_or(sqlite3_stmt *st, int col, int64_t none)
+{
+	return sqlite3_column_type(st, col) == SQLITE_NULL ? none :
+	    sqlite3_column_int64(st, col);
+}
+
+static void
+attempt_free(orch_attempt_record *a)
+{
+	free(a->stage);
+	free(a->submission_id);
+	free(a->state);
+	free(a->message);
+}
+
+static void
+run_free(orch_run_record *r)
+{
+	for (size_t i = 0; i < r->nattempts; i++)
+		attempt_free(&r->attempts[i]);
+	free(r->attempts);
+	free(r->pipeline);
+	free(r->trigger);
+	free(r->state);
+	free(r->message);
+}
+
+void
+orch_run_list_free(orch_run_list *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		run_free(&l->runs[i]);
+	free(l->runs);
+	l->runs = NULL;
+	l->n = 0;
+}
+
+/* Fills *a from a row of the attempts query; -1 when out of memory. */
+static int
+attempt_from_row(sqlite3_stmt *st, orch_attempt_record *a)
+{
+	a->stage_index = sqlite3_column_int(st, 0);
+	a->stage = col_dup(st, 1);
+	a->attempt = sqlite3_column_int(st, 2);
+	a->submission_id = col_dup(st, 3);
+	a->state = col_dup(st, 4);
+	a->submitted_at = col_int64_or(st, 5, 0);
+	a->running_at = col_int64_or(st, 6, 0);
+	a->ended_at = col_int64_or(st, 7, 0);
+	a->exit_code = col_int64_or(st, 8, -1);
+	a->message = col_dup(st, 9);
+	return a->stage && a->submission_id && a->state && a->message ? 0 :
+	    -1;
+}
+
+/* Reads run r's attempts with the prepared statement att: SQLITE_DONE,
+ * SQLITE_NOMEM when out of memory, or SQLite's error. */
+static int
+read_attempts(sqlite3_stmt *att, orch_run_record *r)
+{
+	size_t cap = 0;
+	int rc;
+
+	sqlite3_reset(att);
+	sqlite3_bind_int64(att, 1, r->run_id);
+	while ((rc = sqlite3_step(att)) == SQLITE_ROW) {
+		if (r->nattempts == cap) {
+			size_t ncap = cap ? 2 * cap : 4;
+			orch_attempt_record *p = realloc(r->attempts,
+			    ncap * sizeof(*p));
+
+			if (p == NULL)
+				return SQLITE_NOMEM;
+			r->attempts = p;
+			cap = ncap;
+		}
+		memset(&r->attempts[r->nattempts], 0, sizeof(*r->attempts));
+		if (attempt_from_row(att, &r->attempts[r->nattempts++]) == -1)
+			return SQLITE_NOMEM;
+	}
+	return rc;
+}
+
+/* Fills *r from a row of the runs query; -1 when out of memory. */
+static int
+run_from_row(sqlite3_stmt *st, orch_run_record *r)
+{
+	r->run_id = sqlite3_column_int64(st, 0);
+	r->pipeline = col_dup(st, 1);
+	r->trigger = col_dup(st, 2);
+	r->started_at = col_int64_or(st, 3, 0);
+	r->ended_at = col_int64_or(st, 4, 0);
+	r->state = col_dup(st, 5);
+	r->has_exit_code = sqlite3_column_type(st, 6) != SQLITE_NULL;
+	r->exit_code = sqlite3_column_int(st, 6);
+	r->failed_stage = (int)col_int64_or(st, 7, -1);
+	r->resumed_from = col_int64_or(st, 8, 0);
+	r->message = col_dup(st, 9);
+	return r->pipeline && r->trigger && r->state && r->message ? 0 : -1;
+}
+
+int
+orch_history_list(orch_history *h, int limit, orch_run_list *out,
+    char *err, size_t errlen)
+{
+	sqlite3_stmt *runs = NULL, *att = NULL;
+	int rc = SQLITE_DONE;
+
+	memset(out, 0, sizeof(*out));
+	if (limit <= 0)
+		return 0;
+	if (sqlite3_prepare_v2(h->db, "SELECT run_id, pipeline, trigger, "
+	    "started_at, ended_at, state, exit_code, failed_stage, "
+	    "resumed_from, message FROM runs ORDER BY run_id DESC LIMIT ?",
+	    -1, &runs, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(h->db, "SELECT stage_index, stage, attempt, "
+	    "submission_id, state, submitted_at, running_at, ended_at, "
+	    "exit_code, message FROM attempts WHERE run_id = ? ORDER BY "
+	    "stage_index, attempt", -1, &att, NULL) != SQLITE_OK)
+		goto sql_err;
+	if ((out->runs = calloc((size_t)limit, sizeof(*out->runs))) == NULL)
+		goto oom;
+	sqlite3_bind_int(runs, 1, limit);
+	while (out->n < (size_t)limit && (rc = sqlite3_step(runs)) ==
+	    SQLITE_ROW) {
+		orch_run_record *r = &out->runs[out->n++];
+
+		if (run_from_row(runs, r) == -1)
+			goto oom;
+		if ((rc = read_attempts(att, r)) == SQLITE_NOMEM)
+			goto oom;
+		if (rc != SQLITE_DONE)
+			goto sql_err;
+	}
+	if (rc != SQLITE_DONE)
+		goto sql_err;
+	sqlite3_finalize(runs);
+	sqlite3_finalize(att);
+	return 0;
+sql_err:
+	snprintf(err, errlen, "cannot read the history's runs: %s",
+	    sqlite3_errmsg(h->db));
+	goto fail;
+oom:
+	snprintf(err, errlen, "out of memory reading the history's runs");
+fail:
+	sqlite3_finalize(runs);
+	sqlite3_finalize(att);
+	orch_run_list_free(out);
+	return -1;
 }

@@ -2,6 +2,14 @@
 -- Created at start when missing; applying it again is harmless.
 -- Times are integer microseconds since the Unix epoch, UTC.
 --
+-- The layout's version is the file's PRAGMA user_version, which history.c
+-- reads and stamps (ORCH_HISTORY_VERSION in history.h, now 1; a file
+-- without one, 0, is version 1). It is not set here: applying this file to
+-- a history of a newer layout would mark it older. Readers other than the
+-- orchestrator (medallion-server's /ui) go through history.h and refuse a
+-- version they do not know. Bump it when a change would mislead such a
+-- reader (a column renamed, dropped or given a new meaning).
+--
 -- auto_vacuum comes first: a new file takes it only before WAL mode writes
 -- its header. With --retain, old runs are deleted and an incremental
 -- vacuum gives their pages back (history.c switches an older file once).
