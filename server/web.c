@@ -2,12 +2,24 @@
  * web.c - dashboard, operations page and /api/gold.
  *
  * Everything is rendered on the server from gold/branch_metrics.json,
- * the state store and the orchestrator's SQLite history: the pages hold
- * inline SVG and no script, so they work offline and a test can read the
+ * the state store and the orchestrator's history: the pages hold inline
+ * SVG and no script, so they work offline and a test can read the
  * numbers back from the markup (each bar carries data-branch and
- * data-value). Text from data is HTML-escaped. /api/gold sends the gold
- * file as is, with a strong ETag (a hash of its bytes) and Last-Modified,
- * and answers 304 to a matching If-None-Match.
+ * data-value). Text from data is HTML-escaped.
+ *
+ * Gold is distrusted at this edge: gold_parse checks it against its
+ * contract, schemas/json/branch_metrics.schema.json (every field, its
+ * type, nullability and bounds, and no other field), and hands the
+ * renderer a gold_doc. A file that breaks the contract is refused with
+ * the field at fault (the dashboard and /api/gold answer 500 saying so),
+ * never drawn with zeroes or sent on. /api/gold then sends the file's
+ * bytes as they are, with a strong ETag (a hash of its bytes) and
+ * Last-Modified, and answers 304 to a matching If-None-Match.
+ *
+ * The orchestrator's runs come through its history interface
+ * (orchestrator/history.h), which checks the file's layout version: a
+ * history this server cannot read is a message on /ui, and the rest of
+ * the page still renders.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -21,14 +33,17 @@
 #include <unistd.h>
 
 #include <jansson.h>
-#include <sqlite3.h>
 
 #include "clock.h"
+#include "history.h"
 #include "sha256.h"
 #include "store.h"
 #include "web.h"
 
 #define GOLD_MAX (4u << 20)
+#define GOLD_FILE "gold/branch_metrics.json"
+#define GOLD_SCHEMA "schemas/json/branch_metrics.schema.json"
+#define HISTORY_RUNS_SHOWN 50
 
 static void
 html_escape(FILE *f, const char *s)
@@ -45,35 +60,385 @@ html_escape(FILE *f, const char *s)
 	}
 }
 
-/* Reads gold's JSON file; NULL when there is none yet. */
-static char *
-read_gold(server *s, size_t *len, struct stat *st)
+/* --- reading gold ---------------------------------------------------- */
+
+typedef enum gold_status {
+	GOLD_OK,
+	GOLD_NONE,	/* no lake, or serving has not run yet */
+	GOLD_BAD,	/* unreadable, or not what the schema allows */
+} gold_status;
+
+/*
+ * Reads gold's JSON file into *buf (owned by the caller), with its stat.
+ * GOLD_BAD with err filled when it exists but cannot be read whole.
+ */
+static gold_status
+read_gold(server *s, char **buf, size_t *len, struct stat *st, char *err,
+    size_t errlen)
 {
 	char path[4096];
-	char *buf;
-	int fd;
 	ssize_t n;
+	int fd;
 
+	*buf = NULL;
 	if (s->lake_dir == NULL)
-		return NULL;
-	snprintf(path, sizeof(path), "%s/gold/branch_metrics.json",
-	    s->lake_dir);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
-		return NULL;
-	if (fstat(fd, st) == -1 || st->st_size > GOLD_MAX ||
-	    (buf = malloc((size_t)st->st_size + 1)) == NULL) {
-		close(fd);
-		return NULL;
+		return GOLD_NONE;
+	if ((size_t)snprintf(path, sizeof(path), "%s/" GOLD_FILE,
+	    s->lake_dir) >= sizeof(path)) {
+		snprintf(err, errlen, "the lake's path is too long");
+		return GOLD_BAD;
 	}
-	n = read(fd, buf, (size_t)st->st_size);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
+		if (errno == ENOENT)
+			return GOLD_NONE;
+		snprintf(err, errlen, "cannot open " GOLD_FILE ": %s",
+		    strerror(errno));
+		return GOLD_BAD;
+	}
+	if (fstat(fd, st) == -1) {
+		snprintf(err, errlen, "cannot stat " GOLD_FILE ": %s",
+		    strerror(errno));
+		close(fd);
+		return GOLD_BAD;
+	}
+	if (st->st_size > GOLD_MAX) {
+		snprintf(err, errlen, GOLD_FILE " is larger than the 4 MiB the "
+		    "server reads");
+		close(fd);
+		return GOLD_BAD;
+	}
+	if ((*buf = malloc((size_t)st->st_size + 1)) == NULL) {
+		snprintf(err, errlen, "out of memory reading " GOLD_FILE);
+		close(fd);
+		return GOLD_BAD;
+	}
+	n = read(fd, *buf, (size_t)st->st_size);
 	close(fd);
 	if (n != st->st_size) {
-		free(buf);
-		return NULL;
+		snprintf(err, errlen, "cannot read " GOLD_FILE ": %s", n == -1 ?
+		    strerror(errno) : "it changed size while read");
+		free(*buf);
+		*buf = NULL;
+		return GOLD_BAD;
 	}
-	buf[n] = '\0';
+	(*buf)[n] = '\0';
 	*len = (size_t)n;
-	return buf;
+	return GOLD_OK;
+}
+
+/* One branch of gold, checked. Strings belong to the gold_doc's JSON. */
+typedef struct gold_branch {
+	const char *name;
+	int64_t received;
+	int64_t delivered;
+	double avg, p50, p90;		/* hours; NAN when null */
+	const char *first_order;	/* NULL when null */
+	const char *last_order;
+} gold_branch;
+
+/* Gold as the schema describes it; only gold_parse makes one. */
+typedef struct gold_doc {
+	json_t *json;			/* owns every string below */
+	const char *generated_at;
+	int64_t silver_version;
+	const char *busiest;		/* NULL when null */
+	int64_t busiest_orders;
+	const char *fastest;		/* NULL when null */
+	double fastest_hours;
+	gold_branch *branches;
+	size_t nbranches;
+} gold_doc;
+
+static void
+gold_free(gold_doc *g)
+{
+	json_decref(g->json);
+	free(g->branches);
+	memset(g, 0, sizeof(*g));
+}
+
+/* Fills err with "where.key: what"; returns -1. */
+static int
+gold_fail(char *err, size_t errlen, const char *where, const char *key,
+    const char *what)
+{
+	snprintf(err, errlen, "%s%s%s: %s", where, *where ? "." : "", key,
+	    what);
+	return -1;
+}
+
+/* o has each of keys, and no other (the schema's additionalProperties
+ * false: a field serving does not write is a contract change). */
+static int
+gold_keys(json_t *o, const char *where, const char *const *keys, size_t n,
+    char *err, size_t errlen)
+{
+	const char *k;
+	json_t *v;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (json_object_get(o, keys[i]) == NULL)
+			return gold_fail(err, errlen, where, keys[i],
+			    "missing");
+	json_object_foreach(o, k, v) {
+		for (i = 0; i < n && strcmp(k, keys[i]) != 0; i++)
+			;
+		if (i == n)
+			return gold_fail(err, errlen, where, k, "not a field "
+			    "of gold (the schema allows no other)");
+	}
+	return 0;
+}
+
+/* A count: an integer >= 0 (1.0 is an integer to JSON Schema too). */
+static int
+gold_count(json_t *o, const char *where, const char *key, int64_t *out,
+    char *err, size_t errlen)
+{
+	json_t *v = json_object_get(o, key);
+	double d;
+
+	if (json_is_integer(v) && json_integer_value(v) >= 0) {
+		*out = json_integer_value(v);
+		return 0;
+	}
+	if (json_is_real(v) && (d = json_real_value(v)) >= 0 &&
+	    d == floor(d) && d < 9e18) {
+		*out = (int64_t)d;
+		return 0;
+	}
+	return gold_fail(err, errlen, where, key, "not an integer >= 0");
+}
+
+static int
+gold_hours(json_t *o, const char *where, const char *key, int nullable,
+    double *out, char *err, size_t errlen)
+{
+	json_t *v = json_object_get(o, key);
+
+	if (nullable && json_is_null(v)) {
+		*out = NAN;
+		return 0;
+	}
+	if (json_is_number(v) && json_number_value(v) >= 0) {
+		*out = json_number_value(v);
+		return 0;
+	}
+	return gold_fail(err, errlen, where, key, nullable ? "not a number "
+	    ">= 0 or null" : "not a number >= 0");
+}
+
+/* Whether s has layout's shape: '9' stands for an ASCII digit, any other
+ * character for itself (the schema's patterns, without a regex engine). */
+static int
+text_fits(const char *s, const char *layout)
+{
+	for (; *layout; s++, layout++) {
+		if (*layout == '9' ? !(*s >= '0' && *s <= '9') : *s != *layout)
+			return 0;
+	}
+	return *s == '\0';
+}
+
+static int
+gold_text(json_t *o, const char *where, const char *key, const char *layout,
+    int nullable, const char **out, char *err, size_t errlen)
+{
+	json_t *v = json_object_get(o, key);
+	char what[96];
+
+	if (nullable && json_is_null(v)) {
+		*out = NULL;
+		return 0;
+	}
+	if (json_is_string(v) && (layout == NULL ||
+	    text_fits(json_string_value(v), layout))) {
+		*out = json_string_value(v);
+		return 0;
+	}
+	if (layout != NULL)
+		snprintf(what, sizeof(what), "not a time laid out as %s%s",
+		    layout, nullable ? " or null" : "");
+	else
+		snprintf(what, sizeof(what), "not a string");
+	return gold_fail(err, errlen, where, key, what);
+}
+
+#define GENERATED_LAYOUT "9999-99-99T99:99:99Z"
+#define ORDER_TIME_LAYOUT "9999-99-99T99:99:99.999999"
+
+/* units: always the same four texts, for people reading the file. */
+static int
+gold_units(json_t *doc, char *err, size_t errlen)
+{
+	static const char *const keys[] = { "avg_delivery_hours",
+	    "p50_delivery_hours", "p90_delivery_hours", "timestamps" };
+	static const char *const texts[] = { "hours", "hours (within 0.5%)",
+	    "hours (within 0.5%)", "UTC, as stored in the source (no zone)" };
+	json_t *u = json_object_get(doc, "units");
+
+	if (!json_is_object(u))
+		return gold_fail(err, errlen, "", "units", "not an object");
+	if (gold_keys(u, "units", keys, 4, err, errlen) == -1)
+		return -1;
+	for (size_t i = 0; i < 4; i++) {
+		const char *t = json_string_value(json_object_get(u, keys[i]));
+
+		if (t == NULL || strcmp(t, texts[i]) != 0)
+			return gold_fail(err, errlen, "units", keys[i],
+			    "not the text serving writes");
+	}
+	return 0;
+}
+
+/* busiest_branch: null, or the branch and its orders. */
+static int
+gold_busiest(json_t *doc, gold_doc *g, char *err, size_t errlen)
+{
+	static const char *const keys[] = { "branch", "orders_received" };
+	static const char *const at = "busiest_branch";
+	json_t *b = json_object_get(doc, at);
+
+	if (json_is_null(b))
+		return 0;
+	if (!json_is_object(b))
+		return gold_fail(err, errlen, "", at, "not an object or null");
+	if (gold_keys(b, at, keys, 2, err, errlen) == -1 ||
+	    gold_text(b, at, "branch", NULL, 0, &g->busiest, err, errlen) ==
+	    -1 ||
+	    gold_count(b, at, "orders_received", &g->busiest_orders, err,
+	    errlen) == -1)
+		return -1;
+	return 0;
+}
+
+/* fastest_branch: null, or the branch and its average hours. */
+static int
+gold_fastest(json_t *doc, gold_doc *g, char *err, size_t errlen)
+{
+	static const char *const keys[] = { "branch", "avg_delivery_hours" };
+	static const char *const at = "fastest_branch";
+	json_t *f = json_object_get(doc, at);
+
+	if (json_is_null(f))
+		return 0;
+	if (!json_is_object(f))
+		return gold_fail(err, errlen, "", at, "not an object or null");
+	if (gold_keys(f, at, keys, 2, err, errlen) == -1 ||
+	    gold_text(f, at, "branch", NULL, 0, &g->fastest, err, errlen) ==
+	    -1 ||
+	    gold_hours(f, at, "avg_delivery_hours", 0, &g->fastest_hours, err,
+	    errlen) == -1)
+		return -1;
+	return 0;
+}
+
+static int
+gold_branch_parse(json_t *o, const char *where, gold_branch *b, char *err,
+    size_t errlen)
+{
+	static const char *const keys[] = { "branch", "orders_received",
+	    "orders_delivered", "avg_delivery_hours", "p50_delivery_hours",
+	    "p90_delivery_hours", "first_order_at", "last_order_at" };
+
+	if (!json_is_object(o)) {
+		snprintf(err, errlen, "%s: not an object", where);
+		return -1;
+	}
+	if (gold_keys(o, where, keys, 8, err, errlen) == -1 ||
+	    gold_text(o, where, "branch", NULL, 0, &b->name, err, errlen) ==
+	    -1 ||
+	    gold_count(o, where, "orders_received", &b->received, err,
+	    errlen) == -1 ||
+	    gold_count(o, where, "orders_delivered", &b->delivered, err,
+	    errlen) == -1 ||
+	    gold_hours(o, where, "avg_delivery_hours", 1, &b->avg, err,
+	    errlen) == -1 ||
+	    gold_hours(o, where, "p50_delivery_hours", 1, &b->p50, err,
+	    errlen) == -1 ||
+	    gold_hours(o, where, "p90_delivery_hours", 1, &b->p90, err,
+	    errlen) == -1 ||
+	    gold_text(o, where, "first_order_at", ORDER_TIME_LAYOUT, 1,
+	    &b->first_order, err, errlen) == -1 ||
+	    gold_text(o, where, "last_order_at", ORDER_TIME_LAYOUT, 1,
+	    &b->last_order, err, errlen) == -1)
+		return -1;
+	return 0;
+}
+
+static int
+gold_branches(json_t *doc, gold_doc *g, char *err, size_t errlen)
+{
+	json_t *a = json_object_get(doc, "branches"), *o;
+	char where[40];
+	size_t i;
+
+	if (!json_is_array(a))
+		return gold_fail(err, errlen, "", "branches", "not an array");
+	g->nbranches = json_array_size(a);
+	if ((g->branches = calloc(g->nbranches + 1, sizeof(*g->branches))) ==
+	    NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	json_array_foreach(a, i, o) {
+		snprintf(where, sizeof(where), "branches[%zu]", i);
+		if (gold_branch_parse(o, where, &g->branches[i], err,
+		    errlen) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+/*
+ * Parses and checks gold against schemas/json/branch_metrics.schema.json.
+ * 0 with *g filled (gold_free it), or -1 with err naming the field at
+ * fault. Duplicated keys are refused, as tests/tools/jsonschema_check
+ * refuses them.
+ */
+static int
+gold_parse(const char *text, size_t len, gold_doc *g, char *err,
+    size_t errlen)
+{
+	static const char *const keys[] = { "generated_at", "silver_version",
+	    "units", "busiest_branch", "fastest_branch", "branches" };
+	json_error_t je;
+
+	memset(g, 0, sizeof(*g));
+	if ((g->json = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je)) ==
+	    NULL) {
+		snprintf(err, errlen, "not JSON: %s (line %d)", je.text,
+		    je.line);
+		return -1;
+	}
+	if (!json_is_object(g->json)) {
+		snprintf(err, errlen, "not a JSON object");
+		goto fail;
+	}
+	if (gold_keys(g->json, "", keys, 6, err, errlen) == -1 ||
+	    gold_text(g->json, "", "generated_at", GENERATED_LAYOUT, 0,
+	    &g->generated_at, err, errlen) == -1 ||
+	    gold_count(g->json, "", "silver_version", &g->silver_version, err,
+	    errlen) == -1 ||
+	    gold_units(g->json, err, errlen) == -1 ||
+	    gold_busiest(g->json, g, err, errlen) == -1 ||
+	    gold_fastest(g->json, g, err, errlen) == -1 ||
+	    gold_branches(g->json, g, err, errlen) == -1)
+		goto fail;
+	return 0;
+fail:
+	gold_free(g);
+	return -1;
+}
+
+/* The message for gold that breaks its contract, for people. */
+static void
+gold_refusal(char *msg, size_t msglen, const char *why)
+{
+	snprintf(msg, msglen, GOLD_FILE " does not match its schema ("
+	    GOLD_SCHEMA "): %s. The serving stage writes this file: run the "
+	    "pipeline again (medallion-orchestrator run) to rewrite it.", why);
 }
 
 static void
@@ -90,18 +455,32 @@ static void
 api_gold(server *s, const api_request *req, api_response *r)
 {
 	uint8_t digest[SHA256_DIGEST_LEN];
-	char hex[17];
+	char hex[17], why[512], msg[1024];
 	struct stat st;
 	struct tm tm;
-	size_t len;
-	char *gold = read_gold(s, &len, &st);
+	size_t len = 0;
+	char *gold;
+	gold_doc doc;
 
-	if (gold == NULL) {
+	switch (read_gold(s, &gold, &len, &st, why, sizeof(why))) {
+	case GOLD_NONE:
 		api_respond_error(r, 404, s->lake_dir == NULL ? "The server "
 		    "has no lake (start it with --lake DIR)." : "No gold yet: "
 		    "run the pipeline (medallion-orchestrator run).");
 		return;
+	case GOLD_BAD:
+		api_respond_error(r, 500, why);
+		return;
+	case GOLD_OK:
+		break;
 	}
+	if (gold_parse(gold, len, &doc, why, sizeof(why)) == -1) {
+		free(gold);
+		gold_refusal(msg, sizeof(msg), why);
+		api_respond_error(r, 500, msg);
+		return;
+	}
+	gold_free(&doc);	/* checked: the bytes go out as they are */
 	sha256(gold, len, digest);
 	for (int i = 0; i < 8; i++)
 		snprintf(hex + 2 * i, 3, "%02x", digest[i]);
@@ -180,101 +559,164 @@ static const char *page_style =
 	"padding:.3em .8em;text-align:right}td:first-child,th:first-child"
 	"{text-align:left}.answer{font-size:1.1em}"
 	".FINISHED{color:#1a7f37}.FAILED,.ERROR,.KILLED,.UNKNOWN,.TIMEOUT"
-	"{color:#b3261e}.RUNNING{color:#3b6ea5}</style>";
+	",.error{color:#b3261e}.RUNNING{color:#3b6ea5}</style>";
+
+/* A figure with two decimals, or "-" when there is none (null). */
+static void
+print_hours(FILE *f, double v)
+{
+	if (isnan(v))
+		fputs("-", f);
+	else
+		fprintf(f, "%.2f", v);
+}
 
 static void
-dashboard_body(FILE *f, json_t *gold)
+print_text_or_dash(FILE *f, const char *s)
 {
-	json_t *branches = json_object_get(gold, "branches"), *b;
-	json_t *busiest = json_object_get(gold, "busiest_branch");
-	json_t *fastest = json_object_get(gold, "fastest_branch");
-	size_t n = json_array_size(branches), i, nd = 0;
-	bar *orders = calloc(n + 1, sizeof(bar));
-	bar *speed = calloc(n + 1, sizeof(bar));
+	if (s == NULL)
+		fputs("-", f);
+	else
+		html_escape(f, s);
+}
 
+static void
+dashboard_answers(FILE *f, const gold_doc *g)
+{
 	fprintf(f, "<p class=\"sub\">gold computed at ");
-	html_escape(f, json_string_value(json_object_get(gold,
-	    "generated_at")));
-	fprintf(f, " from silver version %" JSON_INTEGER_FORMAT "</p>\n",
-	    json_integer_value(json_object_get(gold, "silver_version")));
-	if (json_is_object(busiest)) {
+	html_escape(f, g->generated_at);
+	fprintf(f, " from silver version %" PRId64 "</p>\n",
+	    g->silver_version);
+	if (g->busiest != NULL) {
 		fprintf(f, "<p class=\"answer\" id=\"busiest\">Busiest branch: "
 		    "<b>");
-		html_escape(f, json_string_value(json_object_get(busiest,
-		    "branch")));
-		fprintf(f, "</b>, %" JSON_INTEGER_FORMAT " orders received.</p>",
-		    json_integer_value(json_object_get(busiest,
-		    "orders_received")));
+		html_escape(f, g->busiest);
+		fprintf(f, "</b>, %" PRId64 " orders received.</p>",
+		    g->busiest_orders);
 	}
-	if (json_is_object(fastest)) {
+	if (g->fastest != NULL) {
 		fprintf(f, "<p class=\"answer\" id=\"fastest\">Fastest branch: "
 		    "<b>");
-		html_escape(f, json_string_value(json_object_get(fastest,
-		    "branch")));
+		html_escape(f, g->fastest);
 		fprintf(f, "</b>, %.2f hours from order to delivery on "
-		    "average.</p>\n", json_number_value(json_object_get(fastest,
-		    "avg_delivery_hours")));
+		    "average.</p>\n", g->fastest_hours);
 	}
-	if (orders == NULL || speed == NULL)
-		goto out;
-	json_array_foreach(branches, i, b) {
-		json_t *avg = json_object_get(b, "avg_delivery_hours");
+}
 
-		orders[i].label = json_string_value(json_object_get(b,
-		    "branch"));
-		orders[i].value = (double)json_integer_value(json_object_get(b,
-		    "orders_received"));
-		if (json_is_number(avg)) {
-			speed[nd].label = orders[i].label;
-			speed[nd++].value = json_number_value(avg);
-		}
-	}
-	qsort(orders, n, sizeof(bar), cmp_bar_desc);
-	qsort(speed, nd, sizeof(bar), cmp_bar_asc);
-	svg_bars(f, "orders-chart", "Orders received per branch", orders, n,
-	    "orders", 0);
-	svg_bars(f, "delivery-chart", "Average delivery time per branch "
-	    "(fastest first)", speed, nd, "h", 2);
+static void
+dashboard_table(FILE *f, const gold_doc *g)
+{
 	fprintf(f, "<table id=\"metrics\"><tr><th>branch</th><th>orders "
 	    "received</th><th>orders delivered</th><th>avg hours</th><th>p50 "
 	    "hours</th><th>p90 hours</th><th>first order</th><th>last order"
 	    "</th></tr>\n");
-	json_array_foreach(branches, i, b) {
+	for (size_t i = 0; i < g->nbranches; i++) {
+		const gold_branch *b = &g->branches[i];
+
 		fprintf(f, "<tr><td>");
-		html_escape(f, json_string_value(json_object_get(b, "branch")));
-		fprintf(f, "</td><td>%" JSON_INTEGER_FORMAT "</td><td>%"
-		    JSON_INTEGER_FORMAT "</td><td>%.2f</td><td>%.2f</td><td>"
-		    "%.2f</td><td>", json_integer_value(json_object_get(b,
-		    "orders_received")), json_integer_value(json_object_get(b,
-		    "orders_delivered")), json_number_value(json_object_get(b,
-		    "avg_delivery_hours")), json_number_value(json_object_get(b,
-		    "p50_delivery_hours")), json_number_value(json_object_get(b,
-		    "p90_delivery_hours")));
-		html_escape(f, json_string_value(json_object_get(b,
-		    "first_order_at")));
+		html_escape(f, b->name);
+		fprintf(f, "</td><td>%" PRId64 "</td><td>%" PRId64 "</td><td>",
+		    b->received, b->delivered);
+		print_hours(f, b->avg);
 		fprintf(f, "</td><td>");
-		html_escape(f, json_string_value(json_object_get(b,
-		    "last_order_at")));
+		print_hours(f, b->p50);
+		fprintf(f, "</td><td>");
+		print_hours(f, b->p90);
+		fprintf(f, "</td><td>");
+		print_text_or_dash(f, b->first_order);
+		fprintf(f, "</td><td>");
+		print_text_or_dash(f, b->last_order);
 		fprintf(f, "</td></tr>\n");
 	}
 	fprintf(f, "</table>\n");
-out:
+}
+
+/* The answers, both charts and the table; -1 when out of memory. */
+static int
+dashboard_body(FILE *f, const gold_doc *g)
+{
+	bar *orders = calloc(g->nbranches + 1, sizeof(bar));
+	bar *speed = calloc(g->nbranches + 1, sizeof(bar));
+	size_t nd = 0;
+
+	if (orders == NULL || speed == NULL) {
+		free(orders);
+		free(speed);
+		return -1;
+	}
+	for (size_t i = 0; i < g->nbranches; i++) {
+		orders[i].label = g->branches[i].name;
+		orders[i].value = (double)g->branches[i].received;
+		if (!isnan(g->branches[i].avg)) {
+			speed[nd].label = g->branches[i].name;
+			speed[nd++].value = g->branches[i].avg;
+		}
+	}
+	qsort(orders, g->nbranches, sizeof(bar), cmp_bar_desc);
+	qsort(speed, nd, sizeof(bar), cmp_bar_asc);
+	dashboard_answers(f, g);
+	svg_bars(f, "orders-chart", "Orders received per branch", orders,
+	    g->nbranches, "orders", 0);
+	svg_bars(f, "delivery-chart", "Average delivery time per branch "
+	    "(fastest first)", speed, nd, "h", 2);
+	dashboard_table(f, g);
 	free(orders);
 	free(speed);
+	return 0;
+}
+
+/* The dashboard's content for gold in whatever state it is; the HTTP
+ * status: 200, or 500 when gold is unreadable or breaks its contract. */
+static int
+dashboard_content(server *s, FILE *f)
+{
+	char why[512], msg[1024], *text;
+	struct stat st;
+	size_t len = 0;
+	gold_doc g;
+	int status = 200;
+
+	switch (read_gold(s, &text, &len, &st, why, sizeof(why))) {
+	case GOLD_NONE:
+		fprintf(f, "<p id=\"empty\">No gold yet: run the pipeline "
+		    "(<code>medallion-orchestrator run</code>).</p>");
+		return 200;
+	case GOLD_BAD:
+		fprintf(f, "<p class=\"error\" id=\"gold-error\">Cannot show "
+		    "gold: ");
+		html_escape(f, why);
+		fprintf(f, "</p>");
+		return 500;
+	case GOLD_OK:
+		break;
+	}
+	if (gold_parse(text, len, &g, why, sizeof(why)) == -1) {
+		gold_refusal(msg, sizeof(msg), why);
+		fprintf(f, "<p class=\"error\" id=\"gold-error\">");
+		html_escape(f, msg);
+		fprintf(f, "</p>");
+		status = 500;
+	} else {
+		if (dashboard_body(f, &g) == -1) {
+			fprintf(f, "<p class=\"error\" id=\"gold-error\">Out of "
+			    "memory drawing the dashboard.</p>");
+			status = 500;
+		}
+		gold_free(&g);
+	}
+	free(text);
+	return status;
 }
 
 static void
 dashboard(server *s, api_response *r)
 {
-	struct stat st;
+	char *html = NULL;
 	size_t len = 0;
-	char *gold = read_gold(s, &len, &st), *html = NULL;
-	json_t *doc = gold ? json_loads(gold, 0, NULL) : NULL;
 	FILE *f = open_memstream(&html, &len);
+	int status;
 
-	free(gold);
 	if (f == NULL) {
-		json_decref(doc);
 		api_respond_error(r, 500, "cannot render the dashboard");
 		return;
 	}
@@ -282,16 +724,11 @@ dashboard(server *s, api_response *r)
 	    "<meta http-equiv=\"refresh\" content=\"30\">"
 	    "<title>Branches performance</title>%s</head><body>"
 	    "<h1>Branches performance</h1>\n", page_style);
-	if (doc == NULL)
-		fprintf(f, "<p id=\"empty\">No gold yet: run the pipeline "
-		    "(<code>medallion-orchestrator run</code>).</p>");
-	else
-		dashboard_body(f, doc);
+	status = dashboard_content(s, f);
 	fprintf(f, "<p><a href=\"/ui\">operations</a> &middot; <a href=\""
 	    "/api/gold\">gold as JSON</a></p></body></html>\n");
 	fclose(f);
-	json_decref(doc);
-	respond_text(r, 200, "text/html; charset=utf-8", html, len);
+	respond_text(r, status, "text/html; charset=utf-8", html, len);
 }
 
 /* --- operations page ----------------------------------------------- */
@@ -327,51 +764,81 @@ submission_row(const store_driver *d, void *arg)
 }
 
 static void
+run_row(FILE *f, const orch_run_record *r)
+{
+	char started[40];
+
+	fmt_time(r->started_at, started, sizeof(started));
+	fprintf(f, "<tr><td>%" PRId64 "</td><td>", r->run_id);
+	html_escape(f, r->pipeline);
+	fprintf(f, "</td><td>");
+	html_escape(f, r->trigger);
+	fprintf(f, "</td><td>%s</td><td>%.2f</td><td class=\"", started,
+	    r->ended_at > r->started_at ? (r->ended_at - r->started_at) /
+	    1e6 : 0.0);
+	html_escape(f, r->state);
+	fprintf(f, "\">");
+	html_escape(f, r->state);
+	fprintf(f, "</td><td>");
+	if (r->has_exit_code)
+		fprintf(f, "%d", r->exit_code);
+	else
+		fputs("-", f);
+	fprintf(f, "</td><td>");
+	html_escape(f, r->message);
+	fprintf(f, "</td></tr>\n");
+}
+
+static void
+history_message(FILE *f, const char *what, const char *why)
+{
+	fprintf(f, "<p class=\"error\" id=\"history-error\">%s: ", what);
+	html_escape(f, why);
+	fprintf(f, "</p>");
+}
+
+/* The orchestrator's newest runs, read through its history interface:
+ * a history this server cannot read is said on the page, not fatal. */
+static void
 runs_table(server *s, FILE *f)
 {
-	sqlite3 *db;
-	sqlite3_stmt *st;
+	orch_history_error code;
+	orch_run_list runs;
+	orch_history *h;
+	char err[1024];
 
 	if (s->history_path == NULL) {
 		fprintf(f, "<p>Start the server with <code>--history FILE"
 		    "</code> to show the orchestrator's runs.</p>");
 		return;
 	}
-	if (sqlite3_open_v2(s->history_path, &db, SQLITE_OPEN_READONLY,
-	    NULL) != SQLITE_OK || sqlite3_prepare_v2(db, "SELECT run_id, "
-	    "pipeline, trigger, started_at, ended_at, state, exit_code, "
-	    "coalesce(message, '') FROM runs ORDER BY run_id DESC LIMIT 50",
-	    -1, &st, NULL) != SQLITE_OK) {
+	if ((h = orch_history_open_readonly(s->history_path, &code, err,
+	    sizeof(err))) == NULL) {
+		if (code == ORCH_HISTORY_MISSING)
+			fprintf(f, "<p>No pipeline runs yet.</p>");
+		else
+			history_message(f, "Cannot show the pipeline runs",
+			    err);
+		return;
+	}
+	if (orch_history_list(h, HISTORY_RUNS_SHOWN, &runs, err,
+	    sizeof(err)) == -1) {
+		history_message(f, "Cannot show the pipeline runs", err);
+		orch_history_close(h);
+		return;
+	}
+	orch_history_close(h);
+	if (runs.n == 0) {
 		fprintf(f, "<p>No pipeline runs yet.</p>");
-		sqlite3_close(db);
 		return;
 	}
 	fprintf(f, "<table id=\"runs\"><tr><th>run</th><th>pipeline</th>"
 	    "<th>trigger</th><th>started</th><th>seconds</th><th>state</th>"
 	    "<th>exit</th><th>message</th></tr>\n");
-	while (sqlite3_step(st) == SQLITE_ROW) {
-		int64_t t0 = sqlite3_column_int64(st, 3);
-		int64_t t1 = sqlite3_column_int64(st, 4);
-		char started[40];
-
-		fmt_time(t0, started, sizeof(started));
-		fprintf(f, "<tr><td>%" PRId64 "</td><td>", (int64_t)
-		    sqlite3_column_int64(st, 0));
-		html_escape(f, (const char *)sqlite3_column_text(st, 1));
-		fprintf(f, "</td><td>");
-		html_escape(f, (const char *)sqlite3_column_text(st, 2));
-		fprintf(f, "</td><td>%s</td><td>%.2f</td><td class=\"", started,
-		    t1 > t0 ? (t1 - t0) / 1e6 : 0.0);
-		html_escape(f, (const char *)sqlite3_column_text(st, 5));
-		fprintf(f, "\">");
-		html_escape(f, (const char *)sqlite3_column_text(st, 5));
-		fprintf(f, "</td><td>%d</td><td>", sqlite3_column_int(st, 6));
-		html_escape(f, (const char *)sqlite3_column_text(st, 7));
-		fprintf(f, "</td></tr>\n");
-	}
+	for (size_t i = 0; i < runs.n; i++)
+		run_row(f, &runs.runs[i]);
 	fprintf(f, "</table>\n");
-	sqlite3_finalize(st);
-	sqlite3_close(db);
+	orch_run_list_free(&runs);
 }
 
 static void

@@ -12,7 +12,8 @@ mkdir -p "$artifacts" "$H_TMP/lake/gold"
 gold=$H_TMP/lake/gold/branch_metrics.json
 cat > "$gold" <<'JSON'
 {"generated_at": "2026-11-25T04:50:31Z", "silver_version": 7,
- "units": {"avg_delivery_hours": "hours"},
+ "units": {"avg_delivery_hours": "hours", "p50_delivery_hours": "hours (within 0.5%)",
+   "p90_delivery_hours": "hours (within 0.5%)", "timestamps": "UTC, as stored in the source (no zone)"},
  "busiest_branch": {"branch": "Amberfield", "orders_received": 11008},
  "fastest_branch": {"branch": "Juniper <Bay>", "avg_delivery_hours": 1.77},
  "branches": [
