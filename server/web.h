@@ -4,8 +4,10 @@
  * Spark's ErrorResponse) ("Branches performance", charts drawn as SVG on
  * the server, so they
  * need no network), the operations page at /ui (submissions and the
- * orchestrator's pipeline runs, refreshing itself), and /api/gold, gold
- * as JSON with ETag and Last-Modified so polling is cheap.
+ * orchestrator's pipeline runs, read through orchestrator/history.h,
+ * refreshing itself), and /api/gold, gold as JSON with ETag and
+ * Last-Modified so polling is cheap. Gold is checked against
+ * schemas/json/branch_metrics.schema.json before either view uses it.
  */
 #ifndef SERVER_WEB_H
 #define SERVER_WEB_H
