@@ -418,6 +418,37 @@ build_action(ck_leaf *L, int64_t row)
 	return a;
 }
 
+/*
+ * For a replay of live files only: 1 when row group g holds no add,
+ * metaData, protocol or txn (the tombstone row groups our checkpoints
+ * end with), found from those four leaves alone; then the others are
+ * never read. 0 otherwise, -1 on error. Leaves loaded are freed.
+ */
+static int
+only_unread_rows(pq_reader *r, int g, ck_leaf *L, int64_t nrows,
+    const delta_replay *st, lake_err *err)
+{
+	static const int probes[] = { L_ADD_PATH, L_META_SCHEMA,
+		L_PROTO_READER, L_TXN_APP };
+	int none = 1;
+
+	if (!st->live_only)
+		return 0;
+	for (size_t i = 0; i < sizeof(probes) / sizeof(probes[0]); i++) {
+		ck_leaf *l = &L[probes[i]];
+		int leaf = l->leaf, md = l->max_def, mr = l->max_rep;
+
+		if (ck_leaf_load(r, g, l, nrows, err) == -1)
+			return -1;
+		none &= l->leaf < 0 || l->b.nvalues == 0;
+		ck_leaf_free(l);
+		l->leaf = leaf;
+		l->max_def = md;
+		l->max_rep = mr;
+	}
+	return none;
+}
+
 int
 delta_checkpoint_read(const char *path, int64_t version, delta_replay *st,
     lake_err *err)
@@ -451,13 +482,18 @@ delta_checkpoint_read(const char *path, int64_t version, delta_replay *st,
 			L[i].leaf = -1;
 	for (int g = 0; g < pq_reader_num_row_groups(r); g++) {
 		int64_t nrows = pq_reader_row_group_rows(r, g);
+		int skip;
 
-		for (int i = 0; i < L_COUNT; i++)
+		if ((skip = only_unread_rows(r, g, L, nrows, st, err)) == -1) {
+			lake_err_prefix(err, "%s", path);
+			goto out;
+		}
+		for (int i = 0; i < L_COUNT && !skip; i++)
 			if (ck_leaf_load(r, g, &L[i], nrows, err) == -1) {
 				lake_err_prefix(err, "%s", path);
 				goto out;
 			}
-		for (int64_t row = 0; row < nrows; row++) {
+		for (int64_t row = 0; row < nrows && !skip; row++) {
 			json_t *a;
 			int failed;
 

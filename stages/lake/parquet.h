@@ -202,6 +202,9 @@ int pq_nested_put(pq_nested_writer *w, int leaf, int rep, int def,
  * fields a row has. Cuts a row group at opts.row_group_bytes.
  */
 int pq_nested_end_row(pq_nested_writer *w, lake_err *err);
+/* Ends the current row group now (nothing when it has no rows), so the
+ * rows that follow start a new one. */
+int pq_nested_writer_cut(pq_nested_writer *w, lake_err *err);
 /* Footer, fsync (unless no_fsync), close; frees w. On failure the file
  * is removed. */
 int pq_nested_writer_close(pq_nested_writer *w, lake_err *err);

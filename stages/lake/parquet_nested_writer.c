@@ -662,6 +662,12 @@ top_level_count(const pq_nested_writer *w)
 }
 
 int
+pq_nested_writer_cut(pq_nested_writer *w, lake_err *err)
+{
+	return flush_row_group(w, err);
+}
+
+int
 pq_nested_writer_close(pq_nested_writer *w, lake_err *err)
 {
 	lake_buf footer = { 0 };
