@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "days.h"
 #include "delta_internal.h"
 #include "log.h"
 
@@ -117,7 +118,7 @@ unit_us(const char *unit, size_t n)
 	} units[] = {
 		{ "microsecond", 1 }, { "millisecond", 1000 },
 		{ "second", 1000000 }, { "minute", 60000000 },
-		{ "hour", 3600000000LL }, { "day", 86400000000LL },
+		{ "hour", 3600000000LL }, { "day", MICROS_PER_DAY },
 		{ "week", 604800000000LL },
 	};
 

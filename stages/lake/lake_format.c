@@ -5,17 +5,8 @@
 #include <math.h>
 #include <string.h>
 
+#include "days.h"
 #include "lake_format.h"
-
-static int64_t
-floor_div(int64_t a, int64_t b)
-{
-	int64_t q = a / b;
-
-	if (a % b != 0 && (a < 0) != (b < 0))
-		q--;
-	return q;
-}
 
 /* Civil date from days since 1970-01-01 (Howard Hinnant's algorithm). */
 static void
@@ -23,7 +14,7 @@ civil(int64_t days, int64_t *y, int *m, int *d)
 {
 	int64_t z = days + 719468, era, doe, yoe, doy, mp;
 
-	era = floor_div(z, 146097);
+	era = floor_div_i64(z, 146097);
 	doe = z - era * 146097;
 	yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
 	doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
@@ -46,8 +37,8 @@ lake_format_date(char *buf, size_t len, int32_t days)
 void
 lake_format_timestamp(char *buf, size_t len, int64_t micros)
 {
-	int64_t days = floor_div(micros, 86400000000LL);
-	int64_t rest = micros - days * 86400000000LL;
+	int64_t days = day_of_micros(micros);
+	int64_t rest = micros - days * MICROS_PER_DAY;
 	int64_t y;
 	int m, d;
 

@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "codec.h"
+#include "days.h"
 #include "encoding.h"
 #include "parquet_internal.h"
 
@@ -543,16 +544,6 @@ physical_width(const pq_leaf *l)
 }
 
 static int64_t
-floor_div(int64_t a, int64_t b)
-{
-	int64_t q = a / b;
-
-	if ((a % b != 0) && ((a < 0) != (b < 0)))
-		q--;
-	return q;
-}
-
-static int64_t
 big_endian_signed(const uint8_t *p, size_t n)
 {
 	uint64_t v = (n > 0 && (p[0] & 0x80)) ? UINT64_MAX : 0;
@@ -587,7 +578,7 @@ put_fixed(dense *d, const pq_leaf *l, const uint8_t *raw)
 			if (l->time_unit == 1)
 				i64 = pq_mul_sat(i64, 1000);
 			else if (l->time_unit == 3)
-				i64 = floor_div(i64, 1000);
+				i64 = floor_div_i64(i64, 1000);
 		}
 		memcpy(dst, &i64, 8);
 		break;
@@ -598,7 +589,7 @@ put_fixed(dense *d, const pq_leaf *l, const uint8_t *raw)
 		memcpy(&nanos, raw, 8);
 		memcpy(&jday, raw + 8, 4);
 		i64 = pq_add_sat(pq_mul_sat((int64_t)jday - 2440588,
-		    86400000000LL), floor_div(nanos, 1000));
+		    MICROS_PER_DAY), floor_div_i64(nanos, 1000));
 		memcpy(dst, &i64, 8);
 		break;
 	}
