@@ -20,6 +20,7 @@ mapfile -t lake_sources < <(sed -n '/^lake_\(parquet\|delta\)_sources/,/)/p' \
 	sed "s#^#$src/stages/lake/#")
 fuzz_build "$bin" "$src/tests/lake/fuzz_delta_log.c" "${lake_sources[@]}" \
 	"$src/common/log.c" "$src/common/clock.c" "$src/common/sha256.c" \
+	"$src/common/days.c" \
 	-- -I"$src/stages/lake" -I"$src/common" -I"$MEDALLION_BUILD_DIR" \
 	-ljansson -lzstd -lz -lm -ldl -lpthread
 

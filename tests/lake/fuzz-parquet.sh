@@ -15,8 +15,9 @@ lk=$src/stages/lake
 bin=$MEDALLION_BUILD_DIR/fuzz/fuzz_parquet
 
 fuzz_build "$bin" "$src/tests/lake/fuzz_parquet.c" "$lk/parquet_reader.c" \
-	"$lk/parquet_meta.c" "$lk/thrift.c" "$lk/encoding.c" "$lk/codec.c" \
-	"$lk/lake_err.c" -- -I"$lk" -lzstd -lsnappy -lz
+	"$lk/parquet_meta.c" "$lk/thrift.c" "$lk/lake_buf.c" "$lk/encoding.c" \
+	"$lk/codec.c" "$lk/lake_err.c" "$src/common/days.c" -- -I"$lk" \
+	-I"$src/common" -lzstd -lsnappy -lz
 
 seeds=$H_TMP/seeds
 mkdir -p "$seeds"
