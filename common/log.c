@@ -3,7 +3,8 @@
  *
  * Each message is formatted into one buffer and written with a single
  * write(2), so lines from concurrent processes sharing a log file do not
- * interleave mid-line. Optional UTC timestamps help long-running daemons.
+ * interleave mid-line. No timestamps: the daemons' output goes to a
+ * journal or Docker's log driver, which add their own.
  */
 #include "log.h"
 
@@ -11,13 +12,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/time.h>
-#include <time.h>
 #include <unistd.h>
 
 static const char *log_progname = "medallion";
 static int log_verbosity;
-static int log_timestamps;
 
 void
 log_init(const char *progname, int verbose)
@@ -26,12 +24,6 @@ log_init(const char *progname, int verbose)
 
 	log_progname = slash ? slash + 1 : progname;
 	log_verbosity = verbose;
-}
-
-void
-log_set_timestamps(int enabled)
-{
-	log_timestamps = enabled;
 }
 
 int
@@ -47,18 +39,6 @@ log_emit(const char *level, int errnum, const char *fmt, va_list ap)
 	size_t len = 0;
 	int n;
 
-	if (log_timestamps) {
-		struct timeval tv;
-		struct tm tm;
-
-		gettimeofday(&tv, NULL);
-		gmtime_r(&tv.tv_sec, &tm);
-		len = strftime(line, sizeof(line), "%Y-%m-%dT%H:%M:%S", &tm);
-		n = snprintf(line + len, sizeof(line) - len, ".%03dZ ",
-		    (int)(tv.tv_usec / 1000));
-		if (n > 0)
-			len += (size_t)n;
-	}
 	n = snprintf(line + len, sizeof(line) - len, "%s: %s", log_progname,
 	    level);
 	if (n > 0 && (size_t)n < sizeof(line) - len)

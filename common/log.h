@@ -12,7 +12,6 @@
 #include <stdnoreturn.h>
 
 void log_init(const char *progname, int verbose);
-void log_set_timestamps(int enabled);
 int log_verbose(void);
 
 void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

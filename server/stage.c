@@ -91,7 +91,8 @@ compare_names(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-void
+/* Comma-separated registered stage names, sorted ("" when none). */
+static void
 stage_list(const char *dir, char *buf, size_t len)
 {
 	char *names[256];

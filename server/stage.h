@@ -24,8 +24,6 @@ void stage_name_from_resource(const char *resource, char *name, size_t len);
 /* 1 if name is a valid stage name with an executable file in dir. */
 int stage_is_registered(const char *dir, const char *name);
 
-/* Comma-separated registered stage names, sorted ("" when none). */
-void stage_list(const char *dir, char *buf, size_t len);
 
 /*
  * Resolves req to a registered stage. On success returns 0, fills name

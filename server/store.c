@@ -398,12 +398,6 @@ store_close(store *st)
 	free(st);
 }
 
-const char *
-store_path(const store *st)
-{
-	return st->path;
-}
-
 /*
  * Runs one statement with bound arguments. fmt names the argument types:
  * 's' text, 'i' int64, 'n' text-or-NULL. Returns the number of changed

@@ -48,7 +48,6 @@ typedef struct store_driver {
 /* Opens (creating or migrating) the store. NULL with err filled. */
 store *store_open(const char *path, char *err, size_t errlen);
 void store_close(store *st);
-const char *store_path(const store *st);
 
 /* A new unique driver id, driver-<yyyyMMddHHmmss>-<NNNN>. */
 int store_new_driver_id(store *st, int64_t now_us, char *id, size_t idlen);

@@ -64,9 +64,6 @@ int delta_replay_action(delta_replay *st, json_t *action, int64_t version,
 int delta_replay_file(delta_replay *st, const char *raw_path,
     int64_t version, int add, int data_change, int64_t size, int64_t when,
     char *stats, char *pv_text, lake_err *err);
-/* Moves the reconciled state into snap. */
-int delta_replay_finish(delta_replay *st, delta_snapshot *snap,
-    lake_err *err);
 
 /* What a replay keeps. */
 typedef enum delta_replay_want {
@@ -131,10 +128,6 @@ void delta_uuid(char out[37]);
 int fsync_path(const char *path, int flags);
 int fsync_dir(const char *dir);
 
-/* Parses a Spark StructType schema string into a flat schema. */
-int delta_parse_schema(const char *schema_string, pq_schema *schema,
-    lake_err *err);
-void delta_schema_free(pq_schema *schema);
 /* The Spark type name of one of our types ("integer", "timestamp"...). */
 const char *delta_type_name(pq_type t);
 

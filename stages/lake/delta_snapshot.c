@@ -111,7 +111,7 @@ delta_type_name(pq_type t)
 	return "decimal";
 }
 
-void
+static void
 delta_schema_free(pq_schema *schema)
 {
 	for (int i = 0; schema->cols != NULL && i < schema->ncols; i++)
@@ -122,10 +122,11 @@ delta_schema_free(pq_schema *schema)
 }
 
 /*
- * Nested columns (struct, array, map) are left out: this lake reads flat
+ * Parses a Spark StructType schema string into a flat schema. Nested
+ * columns (struct, array, map) are left out: this lake reads flat
  * tables, and Parquet readers skip the nested leaves the same way.
  */
-int
+static int
 delta_parse_schema(const char *schema_string, pq_schema *schema,
     lake_err *err)
 {
@@ -614,7 +615,8 @@ delta_snapshot_property(const delta_snapshot *snap, const char *key)
 	return NULL;
 }
 
-int
+/* Moves the reconciled state into snap. */
+static int
 delta_replay_finish(delta_replay *st, delta_snapshot *snap, lake_err *err)
 {
 	json_t *m = st->metadata, *pcols, *c;

@@ -313,17 +313,6 @@ delta_read_header(const uint8_t **p, const uint8_t *end, delta_header *h)
 	return 0;
 }
 
-int
-enc_delta_count(const uint8_t *p, size_t len, uint64_t *count)
-{
-	delta_header h;
-
-	if (delta_read_header(&p, p + len, &h) == -1)
-		return -1;
-	*count = h.count;
-	return 0;
-}
-
 static void
 store(void *out, int width, size_t i, uint64_t v)
 {

@@ -47,7 +47,5 @@ int rle_get_i16(rle_decoder *d, int16_t *out, size_t n);
  */
 int enc_delta_decode(const uint8_t *p, size_t len, size_t n, int width,
     void *out, size_t *used);
-/* Like enc_delta_decode, but reads the value count from the header. */
-int enc_delta_count(const uint8_t *p, size_t len, uint64_t *count);
 
 #endif

@@ -54,16 +54,13 @@ int lake_writer_commit(lake_writer *w, const delta_snapshot *base,
     const char *app_id, int64_t txn_version, const char *operation,
     const char *info_json, int64_t *version, lake_err *err);
 /*
- * The general form: closes the files and adds them to commit c (which
- * the caller began on the right base and fills with its own txns,
- * removes and commitInfo), then finishes it. With zero rows the commit
- * is still made when it has other actions (remove_only set), else
- * skipped. The writer is freed in every case; uncommitted files are
- * removed.
+ * The general form, for several writers of one table (e.g. one per
+ * thread): closes the files and adds them to commit c (which the caller
+ * began on the right base and fills with its own txns, removes and
+ * commitInfo), then finishes it. With zero rows the commit is still made
+ * when it has other actions (remove_only set), else skipped. The writers
+ * are freed in every case; uncommitted files are removed.
  */
-int lake_writer_commit_with(lake_writer *w, delta_commit *c,
-    int64_t *version, lake_err *err);
-/* The same for several writers of one table (e.g. one per thread). */
 int lake_writers_commit_with(lake_writer **ws, int nws, delta_commit *c,
     int64_t *version, lake_err *err);
 /*

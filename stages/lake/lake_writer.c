@@ -550,13 +550,6 @@ lake_writers_commit_with(lake_writer **ws, int nws, delta_commit *c,
 	return lake_writers_publish(ws, nws, c, version, err);
 }
 
-int
-lake_writer_commit_with(lake_writer *w, delta_commit *c, int64_t *version,
-    lake_err *err)
-{
-	return lake_writers_commit_with(&w, 1, c, version, err);
-}
-
 void
 lake_writer_abort(lake_writer *w)
 {

@@ -136,9 +136,8 @@ pq_writer *pq_writer_open(const char *path, const pq_schema *schema,
     const pq_writer_opts *opts, lake_err *err);
 /* Appends one row: values[i] for schema column i. Strings are copied. */
 int pq_writer_append(pq_writer *w, const pq_value *values, lake_err *err);
-/* Rows appended so far, and bytes currently buffered (for callers that
- * bound memory across several open writers). */
-int64_t pq_writer_rows(const pq_writer *w);
+/* Bytes currently buffered (for callers that bound memory across
+ * several open writers). */
 size_t pq_writer_buffered_bytes(const pq_writer *w);
 /* Flushes the buffered row group now (it is otherwise cut by size). */
 int pq_writer_flush_row_group(pq_writer *w, lake_err *err);
@@ -288,7 +287,6 @@ void pq_batch_free(pq_batch *batch);
 int pq_reader_num_leaves(const pq_reader *r);
 const char *pq_reader_leaf_path(const pq_reader *r, int leaf);
 int pq_reader_leaf_index(const pq_reader *r, const char *path); /* -1 */
-pq_type pq_reader_leaf_type(const pq_reader *r, int leaf);
 int pq_reader_leaf_max_def(const pq_reader *r, int leaf);
 int pq_reader_leaf_max_rep(const pq_reader *r, int leaf);
 

@@ -40,7 +40,7 @@ typedef struct schema_elem {
 	int int_bits;
 } schema_elem;
 
-int
+static int
 pq_type_is_string(pq_type type)
 {
 	return type == PQ_STRING || type == PQ_BINARY;
@@ -720,7 +720,8 @@ pq_meta_free(pq_file_meta *m)
 
 /* --- encoding ------------------------------------------------------ */
 
-size_t
+/* Plain-encoded bytes of a stats value (for min_value/max_value). */
+static size_t
 pq_stat_bytes(pq_type type, const pq_value *v, uint8_t tmp[8],
     const uint8_t **bytes)
 {

@@ -504,12 +504,6 @@ pq_reader_leaf_index(const pq_reader *r, const char *path)
 	return -1;
 }
 
-pq_type
-pq_reader_leaf_type(const pq_reader *r, int leaf)
-{
-	return r->meta.leaves[leaf].type;
-}
-
 int
 pq_reader_leaf_max_def(const pq_reader *r, int leaf)
 {

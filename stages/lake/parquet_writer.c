@@ -518,12 +518,6 @@ pq_writer_buffered_bytes(const pq_writer *w)
 	return w->buffered;
 }
 
-int64_t
-pq_writer_rows(const pq_writer *w)
-{
-	return w->total_rows + w->rg_rows;
-}
-
 int
 pq_writer_append(pq_writer *w, const pq_value *values, lake_err *err)
 {

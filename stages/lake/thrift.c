@@ -281,16 +281,6 @@ tr_int(thrift_reader *r, const thrift_field *f, int64_t *v)
 }
 
 int
-tr_double(thrift_reader *r, double *v)
-{
-	if (r->end - r->p < 8)
-		return bad(r);
-	memcpy(v, r->p, 8);
-	r->p += 8;
-	return 0;
-}
-
-int
 tr_binary(thrift_reader *r, const uint8_t **p, uint32_t *n)
 {
 	uint64_t len;
@@ -323,20 +313,6 @@ tr_list_begin(thrift_reader *r, int *elem_type, uint32_t *n)
 		return bad(r);
 	*n = (uint32_t)size;
 	return 0;
-}
-
-int
-tr_elem_int(thrift_reader *r, int elem_type, int64_t *v)
-{
-	thrift_field f = { 0, elem_type };
-
-	if (elem_type == T_TRUE || elem_type == T_FALSE) {
-		if (r->p >= r->end)
-			return bad(r);
-		*v = *r->p++ == 1;
-		return 0;
-	}
-	return tr_int(r, &f, v);
 }
 
 int

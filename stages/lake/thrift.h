@@ -88,12 +88,9 @@ void tr_init(thrift_reader *r, const uint8_t *p, size_t n);
 int tr_next_field(thrift_reader *r, int16_t *last_id, thrift_field *f);
 /* Integer of any integer type (byte, i16, i32, i64, and bool fields). */
 int tr_int(thrift_reader *r, const thrift_field *f, int64_t *v);
-int tr_double(thrift_reader *r, double *v);
 int tr_binary(thrift_reader *r, const uint8_t **p, uint32_t *n);
 /* List or set header; the elements are then read by type. */
 int tr_list_begin(thrift_reader *r, int *elem_type, uint32_t *n);
-/* An integer element of a list of elem_type. */
-int tr_elem_int(thrift_reader *r, int elem_type, int64_t *v);
 /* Skips one value of type. */
 int tr_skip(thrift_reader *r, int type);
 /* Enter / leave a nested struct (limits depth). */
