@@ -34,6 +34,7 @@
 
 #include <jansson.h>
 
+#include "catalog.h"
 #include "clock.h"
 #include "history.h"
 #include "sha256.h"
@@ -41,7 +42,8 @@
 #include "web.h"
 
 #define GOLD_MAX (4u << 20)
-#define GOLD_FILE "gold/branch_metrics.json"
+/* Serving's JSON, under the lake root (stages/catalog). */
+#define GOLD_FILE CATALOG_GOLD_DIR "/" CATALOG_GOLD_JSON
 #define GOLD_SCHEMA "schemas/json/branch_metrics.schema.json"
 #define HISTORY_RUNS_SHOWN 50
 

@@ -2,7 +2,8 @@
  * ingestion.c - the ingestion stage: new source rows into bronze.
  *
  * For each table (orders, then ordershistory) it reads the bookmark lo
- * from the bronze table's Delta log (txn appId "ingestion:<table>"),
+ * from the bronze table's Delta log (txn appId "ingestion:<table>", as
+ * the catalog names the table's app),
  * streams the rows with lo <= xid < hi from the one snapshot both tables
  * share, writes them as Parquet partitioned by event date, and commits
  * the files together with txn version hi in one Delta commit. A crash at
@@ -37,7 +38,7 @@ typedef struct table_run {
 	int rc;			/* DELTA_* result */
 	lake_err own_err;
 	char table_dir[4096];
-	char app_id[64];
+	const char *app_id;	/* its bookmark's txn (catalog.h) */
 	lake_writer *w;
 	lake_err *err;
 	int64_t date_days;	/* last partition day seen, for its string */
@@ -79,7 +80,7 @@ static int
 on_row(const pq_value *row, void *arg)
 {
 	table_run *t = arg;
-	const pq_value *ts = &row[t->src->date_column];
+	const pq_value *ts = &row[t->src->bronze->partition_from];
 	const char *date = NULL;
 
 	/* ±infinity has no date: its rows go to the null partition
@@ -151,8 +152,8 @@ ingest_table(source *src, table_run *t, lake_err *err)
 	writer_opts(&opts);
 	t->date_days = INT64_MIN;
 	t->err = err;
-	if ((t->w = lake_writer_open(t->table_dir, t->src->schema, "date",
-	    &opts, err)) == NULL) {
+	if ((t->w = lake_writer_open(t->table_dir, t->src->schema,
+	    t->src->bronze->partition, &opts, err)) == NULL) {
 		delta_snapshot_free(base);
 		return DELTA_ERROR;
 	}
@@ -270,21 +271,25 @@ run_once(const source_table *const *tables, int ntables, const char *lake,
 	source *src, *second;
 	int rc = DELTA_OK, threaded = 0;
 
-	if ((src = open_sources(tables, ntables, &second, schema_error,
-	    err)) == NULL)
-		return DELTA_ERROR;
 	for (int i = 0; i < ntables; i++) {
 		table_run *t = &runs[i];
 
 		memset(t, 0, sizeof(*t));
 		t->src = tables[i];
-		t->conn = src;
 		t->ends_conn = i == ntables - 1;
-		snprintf(t->table_dir, sizeof(t->table_dir), "%s/bronze/%s",
-		    lake, t->src->name);
-		snprintf(t->app_id, sizeof(t->app_id), "ingestion:%s",
-		    t->src->name);
+		t->app_id = t->src->bronze->apps[0];
+		if (catalog_table_dir(t->src->bronze, lake, t->table_dir,
+		    sizeof(t->table_dir)) == -1) {
+			lake_err_set(err, "%s/%s: path too long", lake,
+			    t->src->bronze->path);
+			return DELTA_ERROR;
+		}
 	}
+	if ((src = open_sources(tables, ntables, &second, schema_error,
+	    err)) == NULL)
+		return DELTA_ERROR;
+	for (int i = 0; i < ntables; i++)
+		runs[i].conn = src;
 	if (second != NULL) {
 		runs[0].conn = second;
 		runs[0].ends_conn = 1;

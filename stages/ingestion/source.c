@@ -17,34 +17,34 @@
 #define SOURCE_MAX_COLUMNS 16
 
 /*
- * Bronze columns are REQUIRED, as the source's are NOT NULL; the schema
- * check refuses a source column that allows nulls.
+ * The source's column types, one per bronze column (catalog.h), which
+ * the source's columns must match by name and order. Bronze columns are
+ * REQUIRED, as the source's are NOT NULL; the schema check refuses a
+ * source column that allows nulls.
  */
-static pq_column_def orders_cols[] = {
-	{ "orderid", PQ_INT32, 0, 0, 0 },
-	{ "ordertime", PQ_TIMESTAMP, 0, 0, 0 },
-	{ "branch", PQ_STRING, 0, 0, 0 },
-	{ "xid", PQ_INT64, 0, 0, 0 },
+static const char *const orders_types[] = {
+	[BRONZE_ORDERS_ORDERID] = "integer",
+	[BRONZE_ORDERS_ORDERTIME] = "timestamp without time zone",
+	[BRONZE_ORDERS_BRANCH] = "character varying",
+	[BRONZE_ORDERS_XID] = "xid8",
 };
-static const pq_schema orders_schema = { orders_cols, 4 };
-static const char *const orders_types[] = { "integer",
-	"timestamp without time zone", "character varying", "xid8" };
+_Static_assert(sizeof(orders_types) / sizeof(orders_types[0]) ==
+    BRONZE_ORDERS_NCOLS, "orders: one source type per bronze column");
 
-static pq_column_def history_cols[] = {
-	{ "historyid", PQ_INT32, 0, 0, 0 },
-	{ "orderid", PQ_INT32, 0, 0, 0 },
-	{ "status", PQ_STRING, 0, 0, 0 },
-	{ "updatedat", PQ_TIMESTAMP, 0, 0, 0 },
-	{ "xid", PQ_INT64, 0, 0, 0 },
+static const char *const history_types[] = {
+	[BRONZE_HISTORY_HISTORYID] = "integer",
+	[BRONZE_HISTORY_ORDERID] = "integer",
+	[BRONZE_HISTORY_STATUS] = "character varying",
+	[BRONZE_HISTORY_UPDATEDAT] = "timestamp without time zone",
+	[BRONZE_HISTORY_XID] = "xid8",
 };
-static const pq_schema history_schema = { history_cols, 5 };
-static const char *const history_types[] = { "integer", "integer",
-	"character varying", "timestamp without time zone", "xid8" };
+_Static_assert(sizeof(history_types) / sizeof(history_types[0]) ==
+    BRONZE_HISTORY_NCOLS, "ordershistory: one source type per bronze column");
 
-const source_table source_orders = { "orders", orders_types, &orders_schema,
-	1 };
+const source_table source_orders = { "orders", orders_types,
+	&catalog_bronze_orders_schema, &catalog_bronze_orders };
 const source_table source_ordershistory = { "ordershistory", history_types,
-	&history_schema, 3 };
+	&catalog_bronze_history_schema, &catalog_bronze_history };
 
 struct source {
 	PGconn *conn;

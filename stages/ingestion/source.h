@@ -18,15 +18,16 @@
 
 #include <libpq-fe.h>
 
+#include "catalog.h"
 #include "lake_err.h"
 #include "parquet.h"
 
-/* A source table and the bronze schema it lands in. */
+/* A source table and the bronze table it lands in. */
 typedef struct source_table {
 	const char *name;		/* orders, ordershistory */
 	const char *const *pg_types;	/* format_type() of each column */
-	const pq_schema *schema;	/* same columns, same order */
-	int date_column;		/* partition date from this column */
+	const pq_schema *schema;	/* bronze's: same columns, same order */
+	const catalog_table *bronze;
 } source_table;
 
 extern const source_table source_orders;

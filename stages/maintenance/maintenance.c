@@ -56,6 +56,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "catalog.h"
 #include "clock.h"
 #include "delta.h"
 #include "duration.h"
@@ -70,26 +71,10 @@
 #define STATE_DIR "_maintenance"
 
 /*
- * The lake's tables. settled_by: compaction waits while this table's
- * txn of app is newer than the named table's (silver/rejected is
- * committed before silver/allorders, and a rerun of an unfinished
- * transformation removes the rejected files of the dead attempt by
- * name, which a compaction would have merged away).
+ * The lake's tables are the catalog's (catalog_tables, catalog.h),
+ * which also says which table's compaction waits for another's
+ * (catalog_table.settled_by).
  */
-typedef struct maint_table {
-	const char *name;
-	const char *settled_by;
-	const char *app;
-} maint_table;
-
-static const maint_table tables[] = {
-	{ "bronze/orders", NULL, NULL },
-	{ "bronze/ordershistory", NULL, NULL },
-	{ "silver/allorders", NULL, NULL },
-	{ "silver/rejected", "silver/allorders", "transformation" },
-	{ "gold/branch_state", NULL, NULL },
-	{ "gold/branch_metrics", NULL, NULL },
-};
 
 typedef struct maint_opts {
 	int compact_min_files;		/* 0: never compact */
@@ -318,10 +303,10 @@ checkpoint_if_due(const char *table, const delta_snapshot *snap,
 }
 
 /* Whether an unfinished multi-table write may still need table's files
- * as they are (see maint_table.settled_by). */
+ * as they are (see catalog_table.settled_by). */
 static int
-unsettled(const char *lake, const maint_table *t, const delta_snapshot *snap,
-    lake_err *err)
+unsettled(const char *lake, const catalog_table *t,
+    const delta_snapshot *snap, lake_err *err)
 {
 	char other[4096];
 	delta_snapshot *s;
@@ -330,21 +315,23 @@ unsettled(const char *lake, const maint_table *t, const delta_snapshot *snap,
 
 	if (t->settled_by == NULL)
 		return 0;
-	if (snprintf(other, sizeof(other), "%s/%s", lake, t->settled_by) >=
-	    (int)sizeof(other)) {
-		lake_err_set(err, "%s/%s: path too long", lake, t->settled_by);
+	if (catalog_table_dir(t->settled_by, lake, other, sizeof(other)) ==
+	    -1) {
+		lake_err_set(err, "%s/%s: path too long", lake,
+		    t->settled_by->path);
 		return -1;
 	}
-	ours = delta_snapshot_txn_version(snap, t->app);
+	ours = delta_snapshot_txn_version(snap, t->settled_app);
 	if ((rc = delta_snapshot_load_meta(other, &s, err)) == DELTA_ERROR)
 		return -1;
-	theirs = rc == DELTA_OK ? delta_snapshot_txn_version(s, t->app) : -1;
+	theirs = rc == DELTA_OK ? delta_snapshot_txn_version(s,
+	    t->settled_app) : -1;
 	delta_snapshot_free(s);
 	return ours > theirs;
 }
 
 static int
-compact_if_due(const char *lake, const maint_table *t, const char *table,
+compact_if_due(const char *lake, const catalog_table *t, const char *table,
     const delta_snapshot *snap, maint_counts *c, lake_err *err)
 {
 	delta_optimize_opts o;
@@ -362,7 +349,7 @@ compact_if_due(const char *lake, const maint_table *t, const char *table,
 	if ((rc = unsettled(lake, t, snap, err)) != 0) {
 		if (rc == 1)
 			log_info("%s: compaction waits for an unfinished %s run",
-			    table, t->app);
+			    table, t->settled_app);
 		return rc == 1 ? 0 : -1;
 	}
 	rc = delta_optimize_snapshot(snap, &o, &res, err);
@@ -450,14 +437,14 @@ touch_marker(const char *lake, const char *marker, lake_err *err)
 }
 
 static int
-vacuum_if_due(const char *lake, const maint_table *t, const char *table,
+vacuum_if_due(const char *lake, const catalog_table *t, const char *table,
     maint_counts *c, lake_err *err)
 {
 	char marker[4200];
 	int64_t now = clock_now_us();
 	int logs, files;
 
-	if (marker_path(lake, t->name, ".vacuumed", marker, sizeof(marker)) ==
+	if (marker_path(lake, t->path, ".vacuumed", marker, sizeof(marker)) ==
 	    -1) {
 		lake_err_set(err, "%s: path too long", lake);
 		return -1;
@@ -690,7 +677,7 @@ may_be_due(const table_state *st, const char *table)
 /* The snapshot steps: checkpoint and compaction, then the exact state
  * (unknown after a compaction: the next run loads the snapshot). */
 static int
-snapshot_steps(const char *lake, const maint_table *t, const char *table,
+snapshot_steps(const char *lake, const catalog_table *t, const char *table,
     table_state *st, maint_counts *c, lake_err *err)
 {
 	delta_snapshot *snap = NULL;
@@ -722,7 +709,7 @@ log_inode(const char *table)
 }
 
 static int
-maintain(const char *lake, const maint_table *t, maint_counts *c,
+maintain(const char *lake, const catalog_table *t, maint_counts *c,
     lake_err *err)
 {
 	table_state st = { 0 };
@@ -730,10 +717,10 @@ maintain(const char *lake, const maint_table *t, maint_counts *c,
 	int64_t latest;
 	int rc = -1;
 
-	if (snprintf(table, sizeof(table), "%s/%s", lake, t->name) >=
-	    (int)sizeof(table) || marker_path(lake, t->name, ".state",
+	if (snprintf(table, sizeof(table), "%s/%s", lake, t->path) >=
+	    (int)sizeof(table) || marker_path(lake, t->path, ".state",
 	    state_path, sizeof(state_path)) == -1) {
-		lake_err_set(err, "%s/%s: path too long", lake, t->name);
+		lake_err_set(err, "%s/%s: path too long", lake, t->path);
 		return -1;
 	}
 	if ((latest = delta_latest_version(table, err)) == DELTA_NO_TABLE)
@@ -766,11 +753,11 @@ run(const char *lake, lake_err *err)
 	int64_t t0 = clock_mono_us();
 	int failed = 0;
 
-	for (size_t i = 0; i < sizeof(tables) / sizeof(tables[0]); i++) {
+	for (int i = 0; i < CATALOG_NTABLES; i++) {
 		lake_err e;
 
 		e.msg[0] = '\0';
-		if (maintain(lake, &tables[i], &c, &e) == -1) {
+		if (maintain(lake, catalog_tables[i], &c, &e) == -1) {
 			log_warnx("%s", e.msg);
 			if (!failed++)
 				*err = e;

@@ -42,6 +42,7 @@
 
 #include <jansson.h>
 
+#include "catalog.h"
 #include "clock.h"
 #include "delta.h"
 #include "lake.h"
@@ -51,31 +52,21 @@
 #include "log.h"
 #include "sketch.h"
 
-#define APP "serving"
+#define APP CATALOG_APP_SERVING
 #define US_PER_HOUR 3600000000.0
 
-static pq_column_def state_cols[] = {
-	{ "branch", PQ_STRING, 0, 0, 0 },
-	{ "orders_received", PQ_INT64, 0, 0, 0 },
-	{ "orders_delivered", PQ_INT64, 0, 0, 0 },
-	{ "delivery_us_sum", PQ_INT64, 0, 0, 0 },
-	{ "first_order_at", PQ_TIMESTAMP, 1, 0, 0 },
-	{ "last_order_at", PQ_TIMESTAMP, 1, 0, 0 },
-	{ "delivery_sketch", PQ_STRING, 0, 0, 0 },
+/*
+ * The silver columns the fold reads (indexes of the catalog's enum), in
+ * the order its batches hold them. The state is read whole, in the
+ * catalog's order, and indexed by its enum.
+ */
+enum { FOLD_BRANCH, FOLD_STATUS, FOLD_ORDERTIME, FOLD_UPDATEDAT, FOLD_NCOLS };
+static const int fold_cols[FOLD_NCOLS] = {
+	[FOLD_BRANCH] = SILVER_BRANCH,
+	[FOLD_STATUS] = SILVER_STATUS,
+	[FOLD_ORDERTIME] = SILVER_ORDERTIME,
+	[FOLD_UPDATEDAT] = SILVER_UPDATEDAT,
 };
-static const pq_schema state_schema = { state_cols, 7 };
-
-static pq_column_def metrics_cols[] = {
-	{ "branch", PQ_STRING, 0, 0, 0 },
-	{ "orders_received", PQ_INT64, 0, 0, 0 },
-	{ "orders_delivered", PQ_INT64, 0, 0, 0 },
-	{ "avg_delivery_hours", PQ_DOUBLE, 1, 0, 0 },
-	{ "p50_delivery_hours", PQ_DOUBLE, 1, 0, 0 },
-	{ "p90_delivery_hours", PQ_DOUBLE, 1, 0, 0 },
-	{ "first_order_at", PQ_TIMESTAMP, 1, 0, 0 },
-	{ "last_order_at", PQ_TIMESTAMP, 1, 0, 0 },
-};
-static const pq_schema metrics_schema = { metrics_cols, 8 };
 
 typedef struct branch_state {
 	char *name;
@@ -163,25 +154,29 @@ load_state_cb(const pq_batch *bt, const delta_file *f, void *arg)
 	gold *g = arg;
 
 	(void)f;
+	const pq_column_batch *name = &bt->cols[GOLD_STATE_BRANCH];
+	const pq_column_batch *first = &bt->cols[GOLD_STATE_FIRST_ORDER_AT];
+	const pq_column_batch *last = &bt->cols[GOLD_STATE_LAST_ORDER_AT];
+	const pq_column_batch *sk = &bt->cols[GOLD_STATE_DELIVERY_SKETCH];
+
 	for (int64_t i = 0; i < bt->nrows; i++) {
-		const pq_column_batch *c = bt->cols;
-		branch_state *b = branch_get(g, c[0].data + c[0].offsets[i],
-		    c[0].offsets[i + 1] - c[0].offsets[i]);
+		branch_state *b = branch_get(g, name->data + name->offsets[i],
+		    name->offsets[i + 1] - name->offsets[i]);
 		char *text;
 
 		if (b == NULL) {
 			lake_err_set(g->err, "out of memory");
 			return -1;
 		}
-		b->received = c[1].v.i64[i];
-		b->delivered = c[2].v.i64[i];
-		b->delivery_us = c[3].v.i64[i];
-		if (!(c[4].nulls && c[4].nulls[i]))
-			b->first_order = c[4].v.i64[i];
-		if (!(c[5].nulls && c[5].nulls[i]))
-			b->last_order = c[5].v.i64[i];
-		text = strndup(c[6].data + c[6].offsets[i],
-		    c[6].offsets[i + 1] - c[6].offsets[i]);
+		b->received = bt->cols[GOLD_STATE_ORDERS_RECEIVED].v.i64[i];
+		b->delivered = bt->cols[GOLD_STATE_ORDERS_DELIVERED].v.i64[i];
+		b->delivery_us = bt->cols[GOLD_STATE_DELIVERY_US_SUM].v.i64[i];
+		if (!(first->nulls && first->nulls[i]))
+			b->first_order = first->v.i64[i];
+		if (!(last->nulls && last->nulls[i]))
+			b->last_order = last->v.i64[i];
+		text = strndup(sk->data + sk->offsets[i],
+		    sk->offsets[i + 1] - sk->offsets[i]);
 		sketch_free(&b->deliveries);
 		if (text == NULL || sketch_decode(&b->deliveries, text) == -1) {
 			free(text);
@@ -198,8 +193,10 @@ static int
 fold_silver_cb(const pq_batch *bt, const delta_file *f, void *arg)
 {
 	gold *g = arg;
-	const pq_column_batch *br = &bt->cols[0], *st = &bt->cols[1];
-	const pq_column_batch *ot = &bt->cols[2], *up = &bt->cols[3];
+	const pq_column_batch *br = &bt->cols[FOLD_BRANCH];
+	const pq_column_batch *st = &bt->cols[FOLD_STATUS];
+	const pq_column_batch *ot = &bt->cols[FOLD_ORDERTIME];
+	const pq_column_batch *up = &bt->cols[FOLD_UPDATEDAT];
 
 	(void)f;
 	for (int64_t i = 0; i < bt->nrows; i++) {
@@ -253,12 +250,12 @@ typedef struct fold_part {
 static void *
 fold_part_main(void *arg)
 {
-	static const char *scols[] = { "branch", "status", "ordertime",
-		"updatedat" };
+	const char *scols[FOLD_NCOLS];
 	fold_part *p = arg;
 
+	catalog_project(&catalog_silver, fold_cols, FOLD_NCOLS, scols);
 	p->g.err = &p->err;
-	p->rc = lake_scan(p->silver, p->files, p->nfiles, scols, 4,
+	p->rc = lake_scan(p->silver, p->files, p->nfiles, scols, FOLD_NCOLS,
 	    fold_silver_cb, &p->g, &p->err);
 	return NULL;
 }
@@ -412,8 +409,8 @@ replace_table(const char *dir, const pq_schema *schema, lake_writer *w,
 static int
 write_state(const gold *g, lake_err *err)
 {
-	lake_writer *w = lake_writer_open(g->state_dir, &state_schema, NULL,
-	    NULL, err);
+	lake_writer *w = lake_writer_open(g->state_dir,
+	    catalog_gold_state.schema, catalog_gold_state.partition, NULL, err);
 	char info[256];
 
 	if (w == NULL)
@@ -421,7 +418,7 @@ write_state(const gold *g, lake_err *err)
 	for (size_t i = 0; i < g->nb; i++) {
 		const branch_state *b = &g->b[i];
 		char *sk = sketch_encode(&b->deliveries);
-		pq_value v[7];
+		pq_value v[GOLD_STATE_NCOLS];
 		int rc;
 
 		if (sk == NULL) {
@@ -430,17 +427,18 @@ write_state(const gold *g, lake_err *err)
 			return DELTA_ERROR;
 		}
 		memset(v, 0, sizeof(v));
-		v[0].v.s.ptr = b->name;
-		v[0].v.s.len = (uint32_t)strlen(b->name);
-		v[1].v.i64 = b->received;
-		v[2].v.i64 = b->delivered;
-		v[3].v.i64 = b->delivery_us;
-		v[4].is_null = b->first_order == INT64_MAX;
-		v[4].v.i64 = b->first_order;
-		v[5].is_null = b->last_order == INT64_MIN;
-		v[5].v.i64 = b->last_order;
-		v[6].v.s.ptr = sk;
-		v[6].v.s.len = (uint32_t)strlen(sk);
+		v[GOLD_STATE_BRANCH].v.s.ptr = b->name;
+		v[GOLD_STATE_BRANCH].v.s.len = (uint32_t)strlen(b->name);
+		v[GOLD_STATE_ORDERS_RECEIVED].v.i64 = b->received;
+		v[GOLD_STATE_ORDERS_DELIVERED].v.i64 = b->delivered;
+		v[GOLD_STATE_DELIVERY_US_SUM].v.i64 = b->delivery_us;
+		v[GOLD_STATE_FIRST_ORDER_AT].is_null =
+		    b->first_order == INT64_MAX;
+		v[GOLD_STATE_FIRST_ORDER_AT].v.i64 = b->first_order;
+		v[GOLD_STATE_LAST_ORDER_AT].is_null = b->last_order == INT64_MIN;
+		v[GOLD_STATE_LAST_ORDER_AT].v.i64 = b->last_order;
+		v[GOLD_STATE_DELIVERY_SKETCH].v.s.ptr = sk;
+		v[GOLD_STATE_DELIVERY_SKETCH].v.s.len = (uint32_t)strlen(sk);
 		rc = lake_writer_append(w, NULL, v, err);
 		free(sk);
 		if (rc == -1) {
@@ -452,8 +450,8 @@ write_state(const gold *g, lake_err *err)
 	    "\"serving\",\"silverVersion\":\"%" PRId64 "\"},"
 	    "\"operationMetrics\":{\"numSourceRows\":\"%" PRId64 "\"}}",
 	    g->silver_version, g->new_rows);
-	return replace_table(g->state_dir, &state_schema, w, g->silver_version,
-	    info, err);
+	return replace_table(g->state_dir, catalog_gold_state.schema, w,
+	    g->silver_version, info, err);
 }
 
 /* --- outputs ------------------------------------------------------- */
@@ -484,30 +482,34 @@ static int
 stage_metrics(const gold *g, const metric *m, staged_table *st,
     lake_err *err)
 {
-	lake_writer *w = lake_writer_open(g->metrics_dir, &metrics_schema,
-	    NULL, NULL, err);
+	lake_writer *w = lake_writer_open(g->metrics_dir,
+	    catalog_gold_metrics.schema, catalog_gold_metrics.partition, NULL,
+	    err);
 	char info[256];
 
 	if (w == NULL)
 		return DELTA_ERROR;
 	for (size_t i = 0; i < g->nb; i++) {
-		pq_value v[8];
+		const branch_state *b = m[i].b;
+		pq_value v[GOLD_METRICS_NCOLS];
 
 		memset(v, 0, sizeof(v));
-		v[0].v.s.ptr = m[i].b->name;
-		v[0].v.s.len = (uint32_t)strlen(m[i].b->name);
-		v[1].v.i64 = m[i].b->received;
-		v[2].v.i64 = m[i].b->delivered;
-		v[3].is_null = isnan(m[i].avg);
-		v[3].v.f64 = m[i].avg;
-		v[4].is_null = isnan(m[i].p50);
-		v[4].v.f64 = m[i].p50;
-		v[5].is_null = isnan(m[i].p90);
-		v[5].v.f64 = m[i].p90;
-		v[6].is_null = m[i].b->first_order == INT64_MAX;
-		v[6].v.i64 = m[i].b->first_order;
-		v[7].is_null = m[i].b->last_order == INT64_MIN;
-		v[7].v.i64 = m[i].b->last_order;
+		v[GOLD_METRICS_BRANCH].v.s.ptr = b->name;
+		v[GOLD_METRICS_BRANCH].v.s.len = (uint32_t)strlen(b->name);
+		v[GOLD_METRICS_ORDERS_RECEIVED].v.i64 = b->received;
+		v[GOLD_METRICS_ORDERS_DELIVERED].v.i64 = b->delivered;
+		v[GOLD_METRICS_AVG_DELIVERY_HOURS].is_null = isnan(m[i].avg);
+		v[GOLD_METRICS_AVG_DELIVERY_HOURS].v.f64 = m[i].avg;
+		v[GOLD_METRICS_P50_DELIVERY_HOURS].is_null = isnan(m[i].p50);
+		v[GOLD_METRICS_P50_DELIVERY_HOURS].v.f64 = m[i].p50;
+		v[GOLD_METRICS_P90_DELIVERY_HOURS].is_null = isnan(m[i].p90);
+		v[GOLD_METRICS_P90_DELIVERY_HOURS].v.f64 = m[i].p90;
+		v[GOLD_METRICS_FIRST_ORDER_AT].is_null =
+		    b->first_order == INT64_MAX;
+		v[GOLD_METRICS_FIRST_ORDER_AT].v.i64 = b->first_order;
+		v[GOLD_METRICS_LAST_ORDER_AT].is_null =
+		    b->last_order == INT64_MIN;
+		v[GOLD_METRICS_LAST_ORDER_AT].v.i64 = b->last_order;
 		if (lake_writer_append(w, NULL, v, err) == -1) {
 			lake_writer_abort(w);
 			return DELTA_ERROR;
@@ -516,7 +518,7 @@ stage_metrics(const gold *g, const metric *m, staged_table *st,
 	snprintf(info, sizeof(info), "{\"operationParameters\":{\"stage\":"
 	    "\"serving\",\"silverVersion\":\"%" PRId64 "\"}}",
 	    g->silver_version);
-	return stage_table(g->metrics_dir, &metrics_schema, w,
+	return stage_table(g->metrics_dir, catalog_gold_metrics.schema, w,
 	    g->silver_version, info, st, err);
 }
 
@@ -571,8 +573,8 @@ stage_file(const char *path, const char *text, size_t len, lake_err *err)
 	return 0;
 }
 
-static const char *const staged_files[] = { "branch_metrics.csv",
-	"branch_metrics.json" };
+static const char *const staged_files[] = { CATALOG_GOLD_CSV,
+	CATALOG_GOLD_JSON };
 
 /* Renames the staged CSV and JSON into place; durable once the caller
  * fsyncs the folder. */
@@ -637,9 +639,11 @@ write_csv(const gold *g, const metric *m, lake_err *err)
 		lake_err_errno(err, "open_memstream");
 		return -1;
 	}
-	fputs("branch,orders_received,orders_delivered,avg_delivery_hours,"
-	    "p50_delivery_hours,p90_delivery_hours,first_order_at,"
-	    "last_order_at\r\n", f);
+	/* The metrics table's columns, in its order. */
+	for (int c = 0; c < GOLD_METRICS_NCOLS; c++)
+		fprintf(f, "%s%s", c > 0 ? "," : "",
+		    catalog_col(&catalog_gold_metrics, c));
+	fputs("\r\n", f);
 	for (size_t i = 0; i < g->nb; i++) {
 		lake_print_csv_string(f, m[i].b->name, strlen(m[i].b->name));
 		fprintf(f, ",%" PRId64 ",%" PRId64 ",", m[i].b->received,
@@ -656,7 +660,7 @@ write_csv(const gold *g, const metric *m, lake_err *err)
 		fputs("\r\n", f);
 	}
 	fclose(f);
-	snprintf(path, sizeof(path), "%s/branch_metrics.csv", g->gold_dir);
+	snprintf(path, sizeof(path), "%s/" CATALOG_GOLD_CSV, g->gold_dir);
 	rc = stage_file(path, text, len, err);
 	free(text);
 	return rc;
@@ -728,7 +732,7 @@ write_json(const gold *g, const metric *m, lake_err *err)
 		lake_err_set(err, "out of memory");
 		return -1;
 	}
-	snprintf(path, sizeof(path), "%s/branch_metrics.json", g->gold_dir);
+	snprintf(path, sizeof(path), "%s/" CATALOG_GOLD_JSON, g->gold_dir);
 	rc = stage_file(path, text, strlen(text), err);
 	free(text);
 	if (rc == 0 && busiest != NULL)
@@ -968,18 +972,46 @@ outputs_current(const gold *g)
 		return 0;
 	ok = delta_snapshot_txn_version(s, APP) == g->silver_version;
 	delta_snapshot_free(s);
-	snprintf(path, sizeof(path), "%s/branch_metrics.json", g->gold_dir);
+	snprintf(path, sizeof(path), "%s/" CATALOG_GOLD_JSON, g->gold_dir);
 	ok = ok && access(path, F_OK) == 0;
-	snprintf(path, sizeof(path), "%s/branch_metrics.csv", g->gold_dir);
+	snprintf(path, sizeof(path), "%s/" CATALOG_GOLD_CSV, g->gold_dir);
 	return ok && access(path, F_OK) == 0;
+}
+
+/* The folders of gold and silver under lake, from the catalog. */
+static int
+gold_paths(gold *g, const char *lake, lake_err *err)
+{
+	const catalog_table *too_long = NULL;
+	int n = snprintf(g->gold_dir, sizeof(g->gold_dir), "%s/"
+	    CATALOG_GOLD_DIR, lake);
+
+	if (n < 0 || (size_t)n >= sizeof(g->gold_dir)) {
+		lake_err_set(err, "%s/" CATALOG_GOLD_DIR ": path too long",
+		    lake);
+		return -1;
+	}
+	if (catalog_table_dir(&catalog_gold_state, lake, g->state_dir,
+	    sizeof(g->state_dir)) == -1)
+		too_long = &catalog_gold_state;
+	else if (catalog_table_dir(&catalog_gold_metrics, lake, g->metrics_dir,
+	    sizeof(g->metrics_dir)) == -1)
+		too_long = &catalog_gold_metrics;
+	else if (catalog_table_dir(&catalog_silver, lake, g->silver,
+	    sizeof(g->silver)) == -1)
+		too_long = &catalog_silver;
+	if (too_long != NULL) {
+		lake_err_set(err, "%s/%s: path too long", lake, too_long->path);
+		return -1;
+	}
+	return 0;
 }
 
 static int
 run_once(const char *lake, lake_err *err)
 {
-	static const char *state_names[] = { "branch", "orders_received",
-		"orders_delivered", "delivery_us_sum", "first_order_at",
-		"last_order_at", "delivery_sketch" };
+	const char *state_names[GOLD_STATE_NCOLS];
+
 	delta_snapshot *state = NULL;
 	delta_file *changes = NULL;
 	size_t nchanges = 0;
@@ -991,12 +1023,10 @@ run_once(const char *lake, lake_err *err)
 
 	memset(&g, 0, sizeof(g));
 	g.err = err;
-	snprintf(g.gold_dir, sizeof(g.gold_dir), "%s/gold", lake);
-	snprintf(g.state_dir, sizeof(g.state_dir), "%s/gold/branch_state",
-	    lake);
-	snprintf(g.metrics_dir, sizeof(g.metrics_dir),
-	    "%s/gold/branch_metrics", lake);
-	snprintf(g.silver, sizeof(g.silver), "%s/silver/allorders", lake);
+	for (int c = 0; c < GOLD_STATE_NCOLS; c++)
+		state_names[c] = catalog_col(&catalog_gold_state, c);
+	if (gold_paths(&g, lake, err) == -1)
+		return DELTA_ERROR;
 	g.silver_version = delta_latest_version(g.silver, err);
 	if (g.silver_version == DELTA_NO_TABLE) {
 		log_info("silver is empty: run transformation first");
@@ -1011,7 +1041,8 @@ run_once(const char *lake, lake_err *err)
 	if (state != NULL) {
 		consumed = delta_snapshot_txn_version(state, APP);
 		if (lake_scan(g.state_dir, state->files, state->nfiles,
-		    state_names, 7, load_state_cb, &g, err) == -1)
+		    state_names, GOLD_STATE_NCOLS, load_state_cb, &g,
+		    err) == -1)
 			goto out;
 	}
 	if (consumed >= g.silver_version && outputs_current(&g)) {

@@ -8,8 +8,12 @@
  * NEW and DELIVERED events go to silver/allorders, INTRANSIT is dropped,
  * broken events go to
  * silver/rejected with a reason, and events whose order has not arrived
- * wait: their ids and the oldest bronze version holding them are kept in
- * silver's commitInfo, and the next run reads them again.
+ * wait: their ids and the oldest bronze version holding them are kept
+ * with silver's commit as a typed object (catalog_pending.h), and the
+ * next run reads them again. That state is read from the transformation's
+ * own last commit, looking past compactions, which commit to silver
+ * too; a malformed state stops the run (exit 1) instead of forgetting
+ * the events.
  *
  * The orders a batch needs are loaded from the bronze files whose orderid
  * statistics can hold them, and the events silver already has for those
@@ -30,7 +34,7 @@
  *
  * Atomicity: a run is numbered (txn "transformation" = run). Rejected
  * rows are committed first, tagged with the run in their file names; then
- * silver, with all bookmarks, in one commit. A run that dies between the
+ * silver, with all bookmarks and the pending events, in one commit. A run that dies between the
  * two is redone: the redo removes the dead attempt's rejected files in
  * the same commit that adds its own, so nothing is counted twice.
  *
@@ -45,41 +49,39 @@
 
 #include <jansson.h>
 
+#include "catalog.h"
+#include "catalog_pending.h"
 #include "clock.h"
 #include "delta.h"
 #include "lake.h"
-#include "lake_buf.h"
 #include "lake_stage.h"
 #include "log.h"
 #include "order_index.h"
 #include "validate.h"
 
-#define APP_RUN "transformation"
-#define APP_ORDERS "transformation:orders"
-#define APP_HISTORY "transformation:ordershistory"
-
-static pq_column_def silver_cols[] = {
-	{ "orderid", PQ_INT32, 1, 0, 0 },
-	{ "ordertime", PQ_TIMESTAMP, 1, 0, 0 },
-	{ "branch", PQ_STRING, 1, 0, 0 },
-	{ "historyid", PQ_INT32, 1, 0, 0 },
-	{ "status", PQ_STRING, 1, 0, 0 },
-	{ "updatedat", PQ_TIMESTAMP, 1, 0, 0 },
-	{ "date", PQ_DATE, 1, 0, 0 },
+/*
+ * The columns each scan reads (indexes of the catalog's enums), in the
+ * order its batches hold them; the enums name the batch positions.
+ * Pass 1 reads the first two event columns, pass 2 all four.
+ */
+enum { EV_HISTORYID, EV_ORDERID, EV_STATUS, EV_UPDATEDAT, EV_NCOLS };
+static const int event_cols[EV_NCOLS] = {
+	[EV_HISTORYID] = BRONZE_HISTORY_HISTORYID,
+	[EV_ORDERID] = BRONZE_HISTORY_ORDERID,
+	[EV_STATUS] = BRONZE_HISTORY_STATUS,
+	[EV_UPDATEDAT] = BRONZE_HISTORY_UPDATEDAT,
 };
-static const pq_schema silver_schema = { silver_cols, 7 };
-
-static pq_column_def rejected_cols[] = {
-	{ "historyid", PQ_INT32, 1, 0, 0 },
-	{ "orderid", PQ_INT32, 1, 0, 0 },
-	{ "status", PQ_STRING, 1, 0, 0 },
-	{ "updatedat", PQ_TIMESTAMP, 1, 0, 0 },
-	{ "ordertime", PQ_TIMESTAMP, 1, 0, 0 },
-	{ "branch", PQ_STRING, 1, 0, 0 },
-	{ "reason", PQ_STRING, 1, 0, 0 },
-	{ "run", PQ_INT64, 1, 0, 0 },
+enum { ORD_ORDERID, ORD_ORDERTIME, ORD_BRANCH, ORD_NCOLS };
+static const int order_cols[ORD_NCOLS] = {
+	[ORD_ORDERID] = BRONZE_ORDERS_ORDERID,
+	[ORD_ORDERTIME] = BRONZE_ORDERS_ORDERTIME,
+	[ORD_BRANCH] = BRONZE_ORDERS_BRANCH,
 };
-static const pq_schema rejected_schema = { rejected_cols, 8 };
+enum { FLAG_ORDERID, FLAG_STATUS, FLAG_NCOLS };
+static const int flag_cols[FLAG_NCOLS] = {
+	[FLAG_ORDERID] = SILVER_ORDERID,
+	[FLAG_STATUS] = SILVER_STATUS,
+};
 
 /* A DELIVERED event seen before its order's NEW in the same batch. */
 typedef struct deferred {
@@ -130,6 +132,10 @@ typedef struct tx_run {
 	char bronze_history[4096];
 	char silver[4096];
 	char rejected[4096];
+	const char *event_names[EV_NCOLS];	/* projections (see
+						   event_cols) */
+	const char *order_names[ORD_NCOLS];
+	const char *flag_names[FLAG_NCOLS];
 	delta_snapshot *silver_snap;
 	int64_t run;		/* this run's number */
 	int64_t orders_from;	/* bronze versions already consumed */
@@ -235,21 +241,71 @@ run_free(tx_run *r)
 
 /* --- state --------------------------------------------------------- */
 
-static int64_t
-info_int(json_t *params, const char *key, int64_t dflt)
+/*
+ * Finds the transformation's last commit to silver, at or before
+ * version, and reads its pending events into *p: the newest commits may
+ * be compactions, which carry no state. Returns 0, or -1 with err
+ * naming the table and version: a commit that cannot be read, a state
+ * that is malformed or belongs to another run, or no commit of the
+ * transformation left in the log.
+ */
+static int
+find_pending(const tx_run *r, int64_t version, catalog_pending *p,
+    lake_err *err)
 {
-	const char *s = json_string_value(json_object_get(params, key));
+	char why[256];
 
-	return s != NULL ? strtoll(s, NULL, 10) : dflt;
+	for (int64_t v = version; v >= 0; v--) {
+		lake_err e = { 0 };
+		char *info = delta_commit_info(r->silver, v, &e);
+		int rc;
+
+		if (info == NULL && e.kind == LAKE_ERR_IO) {
+			lake_err_set(err, "%s version %" PRId64 ": cannot read "
+			    "the commit that holds the pending events: %s",
+			    r->silver, v, e.msg);
+			return -1;
+		}
+		if (info == NULL)
+			continue;	/* no commitInfo: not ours */
+		rc = catalog_pending_parse(info, p, why, sizeof(why));
+		free(info);
+		if (rc == 0)
+			continue;
+		if (rc == -1) {
+			lake_err_set(err, "%s version %" PRId64 ": pending state "
+			    "is malformed: %s", r->silver, v, why);
+			return -1;
+		}
+		if (p->run != r->run - 1) {
+			lake_err_set(err, "%s version %" PRId64 ": pending state "
+			    "is malformed: it is run %" PRId64 "'s, but the "
+			    "table's last run is %" PRId64, r->silver, v,
+			    p->run, r->run - 1);
+			catalog_pending_free(p);
+			return -1;
+		}
+		if (p->from > r->history_from) {
+			lake_err_set(err, "%s version %" PRId64 ": pending state "
+			    "is malformed: pendingFrom %" PRId64 " is past the "
+			    "bronze history consumed (%" PRId64 ")", r->silver,
+			    v, p->from, r->history_from);
+			catalog_pending_free(p);
+			return -1;
+		}
+		return 0;
+	}
+	lake_err_set(err, "%s: no commit of the transformation at or before "
+	    "version %" PRId64 " is left in the log, so its pending events "
+	    "are unknown", r->silver, version);
+	return -1;
 }
 
-/* Reads silver's bookmarks and the pending events of its last commit. */
+/* Reads silver's bookmarks and the pending events of its last run. */
 static int
 load_state(tx_run *r, lake_err *err)
 {
-	json_t *info, *params;
-	const char *list;
-	char *text;
+	catalog_pending p;
 	int rc;
 
 	r->orders_from = r->history_from = -1;
@@ -261,29 +317,17 @@ load_state(tx_run *r, lake_err *err)
 	}
 	if (rc != DELTA_OK)
 		return -1;
-	r->run = delta_snapshot_txn_version(r->silver_snap, APP_RUN) + 1;
-	r->orders_from = delta_snapshot_txn_version(r->silver_snap, APP_ORDERS);
+	r->run = delta_snapshot_txn_version(r->silver_snap,
+	    CATALOG_APP_TRANSFORMATION) + 1;
+	r->orders_from = delta_snapshot_txn_version(r->silver_snap,
+	    CATALOG_APP_TRANSFORMATION_ORDERS);
 	r->history_from = delta_snapshot_txn_version(r->silver_snap,
-	    APP_HISTORY);
-	if ((text = delta_commit_info(r->silver, r->silver_snap->version,
-	    err)) == NULL)
+	    CATALOG_APP_TRANSFORMATION_HISTORY);
+	if (find_pending(r, r->silver_snap->version, &p, err) == -1)
 		return -1;
-	info = json_loads(text, 0, NULL);
-	free(text);
-	params = json_object_get(info, "operationParameters");
-	r->pending_from = info_int(params, "pendingFrom", -1);
-	list = json_string_value(json_object_get(params, "pendingIds"));
-	for (const char *p = list; p != NULL && *p;) {
-		char *end;
-		long v = strtol(p, &end, 10);
-
-		if (end == p || ids_push(&r->pending, (int32_t)v) == -1)
-			break;
-		p = *end == ',' ? end + 1 : end;
-	}
-	json_decref(info);
-	if (r->pending.n > 0)
-		qsort(r->pending.v, r->pending.n, sizeof(int32_t), cmp_i32);
+	r->pending_from = p.n > 0 ? p.from : -1;
+	r->pending.v = p.ids;	/* ascending, as ids_has needs */
+	r->pending.n = r->pending.cap = p.n;
 	return 0;
 }
 
@@ -302,7 +346,8 @@ static int
 collect_orderids(const pq_batch *b, const delta_file *f, void *arg)
 {
 	tx_run *r = arg;
-	const pq_column_batch *hid = &b->cols[0], *oid = &b->cols[1];
+	const pq_column_batch *hid = &b->cols[EV_HISTORYID];
+	const pq_column_batch *oid = &b->cols[EV_ORDERID];
 
 	for (int64_t i = 0; i < b->nrows; i++) {
 		if ((oid->nulls && oid->nulls[i]) || (hid->nulls &&
@@ -328,8 +373,9 @@ static int
 load_orders_cb(const pq_batch *b, const delta_file *f, void *arg)
 {
 	tx_run *r = arg;
-	const pq_column_batch *oid = &b->cols[0], *ot = &b->cols[1];
-	const pq_column_batch *br = &b->cols[2];
+	const pq_column_batch *oid = &b->cols[ORD_ORDERID];
+	const pq_column_batch *ot = &b->cols[ORD_ORDERTIME];
+	const pq_column_batch *br = &b->cols[ORD_BRANCH];
 
 	(void)f;
 	for (int64_t i = 0; i < b->nrows; i++) {
@@ -359,7 +405,8 @@ static int
 silver_flags_cb(const pq_batch *b, const delta_file *f, void *arg)
 {
 	tx_run *r = arg;
-	const pq_column_batch *oid = &b->cols[0], *st = &b->cols[1];
+	const pq_column_batch *oid = &b->cols[FLAG_ORDERID];
+	const pq_column_batch *st = &b->cols[FLAG_STATUS];
 
 	(void)f;
 	for (int64_t i = 0; i < b->nrows; i++) {
@@ -437,10 +484,9 @@ scan_for_orders(tx_run *r, const delta_snapshot *snap,
 static int
 load_orders(tx_run *r, lake_err *err)
 {
-	static const char *ocols[] = { "orderid", "ordertime", "branch" };
-	static const char *scols[] = { "orderid", "status" };
 	delta_snapshot *orders = NULL;
-	lake_lookup lookup = { { "orderid", 0, 0 }, NULL, 0 };
+	lake_lookup lookup = { { r->order_names[ORD_ORDERID], 0, 0 }, NULL,
+		0 };
 	int32_t lo, hi;
 	int rc;
 
@@ -456,15 +502,17 @@ load_orders(tx_run *r, lake_err *err)
 	if (rc == DELTA_ERROR)
 		return -1;
 	if (orders != NULL) {
-		rc = scan_for_orders(r, orders, &lookup, ocols, 3,
+		rc = scan_for_orders(r, orders, &lookup, r->order_names,
+		    ORD_NCOLS,
 		    load_orders_cb, &r->order_files_read, err);
 		delta_snapshot_free(orders);
 		if (rc == -1)
 			return -1;
 	}
+	/* Silver's orderid has bronze's name: one lookup serves both. */
 	if (r->silver_snap != NULL && scan_for_orders(r, r->silver_snap,
-	    &lookup, scols, 2, silver_flags_cb, &r->silver_files_read,
-	    err) == -1)
+	    &lookup, r->flag_names, FLAG_NCOLS, silver_flags_cb,
+	    &r->silver_files_read, err) == -1)
 		return -1;
 	return 0;
 }
@@ -487,18 +535,18 @@ emit_silver(tx_worker *w, const order_entry *e, int32_t historyid,
     const char *status, uint32_t slen, int64_t updatedat)
 {
 	tx_run *r = w->r;
-	pq_value v[7];
+	pq_value v[SILVER_NCOLS];
 
 	memset(v, 0, sizeof(v));
-	v[0].v.i32 = e->orderid;
-	v[1].v.i64 = e->ordertime;
-	v[2].v.s.ptr = r->ix.branches[e->branch];
-	v[2].v.s.len = r->ix.branch_len[e->branch];
-	v[3].v.i32 = historyid;
-	v[4].v.s.ptr = status;
-	v[4].v.s.len = slen;
-	v[5].v.i64 = updatedat;
-	v[6].v.i32 = date_of(updatedat);
+	v[SILVER_ORDERID].v.i32 = e->orderid;
+	v[SILVER_ORDERTIME].v.i64 = e->ordertime;
+	v[SILVER_BRANCH].v.s.ptr = r->ix.branches[e->branch];
+	v[SILVER_BRANCH].v.s.len = r->ix.branch_len[e->branch];
+	v[SILVER_HISTORYID].v.i32 = historyid;
+	v[SILVER_STATUS].v.s.ptr = status;
+	v[SILVER_STATUS].v.s.len = slen;
+	v[SILVER_UPDATEDAT].v.i64 = updatedat;
+	v[SILVER_DATE].v.i32 = date_of(updatedat);
 	return lake_writer_append(w->silver_w, NULL, v, &w->err);
 }
 
@@ -509,27 +557,27 @@ emit_rejected(tx_worker *w, const order_entry *e, int32_t historyid,
 {
 	tx_run *r = w->r;
 	const char *reason = verdict_reason(why);
-	pq_value v[8];
+	pq_value v[REJECTED_NCOLS];
 
 	memset(v, 0, sizeof(v));
-	v[0].v.i32 = historyid;
-	v[1].is_null = orderid_null;
-	v[1].v.i32 = orderid;
-	v[2].is_null = status_null;
-	v[2].v.s.ptr = status;
-	v[2].v.s.len = slen;
-	v[3].is_null = updatedat_null;
-	v[3].v.i64 = updatedat;
-	v[4].is_null = e == NULL || !e->known;
-	v[5].is_null = e == NULL || !e->known;
+	v[REJECTED_HISTORYID].v.i32 = historyid;
+	v[REJECTED_ORDERID].is_null = orderid_null;
+	v[REJECTED_ORDERID].v.i32 = orderid;
+	v[REJECTED_STATUS].is_null = status_null;
+	v[REJECTED_STATUS].v.s.ptr = status;
+	v[REJECTED_STATUS].v.s.len = slen;
+	v[REJECTED_UPDATEDAT].is_null = updatedat_null;
+	v[REJECTED_UPDATEDAT].v.i64 = updatedat;
+	v[REJECTED_ORDERTIME].is_null = e == NULL || !e->known;
+	v[REJECTED_BRANCH].is_null = e == NULL || !e->known;
 	if (e != NULL && e->known) {
-		v[4].v.i64 = e->ordertime;
-		v[5].v.s.ptr = r->ix.branches[e->branch];
-		v[5].v.s.len = r->ix.branch_len[e->branch];
+		v[REJECTED_ORDERTIME].v.i64 = e->ordertime;
+		v[REJECTED_BRANCH].v.s.ptr = r->ix.branches[e->branch];
+		v[REJECTED_BRANCH].v.s.len = r->ix.branch_len[e->branch];
 	}
-	v[6].v.s.ptr = reason;
-	v[6].v.s.len = (uint32_t)strlen(reason);
-	v[7].v.i64 = r->run;
+	v[REJECTED_REASON].v.s.ptr = reason;
+	v[REJECTED_REASON].v.s.len = (uint32_t)strlen(reason);
+	v[REJECTED_RUN].v.i64 = r->run;
 	w->counts[why]++;
 	return lake_writer_append(w->rejected_w, NULL, v, &w->err);
 }
@@ -559,8 +607,10 @@ sort_events_cb(const pq_batch *b, const delta_file *f, void *arg)
 {
 	tx_worker *w = arg;
 	tx_run *r = w->r;
-	const pq_column_batch *hid = &b->cols[0], *oid = &b->cols[1];
-	const pq_column_batch *st = &b->cols[2], *up = &b->cols[3];
+	const pq_column_batch *hid = &b->cols[EV_HISTORYID];
+	const pq_column_batch *oid = &b->cols[EV_ORDERID];
+	const pq_column_batch *st = &b->cols[EV_STATUS];
+	const pq_column_batch *up = &b->cols[EV_UPDATEDAT];
 
 	for (int64_t i = 0; i < b->nrows; i++) {
 		int oid_null = oid->nulls && oid->nulls[i];
@@ -684,8 +734,8 @@ commit_rejected(tx_run *r, lake_err *err)
 	}
 	if ((c = delta_commit_begin(r->rejected, base)) == NULL)
 		goto nomem;
-	if (base == NULL && delta_commit_set_metadata(c, &rejected_schema,
-	    NULL, 0, err) == -1)
+	if (base == NULL && delta_commit_set_metadata(c,
+	    catalog_rejected.schema, NULL, 0, err) == -1)
 		goto fail;
 	for (size_t i = 0; base != NULL && i < base->nfiles; i++)
 		if (strstr(base->files[i].path, tag) != NULL &&
@@ -695,8 +745,8 @@ commit_rejected(tx_run *r, lake_err *err)
 	    "\"transformation\",\"run\":\"%" PRId64 "\"},\"operationMetrics\":"
 	    "{\"numOutputRows\":\"%" PRId64 "\",\"numRemovedFiles\":\"%d\"}}",
 	    r->run, rejected, nstale);
-	if (delta_commit_set_txn(c, APP_RUN, r->run, err) == -1 ||
-	    delta_commit_set_info(c, "WRITE", info, err) == -1)
+	if (delta_commit_set_txn(c, CATALOG_APP_TRANSFORMATION, r->run,
+	    err) == -1 || delta_commit_set_info(c, "WRITE", info, err) == -1)
 		goto fail;
 	rc = lake_writers_commit_with(ws, r->nworkers, c, &version, err);
 	for (int k = 0; k < r->nworkers; k++)
@@ -721,21 +771,20 @@ set_int(json_t *obj, const char *key, int64_t v)
 	json_object_set_new(obj, key, json_string(num));
 }
 
+/*
+ * The silver commit's commitInfo: the run's parameters and metrics, and
+ * the events still waiting (catalog_pending.h). NULL when out of memory.
+ */
 static char *
 silver_info(tx_run *r)
 {
-	json_t *params, *metrics, *info;
-	lake_buf list = { 0 };
-	char num[32], *text;
+	catalog_pending p = { r->run, r->still_pending.n > 0 ?
+		r->still_pending_from : -1, r->still_pending.v,
+		r->still_pending.n };
+	json_t *params, *metrics, *info, *state;
+	char *text;
 
-	for (size_t i = 0; i < r->still_pending.n; i++) {
-		int n = snprintf(num, sizeof(num), "%s%" PRId32, i ? "," : "",
-		    r->still_pending.v[i]);
-
-		lake_buf_append(&list, num, (size_t)n);
-	}
-	lake_buf_append(&list, "", 1);
-	if (list.failed)
+	if ((state = catalog_pending_json(&p)) == NULL)
 		return NULL;
 	params = json_object();
 	metrics = json_object();
@@ -743,11 +792,6 @@ silver_info(tx_run *r)
 	set_int(params, "run", r->run);
 	set_int(params, "bronzeOrdersVersion", r->orders_to);
 	set_int(params, "bronzeHistoryVersion", r->history_to);
-	if (r->still_pending.n > 0) {
-		set_int(params, "pendingFrom", r->still_pending_from);
-		json_object_set_new(params, "pendingIds",
-		    json_string((char *)list.data));
-	}
 	set_int(metrics, "numSourceRows", r->events_read);
 	set_int(metrics, "numOutputRows", r->counts[V_KEEP]);
 	set_int(metrics, "numDroppedInTransit", r->counts[V_DROP]);
@@ -761,11 +805,10 @@ silver_info(tx_run *r)
 		    verdict_reason((verdict)v));
 		set_int(metrics, key, r->counts[v]);
 	}
-	info = json_pack("{s:o, s:o}", "operationParameters", params,
-	    "operationMetrics", metrics);
-	text = json_dumps(info, JSON_COMPACT);
+	info = json_pack("{s:o, s:o, s:o}", "operationParameters", params,
+	    "operationMetrics", metrics, CATALOG_PENDING_KEY, state);
+	text = info != NULL ? json_dumps(info, JSON_COMPACT) : NULL;
 	json_decref(info);
-	lake_buf_free(&list);
 	return text;
 }
 
@@ -784,10 +827,13 @@ commit_silver(tx_run *r, int64_t *version, lake_err *err)
 		return DELTA_ERROR;
 	}
 	if ((r->silver_snap == NULL && delta_commit_set_metadata(c,
-	    &silver_schema, NULL, 0, err) == -1) ||
-	    delta_commit_set_txn(c, APP_RUN, r->run, err) == -1 ||
-	    delta_commit_set_txn(c, APP_ORDERS, r->orders_to, err) == -1 ||
-	    delta_commit_set_txn(c, APP_HISTORY, r->history_to, err) == -1 ||
+	    catalog_silver.schema, NULL, 0, err) == -1) ||
+	    delta_commit_set_txn(c, CATALOG_APP_TRANSFORMATION, r->run,
+	    err) == -1 ||
+	    delta_commit_set_txn(c, CATALOG_APP_TRANSFORMATION_ORDERS,
+	    r->orders_to, err) == -1 ||
+	    delta_commit_set_txn(c, CATALOG_APP_TRANSFORMATION_HISTORY,
+	    r->history_to, err) == -1 ||
 	    delta_commit_set_info(c, "STREAMING UPDATE", info, err) == -1)
 		goto out;
 	for (int k = 0; k < r->nworkers; k++)
@@ -845,13 +891,12 @@ init_index(tx_run *r, lake_err *err)
 static void *
 worker_main(void *arg)
 {
-	static const char *cols[] = { "historyid", "orderid", "status",
-		"updatedat" };
 	tx_worker *w = arg;
 	tx_run *r = w->r;
 
 	w->rc = lake_scan(r->bronze_history, r->history_files,
-	    r->nhistory_files, cols, 4, sort_events_cb, w, &w->err) == -1 ||
+	    r->nhistory_files, r->event_names, EV_NCOLS, sort_events_cb, w,
+	    &w->err) == -1 ||
 	    finish_deferred(w) == -1 ? -1 : 0;
 	return NULL;
 }
@@ -887,10 +932,12 @@ sort_events(tx_run *r, lake_err *err)
 		w->r = r;
 		w->parity = r->nworkers > 1 ? k : -1;
 		w->still_pending_from = INT64_MAX;
-		if ((w->silver_w = lake_writer_open(r->silver, &silver_schema,
-		    NULL, &opts, err)) == NULL ||
+		if ((w->silver_w = lake_writer_open(r->silver,
+		    catalog_silver.schema, catalog_silver.partition, &opts,
+		    err)) == NULL ||
 		    (w->rejected_w = lake_writer_open(r->rejected,
-		    &rejected_schema, NULL, &opts, err)) == NULL)
+		    catalog_rejected.schema, catalog_rejected.partition, &opts,
+		    err)) == NULL)
 			return -1;
 	}
 	for (int k = 1; k < r->nworkers; k++)
@@ -944,9 +991,39 @@ latest(const char *table, int64_t *version, lake_err *err)
 }
 
 static int
+table_dir(const catalog_table *t, const char *lake, char *buf, size_t len,
+    lake_err *err)
+{
+	if (catalog_table_dir(t, lake, buf, len) == 0)
+		return 0;
+	lake_err_set(err, "%s/%s: path too long", lake, t->path);
+	return -1;
+}
+
+/* The tables' folders and the scans' projections, from the catalog. */
+static int
+run_tables(tx_run *r, const char *lake, lake_err *err)
+{
+	if (table_dir(&catalog_bronze_orders, lake, r->bronze_orders,
+	    sizeof(r->bronze_orders), err) == -1 ||
+	    table_dir(&catalog_bronze_history, lake, r->bronze_history,
+	    sizeof(r->bronze_history), err) == -1 ||
+	    table_dir(&catalog_silver, lake, r->silver, sizeof(r->silver),
+	    err) == -1 ||
+	    table_dir(&catalog_rejected, lake, r->rejected,
+	    sizeof(r->rejected), err) == -1)
+		return -1;
+	catalog_project(&catalog_bronze_history, event_cols, EV_NCOLS,
+	    r->event_names);
+	catalog_project(&catalog_bronze_orders, order_cols, ORD_NCOLS,
+	    r->order_names);
+	catalog_project(&catalog_silver, flag_cols, FLAG_NCOLS, r->flag_names);
+	return 0;
+}
+
+static int
 run_once(const char *lake, lake_err *err)
 {
-	static const char *pass1[] = { "historyid", "orderid" };
 	int64_t t0 = clock_mono_us(), version = -1;
 	tx_run r;
 	int rc = DELTA_ERROR;
@@ -954,13 +1031,7 @@ run_once(const char *lake, lake_err *err)
 	memset(&r, 0, sizeof(r));
 	r.err = err;
 	r.still_pending_from = INT64_MAX;
-	snprintf(r.bronze_orders, sizeof(r.bronze_orders), "%s/bronze/orders",
-	    lake);
-	snprintf(r.bronze_history, sizeof(r.bronze_history),
-	    "%s/bronze/ordershistory", lake);
-	snprintf(r.silver, sizeof(r.silver), "%s/silver/allorders", lake);
-	snprintf(r.rejected, sizeof(r.rejected), "%s/silver/rejected", lake);
-	if (load_state(&r, err) == -1)
+	if (run_tables(&r, lake, err) == -1 || load_state(&r, err) == -1)
 		goto out;
 	if (latest(r.bronze_orders, &r.orders_to, err) == -1 ||
 	    latest(r.bronze_history, &r.history_to, err) == -1)
@@ -984,7 +1055,8 @@ run_once(const char *lake, lake_err *err)
 	if (init_index(&r, err) == -1)
 		goto out;
 	if ((!r.ix.dense && lake_scan(r.bronze_history, r.history_files,
-	    r.nhistory_files, pass1, 2, collect_orderids, &r, err) == -1) ||
+	    r.nhistory_files, r.event_names, EV_ORDERID + 1,
+	    collect_orderids, &r, err) == -1) ||
 	    load_orders(&r, err) == -1)
 		goto out;
 	if (sort_events(&r, err) == -1)
