@@ -4,8 +4,9 @@
  * Each column array is indexed by its table's enum (catalog.h) through
  * designated initializers, so a column's position is its enum value by
  * construction; the static asserts below tie each array's length to the
- * enum's count, and tests/catalog checks that no position was left
- * empty and that names are unique. The arrays are not const only
+ * enum's count, and tests/pipeline/test_catalog.c checks that no
+ * position was left empty, that names are unique and that each column
+ * is still the one the lake holds. The arrays are not const only
  * because pq_schema points at mutable column definitions; nothing
  * writes them.
  *

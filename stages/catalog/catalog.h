@@ -10,8 +10,9 @@
  * txn app ids its writers keep their bookmarks under. The stages,
  * maintenance and the server name tables and columns only through it,
  * so adding or reordering a column is a change here that the compiler
- * (the enums) and tests/catalog (the schemas against the enums, and
- * against a table the lake writer made) check.
+ * (the enums) and tests/pipeline/test_catalog.c check: the layout
+ * pinned column by column, and the schemas against tables the lake
+ * writer and a real pipeline made.
  *
  * Readers project columns by name: a projection array built from
  * catalog_col() keeps the batch's column order next to the enum that

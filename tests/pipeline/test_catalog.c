@@ -207,8 +207,10 @@ test_written(const catalog_table *t, const char *root)
 		return;
 	memset(v, 0, sizeof(v));
 	for (int i = 0; i < t->schema->ncols; i++)
-		if (t->schema->cols[i].type == PQ_STRING)
-			v[i].v.s.ptr = "x", v[i].v.s.len = 1;
+		if (t->schema->cols[i].type == PQ_STRING) {
+			v[i].v.s.ptr = "x";
+			v[i].v.s.len = 1;
+		}
 	if ((w = lake_writer_open(dir, t->schema, t->partition, NULL,
 	    &err)) == NULL || lake_writer_append(w, t->partition ?
 	    "2026-11-24" : NULL, v, &err) == -1 ||
@@ -249,19 +251,18 @@ expect_malformed(const char *info, const char *needle)
 static void
 test_pending(void)
 {
-	catalog_pending p, q;
+	int32_t ids[] = { 5, 9, 9, 40 };
+	catalog_pending p = { .run = 12, .from = 40, .ids = ids, .n = 4 }, q;
 	char why[256];
 	json_t *o, *info;
 	char *text;
-	int32_t ids[] = { 5, 9, 9, 40 };
 
 	EXPECT(parse("{\"operationParameters\":{\"stage\":\"maintenance\"}}",
-	    &p, why) == 0, "a compaction's commit is not the state");
-	EXPECT(parse("{\"operation\":\"OPTIMIZE\"}", &p, why) == 0,
+	    &q, why) == 0, "a compaction's commit is not the state");
+	EXPECT(parse("{\"operation\":\"OPTIMIZE\"}", &q, why) == 0,
 	    "a commit without parameters is not the state");
 
 	/* The typed form, written and read back. */
-	p.run = 12, p.from = 40, p.ids = ids, p.n = 4;
 	o = catalog_pending_json(&p);
 	info = json_pack("{s:s, s:o}", "operation", "STREAMING UPDATE",
 	    CATALOG_PENDING_KEY, o);
