@@ -43,6 +43,7 @@
 #include <malloc.h>
 #include <pthread.h>
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -241,6 +242,21 @@ run_free(tx_run *r)
 
 /* --- state --------------------------------------------------------- */
 
+/* The one message of a bad pending state: table, version, what. */
+static void
+malformed(lake_err *err, const tx_run *r, int64_t version, const char *fmt,
+    ...)
+{
+	char why[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	lake_err_set(err, "%s version %" PRId64 ": pending state is "
+	    "malformed: %s", r->silver, version, why);
+}
+
 /*
  * Finds the transformation's last commit to silver, at or before
  * version, and reads its pending events into *p: the newest commits may
@@ -273,27 +289,20 @@ find_pending(const tx_run *r, int64_t version, catalog_pending *p,
 		if (rc == 0)
 			continue;
 		if (rc == -1) {
-			lake_err_set(err, "%s version %" PRId64 ": pending state "
-			    "is malformed: %s", r->silver, v, why);
+			malformed(err, r, v, "%s", why);
 			return -1;
 		}
-		if (p->run != r->run - 1) {
-			lake_err_set(err, "%s version %" PRId64 ": pending state "
-			    "is malformed: it is run %" PRId64 "'s, but the "
-			    "table's last run is %" PRId64, r->silver, v,
-			    p->run, r->run - 1);
-			catalog_pending_free(p);
-			return -1;
-		}
-		if (p->from > r->history_from) {
-			lake_err_set(err, "%s version %" PRId64 ": pending state "
-			    "is malformed: pendingFrom %" PRId64 " is past the "
-			    "bronze history consumed (%" PRId64 ")", r->silver,
-			    v, p->from, r->history_from);
-			catalog_pending_free(p);
-			return -1;
-		}
-		return 0;
+		if (p->run != r->run - 1)
+			malformed(err, r, v, "it is run %" PRId64 "'s, but the "
+			    "table's last run is %" PRId64, p->run, r->run - 1);
+		else if (p->from > r->history_from)
+			malformed(err, r, v, "pendingFrom %" PRId64 " is past "
+			    "the bronze history consumed (%" PRId64 ")",
+			    p->from, r->history_from);
+		else
+			return 0;
+		catalog_pending_free(p);
+		return -1;
 	}
 	lake_err_set(err, "%s: no commit of the transformation at or before "
 	    "version %" PRId64 " is left in the log, so its pending events "
