@@ -5,6 +5,7 @@
  *
  *   medallion-orchestrator run [--pipeline FILE] [--resume [RUN]]
  *   medallion-orchestrator schedule (--every 5m | --cron "0 * * * *")
+ *   medallion-orchestrator watch [--min-interval 200ms] [--max-interval 5m]
  *   medallion-orchestrator history | submit STAGE | status ID | kill ID
  *   medallion-orchestrator wait ID [--timeout 10m]
  *
@@ -20,6 +21,13 @@
  * timeout (after killing the driver). Every
  * outcome has its own exit code, listed in usage(). Nothing waits without
  * a bound: RELAUNCHING and ERROR end by the stage timeout or the retries.
+ *
+ * `watch` runs the pipeline when the source commits new rows (watch.c
+ * LISTENs for the source's trigger): a run at a time, whatever arrives
+ * during one taken by the next, runs at least --min-interval apart, and a
+ * heartbeat run after --max-interval without one. Its runs are the same
+ * code as `run`'s (start_run), so the history and the run-ownership lease
+ * apply as to any other run.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -36,11 +44,13 @@
 
 #include "client.h"
 #include "clock.h"
+#include "duration.h"
 #include "history.h"
 #include "log.h"
 #include "medallion_version.h"
 #include "pipeline.h"
 #include "schedule.h"
+#include "watch.h"
 
 enum {
 	EXIT_OK = 0,
@@ -71,6 +81,8 @@ typedef struct orch {
 	orch_pipeline pipeline;
 	int json;
 	int live;		/* progress as a live terminal line */
+	int quiet;		/* watch: stage progress and successes at -v */
+	int recovered;		/* the last start_run resumed a lost run */
 	int64_t wait_timeout_us;
 	int64_t patience_us;	/* how long status may fail before we give up */
 	int64_t lease_us;	/* the run's lease in the history */
@@ -100,6 +112,10 @@ usage(FILE *out)
 "                       newest failed run, or RUN, from its failed stage)\n"
 "  schedule             run it on a schedule: --every DURATION or\n"
 "                       --cron \"MIN HOUR DOM MON DOW\"; never two at once\n"
+"  watch                run it when the source commits new rows (LISTEN on\n"
+"                       PostgreSQL, libpq's environment: PGHOST, PGSERVICE,\n"
+"                       PGPASSFILE...); a run at a time, what arrives\n"
+"                       during one goes into the next\n"
 "  history              recent runs and their stage attempts\n"
 "  submit STAGE         submit one stage of the pipeline; prints its id\n"
 "  status ID            the driver's state\n"
@@ -123,11 +139,19 @@ usage(FILE *out)
 "  --cron EXPR          schedule: five cron fields, in --tz\n"
 "  --tz ZONE            time zone for --cron (default UTC)\n"
 "  --catch-up N         schedule: run at most N missed ticks (default 0)\n"
+"  --min-interval DURATION  watch: at least this between two runs' starts\n"
+"                       (default 200ms)\n"
+"  --max-interval DURATION  watch: a heartbeat run after this long without\n"
+"                       one, new data or not (default 5m)\n"
+"  --poll DURATION      watch: poll the source's newest xid this often (e.g.\n"
+"                       50ms) instead of LISTEN: no trigger, nothing added\n"
+"                       to its writes (default: LISTEN)\n"
 "  --timeout DURATION   wait: give up after this long (default: none)\n"
 "  --limit N            history: this many runs (default 20)\n"
-"  --retain DURATION    run, schedule: delete runs that ended longer ago\n"
-"                       than this, with their attempts: 12h, 90d; 0 or\n"
-"                       forever keeps them (default 30d)\n"
+"  --retain DURATION    run, schedule, watch: delete runs that ended longer\n"
+"                       ago than this, with their attempts: 12h, 90d; 0 or\n"
+"                       forever keeps them (default 30d; watch: 1d, as it\n"
+"                       may run several times a second)\n"
 "  --resume [RUN]       run: continue a failed run\n"
 "  --json               JSON output\n"
 "  -v                   more logging\n"
@@ -153,6 +177,9 @@ progress(orch *o, const char *stage, const char *id, driver_state state,
 		if (changed && driver_state_final(state))
 			fputc('\n', stderr);
 		fflush(stderr);
+	} else if (changed && o->quiet) {
+		log_debug("%s: %s %s after %.2f s", stage, id,
+		    driver_state_name(state), secs);
 	} else if (changed) {
 		log_info("%s: %s %s after %.2f s", stage, id,
 		    driver_state_name(state), secs);
@@ -567,6 +594,9 @@ run_pipeline(orch *o, const char *trigger, int64_t scheduled_at,
 	if (code != EXIT_OK)
 		log_warnx("run %" PRId64 " stopped at %s: %s (exit %d)", run,
 		    o->pipeline.stages[index].name, res.message, code);
+	else if (o->quiet)
+		log_debug("run %" PRId64 " finished in %.2f s", run,
+		    (clock_mono_us() - t0) / 1e6);
 	else
 		log_info("run %" PRId64 " finished in %.2f s", run,
 		    (clock_mono_us() - t0) / 1e6);
@@ -598,6 +628,7 @@ start_run(orch *o, const char *trigger, int64_t scheduled_at)
 	int64_t lost;
 	int stage;
 
+	o->recovered = 0;
 	orch_history_reap(o->history);
 	if (o->history != NULL && orch_history_newest_lost(o->history,
 	    o->pipeline.name, &lost, &stage) == 0 &&
@@ -605,6 +636,7 @@ start_run(orch *o, const char *trigger, int64_t scheduled_at)
 		log_warnx("run %" PRId64 " of %s was lost with its orchestrator;"
 		    " recovering it from %s", lost, o->pipeline.name,
 		    o->pipeline.stages[stage].name);
+		o->recovered = 1;
 		return run_pipeline(o, "recover", scheduled_at, lost, stage);
 	}
 	return run_pipeline(o, trigger, scheduled_at, 0, 0);
@@ -690,6 +722,101 @@ cmd_schedule(orch *o, const orch_schedule *sch, int catch_up)
 		fmt_tick(next, when, sizeof(when));
 		log_debug("next run at %s", when);
 	}
+	log_info("stopped by a signal");
+	return EXIT_OK;
+}
+
+/* --- watch --------------------------------------------------------- */
+
+/* After a run that did not finish, the next waits this long, doubling to
+ * WATCH_RETRY_MAX_US: a pipeline that keeps failing (or another
+ * orchestrator's run under way) is not retried at every commit. */
+#define WATCH_RETRY_FIRST_US 1000000
+#define WATCH_RETRY_MAX_US 60000000
+
+typedef struct watch_opts {
+	int64_t min_interval_us;	/* between two runs' starts */
+	int64_t max_interval_us;	/* a heartbeat run after this idle */
+	int64_t poll_us;		/* 0: LISTEN; else poll this often */
+} watch_opts;
+
+/* The next delay after a run that did not finish. */
+static int64_t
+watch_retry_delay(int64_t previous)
+{
+	if (previous <= 0)
+		return WATCH_RETRY_FIRST_US;
+	return previous * 2 > WATCH_RETRY_MAX_US ? WATCH_RETRY_MAX_US :
+	    previous * 2;
+}
+
+/* The trigger a watch run gets in the history. */
+static const char *
+watch_trigger(orch_watch_event why)
+{
+	switch (why) {
+	case ORCH_WATCH_DATA:
+		return "watch";
+	case ORCH_WATCH_CATCH_UP:
+		return "catch-up";
+	default:
+		return "heartbeat";
+	}
+}
+
+/* One run for watch: its outcome tells w what the run took. Returns the
+ * run's EXIT_*. */
+static int
+watch_run(orch *o, orch_watch *w, orch_watch_event why)
+{
+	int code;
+
+	orch_watch_run_starting(w);
+	code = start_run(o, watch_trigger(why), 0);
+	/* A recovered run may start past ingestion: it took nothing new. */
+	if (code != EXIT_OK || o->recovered)
+		orch_watch_run_failed(w);
+	return code;
+}
+
+static int
+cmd_watch(orch *o, const watch_opts *wo)
+{
+	orch_watch *w = orch_watch_new(ORCH_WATCH_CHANNEL, wo->poll_us,
+	    &stop_requested);
+	int64_t last_start = 0, last_end = clock_mono_us(), retry = 0;
+	orch_watch_event ev;
+
+	if (w == NULL) {
+		log_warnx("out of memory");
+		return EXIT_ERROR;
+	}
+	log_info("watching the source (channel %s): runs at least %.3f s "
+	    "apart, a heartbeat run after %.0f s without one",
+	    ORCH_WATCH_CHANNEL, wo->min_interval_us / 1e6,
+	    wo->max_interval_us / 1e6);
+	while ((ev = orch_watch_wait(w, last_end + wo->max_interval_us,
+	    wo->min_interval_us)) != ORCH_WATCH_STOP) {
+		int64_t not_before = last_start + wo->min_interval_us, now;
+
+		if (last_end + retry > not_before)
+			not_before = last_end + retry;
+		/* Whatever commits meanwhile is taken by this one run. */
+		if ((now = clock_mono_us()) < not_before)
+			nap(not_before - now);
+		if (stop_requested)
+			break;
+		last_start = clock_mono_us();
+		if (watch_run(o, w, ev) == EXIT_OK)
+			retry = 0;
+		else
+			retry = watch_retry_delay(retry);
+		last_end = clock_mono_us();
+		if (retry > 0 && !stop_requested)
+			log_warnx("the run did not finish; the next in %.0f s "
+			    "at the earliest", retry / 1e6);
+	}
+	orch_watch_free(w);
 	log_info("stopped by a signal");
 	return EXIT_OK;
 }
@@ -860,6 +987,30 @@ cmd_wait(orch *o, const char *id)
 
 /* --- main ---------------------------------------------------------- */
 
+#define WATCH_MIN_INTERVAL_US 200000
+#define WATCH_MAX_INTERVAL_US 300000000
+/* At up to five runs a second, 30 days of runs would be some 6 GB. */
+#define WATCH_RETAIN_DEFAULT_US 86400000000LL
+
+/* --min-interval and --max-interval: a duration; 0 or -1 (message). */
+static int
+parse_interval(const char *opt, const char *arg, int64_t *us)
+{
+	char err[256];
+
+	if (duration_parse(arg, us, err, sizeof(err)) == -1) {
+		fprintf(stderr, "medallion-orchestrator: %s wants a duration "
+		    "such as 200ms, 1s or 5m: %s\n", opt, err);
+		return -1;
+	}
+	if (strcmp(opt, "--max-interval") == 0 && *us < 1000000) {
+		fprintf(stderr, "medallion-orchestrator: --max-interval wants "
+		    "at least 1s, not %s\n", arg);
+		return -1;
+	}
+	return 0;
+}
+
 static const char *
 default_master(void)
 {
@@ -900,7 +1051,7 @@ default_history(void)
 
 enum { O_MASTER = 256, O_PIPELINE, O_HISTORY, O_TOKEN, O_JWS, O_PATIENCE,
 	O_EVERY, O_CRON, O_TZ, O_CATCHUP, O_TIMEOUT, O_RESUME, O_JSON,
-	O_LIMIT, O_RETAIN };
+	O_LIMIT, O_RETAIN, O_MIN_INTERVAL, O_MAX_INTERVAL, O_POLL };
 
 int
 main(int argc, char **argv)
@@ -921,6 +1072,9 @@ main(int argc, char **argv)
 		{ "json", no_argument, NULL, O_JSON },
 		{ "limit", required_argument, NULL, O_LIMIT },
 		{ "retain", required_argument, NULL, O_RETAIN },
+		{ "min-interval", required_argument, NULL, O_MIN_INTERVAL },
+		{ "max-interval", required_argument, NULL, O_MAX_INTERVAL },
+		{ "poll", required_argument, NULL, O_POLL },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -936,6 +1090,8 @@ main(int argc, char **argv)
 	int limit = 20;
 	int64_t resume_run = 0, us;
 	int64_t retain_us = ORCH_HISTORY_RETAIN_DEFAULT_US;
+	int retain_set = 0;
+	watch_opts wo = { WATCH_MIN_INTERVAL_US, WATCH_MAX_INTERVAL_US, 0 };
 	orch_schedule sch;
 	struct sigaction sa;
 	orch o;
@@ -959,6 +1115,29 @@ main(int argc, char **argv)
 				    "--retain: %s, or forever\n", err);
 				rc = EXIT_USAGE;
 				goto out;	/* frees --history's copy */
+			}
+			retain_set = 1;
+			break;
+		case O_POLL:
+			if (parse_interval("--poll", optarg, &wo.poll_us) == -1) {
+				rc = EXIT_USAGE;
+				goto out;
+			}
+			if (wo.poll_us < 1000) {
+				fprintf(stderr, "medallion-orchestrator: --poll "
+				    "wants at least 1ms, not %s\n", optarg);
+				rc = EXIT_USAGE;
+				goto out;
+			}
+			break;
+		case O_MIN_INTERVAL:
+		case O_MAX_INTERVAL:
+			if (parse_interval(ch == O_MIN_INTERVAL ?
+			    "--min-interval" : "--max-interval", optarg,
+			    ch == O_MIN_INTERVAL ? &wo.min_interval_us :
+			    &wo.max_interval_us) == -1) {
+				rc = EXIT_USAGE;
+				goto out;
 			}
 			break;
 		case O_LIMIT:
@@ -1055,6 +1234,19 @@ main(int argc, char **argv)
 		}
 		o.live = 0;
 	}
+	if (strcmp(cmd, "watch") == 0) {
+		if (wo.max_interval_us < wo.min_interval_us) {
+			log_warnx("--max-interval (%.3f s) is shorter than "
+			    "--min-interval (%.3f s)", wo.max_interval_us / 1e6,
+			    wo.min_interval_us / 1e6);
+			rc = EXIT_USAGE;
+			goto out;
+		}
+		o.live = 0;
+		o.quiet = 1;
+		if (!retain_set)
+			retain_us = WATCH_RETAIN_DEFAULT_US;
+	}
 	if (orch_pipeline_load(pipeline_file, &o.pipeline, err,
 	    sizeof(err)) == -1) {
 		log_warnx("%s", err);
@@ -1068,7 +1260,7 @@ main(int argc, char **argv)
 		goto out;
 	}
 	if (strcmp(cmd, "run") == 0 || strcmp(cmd, "schedule") == 0 ||
-	    strcmp(cmd, "history") == 0) {
+	    strcmp(cmd, "watch") == 0 || strcmp(cmd, "history") == 0) {
 		if (history_path == NULL)
 			history_path = default_history();
 		if ((o.history = orch_history_open(history_path, err,
@@ -1084,6 +1276,8 @@ main(int argc, char **argv)
 		rc = cmd_run(&o, resume, resume_run);
 	else if (strcmp(cmd, "schedule") == 0 && optind == argc)
 		rc = cmd_schedule(&o, &sch, catch_up);
+	else if (strcmp(cmd, "watch") == 0 && optind == argc)
+		rc = cmd_watch(&o, &wo);
 	else if (strcmp(cmd, "history") == 0 && optind == argc &&
 	    orch_history_reap(o.history) >= -1)
 		rc = orch_history_print(o.history, stdout, limit, o.json) == 0 ?

@@ -114,6 +114,28 @@ CREATE OR REPLACE TRIGGER ordershistory_advance BEFORE INSERT ON ordershistory
 	WHEN (current_setting('medallion.bulk_load', true) IS DISTINCT FROM 'on')
 	EXECUTE FUNCTION medallion_advance_status();
 
+-- Wake on new data: `medallion-orchestrator watch` LISTENs on channel
+-- medallion_source, and each statement that writes orders or
+-- ordershistory NOTIFYs it with its transaction's xid. PostgreSQL delivers
+-- a notification at commit and folds equal ones of a transaction into
+-- one, so it is one per writing transaction. It only says "now": what a
+-- run takes still comes from the xid bookmark, so a notification lost
+-- (nobody listening) delays rows, never drops them. Its cost to the
+-- app's writes is in README ("Freshness: watch").
+CREATE OR REPLACE FUNCTION medallion_notify_source() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+	PERFORM pg_notify('medallion_source', pg_current_xact_id()::text);
+	RETURN NULL;
+END;
+$$;
+
+CREATE OR REPLACE TRIGGER orders_notify AFTER INSERT OR UPDATE ON orders
+	FOR EACH STATEMENT EXECUTE FUNCTION medallion_notify_source();
+CREATE OR REPLACE TRIGGER ordershistory_notify
+	AFTER INSERT OR UPDATE ON ordershistory
+	FOR EACH STATEMENT EXECUTE FUNCTION medallion_notify_source();
+
 -- Roles: LOGIN, no password here. Deployments set passwords from files
 -- (deploy/postgres-passwords.sh); tests and the demo use socket auth.
 DO $$
