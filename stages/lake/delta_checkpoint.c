@@ -419,10 +419,11 @@ build_action(ck_leaf *L, int64_t row)
 }
 
 /*
- * For a replay of live files only: 1 when row group g holds no add,
- * metaData, protocol or txn (the tombstone row groups our checkpoints
- * end with), found from those four leaves alone; then the others are
- * never read. 0 otherwise, -1 on error. Leaves loaded are freed.
+ * For a replay of live files or of the metadata only: 1 when row group g
+ * holds nothing that replay reads (the tombstone row groups our
+ * checkpoints end with; for metadata, the adds too), found from the add,
+ * metaData, protocol and txn leaves alone; then the others are never
+ * read. 0 otherwise, -1 on error. Leaves loaded are freed.
  */
 static int
 only_unread_rows(pq_reader *r, int g, ck_leaf *L, int64_t nrows,
@@ -432,7 +433,7 @@ only_unread_rows(pq_reader *r, int g, ck_leaf *L, int64_t nrows,
 		L_PROTO_READER, L_TXN_APP };
 	int none = 1;
 
-	if (!st->live_only)
+	if (!st->live_only && !st->meta_only)
 		return 0;
 	for (size_t i = 0; i < sizeof(probes) / sizeof(probes[0]); i++) {
 		ck_leaf *l = &L[probes[i]];

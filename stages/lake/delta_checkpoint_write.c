@@ -483,11 +483,13 @@ write_remove(ck_out *o, const delta_file_entry *e)
 
 /*
  * Every action of the state: protocol, metaData and txns first, as Spark
- * writes them, then the adds, then the tombstones in row groups of
- * their own. A reader of the live files skips those row groups after
- * looking at four columns (delta_checkpoint.c): a table replaced every
- * run keeps a week of tombstones (delta.deletedFileRetentionDuration),
- * some 2,000 rows at one run every 5 minutes, against one add.
+ * writes them, then the adds, then the tombstones, each kind in row
+ * groups of its own. A reader skips the row groups it has no use for
+ * after looking at four columns (delta_checkpoint.c): one that wants the
+ * bookmarks (ingestion) reads no add, and one that wants the live files
+ * no tombstone, of which a table replaced every run keeps a week's
+ * (delta.deletedFileRetentionDuration): some 2,000 rows at one run every
+ * 5 minutes, against one add.
  */
 static int
 write_actions(ck_out *o, const delta_replay *st, int64_t tombstone_cutoff_ms)
@@ -498,6 +500,8 @@ write_actions(ck_out *o, const delta_replay *st, int64_t tombstone_cutoff_ms)
 	for (size_t i = 0; i < st->ntxns; i++)
 		if (write_txn(o, &st->txns[i]) == -1)
 			return -1;
+	if (pq_nested_writer_cut(o->w, o->err) == -1)
+		return -1;
 	for (size_t i = 0; i < st->nfiles; i++)
 		if (st->files[i].live && write_add(o, &st->files[i]) == -1)
 			return -1;
