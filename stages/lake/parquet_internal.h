@@ -122,14 +122,10 @@ int pq_page_header_decode(const uint8_t *p, size_t n, pq_page_header *h,
     size_t *used);
 void pq_page_header_encode(lake_buf *out, const pq_page_header *h);
 
-/* Plain-encoded bytes of a stats value (for min_value/max_value). */
-size_t pq_stat_bytes(pq_type type, const pq_value *v, uint8_t tmp[8],
-    const uint8_t **bytes);
 /* Frees the strings a stats struct owns and sets them to empty. */
 void pq_column_stats_clear(pq_column_stats *s, pq_type type);
 /* Copies a stats value, duplicating strings. */
 int pq_stats_value_copy(pq_value *dst, const pq_value *src, pq_type type);
-int pq_type_is_string(pq_type type);
 
 /* a * b clamped to the int64 range: corrupt files must not overflow. */
 static inline int64_t
