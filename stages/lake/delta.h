@@ -239,6 +239,8 @@ typedef struct delta_optimize_opts {
 	int64_t small_size;	/* "small" for min_small_files; default a
 				   quarter of target_size */
 	int max_attempts;	/* commits lost to appends; default 20 */
+	size_t row_group_bytes;	/* of the compacted files; 0: the lake
+				   writer's (8 MiB) */
 	int tiered;		/* automatic maintenance's policy: in the
 				   last partition (in partition-value order)
 				   only the newest files, and an older file

@@ -231,6 +231,7 @@ typedef struct plan {
 	bin *bins;
 	size_t nbins, cap;
 	int npartitions;
+	size_t row_group_bytes;	/* of the outputs; 0: the lake writer's */
 } plan;
 
 /* The version a file's rows were first written in: a compacted file's
@@ -404,6 +405,7 @@ plan_make(plan *p, const delta_snapshot *snap, const delta_optimize_opts *o,
 
 	memset(p, 0, sizeof(*p));
 	p->snap = snap;
+	p->row_group_bytes = o->row_group_bytes;
 	if (o->where != NULL && *o->where != '\0' && parse_where(o->where,
 	    snap, &w, err) == -1)
 		return -1;
@@ -569,6 +571,7 @@ write_bin(const plan *p, bin *bn, const pq_schema *schema,
 {
 	const char *table = p->snap->table_dir;
 	delta_file *inputs = NULL;
+	lake_writer_opts lw;
 	pq_writer_opts wo;
 	copy_ctx cc = { 0 };
 	char path[4096];
@@ -588,7 +591,12 @@ write_bin(const plan *p, bin *bn, const pq_schema *schema,
 	}
 	for (size_t i = 0; i < bn->n; i++)
 		inputs[i] = *p->files[bn->first + i].f;	/* shallow */
-	pq_writer_opts_default(&wo);
+	lake_writer_opts_default(&lw);
+	/* The stages' file layout (lake_writer.c), not the bare Parquet
+	 * writer's 64 MiB row groups and 1 MiB pages, unless asked. */
+	wo = lw.parquet;
+	if (p->row_group_bytes > 0)
+		wo.row_group_bytes = p->row_group_bytes;
 	if ((cc.w = pq_writer_open(path, schema, &wo, err)) == NULL)
 		goto out;
 	bn->written = 1;	/* plan_free removes it unless committed */
