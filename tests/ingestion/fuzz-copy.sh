@@ -15,8 +15,9 @@ bin=$MEDALLION_BUILD_DIR/fuzz/fuzz_copy
 
 fuzz_build "$bin" "$src/tests/ingestion/fuzz_copy.c" \
 	"$src/stages/ingestion/copy_decode.c" "$src/stages/ingestion/source.c" \
-	"$src/stages/lake/lake_err.c" \
+	"$src/stages/lake/lake_err.c" "$src/stages/catalog/catalog.c" \
 	-- -I"$src/stages/ingestion" -I"$src/stages/lake" \
+	-I"$src/stages/catalog" \
 	$(pkg-config --cflags --libs libpq 2>/dev/null || echo -I/usr/include/postgresql -lpq)
 
 seeds=$H_TMP/seeds
