@@ -22,6 +22,7 @@
 
 #include "clock.h"
 #include "copy_decode.h"
+#include "days.h"
 #include "delta.h"
 #include "lake.h"
 #include "lake_format.h"
@@ -66,16 +67,6 @@ usage(FILE *out)
 	    "3 the source schema does not match bronze\n");
 }
 
-static int64_t
-floor_div(int64_t a, int64_t b)
-{
-	int64_t q = a / b;
-
-	if (a % b != 0 && (a < 0) != (b < 0))
-		q--;
-	return q;
-}
-
 static int
 on_row(const pq_value *row, void *arg)
 {
@@ -87,7 +78,7 @@ on_row(const pq_value *row, void *arg)
 	 * (date=__HIVE_DEFAULT_PARTITION__), as Hive and Spark put them. */
 	if (!ts->is_null && ts->v.i64 != COPY_TS_INFINITY &&
 	    ts->v.i64 != COPY_TS_MINUS_INFINITY) {
-		int64_t days = floor_div(ts->v.i64, 86400000000LL);
+		int64_t days = day_of_micros(ts->v.i64);
 
 		if (days != t->date_days) {
 			lake_format_date(t->date, sizeof(t->date),

@@ -53,6 +53,7 @@
 #include "catalog.h"
 #include "catalog_pending.h"
 #include "clock.h"
+#include "days.h"
 #include "delta.h"
 #include "lake.h"
 #include "lake_stage.h"
@@ -528,17 +529,6 @@ load_orders(tx_run *r, lake_err *err)
 
 /* --- pass 2: sorting the events ------------------------------------ */
 
-/* The UTC day of a time, as days since 1970-01-01. */
-static int32_t
-date_of(int64_t micros)
-{
-	int64_t days = micros / 86400000000LL;
-
-	if (micros % 86400000000LL < 0)
-		days--;
-	return (int32_t)days;
-}
-
 static int
 emit_silver(tx_worker *w, const order_entry *e, int32_t historyid,
     const char *status, uint32_t slen, int64_t updatedat)
@@ -555,7 +545,7 @@ emit_silver(tx_worker *w, const order_entry *e, int32_t historyid,
 	v[SILVER_STATUS].v.s.ptr = status;
 	v[SILVER_STATUS].v.s.len = slen;
 	v[SILVER_UPDATEDAT].v.i64 = updatedat;
-	v[SILVER_DATE].v.i32 = date_of(updatedat);
+	v[SILVER_DATE].v.i32 = (int32_t)day_of_micros(updatedat);
 	return lake_writer_append(w->silver_w, NULL, v, &w->err);
 }
 
