@@ -143,6 +143,8 @@ typedef struct gold_doc {
 	json_t *json;			/* owns every string below */
 	const char *generated_at;
 	int64_t silver_version;
+	const char *xid_bound;		/* source_watermark's; NULL when */
+	const char *snapshot_at;	/* null or absent (older gold) */
 	const char *busiest;		/* NULL when null */
 	int64_t busiest_orders;
 	const char *fastest;		/* NULL when null */
@@ -169,17 +171,18 @@ gold_fail(char *err, size_t errlen, const char *where, const char *key,
 	return -1;
 }
 
-/* o has each of keys, and no other (the schema's additionalProperties
- * false: a field serving does not write is a contract change). */
+/* o has each of keys' first nreq, may have the rest, and has no other
+ * (the schema's additionalProperties false: a field serving does not
+ * write is a contract change). */
 static int
 gold_keys(json_t *o, const char *where, const char *const *keys, size_t n,
-    char *err, size_t errlen)
+    size_t nreq, char *err, size_t errlen)
 {
 	const char *k;
 	json_t *v;
 	size_t i;
 
-	for (i = 0; i < n; i++)
+	for (i = 0; i < nreq; i++)
 		if (json_object_get(o, keys[i]) == NULL)
 			return gold_fail(err, errlen, where, keys[i],
 			    "missing");
@@ -268,6 +271,7 @@ gold_text(json_t *o, const char *where, const char *key, const char *layout,
 }
 
 #define GENERATED_LAYOUT "9999-99-99T99:99:99Z"
+#define SNAPSHOT_LAYOUT "9999-99-99T99:99:99.999999Z"
 #define ORDER_TIME_LAYOUT "9999-99-99T99:99:99.999999"
 
 /* units: always the same four texts, for people reading the file. */
@@ -282,7 +286,7 @@ gold_units(json_t *doc, char *err, size_t errlen)
 
 	if (!json_is_object(u))
 		return gold_fail(err, errlen, "", "units", "not an object");
-	if (gold_keys(u, "units", keys, 4, err, errlen) == -1)
+	if (gold_keys(u, "units", keys, 4, 4, err, errlen) == -1)
 		return -1;
 	for (size_t i = 0; i < 4; i++) {
 		const char *t = json_string_value(json_object_get(u, keys[i]));
@@ -291,6 +295,36 @@ gold_units(json_t *doc, char *err, size_t errlen)
 			return gold_fail(err, errlen, "units", keys[i],
 			    "not the text serving writes");
 	}
+	return 0;
+}
+
+/*
+ * source_watermark: null, or the source's xid8 bound (decimal digits, no
+ * sign or leading zero) and the snapshot's time. Gold written before
+ * watermarks has no such field: still valid, served with none.
+ */
+static int
+gold_watermark(json_t *doc, gold_doc *g, char *err, size_t errlen)
+{
+	static const char *const keys[] = { "xid_bound", "snapshot_at" };
+	static const char *const at = "source_watermark";
+	json_t *w = json_object_get(doc, at);
+	const char *x;
+
+	if (w == NULL || json_is_null(w))
+		return 0;
+	if (!json_is_object(w))
+		return gold_fail(err, errlen, "", at, "not an object or null");
+	if (gold_keys(w, at, keys, 2, 2, err, errlen) == -1 ||
+	    gold_text(w, at, "xid_bound", NULL, 0, &x, err, errlen) == -1 ||
+	    gold_text(w, at, "snapshot_at", SNAPSHOT_LAYOUT, 0,
+	    &g->snapshot_at, err, errlen) == -1)
+		return -1;
+	if (strlen(x) == 0 || strlen(x) > 20 || x[0] == '0' ||
+	    strspn(x, "0123456789") != strlen(x))
+		return gold_fail(err, errlen, at, "xid_bound", "not an xid8 "
+		    "in decimal digits");
+	g->xid_bound = x;
 	return 0;
 }
 
@@ -306,7 +340,7 @@ gold_busiest(json_t *doc, gold_doc *g, char *err, size_t errlen)
 		return 0;
 	if (!json_is_object(b))
 		return gold_fail(err, errlen, "", at, "not an object or null");
-	if (gold_keys(b, at, keys, 2, err, errlen) == -1 ||
+	if (gold_keys(b, at, keys, 2, 2, err, errlen) == -1 ||
 	    gold_text(b, at, "branch", NULL, 0, &g->busiest, err, errlen) ==
 	    -1 ||
 	    gold_count(b, at, "orders_received", &g->busiest_orders, err,
@@ -327,7 +361,7 @@ gold_fastest(json_t *doc, gold_doc *g, char *err, size_t errlen)
 		return 0;
 	if (!json_is_object(f))
 		return gold_fail(err, errlen, "", at, "not an object or null");
-	if (gold_keys(f, at, keys, 2, err, errlen) == -1 ||
+	if (gold_keys(f, at, keys, 2, 2, err, errlen) == -1 ||
 	    gold_text(f, at, "branch", NULL, 0, &g->fastest, err, errlen) ==
 	    -1 ||
 	    gold_hours(f, at, "avg_delivery_hours", 0, &g->fastest_hours, err,
@@ -348,7 +382,7 @@ gold_branch_parse(json_t *o, const char *where, gold_branch *b, char *err,
 		snprintf(err, errlen, "%s: not an object", where);
 		return -1;
 	}
-	if (gold_keys(o, where, keys, 8, err, errlen) == -1 ||
+	if (gold_keys(o, where, keys, 8, 8, err, errlen) == -1 ||
 	    gold_text(o, where, "branch", NULL, 0, &b->name, err, errlen) ==
 	    -1 ||
 	    gold_count(o, where, "orders_received", &b->received, err,
@@ -404,7 +438,8 @@ gold_parse(const char *text, size_t len, gold_doc *g, char *err,
     size_t errlen)
 {
 	static const char *const keys[] = { "generated_at", "silver_version",
-	    "units", "busiest_branch", "fastest_branch", "branches" };
+	    "units", "busiest_branch", "fastest_branch", "branches",
+	    "source_watermark" };
 	json_error_t je;
 
 	memset(g, 0, sizeof(*g));
@@ -418,11 +453,12 @@ gold_parse(const char *text, size_t len, gold_doc *g, char *err,
 		snprintf(err, errlen, "not a JSON object");
 		goto fail;
 	}
-	if (gold_keys(g->json, "", keys, 6, err, errlen) == -1 ||
+	if (gold_keys(g->json, "", keys, 7, 6, err, errlen) == -1 ||
 	    gold_text(g->json, "", "generated_at", GENERATED_LAYOUT, 0,
 	    &g->generated_at, err, errlen) == -1 ||
 	    gold_count(g->json, "", "silver_version", &g->silver_version, err,
 	    errlen) == -1 ||
+	    gold_watermark(g->json, g, err, errlen) == -1 ||
 	    gold_units(g->json, err, errlen) == -1 ||
 	    gold_busiest(g->json, g, err, errlen) == -1 ||
 	    gold_fastest(g->json, g, err, errlen) == -1 ||

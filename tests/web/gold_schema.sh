@@ -3,11 +3,14 @@
 # schemas/json/branch_metrics.schema.json, on a real server:
 #  - documents the schema accepts (several branches, one, none, 300, no
 #    delivered order so null averages and no fastest branch, Unicode and
-#    markup in branch names, a count written 5.0) render on /dashboard
-#    with gold's figures and go out byte for byte on /api/gold;
+#    markup in branch names, a count written 5.0, no source watermark
+#    yet, and an older serving's file without the field at all) render
+#    on /dashboard with gold's figures and go out byte for byte on
+#    /api/gold;
 #  - documents the schema refuses (a field missing or unknown, a wrong
 #    type, a negative count, a null that may not be, a badly laid out
-#    time, other units, truncated JSON, a duplicated key, ...) get a 500
+#    time, other units, a malformed source watermark, truncated JSON, a
+#    duplicated key, ...) get a 500
 #    from both, naming the field at fault, and the server goes on serving.
 # Every document is first put through tests/tools/jsonschema_check, so a
 # case the schema and the server disagree on fails here.
@@ -21,7 +24,9 @@ units='{"avg_delivery_hours": "hours", "p50_delivery_hours": "hours (within 0.5%
 	"p90_delivery_hours": "hours (within 0.5%)", "timestamps": "UTC, as stored in the source (no zone)"}'
 
 cat > "$H_TMP/docs/three.json" <<JSON
-{"generated_at": "2026-11-25T04:50:31Z", "silver_version": 7, "units": $units,
+{"generated_at": "2026-11-25T04:50:31Z", "silver_version": 7,
+ "source_watermark": {"xid_bound": "18446744073709551615", "snapshot_at": "2026-11-25T04:50:30.912345Z"},
+ "units": $units,
  "busiest_branch": {"branch": "Amberfield", "orders_received": 11008},
  "fastest_branch": {"branch": "Juniper", "avg_delivery_hours": 1.77},
  "branches": [
@@ -44,7 +49,10 @@ jqdoc '.branches[0].branch = "Zürich Hauptbahnhof" | .branches[1].branch = "東
 	.fastest_branch.branch = "<b>Tom & \"Jerry'"'"'s\"</b>"' unicode
 jqdoc '.branches[1].first_order_at = null | .branches[1].last_order_at = null | .branches[1].orders_received = 0' no_orders
 sed 's/"orders_received": 3786/"orders_received": 3786.0/' "$base" > "$H_TMP/docs/integral_real.json"
-valid="three one none undelivered many unicode no_orders integral_real"
+jqdoc '.source_watermark = null' no_watermark
+jqdoc 'del(.source_watermark)' before_watermarks
+jqdoc '.source_watermark.xid_bound = "742"' small_bound
+valid="three one none undelivered many unicode no_orders integral_real no_watermark before_watermarks small_bound"
 
 # Invalid documents: NAME, jq filter on the valid base, the field the
 # server must name.
@@ -68,6 +76,17 @@ invalid=(
 	"branches_object|.branches = {}|branches: not an array"
 	"branch_not_object|.branches[1] = 5|branches[1]: not an object"
 	"no_generated_at|del(.generated_at)|generated_at: missing"
+	"watermark_number|.source_watermark.xid_bound = 742|source_watermark.xid_bound: not a string"
+	"watermark_signed|.source_watermark.xid_bound = \"-742\"|source_watermark.xid_bound: not an xid8"
+	"watermark_leading_zero|.source_watermark.xid_bound = \"0742\"|source_watermark.xid_bound: not an xid8"
+	"watermark_empty_bound|.source_watermark.xid_bound = \"\"|source_watermark.xid_bound: not an xid8"
+	"watermark_too_long|.source_watermark.xid_bound = \"123456789012345678901\"|source_watermark.xid_bound: not an xid8"
+	"watermark_no_bound|del(.source_watermark.xid_bound)|source_watermark.xid_bound: missing"
+	"watermark_no_time|del(.source_watermark.snapshot_at)|source_watermark.snapshot_at: missing"
+	"watermark_time_no_z|.source_watermark.snapshot_at = \"2026-11-25T04:50:30.912345\"|source_watermark.snapshot_at: not a time"
+	"watermark_time_ms|.source_watermark.snapshot_at = \"2026-11-25T04:50:30.912Z\"|source_watermark.snapshot_at: not a time"
+	"watermark_extra|.source_watermark.lsn = \"0/16B3748\"|source_watermark.lsn: not a field of gold"
+	"watermark_text|.source_watermark = \"12345\"|source_watermark: not an object or null"
 )
 for case in "${invalid[@]}"; do
 	IFS='|' read -r name filter _ <<<"$case"
