@@ -65,6 +65,48 @@ int delta_replay_file(delta_replay *st, const char *raw_path,
     int64_t version, int add, int data_change, int64_t size, int64_t when,
     char *stats, char *pv_text, lake_err *err);
 
+/* --- the log folder (delta_log.c) ---------------------------------- */
+
+typedef struct delta_log_listing {
+	int64_t *versions;	/* commits, sorted */
+	size_t n;
+	int64_t *checkpoints;	/* single-part checkpoints, sorted */
+	size_t ncheckpoints;
+} delta_log_listing;
+
+/* Every commit and checkpoint in _delta_log: DELTA_OK, DELTA_NO_TABLE
+ * or DELTA_ERROR. */
+int delta_log_list(const char *table_dir, delta_log_listing *l,
+    lake_err *err);
+/*
+ * The hinted checkpoint (_last_checkpoint) and the commits after it,
+ * probed by name: 0; 1 when there is no usable hint (list instead); -1
+ * when a name cannot be looked up.
+ */
+int delta_log_list_from_hint(const char *table_dir, delta_log_listing *l,
+    lake_err *err);
+void delta_log_listing_free(delta_log_listing *l);
+/* The newest version a listing holds, -1 when none. */
+int64_t delta_log_listing_newest(const delta_log_listing *l);
+/* Whether v is in the sorted array. */
+int delta_log_has_version(const int64_t *arr, size_t n, int64_t v);
+/* Every commit in (from, to] is in the listing. */
+int delta_log_commits_cover(const delta_log_listing *l, int64_t from,
+    int64_t to);
+/*
+ * The oldest version a reader can still rebuild: 0 while the first
+ * commit is there, else the oldest checkpoint. -1 when neither is.
+ */
+int64_t delta_log_oldest_readable(const delta_log_listing *l);
+
+/* --- replay (delta_snapshot.c) ------------------------------------- */
+
+/* Replays commit version's JSON into st. 0 or -1 with err. */
+int delta_replay_commit(const char *table_dir, int64_t version,
+    delta_replay *st, lake_err *err);
+/* add.stats' numRecords, -1 when absent. */
+int64_t delta_stats_num_records(const char *stats);
+
 /* What a replay keeps. */
 typedef enum delta_replay_want {
 	REPLAY_TOMBSTONES,	/* live files and every tombstone: for the

@@ -1,16 +1,16 @@
 /*
  * delta_snapshot.c - reading a Delta table: from the log to a snapshot.
  *
- * The log folder is listed once. Replay starts at the newest checkpoint
- * at or below the wanted version (found through _last_checkpoint, else by
- * listing), then applies the JSON commits after it in order; every
+ * Replay starts at the newest checkpoint at or below the wanted version
+ * (found through _last_checkpoint, else by listing the log: delta_log.c),
+ * then applies the JSON commits after it in order; every
  * version in between must be there, or the load fails with "version
  * gap". Actions reconcile as PROTOCOL.md says: the last protocol and
  * metaData win, the newest txn per appId wins, and an add or remove
  * decides whether a path is live. Only files the log names are ever
- * visible, so leftovers of a crashed writer are not.
+ * visible, so leftovers of a crashed writer are not. Incremental reads
+ * (the commits after a bookmark) are in delta_changes.c.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -556,8 +556,8 @@ split_partition_values(delta_file *f, char *json_text, char **cols,
 	return 0;
 }
 
-static int64_t
-stats_num_records(const char *stats)
+int64_t
+delta_stats_num_records(const char *stats)
 {
 	int64_t v;
 
@@ -670,7 +670,7 @@ delta_replay_finish(delta_replay *st, delta_snapshot *snap, lake_err *err)
 		    snap->partition_columns, snap->npartition_columns,
 		    err) == -1)
 			return -1;
-		f->num_records = stats_num_records(f->stats_json);
+		f->num_records = delta_stats_num_records(f->stats_json);
 	}
 	if (snap->nfiles > 0)
 		qsort(snap->files, snap->nfiles, sizeof(delta_file), cmp_file);
@@ -686,188 +686,6 @@ nomem:
 }
 
 /* --- the log folder ------------------------------------------------ */
-
-typedef struct log_listing {
-	int64_t *versions;	/* commits, sorted */
-	size_t n;
-	int64_t *checkpoints;	/* single-part checkpoints, sorted */
-	size_t ncheckpoints;
-} log_listing;
-
-static int
-cmp_i64(const void *a, const void *b)
-{
-	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-static int
-push_i64(int64_t **arr, size_t *n, int64_t v)
-{
-	int64_t *p = realloc(*arr, (*n + 1) * sizeof(int64_t));
-
-	if (p == NULL)
-		return -1;
-	p[(*n)++] = v;
-	*arr = p;
-	return 0;
-}
-
-static int
-parse_log_name(const char *name, int64_t *version, const char **suffix)
-{
-	int64_t v = 0;
-	int i;
-
-	for (i = 0; i < 20; i++) {
-		if (name[i] < '0' || name[i] > '9')
-			return -1;
-		v = v * 10 + (name[i] - '0');
-	}
-	*version = v;
-	*suffix = name + 20;
-	return 0;
-}
-
-static void
-listing_free(log_listing *l)
-{
-	free(l->versions);
-	free(l->checkpoints);
-	memset(l, 0, sizeof(*l));
-}
-
-/* Returns DELTA_OK, DELTA_NO_TABLE or DELTA_ERROR. */
-static int
-list_log(const char *table_dir, log_listing *l, lake_err *err)
-{
-	char path[4096];
-	struct dirent *de;
-	DIR *d;
-
-	memset(l, 0, sizeof(*l));
-	snprintf(path, sizeof(path), "%s/_delta_log", table_dir);
-	if ((d = opendir(path)) == NULL) {
-		if (errno == ENOENT) {
-			lake_err_set(err, "%s: not a Delta table (no "
-			    "_delta_log folder)", table_dir);
-			return DELTA_NO_TABLE;
-		}
-		lake_err_errno(err, "cannot list %s", path);
-		return DELTA_ERROR;
-	}
-	while ((de = readdir(d)) != NULL) {
-		int64_t v;
-		const char *suffix;
-		int rc = 0;
-
-		if (parse_log_name(de->d_name, &v, &suffix) == -1)
-			continue;
-		if (strcmp(suffix, ".json") == 0)
-			rc = push_i64(&l->versions, &l->n, v);
-		else if (strcmp(suffix, ".checkpoint.parquet") == 0)
-			rc = push_i64(&l->checkpoints, &l->ncheckpoints, v);
-		if (rc == -1) {
-			closedir(d);
-			listing_free(l);
-			lake_err_set(err, "out of memory");
-			return DELTA_ERROR;
-		}
-	}
-	closedir(d);
-	if (l->n == 0 && l->ncheckpoints == 0) {
-		listing_free(l);
-		lake_err_set(err, "%s: not a Delta table (empty _delta_log)",
-		    table_dir);
-		return DELTA_NO_TABLE;
-	}
-	if (l->n > 0)
-		qsort(l->versions, l->n, sizeof(int64_t), cmp_i64);
-	if (l->ncheckpoints > 0)
-		qsort(l->checkpoints, l->ncheckpoints, sizeof(int64_t),
-		    cmp_i64);
-	return DELTA_OK;
-}
-
-/*
- * The log from _last_checkpoint on, without listing the folder, whose
- * size follows delta.logRetentionDuration (some 8,600 commits at one a
- * run every 5 minutes): the hinted checkpoint, and the commits after it
- * probed one name at a time (commits are contiguous, each put-if-absent
- * after the one before it). 0 with l filled; 1 when there is no usable
- * hint (no _last_checkpoint, or its checkpoint is gone): list the folder
- * instead; -1 with err when a name cannot be looked up.
- */
-static int
-list_log_from_hint(const char *table_dir, log_listing *l, lake_err *err)
-{
-	char path[4096];
-	struct stat sb;
-	int64_t hint = delta_last_checkpoint_hint(table_dir);
-
-	memset(l, 0, sizeof(*l));
-	if (hint < 0 || snprintf(path, sizeof(path), "%s/_delta_log/%020"
-	    PRId64 ".checkpoint.parquet", table_dir, hint) >=
-	    (int)sizeof(path) || stat(path, &sb) == -1)
-		return 1;
-	if (push_i64(&l->checkpoints, &l->ncheckpoints, hint) == -1)
-		goto nomem;
-	for (int64_t v = hint + 1;; v++) {
-		snprintf(path, sizeof(path), "%s/_delta_log/%020" PRId64
-		    ".json", table_dir, v);
-		if (stat(path, &sb) == -1) {
-			if (errno == ENOENT)
-				return 0;
-			lake_err_errno(err, "cannot look up %s", path);
-			listing_free(l);
-			return -1;
-		}
-		if (push_i64(&l->versions, &l->n, v) == -1)
-			goto nomem;
-	}
-nomem:
-	listing_free(l);
-	lake_err_set(err, "out of memory");
-	return -1;
-}
-
-/* The newest version of a listing. */
-static int64_t
-listing_newest(const log_listing *l)
-{
-	int64_t v = l->n > 0 ? l->versions[l->n - 1] : -1;
-
-	if (l->ncheckpoints > 0 && l->checkpoints[l->ncheckpoints - 1] > v)
-		v = l->checkpoints[l->ncheckpoints - 1];
-	return v;
-}
-
-int64_t
-delta_latest_version(const char *table_dir, lake_err *err)
-{
-	log_listing l;
-	int rc = list_log_from_hint(table_dir, &l, err);
-	int64_t v = -1;
-
-	if (rc == -1)
-		return DELTA_ERROR;
-	if (rc == 0) {
-		v = listing_newest(&l);
-		listing_free(&l);
-		return v;
-	}
-	rc = list_log(table_dir, &l, err);
-
-	if (rc != DELTA_OK)
-		return rc;
-	if (l.n > 0)
-		v = l.versions[l.n - 1];
-	if (l.ncheckpoints > 0 && l.checkpoints[l.ncheckpoints - 1] > v)
-		v = l.checkpoints[l.ncheckpoints - 1];
-	listing_free(&l);
-	return v;
-}
 
 /* The members of an add or remove action, read with the scanner. */
 static int
@@ -976,8 +794,8 @@ bad:
 }
 
 /* Feeds every line of commit version into st. */
-static int
-replay_commit(const char *table_dir, int64_t version, delta_replay *st,
+int
+delta_replay_commit(const char *table_dir, int64_t version, delta_replay *st,
     lake_err *err)
 {
 	char *path = delta_log_file(table_dir, version, ".json");
@@ -1034,54 +852,6 @@ out:
 	return rc;
 }
 
-/* _last_checkpoint's version, or -1 when absent or unreadable. */
-int64_t
-delta_last_checkpoint_hint(const char *table_dir)
-{
-	char path[4096];
-	json_t *j;
-	int64_t v = -1;
-
-	snprintf(path, sizeof(path), "%s/_delta_log/_last_checkpoint",
-	    table_dir);
-	if ((j = json_load_file(path, 0, NULL)) == NULL)
-		return -1;
-	if (json_is_integer(json_object_get(j, "version")) &&
-	    json_object_get(j, "parts") == NULL)
-		v = json_integer_value(json_object_get(j, "version"));
-	json_decref(j);
-	return v;
-}
-
-static int
-has_version(const int64_t *arr, size_t n, int64_t v)
-{
-	return n > 0 && bsearch(&v, arr, n, sizeof(int64_t), cmp_i64) != NULL;
-}
-
-/* Every commit in (from, to] is in the listing. */
-static int
-commits_cover(const log_listing *l, int64_t from, int64_t to)
-{
-	for (int64_t v = from + 1; v <= to; v++)
-		if (!has_version(l->versions, l->n, v))
-			return 0;
-	return 1;
-}
-
-/*
- * The oldest version a reader can still rebuild: 0 while the first
- * commit is there, else the oldest checkpoint (log cleanup deletes only
- * what lies before a checkpoint). -1 when there is neither.
- */
-static int64_t
-oldest_readable(const log_listing *l)
-{
-	if (l->n > 0 && l->versions[0] == 0)
-		return 0;
-	return l->ncheckpoints > 0 ? l->checkpoints[0] : -1;
-}
-
 /*
  * Replays from checkpoint start (or from commit 0 when start < 0): 0, -1
  * when a commit fails, -2 when the checkpoint does.
@@ -1106,17 +876,17 @@ replay_from(const char *table_dir, int64_t start, int64_t target,
 			return -2;
 	}
 	for (int64_t v = start + 1; v <= target; v++)
-		if (replay_commit(table_dir, v, st, err) == -1)
+		if (delta_replay_commit(table_dir, v, st, err) == -1)
 			return -1;
 	return 0;
 }
 
 /* Says why no start point reaches target: expired, or a damaged log. */
 static void
-explain_unreachable(const char *table_dir, const log_listing *l,
+explain_unreachable(const char *table_dir, const delta_log_listing *l,
     int64_t target, lake_err *err)
 {
-	int64_t oldest = oldest_readable(l);
+	int64_t oldest = delta_log_oldest_readable(l);
 
 	if (oldest > target) {
 		lake_err_set(err, "%s: version %lld is no longer retained: "
@@ -1125,7 +895,7 @@ explain_unreachable(const char *table_dir, const log_listing *l,
 		return;
 	}
 	for (int64_t v = oldest + 1; v <= target; v++)
-		if (!has_version(l->versions, l->n, v)) {
+		if (!delta_log_has_version(l->versions, l->n, v)) {
 			lake_err_set(err, "%s: version gap: commit %lld is "
 			    "missing before %lld; the log is damaged",
 			    table_dir, (long long)v, (long long)target);
@@ -1144,7 +914,7 @@ explain_unreachable(const char *table_dir, const log_listing *l,
  * their final name (see delta_checkpoint_write.c), so this is rare.
  */
 static int
-replay_best(const char *table_dir, const log_listing *l, int64_t target,
+replay_best(const char *table_dir, const delta_log_listing *l, int64_t target,
     delta_replay_want want, delta_replay **out, lake_err *err)
 {
 	lake_err first = { { 0 }, LAKE_ERR_FAILED }, attempt;
@@ -1154,8 +924,9 @@ replay_best(const char *table_dir, const log_listing *l, int64_t target,
 		int64_t start = i > 0 ? l->checkpoints[i - 1] : -1;
 		delta_replay *st;
 
-		if (start > target || (start < 0 && !has_version(l->versions,
-		    l->n, 0)) || !commits_cover(l, start, target))
+		if (start > target || (start < 0 &&
+		    !delta_log_has_version(l->versions, l->n, 0)) ||
+		    !delta_log_commits_cover(l, start, target))
 			continue;
 		if ((st = delta_replay_new()) == NULL) {
 			lake_err_set(err, "out of memory");
@@ -1187,12 +958,12 @@ delta_replay_load(const char *table_dir, int64_t version,
     delta_replay_want want, delta_replay **out, int64_t *version_out,
     lake_err *err)
 {
-	log_listing l;
+	delta_log_listing l;
 	int64_t target;
 	int rc;
 
 	*out = NULL;
-	if ((rc = list_log_from_hint(table_dir, &l, err)) == -1)
+	if ((rc = delta_log_list_from_hint(table_dir, &l, err)) == -1)
 		return DELTA_ERROR;
 	if (rc == 0) {
 		/* The newest version, or one at or after the hinted
@@ -1201,18 +972,18 @@ delta_replay_load(const char *table_dir, int64_t version,
 		 * which also says why. */
 		lake_err ignored;
 
-		target = listing_newest(&l);
+		target = delta_log_listing_newest(&l);
 		if (version <= target && (version < 0 ||
 		    version >= l.checkpoints[0]) && replay_best(table_dir, &l,
 		    version < 0 ? target : version, want, out,
 		    &ignored) == 0) {
-			listing_free(&l);
+			delta_log_listing_free(&l);
 			*version_out = version < 0 ? target : version;
 			return DELTA_OK;
 		}
-		listing_free(&l);
+		delta_log_listing_free(&l);
 	}
-	if ((rc = list_log(table_dir, &l, err)) != DELTA_OK)
+	if ((rc = delta_log_list(table_dir, &l, err)) != DELTA_OK)
 		return rc;
 	target = l.n ? l.versions[l.n - 1] : -1;
 	if (l.ncheckpoints && l.checkpoints[l.ncheckpoints - 1] > target)
@@ -1222,13 +993,13 @@ delta_replay_load(const char *table_dir, int64_t version,
 			lake_err_set(err, "%s: version %lld does not exist "
 			    "(newest is %lld)", table_dir, (long long)version,
 			    (long long)target);
-			listing_free(&l);
+			delta_log_listing_free(&l);
 			return DELTA_ERROR;
 		}
 		target = version;
 	}
 	rc = replay_best(table_dir, &l, target, want, out, err);
-	listing_free(&l);
+	delta_log_listing_free(&l);
 	if (rc == -1)
 		return DELTA_ERROR;
 	*version_out = target;
@@ -1265,25 +1036,6 @@ fail:
 	delta_replay_free(st);
 	delta_snapshot_free(snap);
 	return DELTA_ERROR;
-}
-
-int64_t
-delta_oldest_version(const char *table_dir, lake_err *err)
-{
-	log_listing l;
-	int rc = list_log(table_dir, &l, err);
-	int64_t oldest;
-
-	if (rc != DELTA_OK)
-		return rc;
-	oldest = oldest_readable(&l);
-	listing_free(&l);
-	if (oldest < 0) {
-		lake_err_set(err, "%s: the log has neither its first commit nor "
-		    "a checkpoint", table_dir);
-		return DELTA_ERROR;
-	}
-	return oldest;
 }
 
 int
@@ -1352,112 +1104,4 @@ delta_snapshot_txn_version(const delta_snapshot *snap, const char *app_id)
 		if (strcmp(snap->txns[i].app_id, app_id) == 0)
 			return snap->txns[i].version;
 	return -1;
-}
-
-/* --- incremental reading ------------------------------------------- */
-
-/*
- * Whether commit version is still in the log; when log cleanup has
- * deleted it, err says so and names the oldest version left, so an
- * incremental reader that fell that far behind knows to start over from
- * a snapshot.
- */
-static int
-commit_retained(const char *table_dir, int64_t version, lake_err *err)
-{
-	char *path = delta_log_file(table_dir, version, ".json");
-	int64_t oldest;
-	int ok = path != NULL && access(path, F_OK) == 0;
-
-	free(path);
-	if (ok)
-		return 1;
-	oldest = delta_oldest_version(table_dir, NULL);
-	if (oldest > version)
-		lake_err_set(err, "%s: version %lld is no longer retained: the "
-		    "oldest readable version is %lld", table_dir,
-		    (long long)version, (long long)oldest);
-	else
-		lake_err_set(err, "%s: commit %lld is missing; the log is "
-		    "damaged", table_dir, (long long)version);
-	return 0;
-}
-
-int
-delta_changes(const char *table_dir, int64_t after_version,
-    int64_t upto_version, delta_file **files, size_t *nfiles, lake_err *err)
-{
-	delta_replay *st = delta_replay_new();
-	size_t n = 0;
-
-	*files = NULL;
-	*nfiles = 0;
-	if (st == NULL) {
-		lake_err_set(err, "out of memory");
-		return -1;
-	}
-	st->data_change_only = 1;
-	if (after_version < upto_version && !commit_retained(table_dir,
-	    after_version + 1, err)) {
-		delta_replay_free(st);
-		return -1;
-	}
-	for (int64_t v = after_version + 1; v <= upto_version; v++) {
-		if (replay_commit(table_dir, v, st, err) == -1) {
-			delta_replay_free(st);
-			return -1;
-		}
-	}
-	/* Only adds and removes matter here. */
-	*files = calloc(st->nfiles + 1, sizeof(delta_file));
-	if (*files == NULL) {
-		delta_replay_free(st);
-		lake_err_set(err, "out of memory");
-		return -1;
-	}
-	for (size_t i = 0; i < st->nfiles; i++) {
-		file_entry *e = &st->files[i];
-
-		if (!e->live)
-			continue;
-		(*files)[n] = e->f;
-		memset(&e->f, 0, sizeof(e->f));
-		free((*files)[n].partition_values);
-		(*files)[n].partition_values = NULL;
-		(*files)[n].num_records = stats_num_records(
-		    (*files)[n].stats_json);
-		n++;
-	}
-	*nfiles = n;
-	delta_replay_free(st);
-	return 0;
-}
-
-char *
-delta_commit_info(const char *table_dir, int64_t version, lake_err *err)
-{
-	char *path = delta_log_file(table_dir, version, ".json");
-	char *line = NULL, *out = NULL;
-	size_t cap = 0;
-	FILE *f;
-
-	if (path == NULL || (f = fopen(path, "re")) == NULL) {
-		lake_err_errno(err, "cannot open %s", path ? path : "commit");
-		free(path);
-		return NULL;
-	}
-	while (out == NULL && getline(&line, &cap, f) > 0) {
-		json_t *a = json_loads(line, 0, NULL);
-		json_t *info = json_object_get(a, "commitInfo");
-
-		if (info != NULL)
-			out = json_dumps(info, JSON_COMPACT);
-		json_decref(a);
-	}
-	if (out == NULL)
-		lake_err_set(err, "%s has no commitInfo", path);
-	free(line);
-	fclose(f);
-	free(path);
-	return out;
 }
