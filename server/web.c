@@ -3,9 +3,19 @@
  *
  * Everything is rendered on the server from gold/branch_metrics.json,
  * the state store and the orchestrator's history: the pages hold inline
- * SVG and no script, so they work offline and a test can read the
- * numbers back from the markup (each bar carries data-branch and
- * data-value). Text from data is HTML-escaped.
+ * SVG, so they work offline and a test can read the numbers back from
+ * the markup (each bar carries data-branch and data-value). Text from
+ * data is HTML-escaped.
+ *
+ * The dashboard is live without a reload: a small inline script polls
+ * /api/gold every 500 ms with If-None-Match (a 304 while gold is
+ * unchanged), and when the answer changes it fetches the same server-side
+ * rendering of gold, /dashboard/content, and swaps it in. The script
+ * draws nothing itself, so the live page and the page without scripts
+ * cannot disagree; without scripts a meta refresh inside <noscript>
+ * reloads the page instead (a script-enabled browser ignores it). Why
+ * polling and not server-sent events: README, "Dashboard and gold for
+ * other tools".
  *
  * Gold is distrusted at this edge: gold_parse checks it against its
  * contract, schemas/json/branch_metrics.schema.json (every field, its
@@ -46,6 +56,10 @@
 #define GOLD_FILE CATALOG_GOLD_DIR "/" CATALOG_GOLD_JSON
 #define GOLD_SCHEMA "schemas/json/branch_metrics.schema.json"
 #define HISTORY_RUNS_SHOWN 50
+/* #gold of the dashboard alone, for the live page; relative to / and
+ * /dashboard, so the page also works under a proxy's path prefix. */
+#define DASHBOARD_PART "/dashboard/content"
+#define DASHBOARD_PART_REL "dashboard/content"
 
 static void
 html_escape(FILE *f, const char *s)
@@ -746,6 +760,38 @@ dashboard_content(server *s, FILE *f)
 	return status;
 }
 
+/*
+ * The live dashboard's script. It polls with If-None-Match, so an
+ * unchanged gold costs a 304 with no body; any other answer (new gold,
+ * gold gone or broken) that differs from the last one seen fetches the
+ * server's rendering of it. URLs are relative, so the page also works
+ * behind a proxy that mounts the server under a path. A failed poll is
+ * said on the page and retried; the numbers shown stay as they were.
+ * Browsers slow timers in hidden tabs, which slows the polling with them.
+ */
+static const char *dashboard_script =
+	"<script>(function(){"
+	"var box=document.getElementById('gold'),"
+	"live=document.getElementById('live'),etag=null,seen=null;"
+	"function say(t){live.textContent=t;}"
+	"function show(key,tag){"
+	"return fetch('" DASHBOARD_PART_REL "',{cache:'no-store'})"
+	".then(function(r){return r.text();})"
+	".then(function(t){box.innerHTML=t;seen=key;etag=tag;});}"
+	"function tick(){"
+	"var h={};if(etag)h['If-None-Match']=etag;"
+	"fetch('api/gold',{cache:'no-store',headers:h})"
+	".then(function(r){"
+	"if(r.status===304)return;"
+	"var tag=r.status===200&&r.headers.get('ETag')||null,"
+	"key=r.status+' '+tag;"
+	"if(key!==seen)return show(key,tag);})"
+	".then(function(){say('live: updates as gold changes');},"
+	"function(){say('cannot reach the server: retrying');})"
+	".then(function(){setTimeout(tick,500);});}"
+	"tick();})();</script>";
+
+/* The page: head, live status line, gold in #gold, links, script. */
 static void
 dashboard(server *s, api_response *r)
 {
@@ -759,12 +805,33 @@ dashboard(server *s, api_response *r)
 		return;
 	}
 	fprintf(f, "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">"
-	    "<meta http-equiv=\"refresh\" content=\"30\">"
+	    "<noscript><meta http-equiv=\"refresh\" content=\"30\"></noscript>"
 	    "<title>Branches performance</title>%s</head><body>"
-	    "<h1>Branches performance</h1>\n", page_style);
+	    "<h1>Branches performance</h1>\n<p class=\"sub\" id=\"live\">"
+	    "<noscript>refreshes every 30 s</noscript></p>\n<div id=\"gold\">",
+	    page_style);
 	status = dashboard_content(s, f);
-	fprintf(f, "<p><a href=\"/ui\">operations</a> &middot; <a href=\""
-	    "/api/gold\">gold as JSON</a></p></body></html>\n");
+	fprintf(f, "</div>\n<p><a href=\"/ui\">operations</a> &middot; <a "
+	    "href=\"/api/gold\">gold as JSON</a></p>%s</body></html>\n",
+	    dashboard_script);
+	fclose(f);
+	respond_text(r, status, "text/html; charset=utf-8", html, len);
+}
+
+/* What the page holds in #gold, alone: the live page swaps it in. */
+static void
+dashboard_part(server *s, api_response *r)
+{
+	char *html = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&html, &len);
+	int status;
+
+	if (f == NULL) {
+		api_respond_error(r, 500, "cannot render the dashboard");
+		return;
+	}
+	status = dashboard_content(s, f);
 	fclose(f);
 	respond_text(r, status, "text/html; charset=utf-8", html, len);
 }
@@ -923,17 +990,19 @@ is_dashboard_page(const api_request *req)
 int
 web_is_dashboard(const api_request *req)
 {
-	return is_dashboard_page(req) || strcmp(req->path, "/api/gold") == 0;
+	return is_dashboard_page(req) || strcmp(req->path, "/api/gold") == 0 ||
+	    strcmp(req->path, DASHBOARD_PART) == 0;
 }
 
 int
 web_handle(server *s, const api_request *req, api_response *resp)
 {
 	int page = is_dashboard_page(req);
+	int part = strcmp(req->path, DASHBOARD_PART) == 0;
 	int ui = strcmp(req->path, "/ui") == 0;
 	int gold = strcmp(req->path, "/api/gold") == 0;
 
-	if (!page && !ui && !gold)
+	if (!page && !part && !ui && !gold)
 		return 0;
 	if (strcmp(req->method, "GET") != 0 &&
 	    strcmp(req->method, "HEAD") != 0) {
@@ -945,6 +1014,8 @@ web_handle(server *s, const api_request *req, api_response *resp)
 		api_gold(s, req, resp);
 	else if (ui)
 		operations(s, resp);
+	else if (part)
+		dashboard_part(s, resp);
 	else
 		dashboard(s, resp);
 	return 1;
