@@ -7,6 +7,8 @@
 # still there and no second load happened, so the page was not reloaded.
 # With scripts disabled the page still renders gold and keeps its meta
 # refresh; with scripts on, that refresh is inert (inside <noscript>).
+# /dashboard/content, which the live page fetches, needs a token exactly
+# when the page does (open with --public-dashboard).
 # Chromium is driven by live_dashboard.mjs over the DevTools protocol,
 # with Node's own WebSocket (no npm package).
 . "${MEDALLION_SOURCE_DIR:?set it to the source tree, or run the test with meson test}/tests/lib/harness.sh"
@@ -78,4 +80,16 @@ h_eq "... without a reload: the window's mark is still set" "$(seen marker)" 1
 h_eq "... and the page loaded once" "$(seen loads_before) $(seen loads_after)" "1 1"
 h_match "... the answers follow" "$(seen busiest)" 'Amberfield, 11042 orders'
 h_eq "... and the table has the new branch's row" "$(seen rows)" 4
+
+# The live page's requests are open exactly when the page is.
+h_server_stop
+printf 'live-token-%s\n' "$RANDOM$RANDOM" > "$H_TMP/token"
+chmod 600 "$H_TMP/token"
+h_server_start --lake "$H_TMP/lake" --token-file "$H_TMP/token"
+h_curl GET /dashboard/content
+h_eq "with a token, /dashboard/content needs it too" "$H_STATUS" 403
+h_server_stop
+h_server_start --lake "$H_TMP/lake" --token-file "$H_TMP/token" --public-dashboard
+h_curl GET /dashboard/content
+h_eq "with --public-dashboard it is open, as the page is" "$H_STATUS" 200
 h_done
