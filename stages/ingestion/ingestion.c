@@ -10,6 +10,8 @@
  * any point leaves either the old commit or the new one; a rerun reads
  * the same range again. If another run commits first, the commit
  * conflicts and the whole run starts over from the new bookmark.
+ * commitInfo's sourceWatermark (catalog_watermark.h) records the bound
+ * and the snapshot's time, which the transformation carries on.
  *
  * Exit status: 0 done (also when nothing was new), 1 failure, 2 usage,
  * 3 the source schema does not match what bronze expects.
@@ -20,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "catalog_watermark.h"
 #include "clock.h"
 #include "copy_decode.h"
 #include "days.h"
@@ -164,11 +167,15 @@ ingest_table(source *src, table_run *t, lake_err *err)
 		delta_snapshot_free(base);
 		return DELTA_OK;
 	}
+	/* The watermark (catalog_watermark.h) is the same bound as the
+	 * txn version, with the snapshot's time. */
 	snprintf(info, sizeof(info), "{\"operationParameters\":{\"stage\":"
 	    "\"ingestion\",\"table\":\"%s\",\"xidFrom\":\"%" PRId64 "\","
 	    "\"xidTo\":\"%" PRId64 "\"},\"operationMetrics\":{\"numOutputRows\""
-	    ":\"%" PRId64 "\",\"numSourceBytes\":\"%" PRId64 "\"}}",
-	    t->src->name, lo, hi, st.rows, st.bytes);
+	    ":\"%" PRId64 "\",\"numSourceBytes\":\"%" PRId64 "\"},\""
+	    CATALOG_WATERMARK_KEY "\":{\"format\":%d,\"xidBound\":%" PRId64
+	    ",\"snapshotAt\":%" PRId64 "}}", t->src->name, lo, hi, st.rows,
+	    st.bytes, CATALOG_WATERMARK_FORMAT, hi, source_snapshot_time(src));
 	rc = lake_writer_commit(t->w, base, t->app_id, hi, "STREAMING UPDATE",
 	    info, &version, err);
 	t->w = NULL;

@@ -49,6 +49,7 @@ const source_table source_ordershistory = { "ordershistory", history_types,
 struct source {
 	PGconn *conn;
 	int64_t hi;
+	int64_t snapshot_at;	/* PostgreSQL's clock at the snapshot, us */
 };
 
 static int
@@ -159,17 +160,23 @@ source_begin(source *s, const source_table *const *tables, int ntables,
 
 	/*
 	 * One round trip: the transaction and its first query, which fixes
-	 * the snapshot every later one sees.
+	 * the snapshot every later one sees. clock_timestamp() is read while
+	 * that query runs, after the snapshot was taken, so every
+	 * transaction below the bound committed before it (now() would be
+	 * the transaction's start, before the snapshot).
 	 */
 	res = PQexec(s->conn, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;"
-	    " SELECT pg_snapshot_xmin(pg_current_snapshot())::text");
-	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
+	    " SELECT pg_snapshot_xmin(pg_current_snapshot())::text, "
+	    "floor(extract(epoch FROM clock_timestamp()) * 1000000)::int8");
+	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1 ||
+	    PQnfields(res) != 2) {
 		lake_err_set(err, "cannot take the snapshot watermark: %s",
 		    PQresultErrorMessage(res));
 		PQclear(res);
 		return -1;
 	}
 	s->hi = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+	s->snapshot_at = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
 	PQclear(res);
 	for (int i = 0; i < ntables; i++)
 		if (check_table(s->conn, tables[i], err) == -1)
@@ -216,6 +223,7 @@ source_share_snapshot(source *s, source *f, lake_err *err)
 	if (exec_ok(f->conn, sql, err) == -1)
 		return -1;
 	f->hi = s->hi;
+	f->snapshot_at = s->snapshot_at;
 	return 0;
 }
 
@@ -223,6 +231,12 @@ int64_t
 source_high_watermark(const source *s)
 {
 	return s->hi;
+}
+
+int64_t
+source_snapshot_time(const source *s)
+{
+	return s->snapshot_at;
 }
 
 void

@@ -47,6 +47,10 @@ int source_begin(source *s, const source_table *const *tables, int ntables,
 int source_share_snapshot(source *s, source *f, lake_err *err);
 /* The snapshot's safe upper bound (an xid8 as an integer). */
 int64_t source_high_watermark(const source *s);
+/* When the snapshot was taken, on PostgreSQL's clock (clock_timestamp()
+ * in the query that took it), in microseconds since the epoch: every
+ * transaction below the bound committed before it. */
+int64_t source_snapshot_time(const source *s);
 void source_end(source *s);	/* ends the read-only session */
 
 typedef struct source_stats {

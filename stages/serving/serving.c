@@ -24,6 +24,15 @@
  * all outputs are current, so its commit is published last, once the
  * renamed CSV and JSON are durable.
  *
+ * Gold reflects silver version V, so its source watermark
+ * (catalog_watermark.h) is silver V's: the one the transformation's last
+ * commit at or before V carries. The JSON shows it as source_watermark
+ * (null when none is known: a lake written before watermarks, until a
+ * transformation run records one), and both gold tables' commits carry
+ * it, which is where the next run finds it when silver has changed only
+ * by compactions. A malformed one stops the run (exit 1) naming the
+ * table and version.
+ *
  * Averages are exact (integer microseconds summed); p50 and p90 come from
  * the sketch, within 0.5% of the exact value of the same rank.
  *
@@ -43,6 +52,7 @@
 #include <jansson.h>
 
 #include "catalog.h"
+#include "catalog_watermark.h"
 #include "clock.h"
 #include "delta.h"
 #include "lake.h"
@@ -88,6 +98,8 @@ typedef struct gold {
 	size_t nb;
 	int64_t silver_version;
 	int64_t new_rows;
+	catalog_watermark wm;	/* the source snapshot gold reflects */
+	int has_wm;		/* 0: none known */
 	lake_err *err;
 } gold;
 
@@ -406,12 +418,24 @@ replace_table(const char *dir, const pq_schema *schema, lake_writer *w,
 	return publish_table(&st, err);
 }
 
+/* The commitInfo member carrying gold's watermark, or "" without one. */
+static const char *
+wm_info(const gold *g, char *buf, size_t len)
+{
+	if (!g->has_wm)
+		return "";
+	snprintf(buf, len, ",\"" CATALOG_WATERMARK_KEY "\":{\"format\":%d,"
+	    "\"xidBound\":%" PRId64 ",\"snapshotAt\":%" PRId64 "}",
+	    CATALOG_WATERMARK_FORMAT, g->wm.xid_bound, g->wm.snapshot_at);
+	return buf;
+}
+
 static int
 write_state(const gold *g, lake_err *err)
 {
 	lake_writer *w = lake_writer_open(g->state_dir,
 	    catalog_gold_state.schema, catalog_gold_state.partition, NULL, err);
-	char info[256];
+	char info[384], wm[128];
 
 	if (w == NULL)
 		return DELTA_ERROR;
@@ -448,8 +472,8 @@ write_state(const gold *g, lake_err *err)
 	}
 	snprintf(info, sizeof(info), "{\"operationParameters\":{\"stage\":"
 	    "\"serving\",\"silverVersion\":\"%" PRId64 "\"},"
-	    "\"operationMetrics\":{\"numSourceRows\":\"%" PRId64 "\"}}",
-	    g->silver_version, g->new_rows);
+	    "\"operationMetrics\":{\"numSourceRows\":\"%" PRId64 "\"}%s}",
+	    g->silver_version, g->new_rows, wm_info(g, wm, sizeof(wm)));
 	return replace_table(g->state_dir, catalog_gold_state.schema, w,
 	    g->silver_version, info, err);
 }
@@ -485,7 +509,7 @@ stage_metrics(const gold *g, const metric *m, staged_table *st,
 	lake_writer *w = lake_writer_open(g->metrics_dir,
 	    catalog_gold_metrics.schema, catalog_gold_metrics.partition, NULL,
 	    err);
-	char info[256];
+	char info[384], wm[128];
 
 	if (w == NULL)
 		return DELTA_ERROR;
@@ -516,8 +540,8 @@ stage_metrics(const gold *g, const metric *m, staged_table *st,
 		}
 	}
 	snprintf(info, sizeof(info), "{\"operationParameters\":{\"stage\":"
-	    "\"serving\",\"silverVersion\":\"%" PRId64 "\"}}",
-	    g->silver_version);
+	    "\"serving\",\"silverVersion\":\"%" PRId64 "\"}%s}",
+	    g->silver_version, wm_info(g, wm, sizeof(wm)));
 	return stage_table(g->metrics_dir, catalog_gold_metrics.schema, w,
 	    g->silver_version, info, st, err);
 }
@@ -684,6 +708,25 @@ json_time(int64_t t, int64_t none)
 	return json_string(buf);
 }
 
+/*
+ * source_watermark: the xid8 bound as a decimal string (PostgreSQL's
+ * text form; a JSON number is exact only to 2^53 in most readers) and
+ * the snapshot's time to the microsecond, UTC; null when unknown.
+ */
+static json_t *
+json_watermark(const gold *g)
+{
+	char bound[24], at[40];
+
+	if (!g->has_wm)
+		return json_null();
+	snprintf(bound, sizeof(bound), "%" PRId64, g->wm.xid_bound);
+	lake_format_timestamp(at, sizeof(at), g->wm.snapshot_at);
+	at[10] = 'T';
+	strncat(at, "Z", sizeof(at) - strlen(at) - 1);
+	return json_pack("{s:s, s:s}", "xid_bound", bound, "snapshot_at", at);
+}
+
 static int
 write_json(const gold *g, const metric *m, lake_err *err)
 {
@@ -713,9 +756,11 @@ write_json(const gold *g, const metric *m, lake_err *err)
 	now[10] = 'T';
 	now[19] = 'Z';
 	now[20] = '\0';
-	doc = json_pack("{s:s, s:I, s:{s:s, s:s, s:s, s:s}, s:o, s:o, s:o}",
+	doc = json_pack("{s:s, s:I, s:o, s:{s:s, s:s, s:s, s:s}, s:o, s:o, "
+	    "s:o}",
 	    "generated_at", now,
 	    "silver_version", (json_int_t)g->silver_version,
+	    "source_watermark", json_watermark(g),
 	    "units", "avg_delivery_hours", "hours", "p50_delivery_hours",
 	    "hours (within 0.5%)", "p90_delivery_hours", "hours (within 0.5%)",
 	    "timestamps", "UTC, as stored in the source (no zone)",
@@ -978,6 +1023,69 @@ outputs_current(const gold *g)
 	return ok && access(path, F_OK) == 0;
 }
 
+/*
+ * Looks for stage's watermark in table dir's commits from version down
+ * to stop. Returns 1 when a commit of stage decides it (*found: it has
+ * one), 0 when none of them is stage's, or -1 with err naming the table
+ * and version of a commit that cannot be read or a malformed watermark.
+ */
+static int
+find_watermark(const char *dir, int64_t version, int64_t stop,
+    const char *stage, catalog_watermark *out, int *found, lake_err *err)
+{
+	char why[256];
+
+	for (int64_t v = version; v >= stop && v >= 0; v--) {
+		lake_err e = { 0 };
+		char *info = delta_commit_info(dir, v, &e);
+		catalog_watermark_found rc;
+
+		if (info == NULL && e.kind == LAKE_ERR_IO) {
+			lake_err_set(err, "%s version %" PRId64 ": cannot read "
+			    "the commit that holds the source watermark: %s",
+			    dir, v, e.msg);
+			return -1;
+		}
+		if (info == NULL)
+			continue;
+		rc = catalog_watermark_parse(info, stage, out, why,
+		    sizeof(why));
+		free(info);
+		if (rc == CATALOG_WM_OTHER)
+			continue;
+		if (rc == CATALOG_WM_MALFORMED) {
+			lake_err_set(err, "%s version %" PRId64 ": source "
+			    "watermark is malformed: %s", dir, v, why);
+			return -1;
+		}
+		*found = rc == CATALOG_WM_FOUND;
+		return 1;
+	}
+	return 0;
+}
+
+/*
+ * Gold's watermark: the transformation's newest commit among the silver
+ * versions this run folds (after consumed), or, when those are only
+ * compactions or there are none (only the outputs are behind), the
+ * previous gold's, from gold/branch_state's last commit.
+ */
+static int
+gold_watermark(gold *g, int64_t consumed, const delta_snapshot *state,
+    lake_err *err)
+{
+	int rc;
+
+	g->has_wm = 0;
+	rc = find_watermark(g->silver, g->silver_version, consumed + 1,
+	    "transformation", &g->wm, &g->has_wm, err);
+	if (rc != 0 || state == NULL)
+		return rc == -1 ? -1 : 0;
+	rc = find_watermark(g->state_dir, state->version, 0, "serving",
+	    &g->wm, &g->has_wm, err);
+	return rc == -1 ? -1 : 0;
+}
+
 /* The folders of gold and silver under lake, from the catalog. */
 static int
 gold_paths(gold *g, const char *lake, lake_err *err)
@@ -1068,6 +1176,8 @@ run_once(const char *lake, lake_err *err)
 			qsort(g.b, g.nb, sizeof(*g.b), cmp_branch);
 	} else
 		g.silver_version = consumed;	/* only the outputs are behind */
+	if (gold_watermark(&g, consumed, state, err) == -1)
+		goto out;
 	if (mkdir(g.gold_dir, 0755) == -1 && errno != EEXIST) {
 		lake_err_errno(err, "cannot create %s", g.gold_dir);
 		goto out;

@@ -15,6 +15,14 @@
  * too; a malformed state stops the run (exit 1) instead of forgetting
  * the events.
  *
+ * Silver's commit also records the source snapshot it reflects
+ * (catalog_watermark.h): the bronze tables' watermarks at the versions
+ * it read up to, the lower of the two (an event is joined only when
+ * both its row and its order's are in), and never below silver's
+ * previous watermark (silver only grows, so what it reflected it still
+ * does). A bronze commit without one (written before watermarks) leaves
+ * silver with only its previous one; a malformed one stops the run.
+ *
  * The orders a batch needs are loaded from the bronze files whose orderid
  * statistics can hold them, and the events silver already has for those
  * orders (for duplicate checks) from the silver files likewise, so a run
@@ -52,6 +60,7 @@
 
 #include "catalog.h"
 #include "catalog_pending.h"
+#include "catalog_watermark.h"
 #include "clock.h"
 #include "days.h"
 #include "delta.h"
@@ -146,6 +155,8 @@ typedef struct tx_run {
 	int64_t history_to;
 	int64_t pending_from;	/* pending events live after this version */
 	ids pending;		/* sorted historyids still waiting */
+	catalog_watermark wm;	/* the source bound silver reflects */
+	int has_wm;		/* 0: none known (catalog_watermark.h) */
 	ids still_pending;	/* merged from the workers */
 	int64_t still_pending_from;
 	delta_file *history_files;
@@ -260,16 +271,17 @@ malformed(lake_err *err, const tx_run *r, int64_t version, const char *fmt,
 
 /*
  * Finds the transformation's last commit to silver, at or before
- * version, and reads its pending events into *p: the newest commits may
- * be compactions, which carry no state. Returns 0, or -1 with err
+ * version, and reads its pending events into *p and its source
+ * watermark into r->wm: the newest commits may be compactions, which
+ * carry neither. Returns 0, or -1 with err
  * naming the table and version: a commit that cannot be read, a state
  * that is malformed or belongs to another run, or no commit of the
  * transformation left in the log.
  */
 static int
-find_pending(const tx_run *r, int64_t version, catalog_pending *p,
-    lake_err *err)
+find_pending(tx_run *r, int64_t version, catalog_pending *p, lake_err *err)
 {
+	catalog_watermark_found wm = CATALOG_WM_NONE;
 	char why[256];
 
 	for (int64_t v = version; v >= 0; v--) {
@@ -286,6 +298,15 @@ find_pending(const tx_run *r, int64_t version, catalog_pending *p,
 		if (info == NULL)
 			continue;	/* no commitInfo: not ours */
 		rc = catalog_pending_parse(info, p, why, sizeof(why));
+		if (rc == 1 && (wm = catalog_watermark_parse(info,
+		    "transformation", &r->wm, why, sizeof(why))) ==
+		    CATALOG_WM_MALFORMED) {
+			free(info);
+			catalog_pending_free(p);
+			lake_err_set(err, "%s version %" PRId64 ": source "
+			    "watermark is malformed: %s", r->silver, v, why);
+			return -1;
+		}
 		free(info);
 		if (rc == 0)
 			continue;
@@ -293,6 +314,7 @@ find_pending(const tx_run *r, int64_t version, catalog_pending *p,
 			malformed(err, r, v, "%s", why);
 			return -1;
 		}
+		r->has_wm = wm == CATALOG_WM_FOUND;
 		if (p->run != r->run - 1)
 			malformed(err, r, v, "it is run %" PRId64 "'s, but the "
 			    "table's last run is %" PRId64, p->run, r->run - 1);
@@ -309,6 +331,76 @@ find_pending(const tx_run *r, int64_t version, catalog_pending *p,
 	    "version %" PRId64 " is left in the log, so its pending events "
 	    "are unknown", r->silver, version);
 	return -1;
+}
+
+/*
+ * The watermark of bronze table dir at version: the one its ingestion
+ * commit at or before it carries (a compaction carries none). *found is
+ * 0 when the ingestion's commit has none (written before watermarks),
+ * or when the log no longer holds it (log retention): the caller then
+ * keeps silver's previous watermark, which stays true. Returns 0, or -1
+ * with err naming the table and version of a malformed one.
+ */
+static int
+bronze_watermark(const char *dir, int64_t version, catalog_watermark *out,
+    int *found, lake_err *err)
+{
+	char why[256];
+
+	*found = 0;
+	for (int64_t v = version; v >= 0; v--) {
+		lake_err e = { 0 };
+		char *info = delta_commit_info(dir, v, &e);
+		catalog_watermark_found rc;
+
+		if (info == NULL && e.kind == LAKE_ERR_IO) {
+			log_warnx("%s version %" PRId64 ": %s; silver keeps its "
+			    "previous source watermark", dir, v, e.msg);
+			return 0;
+		}
+		if (info == NULL)
+			continue;	/* no commitInfo: not the ingestion's */
+		rc = catalog_watermark_parse(info, "ingestion", out, why,
+		    sizeof(why));
+		free(info);
+		if (rc == CATALOG_WM_OTHER)
+			continue;
+		if (rc == CATALOG_WM_MALFORMED) {
+			lake_err_set(err, "%s version %" PRId64 ": source "
+			    "watermark is malformed: %s", dir, v, why);
+			return -1;
+		}
+		*found = rc == CATALOG_WM_FOUND;
+		return 0;
+	}
+	return 0;
+}
+
+/*
+ * Silver's watermark after this run (see the top of this file): the
+ * lower of the bronze tables', or the previous one if that is higher or
+ * either table's is unknown.
+ */
+static int
+run_watermark(tx_run *r, lake_err *err)
+{
+	catalog_watermark o, h, *low;
+	int has_o = 0, has_h = 0;
+
+	if (r->orders_to < 0)
+		return 0;
+	if (bronze_watermark(r->bronze_orders, r->orders_to, &o, &has_o,
+	    err) == -1 || bronze_watermark(r->bronze_history, r->history_to,
+	    &h, &has_h, err) == -1)
+		return -1;
+	if (!has_o || !has_h)
+		return 0;
+	low = o.xid_bound <= h.xid_bound ? &o : &h;
+	if (!r->has_wm || low->xid_bound > r->wm.xid_bound) {
+		r->wm = *low;
+		r->has_wm = 1;
+	}
+	return 0;
 }
 
 /* Reads silver's bookmarks and the pending events of its last run. */
@@ -772,7 +864,8 @@ set_int(json_t *obj, const char *key, int64_t v)
 
 /*
  * The silver commit's commitInfo: the run's parameters and metrics, and
- * the events still waiting (catalog_pending.h). NULL when out of memory.
+ * the events still waiting (catalog_pending.h) and the source watermark
+ * when one is known (catalog_watermark.h). NULL when out of memory.
  */
 static char *
 silver_info(tx_run *r)
@@ -806,6 +899,11 @@ silver_info(tx_run *r)
 	}
 	info = json_pack("{s:o, s:o, s:o}", "operationParameters", params,
 	    "operationMetrics", metrics, CATALOG_PENDING_KEY, state);
+	if (info != NULL && r->has_wm && json_object_set_new(info,
+	    CATALOG_WATERMARK_KEY, catalog_watermark_json(&r->wm)) == -1) {
+		json_decref(info);
+		return NULL;
+	}
 	text = info != NULL ? json_dumps(info, JSON_COMPACT) : NULL;
 	json_decref(info);
 	return text;
@@ -1047,6 +1145,8 @@ run_once(const char *lake, lake_err *err)
 		rc = DELTA_OK;
 		goto out;
 	}
+	if (run_watermark(&r, err) == -1)
+		goto out;
 	if (delta_changes(r.bronze_history, r.pending.n > 0 && r.pending_from <
 	    r.history_from ? r.pending_from : r.history_from, r.history_to,
 	    &r.history_files, &r.nhistory_files, err) == -1)

@@ -8,8 +8,10 @@
  * unique, partitions and app ids are well formed; each table written
  * through the lake writer with the catalog's schema reads back from its
  * Delta log with the same columns, types, nullability and partition;
- * and the transformation's pending state parses in its typed and its
- * older form and refuses malformed values, saying which field.
+ * the transformation's pending state parses in its typed and its
+ * older form and refuses malformed values, saying which field; and so
+ * does the source watermark (catalog_watermark.h), which tells a stage's
+ * commit without one from another writer's commit.
  *
  * With --lake DIR: every table the stages wrote under DIR has the
  * catalog's schema (tests/pipeline/catalog.sh runs it on a real lake).
@@ -22,6 +24,7 @@
 
 #include "catalog.h"
 #include "catalog_pending.h"
+#include "catalog_watermark.h"
 #include "expect.h"
 #include "lake.h"
 
@@ -324,6 +327,71 @@ test_pending(void)
 	expect_malformed("not json", "not a JSON object");
 }
 
+/* --- the source watermark ------------------------------------------ */
+
+#define WM "{\"" CATALOG_WATERMARK_KEY "\":"
+
+static void
+expect_wm_malformed(const char *info, const char *needle)
+{
+	catalog_watermark w;
+	char why[256] = "";
+	catalog_watermark_found rc = catalog_watermark_parse(info,
+	    "transformation", &w, why, sizeof(why));
+
+	EXPECT(rc == CATALOG_WM_MALFORMED && strstr(why, needle) != NULL,
+	    "%s: rc %d, '%s', expected '%s'", info, (int)rc, why, needle);
+}
+
+static void
+test_watermark(void)
+{
+	catalog_watermark w = { .xid_bound = 5000000000LL,
+		.snapshot_at = 1764428400123456LL }, r;
+	json_t *info = json_pack("{s:{s:s}, s:o}", "operationParameters",
+	    "stage", "ingestion", CATALOG_WATERMARK_KEY,
+	    catalog_watermark_json(&w));
+	char *text = json_dumps(info, JSON_COMPACT), why[256];
+
+	EXPECT(catalog_watermark_parse(text, "ingestion", &r, why,
+	    sizeof(why)) == CATALOG_WM_FOUND && r.xid_bound == w.xid_bound &&
+	    r.snapshot_at == w.snapshot_at, "round trip: %s", text);
+	EXPECT(catalog_watermark_parse(text, "transformation", &r, why,
+	    sizeof(why)) == CATALOG_WM_FOUND,
+	    "found in any writer's commit: %s", text);
+	free(text);
+	json_decref(info);
+	EXPECT(catalog_watermark_parse("{\"operationParameters\":{\"stage\":"
+	    "\"transformation\",\"run\":\"3\"}}", "transformation", &r, why,
+	    sizeof(why)) == CATALOG_WM_NONE,
+	    "the stage's commit of before watermarks has none");
+	EXPECT(catalog_watermark_parse("{\"operationParameters\":{\"stage\":"
+	    "\"maintenance\"}}", "transformation", &r, why, sizeof(why)) ==
+	    CATALOG_WM_OTHER, "a compaction's commit says nothing");
+	EXPECT(catalog_watermark_parse("{\"operation\":\"OPTIMIZE\"}",
+	    "serving", &r, why, sizeof(why)) == CATALOG_WM_OTHER,
+	    "a commit without parameters says nothing");
+
+	expect_wm_malformed(WM "[]}", "not an object");
+	expect_wm_malformed(WM "{\"format\":2,\"xidBound\":9,"
+	    "\"snapshotAt\":1}}", "format 2");
+	expect_wm_malformed(WM "{\"format\":1,\"xidBound\":9,"
+	    "\"snapshotAt\":1,\"lsn\":1}}", "unknown field sourceWatermark.lsn");
+	expect_wm_malformed(WM "{\"format\":1,\"snapshotAt\":1}}",
+	    "sourceWatermark.xidBound is missing");
+	expect_wm_malformed(WM "{\"format\":1,\"xidBound\":\"9\","
+	    "\"snapshotAt\":1}}", "sourceWatermark.xidBound is not an integer");
+	expect_wm_malformed(WM "{\"format\":1,\"xidBound\":2,"
+	    "\"snapshotAt\":1}}", "sourceWatermark.xidBound is 2, below 3");
+	expect_wm_malformed(WM "{\"format\":1,\"xidBound\":9,"
+	    "\"snapshotAt\":-1}}", "sourceWatermark.snapshotAt is -1");
+	expect_wm_malformed(WM "{\"format\":1,\"xidBound\":9}}",
+	    "sourceWatermark.snapshotAt is missing");
+	expect_wm_malformed(WM "{\"xidBound\":9,\"snapshotAt\":1}}",
+	    "sourceWatermark.format is missing");
+	expect_wm_malformed("not json", "not a JSON object");
+}
+
 /* --- a real lake --------------------------------------------------- */
 
 static int
@@ -375,6 +443,7 @@ main(int argc, char **argv)
 	for (int k = 0; k < CATALOG_NTABLES; k++)
 		test_table_shape(catalog_tables[k]);
 	test_pending();
+	test_watermark();
 	if (mkdtemp(root) == NULL) {
 		perror("mkdtemp");
 		return 1;
