@@ -146,7 +146,7 @@ h_eq "gold's counts equal SQL below it" "$(ours)" "$(below "$b5")"
 # A malformed watermark in silver's last commit.
 q "$(order Alpha)" >/dev/null
 h_check "ingestion and transformation on a new order" \
-	bash -c "$(declare -f ingest); b=$b; PG_CLUSTER=$PG_CLUSTER; PG_DIR=$PG_DIR; $(declare -f pg_env_pipeline); ingest && '$b/stages/transformation/transformation'"
+	eval 'ingest && "$b/stages/transformation/transformation"'
 last=$(ls "$MEDALLION_LAKE"/silver/allorders/_delta_log/*.json | tail -1)
 version=$((10#$(basename "$last" .json)))
 sed -i 's/"xidBound":[0-9]*/"xidBound":"12x"/' "$last"
