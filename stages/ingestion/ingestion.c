@@ -125,7 +125,9 @@ ingest_table(source *src, table_run *t, lake_err *err)
 	delta_snapshot *base = NULL;
 	lake_writer_opts opts;
 	source_stats st;
+	/* Both read now: src may end once its last COPY is done. */
 	int64_t lo = 0, hi = source_high_watermark(src), version = -1;
+	int64_t snapshot_at = source_snapshot_time(src);
 	int64_t t0 = clock_mono_us();
 	char info[512];
 	int rc;
@@ -175,7 +177,7 @@ ingest_table(source *src, table_run *t, lake_err *err)
 	    ":\"%" PRId64 "\",\"numSourceBytes\":\"%" PRId64 "\"},\""
 	    CATALOG_WATERMARK_KEY "\":{\"format\":%d,\"xidBound\":%" PRId64
 	    ",\"snapshotAt\":%" PRId64 "}}", t->src->name, lo, hi, st.rows,
-	    st.bytes, CATALOG_WATERMARK_FORMAT, hi, source_snapshot_time(src));
+	    st.bytes, CATALOG_WATERMARK_FORMAT, hi, snapshot_at);
 	rc = lake_writer_commit(t->w, base, t->app_id, hi, "STREAMING UPDATE",
 	    info, &version, err);
 	t->w = NULL;
