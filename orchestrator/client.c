@@ -356,8 +356,13 @@ orch_create(orch_client *c, json_t *req, char *id, size_t idlen, char *err,
 	if ((ans = parse_answer(c, code, err, errlen)) == NULL)
 		return ORCH_BAD_ANSWER;
 	sid = json_string_value(json_object_get(ans, "submissionId"));
-	if (code == 200 && json_is_true(json_object_get(ans, "success")) &&
-	    sid != NULL && !orch_valid_submission_id(sid)) {
+	if (!json_is_object(ans) || (code == 200 && json_is_true(
+	    json_object_get(ans, "success")) && sid == NULL)) {
+		snprintf(err, errlen, "%s answered the submission with no "
+		    "submissionId (HTTP %ld): %.200s", c->master, code, c->body);
+		rc = ORCH_BAD_ANSWER;
+	} else if (code == 200 && json_is_true(json_object_get(ans,
+	    "success")) && !orch_valid_submission_id(sid)) {
 		snprintf(err, errlen, "%s accepted the submission but answered "
 		    "a submissionId that is not a Spark id (driver-"
 		    "YYYYMMDDHHMMSS-NNNN): \"%.80s\"; not following it",
@@ -416,11 +421,22 @@ orch_status_wait(orch_client *c, const char *id, driver_state known,
 	state = json_string_value(json_object_get(ans, "driverState"));
 	msg = json_string_value(json_object_get(ans, "message"));
 	snprintf(st->message, sizeof(st->message), "%s", msg ? msg : "");
-	/* Spark answers an unknown id with success:false (or 404). */
-	if (code == 404 || (!json_is_true(json_object_get(ans, "success")) &&
-	    (state == NULL || strcmp(state, "NOT_FOUND") == 0))) {
+	/*
+	 * Spark answers an unknown id with HTTP 200 and success:false (a
+	 * 404 from others). Any other answer without a state is an error
+	 * (a 403 after a credential changed, a 500), never "unknown": that
+	 * is final, and would give up a driver that still runs.
+	 */
+	if (code == 404 || (code == 200 && !json_is_true(json_object_get(ans,
+	    "success")) && (state == NULL || strcmp(state, "NOT_FOUND") ==
+	    0))) {
 		st->state = DRIVER_NOT_FOUND;
 		st->known = 0;
+	} else if (code != 200) {
+		snprintf(err, errlen, "status of %s: the server answered HTTP "
+		    "%ld: %.200s", id, code, msg ? msg : c->body);
+		json_decref(ans);
+		return ORCH_REFUSED;
 	} else if (state == NULL || driver_state_parse(state, &st->state) ==
 	    -1) {
 		snprintf(err, errlen, "status of %s: %s driverState in the "

@@ -11,9 +11,6 @@
  * timing them; patience and timeouts are kept short through
  * orch_client_opts so the whole program runs in a second or two.
  *
- *   test_client              what client.h promises, all of it passing
- *   test_client --known-bugs cases where client.c departs from client.h;
- *                            meson runs it with should_fail until fixed
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -493,8 +490,8 @@ test_create_bad_answers(tctx *t)
 	    strcmp(id, "untouched") == 0,
 	    "a path in the id is not followed: %d %s", rc, err);
 
-	/* Wrong shapes the client turns down rather than believing; their
-	 * kind is checked by the known-bugs run (see known_bugs()). */
+	/* Wrong shapes the client turns down rather than believing (their
+	 * kind: test_error_answers). */
 	rc = create_against(t, 200, "{\"success\":true,\"submissionId\":7}",
 	    err, sizeof(err), id, sizeof(id));
 	EXPECT(rc != ORCH_OK && strcmp(id, "untouched") == 0,
@@ -994,22 +991,21 @@ test_jws(tctx *t)
 }
 
 /*
- * Where client.c departs from client.h. Each case asserts what the
- * header promises; meson runs these with should_fail, so fixing the
- * client makes that test report an unexpected pass, to be moved into the
- * main run.
+ * Two cases this test found where client.c departed from client.h, both
+ * fixed: an error answer to a status is not "unknown submission", and a
+ * create answer without an id is a bad answer, not a refusal.
  */
 static void
-known_bugs(tctx *t)
+test_error_answers(tctx *t)
 {
 	char id[64], err[1024];
 	orch_status st;
 	orch_result rc;
 
 	/* An ErrorResponse to a status (no "success" field) is not the
-	 * server saying it does not know the submission, yet the client
-	 * answers ORCH_OK with DRIVER_NOT_FOUND, a final state: a 403 from
-	 * a rotated credential, or a 500, ends the attempt as lost. */
+	 * server saying it does not know the submission: answered as
+	 * ORCH_OK with DRIVER_NOT_FOUND, a final state, a 403 from a
+	 * rotated credential or a 500 ended the attempt as lost. */
 	rc = status_against(t, 500, "{\"action\":\"ErrorResponse\","
 	    "\"message\":\"Internal server error\"}", &st, err, sizeof(err));
 	EXPECT(rc != ORCH_OK, "status answered 500 is not NOT_FOUND: "
@@ -1021,9 +1017,8 @@ known_bugs(tctx *t)
 	    "state %s known %d", rc, driver_state_name(st.state), st.known);
 
 	/* "The server answered no" is ORCH_REFUSED; an answer no Spark
-	 * server gives is ORCH_BAD_ANSWER. A 200 saying success without an
-	 * id, or JSON that is not an object, is the latter, yet the client
-	 * calls it a refusal ("the server refused the submission"). */
+	 * server gives is ORCH_BAD_ANSWER: a 200 saying success without an
+	 * id, or JSON that is not an object. */
 	rc = create_against(t, 200, "{\"success\":true}", err, sizeof(err), id,
 	    sizeof(id));
 	EXPECT(rc == ORCH_BAD_ANSWER, "success without submissionId is a bad "
@@ -1079,8 +1074,9 @@ int
 main(int argc, char **argv)
 {
 	static tctx t;
-	int bugs = argc > 1 && strcmp(argv[1], "--known-bugs") == 0;
 
+	(void)argc;
+	(void)argv;
 	log_init("test_client", 0);
 	if (write_files(&t) == -1 || canned_start(&t.peer) == -1) {
 		fprintf(stderr, "test_client: cannot set up the canned peer or "
@@ -1090,9 +1086,7 @@ main(int argc, char **argv)
 	}
 	snprintf(t.master, sizeof(t.master), "http://127.0.0.1:%u",
 	    t.peer.port);
-	if (bugs) {
-		known_bugs(&t);
-	} else {
+	{
 		test_valid_ids();
 		test_new();
 		test_create_ok(&t);
@@ -1108,9 +1102,9 @@ main(int argc, char **argv)
 		test_refused(&t);
 		test_token(&t);
 		test_jws(&t);
+		test_error_answers(&t);
 	}
 	canned_stop(&t.peer);
 	remove_files(&t);
-	return expect_report(bugs ? "test_client --known-bugs" :
-	    "test_client");
+	return expect_report("test_client");
 }
