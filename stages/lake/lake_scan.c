@@ -88,40 +88,6 @@ row_group_wanted(const pq_reader *r, int g, int col, const lake_lookup *lk)
 	return span_wanted(mn, mx, lk);
 }
 
-/*
- * For a lookup with keys: whether row group g holds one of them, from
- * its key column alone (1 yes, 0 no, -1 error). Row group statistics
- * only bound a group: a batch's new orders fall within the range of
- * every recent silver file, though none holds them yet, and reading
- * one column instead of all is what such a group then costs.
- */
-static int
-row_group_has_key(pq_reader *r, int g, int col, const lake_lookup *lk,
-    pq_batch *keyb, lake_err *err)
-{
-	const pq_column_batch *b;
-	pq_type t;
-
-	if (lk->keys == NULL || col < 0)
-		return 1;
-	t = pq_reader_schema(r)->cols[col].type;
-	if (t != PQ_INT32 && t != PQ_INT64)
-		return 1;
-	if (pq_reader_read_row_group(r, g, &col, 1, keyb, err) == -1)
-		return -1;
-	b = &keyb->cols[0];
-	for (int64_t i = 0; i < keyb->nrows; i++) {
-		int64_t v;
-
-		if (b->nulls != NULL && b->nulls[i])
-			continue;
-		v = b->type == PQ_INT32 ? b->v.i32[i] : b->v.i64[i];
-		if (lake_keys_overlap(lk->keys, lk->nkeys, v, v))
-			return 1;
-	}
-	return 0;
-}
-
 int
 lake_scan(const char *table_dir, const delta_file *files, size_t nfiles,
     const char *const *columns, int ncols,
@@ -154,7 +120,7 @@ lake_scan_lookup(const char *table_dir, const delta_file *files,
     int (*cb)(const pq_batch *b, const delta_file *f, void *arg), void *arg,
     lake_err *err)
 {
-	pq_batch batch = { 0 }, keyb = { 0 };
+	pq_batch batch = { 0 };
 	codec_ctx *codec;
 	int proj[64];
 	int rc = -1, dirfd = -1;
@@ -197,19 +163,9 @@ lake_scan_lookup(const char *table_dir, const delta_file *files,
 			    lookup->range.column);
 		for (int g = 0; !failed && g < pq_reader_num_row_groups(r);
 		    g++) {
-			int has;
-
 			if (lookup != NULL && !row_group_wanted(r, g,
 			    range_col, lookup))
 				continue;
-			if (lookup != NULL && (has = row_group_has_key(r, g,
-			    range_col, lookup, &keyb, err)) != 1) {
-				if (has == -1) {
-					lake_err_prefix(err, "%s", table_dir);
-					failed = 1;
-				}
-				continue;
-			}
 			if (pq_reader_read_row_group(r, g, proj, ncols, &batch,
 			    err) == -1) {
 				lake_err_prefix(err, "%s", table_dir);
@@ -226,7 +182,6 @@ out:
 	if (dirfd != -1)
 		close(dirfd);
 	pq_batch_free(&batch);
-	pq_batch_free(&keyb);
 	codec_free(codec);
 	return rc;
 }
