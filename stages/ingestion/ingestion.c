@@ -29,9 +29,9 @@
 #include "delta.h"
 #include "lake.h"
 #include "lake_format.h"
-#include "lake_stage.h"
 #include "log.h"
 #include "source.h"
+#include "stage_frame.h"
 
 #define EXIT_SCHEMA 3
 
@@ -319,13 +319,17 @@ run_once(const source_table *const *tables, int ntables, const char *lake,
 	return rc;
 }
 
-/* What the command line chose, and how the run ended, for main. */
-static const source_table *chosen[2];
-static int nchosen, schema_error;
+/* What the command line chose, and how the run ended: the frame's ctx. */
+typedef struct ingestion_choice {
+	const source_table *chosen[2];
+	int nchosen;
+	int schema_error;
+} ingestion_choice;
 
 static int
-take_table(const char *name)
+take_table(void *ctx, const char *name)
 {
+	ingestion_choice *ch = ctx;
 	const source_table *t;
 
 	if (strcmp(name, "orders") == 0)
@@ -335,36 +339,42 @@ take_table(const char *name)
 	else {
 		fprintf(stderr, "ingestion: unknown table %s (orders or "
 		    "ordershistory)\n", name);
-		return LAKE_STAGE_EXIT_USAGE;
+		return STAGE_EXIT_USAGE;
 	}
-	for (int i = 0; i < nchosen; i++)
-		if (chosen[i] == t)
+	for (int i = 0; i < ch->nchosen; i++)
+		if (ch->chosen[i] == t)
 			return 0;	/* named twice: once is enough */
-	chosen[nchosen++] = t;
+	ch->chosen[ch->nchosen++] = t;
 	return 0;
 }
 
 static int
-run_chosen(const char *lake, lake_err *err)
+run_chosen(void *ctx, const char *lake, lake_err *err)
 {
-	if (nchosen == 0) {
-		chosen[nchosen++] = &source_orders;
-		chosen[nchosen++] = &source_ordershistory;
+	ingestion_choice *ch = ctx;
+
+	if (ch->nchosen == 0) {
+		ch->chosen[ch->nchosen++] = &source_orders;
+		ch->chosen[ch->nchosen++] = &source_ordershistory;
 	}
-	return run_once(chosen, nchosen, lake, &schema_error, err);
+	return run_once(ch->chosen, ch->nchosen, lake, &ch->schema_error,
+	    err);
 }
 
 static int
-failure_status(void)
+failure_status(void *ctx)
 {
-	return schema_error ? EXIT_SCHEMA : 1;
+	const ingestion_choice *ch = ctx;
+
+	return ch->schema_error ? EXIT_SCHEMA : 1;
 }
 
 int
 main(int argc, char **argv)
 {
-	static const lake_stage stage = { "ingestion", usage, run_chosen,
-		"table", take_table, failure_status };
+	ingestion_choice choice = { { NULL, NULL }, 0, 0 };
+	const stage_frame stage = { "ingestion", usage, run_chosen, "table",
+		take_table, failure_status, &choice };
 
-	return lake_stage_run_main(argc, argv, &stage);
+	return stage_frame_run_main(argc, argv, &stage);
 }

@@ -60,9 +60,9 @@
 #include "clock.h"
 #include "delta.h"
 #include "duration.h"
-#include "lake_stage.h"
 #include "log.h"
 #include "size.h"
+#include "stage_frame.h"
 
 #define DEFAULT_MIN_FILES 16
 #define DEFAULT_TARGET_SIZE (128LL << 20)
@@ -756,14 +756,16 @@ out:
 	return rc;
 }
 
-/* Every table, even after one fails; the first failure is reported. */
+/* Every table, even after one fails; the first failure is reported.
+ * (The options are parsed before the frame's: they live in opts.) */
 static int
-run(const char *lake, lake_err *err)
+run(void *ctx, const char *lake, lake_err *err)
 {
 	maint_counts c = { 0 };
 	int64_t t0 = clock_mono_us();
 	int failed = 0;
 
+	(void)ctx;
 	for (int i = 0; i < CATALOG_NTABLES; i++) {
 		lake_err e;
 
@@ -790,13 +792,13 @@ run(const char *lake, lake_err *err)
 int
 main(int argc, char **argv)
 {
-	static const lake_stage stage = { "maintenance", usage, run, NULL,
-		NULL, NULL };
+	static const stage_frame stage = { "maintenance", usage, run, NULL,
+		NULL, NULL, NULL };
 
 	log_init("maintenance", 0);
 	if (take_options(&argc, argv) == -1) {
 		usage(stderr);
-		return LAKE_STAGE_EXIT_USAGE;
+		return STAGE_EXIT_USAGE;
 	}
-	return lake_stage_run_main(argc, argv, &stage);
+	return stage_frame_run_main(argc, argv, &stage);
 }

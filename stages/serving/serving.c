@@ -57,10 +57,10 @@
 #include "delta.h"
 #include "lake.h"
 #include "lake_format.h"
-#include "lake_stage.h"
 #include "libpq_load.h"
 #include "log.h"
 #include "sketch.h"
+#include "stage_frame.h"
 
 #define APP CATALOG_APP_SERVING
 #define US_PER_HOUR 3600000000.0
@@ -1115,11 +1115,11 @@ gold_paths(gold *g, const char *lake, lake_err *err)
 	return 0;
 }
 
+/* One attempt (stage_frame.h); serving keeps nothing in ctx. */
 static int
-run_once(const char *lake, lake_err *err)
+run_once(void *ctx, const char *lake, lake_err *err)
 {
 	const char *state_names[GOLD_STATE_NCOLS];
-
 	delta_snapshot *state = NULL;
 	delta_file *changes = NULL;
 	size_t nchanges = 0;
@@ -1129,6 +1129,7 @@ run_once(const char *lake, lake_err *err)
 	gold g;
 	int rc = DELTA_ERROR;
 
+	(void)ctx;
 	memset(&g, 0, sizeof(g));
 	g.err = err;
 	for (int c = 0; c < GOLD_STATE_NCOLS; c++)
@@ -1208,5 +1209,5 @@ out:
 int
 main(int argc, char **argv)
 {
-	return lake_stage_main(argc, argv, "serving", usage, run_once);
+	return stage_frame_main(argc, argv, "serving", usage, run_once, NULL);
 }

@@ -65,9 +65,9 @@
 #include "days.h"
 #include "delta.h"
 #include "lake.h"
-#include "lake_stage.h"
 #include "log.h"
 #include "order_index.h"
+#include "stage_frame.h"
 #include "validate.h"
 
 /*
@@ -1118,13 +1118,15 @@ run_tables(tx_run *r, const char *lake, lake_err *err)
 	return 0;
 }
 
+/* One attempt (stage_frame.h); the transformation keeps nothing in ctx. */
 static int
-run_once(const char *lake, lake_err *err)
+run_once(void *ctx, const char *lake, lake_err *err)
 {
 	int64_t t0 = clock_mono_us(), version = -1;
 	tx_run r;
 	int rc = DELTA_ERROR;
 
+	(void)ctx;
 	memset(&r, 0, sizeof(r));
 	r.err = err;
 	r.still_pending_from = INT64_MAX;
@@ -1192,5 +1194,6 @@ main(int argc, char **argv)
 	 */
 	mallopt(M_MMAP_THRESHOLD, 64 << 20);
 	mallopt(M_TRIM_THRESHOLD, 256 << 20);
-	return lake_stage_main(argc, argv, "transformation", usage, run_once);
+	return stage_frame_main(argc, argv, "transformation", usage, run_once,
+	    NULL);
 }

@@ -1,5 +1,5 @@
 /*
- * lake_stage.c - option parsing and the conflict retry loop of a stage;
+ * stage_frame.c - option parsing and the conflict retry loop of a stage;
  * a run that succeeds ends with its time and peak memory in the log.
  */
 #include <getopt.h>
@@ -8,14 +8,14 @@
 
 #include "clock.h"
 #include "delta.h"
-#include "lake_stage.h"
 #include "log.h"
+#include "stage_frame.h"
 #include "medallion_version.h"
 
 #define MAX_ATTEMPTS 5
 
 int
-lake_stage_run_main(int argc, char **argv, const lake_stage *stage)
+stage_frame_run_main(int argc, char **argv, const stage_frame *stage)
 {
 	struct option longopts[] = {
 		{ "lake", required_argument, NULL, 'l' },
@@ -38,7 +38,7 @@ lake_stage_run_main(int argc, char **argv, const lake_stage *stage)
 			lake = optarg;
 			break;
 		case 'o':
-			if ((status = stage->take_option(optarg)) != 0)
+			if ((status = stage->take_option(stage->ctx, optarg)) != 0)
 				return status;
 			break;
 		case 'v':
@@ -53,21 +53,21 @@ lake_stage_run_main(int argc, char **argv, const lake_stage *stage)
 			return 0;
 		default:
 			stage->usage(stderr);
-			return LAKE_STAGE_EXIT_USAGE;
+			return STAGE_EXIT_USAGE;
 		}
 	}
 	if (optind != argc) {
 		stage->usage(stderr);
-		return LAKE_STAGE_EXIT_USAGE;
+		return STAGE_EXIT_USAGE;
 	}
 	log_init(stage->name, verbose);
 	if (lake == NULL || *lake == '\0') {
 		log_warnx("no lake: set MEDALLION_LAKE or pass --lake DIR");
-		return LAKE_STAGE_EXIT_USAGE;
+		return STAGE_EXIT_USAGE;
 	}
 	for (int attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
 		err.msg[0] = '\0';
-		rc = stage->run(lake, &err);
+		rc = stage->run(stage->ctx, lake, &err);
 		if (rc != DELTA_CONFLICT)
 			break;
 		log_warnx("%s; starting over (attempt %d of %d)", err.msg,
@@ -76,7 +76,7 @@ lake_stage_run_main(int argc, char **argv, const lake_stage *stage)
 	if (rc != DELTA_OK) {
 		log_warnx("%s", err.msg);
 		return stage->failure_status != NULL ?
-		    stage->failure_status() : 1;
+		    stage->failure_status(stage->ctx) : 1;
 	}
 	getrusage(RUSAGE_SELF, &ru);
 	log_info("done in %.3f s, peak RSS %ld MiB",
@@ -85,10 +85,10 @@ lake_stage_run_main(int argc, char **argv, const lake_stage *stage)
 }
 
 int
-lake_stage_main(int argc, char **argv, const char *name,
-    void (*usage)(FILE *out), lake_stage_run run)
+stage_frame_main(int argc, char **argv, const char *name,
+    void (*usage)(FILE *out), stage_frame_run run, void *ctx)
 {
-	const lake_stage stage = { name, usage, run, NULL, NULL, NULL };
+	const stage_frame stage = { name, usage, run, NULL, NULL, NULL, ctx };
 
-	return lake_stage_run_main(argc, argv, &stage);
+	return stage_frame_run_main(argc, argv, &stage);
 }
