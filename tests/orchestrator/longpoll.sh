@@ -37,7 +37,7 @@ h_eq "... both stages FINISHED in the history" \
 
 # wait ID long-polls as well; a stage timeout still ends a stage.
 id=$(curl -sS -X POST "$H_URL/v1/submissions/create" -d '{"action":"CreateSubmissionRequest","clientSparkVersion":"4","appResource":"second","mainClass":"m","sparkProperties":{}}' | jq -r .submissionId)
-o wait "$id" 2>/dev/null
+o wait "$id" >/dev/null 2>&1
 h_eq "wait of a short driver exits 0 (FINISHED)" "$?" 0
 cat > "$H_TMP/timeout.json" <<'JSON'
 {"name": "to", "stages": [{"name": "stuck", "timeout": "2s", "retries": 0}]}
