@@ -4,6 +4,7 @@
  */
 #include <getopt.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/resource.h>
 
 #include "clock.h"
@@ -63,6 +64,12 @@ stage_frame_run_main(int argc, char **argv, const stage_frame *stage)
 	log_init(stage->name, verbose);
 	if (lake == NULL || *lake == '\0') {
 		log_warnx("no lake: set MEDALLION_LAKE or pass --lake DIR");
+		return STAGE_EXIT_USAGE;
+	}
+	if (strlen(lake) > LAKE_ROOT_MAX) {
+		log_warnx("the lake path is %zu bytes, longer than the %d "
+		    "accepted: use a shorter path (a symbolic link to it will "
+		    "do)", strlen(lake), LAKE_ROOT_MAX);
 		return STAGE_EXIT_USAGE;
 	}
 	for (int attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {

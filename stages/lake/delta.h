@@ -37,6 +37,14 @@
 #define DELTA_CONFLICT (-2)	/* the version was taken by another writer */
 #define DELTA_NO_TABLE (-3)	/* no _delta_log, or an empty one */
 
+/*
+ * The longest lake or table path the programs accept (bytes). Every path
+ * they build below one (a partition folder, a data file's name, a log
+ * file's) is then far shorter than the 4096-byte buffers that hold them,
+ * so building one cannot truncate; a longer root is refused up front.
+ */
+#define LAKE_ROOT_MAX 1024
+
 /* A live data file. path is relative to the table folder, unescaped. */
 typedef struct delta_file {
 	char *path;

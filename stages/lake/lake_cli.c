@@ -944,6 +944,12 @@ main(int argc, char **argv)
 	}
 	cmd = argv[optind];
 	target = argv[optind + 1];
+	if (strlen(target) > LAKE_ROOT_MAX) {
+		log_warnx("the path is %zu bytes, longer than the %d accepted: "
+		    "use a shorter one (a symbolic link to it will do)",
+		    strlen(target), LAKE_ROOT_MAX);
+		return EXIT_USAGE;
+	}
 	if (strcmp(cmd, "ls") == 0)
 		return cmd_ls(target, &o);
 	if (strcmp(cmd, "log") == 0)

@@ -2,7 +2,9 @@
 # broken_log.sh - a table whose _delta_log is not a folder (a file left by
 # a bad copy, say) is an error every stage reports, naming the path, with
 # exit status 1 and nothing written; a lake with no table yet is not: the
-# transformation then says to run ingestion first and exits 0.
+# transformation then says to run ingestion first and exits 0. A lake
+# path too long for the paths built below it is refused up front (exit
+# 2), never truncated.
 . "${MEDALLION_SOURCE_DIR:?set it to the source tree, or run the test with meson test}/tests/lib/harness.sh"
 
 b=$MEDALLION_BUILD_DIR
@@ -32,4 +34,16 @@ rc=0
 "$b/stages/transformation/transformation" 2>"$H_TMP/err" || rc=$?
 h_eq "an empty lake: the transformation exits 0" "$rc" 0
 h_match "... saying to run ingestion first" "$(cat "$H_TMP/err")" "run ingestion first"
+
+long=$H_TMP/$(printf '%01100d' 0)
+for s in transformation serving maintenance; do
+	rc=0
+	MEDALLION_LAKE=$long "$b/stages/$s/$s" 2>"$H_TMP/err" || rc=$?
+	h_eq "a lake path of 1,100+ bytes: $s exits 2" "$rc" 2
+	h_match "... saying it is too long" "$(cat "$H_TMP/err")" "longer than the 1024 accepted"
+done
+rc=0
+"$b/stages/lake/medallion-lake" ls "$long" 2>"$H_TMP/err" || rc=$?
+h_eq "... and medallion-lake exits 2" "$rc" 2
+h_match "... saying so" "$(cat "$H_TMP/err")" "longer than the 1024 accepted"
 h_done
