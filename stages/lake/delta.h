@@ -107,8 +107,13 @@ int64_t delta_snapshot_txn_version(const delta_snapshot *snap,
  */
 int delta_file_int_range(const delta_file *f, const char *column,
     int64_t *min, int64_t *max);
-/* The newest committed version, DELTA_NO_TABLE or DELTA_ERROR. Cheap. */
-int64_t delta_latest_version(const char *table_dir, lake_err *err);
+/*
+ * The newest committed version into *version: DELTA_OK, DELTA_NO_TABLE
+ * or DELTA_ERROR (a version and an error code never share one value).
+ * Cheap: no listing of the log (delta_log.c).
+ */
+int delta_latest_version(const char *table_dir, int64_t *version,
+    lake_err *err);
 
 /*
  * Files added by the commits in (after_version, upto_version], in commit
@@ -209,9 +214,10 @@ int delta_checkpoint(const char *table_dir, int64_t version, lake_err *err);
 int delta_log_cleanup(const char *table_dir, int64_t retention_us,
     int64_t now_us, void (*cb)(const char *path, void *arg), void *arg,
     lake_err *err);
-/* The oldest version that can still be loaded, or DELTA_NO_TABLE or
- * DELTA_ERROR. */
-int64_t delta_oldest_version(const char *table_dir, lake_err *err);
+/* The oldest version that can still be loaded into *version: DELTA_OK,
+ * DELTA_NO_TABLE or DELTA_ERROR. */
+int delta_oldest_version(const char *table_dir, int64_t *version,
+    lake_err *err);
 
 /*
  * medallion-lake vacuum: delta_vacuum_retained() with an explicit

@@ -28,14 +28,14 @@ static int
 commit_retained(const char *table_dir, int64_t version, lake_err *err)
 {
 	char *path = delta_log_file(table_dir, version, ".json");
-	int64_t oldest;
+	int64_t oldest = -1;
 	int ok = path != NULL && access(path, F_OK) == 0;
 
 	free(path);
 	if (ok)
 		return 1;
-	oldest = delta_oldest_version(table_dir, NULL);
-	if (oldest > version)
+	if (delta_oldest_version(table_dir, &oldest, NULL) == DELTA_OK &&
+	    oldest > version)
 		lake_err_set(err, "%s: version %lld is no longer retained: the "
 		    "oldest readable version is %lld", table_dir,
 		    (long long)version, (long long)oldest);

@@ -174,30 +174,20 @@ delta_log_listing_newest(const delta_log_listing *l)
 	return v;
 }
 
-int64_t
-delta_latest_version(const char *table_dir, lake_err *err)
+int
+delta_latest_version(const char *table_dir, int64_t *version,
+    lake_err *err)
 {
 	delta_log_listing l;
 	int rc = delta_log_list_from_hint(table_dir, &l, err);
-	int64_t v = -1;
 
 	if (rc == -1)
 		return DELTA_ERROR;
-	if (rc == 0) {
-		v = delta_log_listing_newest(&l);
-		delta_log_listing_free(&l);
-		return v;
-	}
-	rc = delta_log_list(table_dir, &l, err);
-
-	if (rc != DELTA_OK)
+	if (rc == 1 && (rc = delta_log_list(table_dir, &l, err)) != DELTA_OK)
 		return rc;
-	if (l.n > 0)
-		v = l.versions[l.n - 1];
-	if (l.ncheckpoints > 0 && l.checkpoints[l.ncheckpoints - 1] > v)
-		v = l.checkpoints[l.ncheckpoints - 1];
+	*version = delta_log_listing_newest(&l);
 	delta_log_listing_free(&l);
-	return v;
+	return DELTA_OK;
 }
 
 /* _last_checkpoint's version, or -1 when absent or unreadable. */
@@ -249,21 +239,21 @@ delta_log_oldest_readable(const delta_log_listing *l)
 	return l->ncheckpoints > 0 ? l->checkpoints[0] : -1;
 }
 
-int64_t
-delta_oldest_version(const char *table_dir, lake_err *err)
+int
+delta_oldest_version(const char *table_dir, int64_t *version,
+    lake_err *err)
 {
 	delta_log_listing l;
 	int rc = delta_log_list(table_dir, &l, err);
-	int64_t oldest;
 
 	if (rc != DELTA_OK)
 		return rc;
-	oldest = delta_log_oldest_readable(&l);
+	*version = delta_log_oldest_readable(&l);
 	delta_log_listing_free(&l);
-	if (oldest < 0) {
+	if (*version < 0) {
 		lake_err_set(err, "%s: the log has neither its first commit "
 		    "nor a checkpoint", table_dir);
 		return DELTA_ERROR;
 	}
-	return oldest;
+	return DELTA_OK;
 }

@@ -71,11 +71,12 @@ int
 delta_vacuum(const char *table_dir, int64_t retain_seconds, int dry_run,
     void (*cb)(const char *path, void *arg), void *arg, lake_err *err)
 {
-	int64_t now_us = (int64_t)time(NULL) * 1000000;
+	int64_t now_us = (int64_t)time(NULL) * 1000000, newest;
 	temps_ctx v;
+	int rc;
 
-	if (delta_latest_version(table_dir, err) == DELTA_NO_TABLE)
-		return DELTA_NO_TABLE;
+	if ((rc = delta_latest_version(table_dir, &newest, err)) != DELTA_OK)
+		return rc;
 	if (delta_vacuum_retained(table_dir, retain_seconds * 1000000, now_us,
 	    dry_run, cb, arg, err) < 0)
 		return DELTA_ERROR;

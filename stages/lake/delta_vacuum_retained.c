@@ -154,14 +154,15 @@ out:
 static int
 collect_retained(const char *table_dir, path_set *keep, lake_err *err)
 {
-	int64_t oldest = delta_oldest_version(table_dir, err);
-	int64_t newest = delta_latest_version(table_dir, err);
+	int64_t oldest, newest, now_oldest;
 	int rc;
 
-	if (oldest < 0 || newest < 0)
+	if (delta_oldest_version(table_dir, &oldest, err) != DELTA_OK ||
+	    delta_latest_version(table_dir, &newest, err) != DELTA_OK)
 		return -1;
 	if (add_live_at(table_dir, oldest, keep, err) == -1)
-		return delta_oldest_version(table_dir, NULL) > oldest ? 1 : -1;
+		return delta_oldest_version(table_dir, &now_oldest, NULL) ==
+		    DELTA_OK && now_oldest > oldest ? 1 : -1;
 	for (int64_t v = oldest + 1; v <= newest; v++)
 		if ((rc = add_commit_adds(table_dir, v, keep, err)) != 0)
 			return rc;

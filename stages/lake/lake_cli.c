@@ -318,10 +318,10 @@ static int64_t
 first_commit_file(const char *table, int64_t newest)
 {
 	char path[4096];
-	int64_t first = delta_oldest_version(table, NULL);
+	int64_t first;
 	struct stat st;
 
-	if (first < 0)
+	if (delta_oldest_version(table, &first, NULL) != DELTA_OK)
 		return 0;
 	if (snprintf(path, sizeof(path), "%s/_delta_log/%020" PRId64 ".json",
 	    table, first) < (int)sizeof(path) && stat(path, &st) == -1 &&

@@ -726,7 +726,7 @@ maintain(const char *lake, const catalog_table *t, maint_counts *c,
 	table_state st = { 0 };
 	char table[4096], state_path[4200];
 	int64_t latest;
-	int rc = -1;
+	int rc = -1, found;
 
 	if (snprintf(table, sizeof(table), "%s/%s", lake, t->path) >=
 	    (int)sizeof(table) || marker_path(lake, t->path, ".state",
@@ -734,9 +734,10 @@ maintain(const char *lake, const catalog_table *t, maint_counts *c,
 		lake_err_set(err, "%s/%s: path too long", lake, t->path);
 		return -1;
 	}
-	if ((latest = delta_latest_version(table, err)) == DELTA_NO_TABLE)
+	if ((found = delta_latest_version(table, &latest, err)) ==
+	    DELTA_NO_TABLE)
 		return 0;	/* not written yet */
-	if (latest < 0)
+	if (found != DELTA_OK)
 		return -1;
 	c->tables++;
 	state_read(state_path, &st);

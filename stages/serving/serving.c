@@ -1136,12 +1136,12 @@ run_once(void *ctx, const char *lake, lake_err *err)
 		state_names[c] = catalog_col(&catalog_gold_state, c);
 	if (gold_paths(&g, lake, err) == -1)
 		return DELTA_ERROR;
-	g.silver_version = delta_latest_version(g.silver, err);
-	if (g.silver_version == DELTA_NO_TABLE) {
+	rc = delta_latest_version(g.silver, &g.silver_version, err);
+	if (rc == DELTA_NO_TABLE) {
 		log_info("silver is empty: run transformation first");
 		return DELTA_OK;
 	}
-	if (g.silver_version < 0)
+	if (rc != DELTA_OK)
 		return DELTA_ERROR;
 	rc = delta_snapshot_load(g.state_dir, -1, &state, err);
 	if (rc == DELTA_ERROR)

@@ -1071,20 +1071,16 @@ sort_events(tx_run *r, lake_err *err)
 
 /*
  * The table's newest version into *version (-1: no table yet). 0, or -1
- * when the log cannot be read: a version and an error code do not share
- * one value here, since DELTA_ERROR and "no version" are both -1.
+ * when the log cannot be read.
  */
 static int
 latest(const char *table, int64_t *version, lake_err *err)
 {
-	int64_t v = delta_latest_version(table, err);
+	int rc = delta_latest_version(table, version, err);
 
-	if (v == DELTA_NO_TABLE)
-		v = -1;
-	else if (v < 0)
-		return -1;
-	*version = v;
-	return 0;
+	if (rc == DELTA_NO_TABLE)
+		*version = -1;
+	return rc == DELTA_OK || rc == DELTA_NO_TABLE ? 0 : -1;
 }
 
 static int

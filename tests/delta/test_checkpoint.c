@@ -43,6 +43,26 @@
 #include "delta_internal.h"
 #include "expect.h"
 
+/* The newest version, or the error code when there is none. */
+static int64_t
+newest_version(const char *table, lake_err *err)
+{
+	int64_t v;
+	int rc = delta_latest_version(table, &v, err);
+
+	return rc == DELTA_OK ? v : rc;
+}
+
+/* The oldest readable version, or the error code. */
+static int64_t
+oldest_version(const char *table, lake_err *err)
+{
+	int64_t v;
+	int rc = delta_oldest_version(table, &v, err);
+
+	return rc == DELTA_OK ? v : rc;
+}
+
 #define DAY_US (86400LL * 1000000)
 
 static pq_column_def cols[] = {
@@ -380,17 +400,17 @@ test_hint(const char *tmp)
 	EXPECT(make_table(dir, 33, "10", &err) == 0, "make: %s", err.msg);
 	EXPECT(json_only_copy(dir, copy) == 0, "copy");
 	EXPECT(delta_last_checkpoint_hint(dir) == 30, "hint 30");
-	EXPECT(delta_latest_version(dir, &err) == 33, "newest 33 from hint");
+	EXPECT(newest_version(dir, &err) == 33, "newest 33 from hint");
 	EXPECT(compare_at(dir, copy, -1) == 0, "newest from the hint");
 	EXPECT(compare_at(dir, copy, 31) == 0, "31, after the hint");
 
 	EXPECT(set_hint(dir, 10) == 0, "stale hint");
-	EXPECT(delta_latest_version(dir, &err) == 33, "newest 33 from a "
+	EXPECT(newest_version(dir, &err) == 33, "newest 33 from a "
 	    "stale hint");
 	EXPECT(compare_at(dir, copy, -1) == 0, "newest from a stale hint");
 
 	EXPECT(set_hint(dir, 40) == 0, "hint past the end");
-	EXPECT(delta_latest_version(dir, &err) == 33, "newest 33 when the "
+	EXPECT(newest_version(dir, &err) == 33, "newest 33 when the "
 	    "hinted checkpoint does not exist");
 	EXPECT(compare_at(dir, copy, -1) == 0, "newest, hint past the end");
 
@@ -398,14 +418,14 @@ test_hint(const char *tmp)
 	snprintf(path, sizeof(path), "%s/_delta_log/%020d.checkpoint.parquet",
 	    dir, 30);
 	EXPECT(unlink(path) == 0, "remove checkpoint 30");
-	EXPECT(delta_latest_version(dir, &err) == 33, "newest 33 when the "
+	EXPECT(newest_version(dir, &err) == 33, "newest 33 when the "
 	    "hinted checkpoint is gone");
 	EXPECT(compare_at(dir, copy, -1) == 0, "newest, hinted one gone");
 	EXPECT(compare_at(dir, copy, 25) == 0, "25, before the hint");
 
 	snprintf(path, sizeof(path), "%s/_delta_log/_last_checkpoint", dir);
 	EXPECT(unlink(path) == 0, "remove the hint");
-	EXPECT(delta_latest_version(dir, &err) == 33, "newest 33 with no "
+	EXPECT(newest_version(dir, &err) == 33, "newest 33 with no "
 	    "hint");
 	EXPECT(compare_at(dir, copy, -1) == 0, "newest with no hint");
 }
@@ -467,7 +487,7 @@ test_checkpoint_failure_keeps_commit(const char *tmp)
 	EXPECT(log_file_exists(dir, 5, ".json"), "commit 5 exists");
 	EXPECT(!log_file_exists(dir, 5, ".checkpoint.parquet"),
 	    "checkpoint 5 does not");
-	EXPECT(delta_latest_version(dir, &err) == 5, "table at version 5");
+	EXPECT(newest_version(dir, &err) == 5, "table at version 5");
 	/* The next due checkpoint (or maintenance) writes it later. */
 	EXPECT(delta_checkpoint(dir, 5, &err) == DELTA_OK, "retry: %s",
 	    err.msg);
@@ -557,7 +577,7 @@ test_log_cleanup(const char *tmp)
 	EXPECT(log_file_exists(dir, 10, ".json") &&
 	    log_file_exists(dir, 10, ".checkpoint.parquet"),
 	    "the boundary checkpoint and its commit stay");
-	EXPECT(delta_oldest_version(dir, &err) == 10, "oldest is 10");
+	EXPECT(oldest_version(dir, &err) == 10, "oldest is 10");
 	for (int64_t v = 10; v <= 23; v++)
 		EXPECT(compare_at(dir, copy, v) == 0, "version %" PRId64
 		    " still reads", v);
@@ -628,7 +648,7 @@ test_cleanup_property(const char *tmp)
 	backdate(dir, 7, now - 3 * DAY_US);
 	EXPECT(delta_log_cleanup(dir, -1, now, NULL, NULL, &err) == 7,
 	    "commits 0-5 and checkpoint 3 are past 2 days");
-	EXPECT(delta_oldest_version(dir, &err) == 6, "oldest is 6");
+	EXPECT(oldest_version(dir, &err) == 6, "oldest is 6");
 }
 
 /* --- helper modes ------------------------------------------------- */

@@ -22,6 +22,16 @@
 
 #include "delta.h"
 
+/* The newest version, or the error code when there is none. */
+static int64_t
+newest_version(const char *table, lake_err *err)
+{
+	int64_t v;
+	int rc = delta_latest_version(table, &v, err);
+
+	return rc == DELTA_OK ? v : rc;
+}
+
 #define MAX_COMMITS 8
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -143,7 +153,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	    snap->nfiles != 0)
 		abort();
 	delta_snapshot_free(snap);
-	if (delta_latest_version(table, &err) >= 0 && delta_changes(table, -1,
+	if (newest_version(table, &err) >= 0 && delta_changes(table, -1,
 	    n - 1, &files, &nfiles, &err) == 0)
 		delta_files_free(files, nfiles);
 	free(delta_commit_info(table, 0, &err));

@@ -22,6 +22,16 @@
 #include "expect.h"
 #include "lake.h"
 
+/* The newest version, or the error code when there is none. */
+static int64_t
+newest_version(const char *table, lake_err *err)
+{
+	int64_t v;
+	int rc = delta_latest_version(table, &v, err);
+
+	return rc == DELTA_OK ? v : rc;
+}
+
 static pq_column_def cols[] = {
 	{ "id", PQ_INT64, 0, 0, 0 },
 	{ "branch", PQ_STRING, 1, 0, 0 },
@@ -140,7 +150,7 @@ changed_rows(const char *table, int64_t after)
 	delta_file *files;
 	size_t n;
 	lake_err err;
-	int64_t newest = delta_latest_version(table, &err);
+	int64_t newest = newest_version(table, &err);
 
 	if (delta_changes(table, after, newest, &files, &n, &err) == -1) {
 		fprintf(stderr, "%s\n", err.msg);
@@ -210,7 +220,7 @@ test_compacts_in_order(const char *dir)
 	snprintf(table, sizeof(table), "%s/basic", dir);
 	EXPECT(make_table(table, 40, 50) == 0, "make table");
 	before = table_rows(table, &before_files);
-	v0 = delta_latest_version(table, &err);
+	v0 = newest_version(table, &err);
 	opts_small(&o);
 	EXPECT(delta_optimize(table, &o, &res, &err) == DELTA_OK, "%s",
 	    err.msg);
