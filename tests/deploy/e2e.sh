@@ -237,9 +237,18 @@ dc exec -T postgres psql -U postgres -d retail -q -c "BEGIN; LOCK TABLE orders, 
 locker=$!
 running_ingestion() {
 	curl -fsS -H "Authorization: Bearer $token" "$url/v1/submissions?state=RUNNING" |
-	    jq -e '[.submissions[] | select(.stage == "ingestion")] | length > 0'
+	    jq -e '[.submissions[] | select(.stage == "ingestion")] | length > 0' >/dev/null
 }
-h_check "an ingestion starts and waits on the lock" h_wait_until 30 running_ingestion
+# Waiting on the lock, as PostgreSQL sees it: an ingestion seen RUNNING
+# may be one whose COPY began before the lock and ends before the
+# restart (the 10 s schedule starts runs while this test waits).
+ingestion_waits_on_lock() {
+	dc exec -T postgres psql -U postgres -d retail -Atc \
+	    "SELECT count(*) FROM pg_stat_activity WHERE usename = 'medallion_pipeline' AND wait_event_type = 'Lock'" |
+	    grep -qx '[1-9][0-9]*'
+}
+h_check "an ingestion starts and waits on the lock" h_wait_until 30 ingestion_waits_on_lock
+h_check "... seen RUNNING by the server" running_ingestion
 run=$(newest_run)
 dc restart -t 10 server > "$H_TMP/restart.log" 2>&1
 h_eq "docker-compose restart server succeeds" "$?" 0
