@@ -22,7 +22,9 @@
  * committed silver, and a rerun after a crash between the steps folds
  * again to the same state. The metrics table's txn version is what says
  * all outputs are current, so its commit is published last, once the
- * renamed CSV and JSON are durable.
+ * renamed CSV and JSON are durable. Rendering and publishing those files
+ * is gold_files.c's, the copy in PostgreSQL gold_postgres.c's, and the
+ * state they share is in gold.h.
  *
  * Gold reflects silver version V, so its source watermark
  * (catalog_watermark.h) is silver V's: the one the transformation's last
@@ -55,9 +57,9 @@
 #include "catalog_watermark.h"
 #include "clock.h"
 #include "delta.h"
+#include "gold.h"
 #include "lake.h"
 #include "lake_format.h"
-#include "libpq_load.h"
 #include "log.h"
 #include "sketch.h"
 #include "stage_frame.h"
@@ -78,30 +80,6 @@ static const int fold_cols[FOLD_NCOLS] = {
 	[FOLD_UPDATEDAT] = SILVER_UPDATEDAT,
 };
 
-typedef struct branch_state {
-	char *name;
-	size_t name_len;
-	int64_t received;
-	int64_t delivered;
-	int64_t delivery_us;	/* exact sum */
-	int64_t first_order;	/* INT64_MAX when none */
-	int64_t last_order;	/* INT64_MIN when none */
-	sketch deliveries;	/* in hours */
-} branch_state;
-
-typedef struct gold {
-	char state_dir[4096];
-	char metrics_dir[4096];
-	char gold_dir[4096];
-	char silver[4096];
-	branch_state *b;
-	size_t nb;
-	int64_t silver_version;
-	int64_t new_rows;
-	catalog_watermark wm;	/* the source snapshot gold reflects */
-	int has_wm;		/* 0: none known */
-	lake_err *err;
-} gold;
 
 static void
 usage(FILE *out)
@@ -480,12 +458,6 @@ write_state(const gold *g, lake_err *err)
 
 /* --- outputs ------------------------------------------------------- */
 
-typedef struct metric {
-	const branch_state *b;
-	double avg;		/* NaN without deliveries */
-	double p50;
-	double p90;
-} metric;
 
 static void
 compute(const gold *g, metric *m)
@@ -546,264 +518,6 @@ stage_metrics(const gold *g, const metric *m, staged_table *st,
 	    g->silver_version, info, st, err);
 }
 
-/* The temp name a file is staged under until it is renamed into place. */
-static int
-staged_name(const char *path, char *tmp, size_t len, lake_err *err)
-{
-	if ((size_t)snprintf(tmp, len, "%s.tmp-%ld", path, (long)getpid()) >=
-	    len) {
-		lake_err_set(err, "path too long: %s", path);
-		return -1;
-	}
-	return 0;
-}
-
-/*
- * Writes text to path's temp name and fsyncs it: durable, but not visible
- * until publish_staged() renames it (see write_outputs).
- */
-static int
-stage_file(const char *path, const char *text, size_t len, lake_err *err)
-{
-	char tmp[4200];
-	size_t done = 0;
-	int fd;
-
-	if (staged_name(path, tmp, sizeof(tmp), err) == -1)
-		return -1;
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd == -1) {
-		lake_err_errno(err, "cannot create %s", tmp);
-		return -1;
-	}
-	while (done < len) {
-		ssize_t n = write(fd, text + done, len - done);
-
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1) {
-			lake_err_errno(err, "cannot write %s", tmp);
-			close(fd);
-			unlink(tmp);
-			return -1;
-		}
-		done += (size_t)n;
-	}
-	if (fsync(fd) == -1 || close(fd) == -1) {
-		lake_err_errno(err, "cannot write %s", tmp);
-		unlink(tmp);
-		return -1;
-	}
-	return 0;
-}
-
-static const char *const staged_files[] = { CATALOG_GOLD_CSV,
-	CATALOG_GOLD_JSON };
-
-/* Renames the staged CSV and JSON into place; durable once the caller
- * fsyncs the folder. */
-static int
-publish_staged(const char *gold_dir, lake_err *err)
-{
-	char path[4200], tmp[4200];
-
-	for (size_t i = 0; i < 2; i++) {
-		snprintf(path, sizeof(path), "%s/%s", gold_dir, staged_files[i]);
-		if (staged_name(path, tmp, sizeof(tmp), err) == -1)
-			return -1;
-		if (rename(tmp, path) == -1) {
-			lake_err_errno(err, "cannot publish %s", path);
-			return -1;
-		}
-	}
-	return 0;
-}
-
-/* Removes the staged CSV and JSON of a run that failed. */
-static void
-drop_staged(const char *gold_dir)
-{
-	char path[4200], tmp[4200];
-	lake_err ignored;
-
-	for (size_t i = 0; i < 2; i++) {
-		snprintf(path, sizeof(path), "%s/%s", gold_dir, staged_files[i]);
-		if (staged_name(path, tmp, sizeof(tmp), &ignored) == 0)
-			unlink(tmp);
-	}
-}
-
-static void
-csv_number(FILE *f, double v)
-{
-	if (!isnan(v))
-		fprintf(f, "%.6f", v);
-}
-
-static void
-csv_time(FILE *f, int64_t t, int64_t none)
-{
-	char buf[40];
-
-	if (t == none)
-		return;
-	lake_format_timestamp(buf, sizeof(buf), t);
-	fputs(buf, f);
-}
-
-static int
-write_csv(const gold *g, const metric *m, lake_err *err)
-{
-	char path[4200], *text = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&text, &len);
-	int rc;
-
-	if (f == NULL) {
-		lake_err_errno(err, "open_memstream");
-		return -1;
-	}
-	/* The metrics table's columns, in its order. */
-	for (int c = 0; c < GOLD_METRICS_NCOLS; c++)
-		fprintf(f, "%s%s", c > 0 ? "," : "",
-		    catalog_col(&catalog_gold_metrics, c));
-	fputs("\r\n", f);
-	for (size_t i = 0; i < g->nb; i++) {
-		lake_print_csv_string(f, m[i].b->name, strlen(m[i].b->name));
-		fprintf(f, ",%" PRId64 ",%" PRId64 ",", m[i].b->received,
-		    m[i].b->delivered);
-		csv_number(f, m[i].avg);
-		fputc(',', f);
-		csv_number(f, m[i].p50);
-		fputc(',', f);
-		csv_number(f, m[i].p90);
-		fputc(',', f);
-		csv_time(f, m[i].b->first_order, INT64_MAX);
-		fputc(',', f);
-		csv_time(f, m[i].b->last_order, INT64_MIN);
-		fputs("\r\n", f);
-	}
-	fclose(f);
-	snprintf(path, sizeof(path), "%s/" CATALOG_GOLD_CSV, g->gold_dir);
-	rc = stage_file(path, text, len, err);
-	free(text);
-	return rc;
-}
-
-static json_t *
-json_number_or_null(double v)
-{
-	return isnan(v) ? json_null() : json_real(v);
-}
-
-static json_t *
-json_time(int64_t t, int64_t none)
-{
-	char buf[40];
-
-	if (t == none)
-		return json_null();
-	lake_format_timestamp(buf, sizeof(buf), t);
-	buf[10] = 'T';
-	return json_string(buf);
-}
-
-/*
- * source_watermark: the xid8 bound as a decimal string (PostgreSQL's
- * text form; a JSON number is exact only to 2^53 in most readers) and
- * the snapshot's time to the microsecond, UTC; null when unknown.
- */
-static json_t *
-json_watermark(const gold *g)
-{
-	char bound[24], at[40];
-
-	if (!g->has_wm)
-		return json_null();
-	snprintf(bound, sizeof(bound), "%" PRId64, g->wm.xid_bound);
-	lake_format_timestamp(at, sizeof(at), g->wm.snapshot_at);
-	at[10] = 'T';
-	strncat(at, "Z", sizeof(at) - strlen(at) - 1);
-	return json_pack("{s:s, s:s}", "xid_bound", bound, "snapshot_at", at);
-}
-
-static int
-write_json(const gold *g, const metric *m, lake_err *err)
-{
-	json_t *branches = json_array(), *doc;
-	const metric *busiest = NULL, *fastest = NULL;
-	char path[4200], now[40], *text;
-	int rc;
-
-	for (size_t i = 0; i < g->nb; i++) {
-		if (busiest == NULL || m[i].b->received > busiest->b->received)
-			busiest = &m[i];
-		if (!isnan(m[i].avg) && (fastest == NULL ||
-		    m[i].avg < fastest->avg))
-			fastest = &m[i];
-		json_array_append_new(branches, json_pack(
-		    "{s:s, s:I, s:I, s:o, s:o, s:o, s:o, s:o}",
-		    "branch", m[i].b->name,
-		    "orders_received", (json_int_t)m[i].b->received,
-		    "orders_delivered", (json_int_t)m[i].b->delivered,
-		    "avg_delivery_hours", json_number_or_null(m[i].avg),
-		    "p50_delivery_hours", json_number_or_null(m[i].p50),
-		    "p90_delivery_hours", json_number_or_null(m[i].p90),
-		    "first_order_at", json_time(m[i].b->first_order, INT64_MAX),
-		    "last_order_at", json_time(m[i].b->last_order, INT64_MIN)));
-	}
-	lake_format_timestamp(now, sizeof(now), clock_now_us());
-	now[10] = 'T';
-	now[19] = 'Z';
-	now[20] = '\0';
-	doc = json_pack("{s:s, s:I, s:o, s:{s:s, s:s, s:s, s:s}, s:o, s:o, "
-	    "s:o}",
-	    "generated_at", now,
-	    "silver_version", (json_int_t)g->silver_version,
-	    "source_watermark", json_watermark(g),
-	    "units", "avg_delivery_hours", "hours", "p50_delivery_hours",
-	    "hours (within 0.5%)", "p90_delivery_hours", "hours (within 0.5%)",
-	    "timestamps", "UTC, as stored in the source (no zone)",
-	    "busiest_branch", busiest ? json_pack("{s:s, s:I}", "branch",
-	    busiest->b->name, "orders_received",
-	    (json_int_t)busiest->b->received) : json_null(),
-	    "fastest_branch", fastest ? json_pack("{s:s, s:f}", "branch",
-	    fastest->b->name, "avg_delivery_hours", fastest->avg) :
-	    json_null(),
-	    "branches", branches);
-	text = json_dumps(doc, JSON_INDENT(2) | JSON_REAL_PRECISION(10));
-	json_decref(doc);
-	if (text == NULL) {
-		lake_err_set(err, "out of memory");
-		return -1;
-	}
-	snprintf(path, sizeof(path), "%s/" CATALOG_GOLD_JSON, g->gold_dir);
-	rc = stage_file(path, text, strlen(text), err);
-	free(text);
-	if (rc == 0 && busiest != NULL)
-		log_info("busiest branch: %s (%" PRId64 " orders); fastest: %s "
-		    "(%.2f h on average)", busiest->b->name,
-		    busiest->b->received, fastest ? fastest->b->name : "none",
-		    fastest ? fastest->avg : 0.0);
-	return rc;
-}
-
-/* Makes the names just renamed into dir durable. */
-static int
-sync_folder(const char *dir, lake_err *err)
-{
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-
-	if (fd == -1 || fsync(fd) == -1) {
-		lake_err_errno(err, "fsync %s", dir);
-		if (fd != -1)
-			close(fd);
-		return -1;
-	}
-	close(fd);
-	return 0;
-}
-
 /* One of the run's writes, on a helper thread (see write_outputs). */
 typedef struct output_job {
 	const gold *g;
@@ -817,7 +531,7 @@ typedef struct output_job {
 static int
 json_job(output_job *j)
 {
-	return write_json(j->g, j->m, &j->err) == -1 ? DELTA_ERROR : DELTA_OK;
+	return gold_write_json(j->g, j->m, &j->err) == -1 ? DELTA_ERROR : DELTA_OK;
 }
 
 static int
@@ -872,7 +586,7 @@ write_outputs(const gold *g, const metric *m, int with_state, lake_err *err)
 	for (int i = 0; i < njobs; i++)
 		started[i] = pthread_create(&tid[i], NULL, output_thread,
 		    &jobs[i]) == 0;
-	rc = write_csv(g, m, err) == -1 ? DELTA_ERROR : DELTA_OK;
+	rc = gold_write_csv(g, m, err) == -1 ? DELTA_ERROR : DELTA_OK;
 	for (int i = 0; i < njobs; i++) {
 		if (started[i])
 			pthread_join(tid[i], NULL);
@@ -885,122 +599,15 @@ write_outputs(const gold *g, const metric *m, int with_state, lake_err *err)
 		rc = jobs[i].rc;
 		*err = jobs[i].err;
 	}
-	if (rc == DELTA_OK && (publish_staged(g->gold_dir, err) == -1 ||
-	    sync_folder(g->gold_dir, err) == -1))
+	if (rc == DELTA_OK && (gold_publish_staged(g->gold_dir, err) == -1 ||
+	    gold_sync_folder(g->gold_dir, err) == -1))
 		rc = DELTA_ERROR;
 	if (rc != DELTA_OK) {
-		drop_staged(g->gold_dir);
+		gold_drop_staged(g->gold_dir);
 		drop_table(&metrics);
 		return rc;
 	}
 	return publish_table(&metrics, err);
-}
-
-/* --- gold in PostgreSQL ------------------------------------------- */
-
-static void
-param_double(char *buf, size_t len, double v, const char **p)
-{
-	if (isnan(v)) {
-		*p = NULL;
-		return;
-	}
-	snprintf(buf, len, "%.17g", v);
-	*p = buf;
-}
-
-static void
-param_time(char *buf, size_t len, int64_t t, int64_t none, const char **p)
-{
-	if (t == none) {
-		*p = NULL;
-		return;
-	}
-	lake_format_timestamp(buf, len, t);
-	*p = buf;
-}
-
-/*
- * Replaces gold.branch_metrics (schemas/postgres/gold.sql) in the
- * database MEDALLION_GOLD_DSN names, in one transaction, so a BI tool
- * reads the old rows or the new ones. Values go as parameters; the
- * password comes from PGPASSFILE or PGSERVICE, never the DSN.
- */
-static int
-publish_postgres(const gold *g, const metric *m, const char *dsn,
-    lake_err *err)
-{
-	const libpq_api *pq;
-	PGconn *conn;
-	PGresult *res;
-	char now[40];
-	int rc = -1;
-
-	if (strstr(dsn, "password") != NULL) {
-		lake_err_set(err, "MEDALLION_GOLD_DSN must not hold a password: "
-		    "put it in PGPASSFILE or a PGSERVICE file");
-		return -1;
-	}
-	if ((pq = libpq_load(err)) == NULL)
-		return -1;
-	conn = pq->connectdb(dsn);
-	if (pq->status(conn) != CONNECTION_OK) {
-		lake_err_set(err, "gold: cannot connect to MEDALLION_GOLD_DSN: "
-		    "%s", pq->error_message(conn));
-		goto out;
-	}
-	lake_format_timestamp(now, sizeof(now), clock_now_us());
-	strncat(now, "+00", sizeof(now) - strlen(now) - 1);
-	res = pq->exec(conn, "BEGIN; DELETE FROM gold.branch_metrics");
-	if (pq->result_status(res) != PGRES_COMMAND_OK) {
-		lake_err_set(err, "gold: %s(apply schemas/postgres/gold.sql to "
-		    "that database)", pq->result_error_message(res));
-		pq->clear(res);
-		goto out;
-	}
-	pq->clear(res);
-	for (size_t i = 0; i < g->nb; i++) {
-		char rec[24], del[24], avg[32], p50[32], p90[32], t0[40], t1[40];
-		char ver[24];
-		const char *v[10];
-
-		snprintf(rec, sizeof(rec), "%" PRId64, m[i].b->received);
-		snprintf(del, sizeof(del), "%" PRId64, m[i].b->delivered);
-		snprintf(ver, sizeof(ver), "%" PRId64, g->silver_version);
-		v[0] = m[i].b->name;
-		v[1] = rec;
-		v[2] = del;
-		param_double(avg, sizeof(avg), m[i].avg, &v[3]);
-		param_double(p50, sizeof(p50), m[i].p50, &v[4]);
-		param_double(p90, sizeof(p90), m[i].p90, &v[5]);
-		param_time(t0, sizeof(t0), m[i].b->first_order, INT64_MAX,
-		    &v[6]);
-		param_time(t1, sizeof(t1), m[i].b->last_order, INT64_MIN,
-		    &v[7]);
-		v[8] = ver;
-		v[9] = now;
-		res = pq->exec_params(conn, "INSERT INTO gold.branch_metrics "
-		    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-		    10, NULL, v, NULL, NULL, 0);
-		if (pq->result_status(res) != PGRES_COMMAND_OK) {
-			lake_err_set(err, "gold: %s", pq->result_error_message(res));
-			pq->clear(res);
-			goto out;
-		}
-		pq->clear(res);
-	}
-	res = pq->exec(conn, "COMMIT");
-	if (pq->result_status(res) != PGRES_COMMAND_OK)
-		lake_err_set(err, "gold: %s", pq->result_error_message(res));
-	else {
-		rc = 0;
-		log_info("gold: %zu branches replaced in PostgreSQL "
-		    "(gold.branch_metrics)", g->nb);
-	}
-	pq->clear(res);
-out:
-	pq->finish(conn);
-	return rc;
 }
 
 /* --- one run ------------------------------------------------------- */
@@ -1163,7 +770,7 @@ run_once(void *ctx, const char *lake, lake_err *err)
 		if (dsn != NULL && (m = calloc(g.nb + 1, sizeof(*m))) != NULL) {
 			g.silver_version = consumed;
 			compute(&g, m);
-			if (publish_postgres(&g, m, dsn, err) == -1)
+			if (gold_publish_postgres(&g, m, dsn, err) == -1)
 				rc = DELTA_ERROR;
 		}
 		goto out;
@@ -1192,7 +799,7 @@ run_once(void *ctx, const char *lake, lake_err *err)
 	    err)) != DELTA_OK)
 		goto out;
 	rc = DELTA_ERROR;
-	if (dsn != NULL && publish_postgres(&g, m, dsn, err) == -1)
+	if (dsn != NULL && gold_publish_postgres(&g, m, dsn, err) == -1)
 		goto out;
 	log_info("%" PRId64 " new silver rows (v%" PRId64 "..v%" PRId64
 	    ") -> %zu branches in %.2f s", g.new_rows, consumed + 1,
