@@ -40,6 +40,8 @@
 
 #include <jansson.h>
 
+#include "lake_err.h"
+
 #define CATALOG_WATERMARK_KEY "sourceWatermark"
 #define CATALOG_WATERMARK_FORMAT 1
 
@@ -64,6 +66,18 @@ typedef enum catalog_watermark_found {
  */
 catalog_watermark_found catalog_watermark_parse(const char *commit_info,
     const char *stage, catalog_watermark *out, char *why, size_t whylen);
+/*
+ * Looks for stage's watermark in table dir's commits from version down
+ * to stop (catalog_watermark_find.c; needs the lake library). Returns 1
+ * when a commit of stage decides it (*found: it carries one), 0 when
+ * none of them is stage's, CATALOG_WM_FIND_UNREADABLE when a commit
+ * cannot be read (log retention deleted it, say), or -1 for a malformed
+ * watermark; err names the table and version of either.
+ */
+#define CATALOG_WM_FIND_UNREADABLE (-2)
+int catalog_watermark_find(const char *dir, int64_t version, int64_t stop,
+    const char *stage, catalog_watermark *out, int *found,
+    lake_err *err);
 /* The object to store under CATALOG_WATERMARK_KEY (a new reference), or
  * NULL when out of memory. */
 json_t *catalog_watermark_json(const catalog_watermark *w);

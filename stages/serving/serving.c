@@ -631,47 +631,6 @@ outputs_current(const gold *g)
 }
 
 /*
- * Looks for stage's watermark in table dir's commits from version down
- * to stop. Returns 1 when a commit of stage decides it (*found: it has
- * one), 0 when none of them is stage's, or -1 with err naming the table
- * and version of a commit that cannot be read or a malformed watermark.
- */
-static int
-find_watermark(const char *dir, int64_t version, int64_t stop,
-    const char *stage, catalog_watermark *out, int *found, lake_err *err)
-{
-	char why[256];
-
-	for (int64_t v = version; v >= stop && v >= 0; v--) {
-		lake_err e = { 0 };
-		char *info = delta_commit_info(dir, v, &e);
-		catalog_watermark_found rc;
-
-		if (info == NULL && e.kind == LAKE_ERR_IO) {
-			lake_err_set(err, "%s version %" PRId64 ": cannot read "
-			    "the commit that holds the source watermark: %s",
-			    dir, v, e.msg);
-			return -1;
-		}
-		if (info == NULL)
-			continue;
-		rc = catalog_watermark_parse(info, stage, out, why,
-		    sizeof(why));
-		free(info);
-		if (rc == CATALOG_WM_OTHER)
-			continue;
-		if (rc == CATALOG_WM_MALFORMED) {
-			lake_err_set(err, "%s version %" PRId64 ": source "
-			    "watermark is malformed: %s", dir, v, why);
-			return -1;
-		}
-		*found = rc == CATALOG_WM_FOUND;
-		return 1;
-	}
-	return 0;
-}
-
-/*
  * Gold's watermark: the transformation's newest commit among the silver
  * versions this run folds (after consumed), or, when those are only
  * compactions or there are none (only the outputs are behind), the
@@ -684,13 +643,13 @@ gold_watermark(gold *g, int64_t consumed, const delta_snapshot *state,
 	int rc;
 
 	g->has_wm = 0;
-	rc = find_watermark(g->silver, g->silver_version, consumed + 1,
+	rc = catalog_watermark_find(g->silver, g->silver_version, consumed + 1,
 	    "transformation", &g->wm, &g->has_wm, err);
 	if (rc != 0 || state == NULL)
-		return rc == -1 ? -1 : 0;
-	rc = find_watermark(g->state_dir, state->version, 0, "serving",
-	    &g->wm, &g->has_wm, err);
-	return rc == -1 ? -1 : 0;
+		return rc < 0 ? -1 : 0;
+	rc = catalog_watermark_find(g->state_dir, state->version, 0,
+	    "serving", &g->wm, &g->has_wm, err);
+	return rc < 0 ? -1 : 0;
 }
 
 /* The folders of gold and silver under lake, from the catalog. */

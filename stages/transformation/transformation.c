@@ -345,35 +345,16 @@ static int
 bronze_watermark(const char *dir, int64_t version, catalog_watermark *out,
     int *found, lake_err *err)
 {
-	char why[256];
+	int rc = catalog_watermark_find(dir, version, 0, "ingestion", out,
+	    found, err);
 
-	*found = 0;
-	for (int64_t v = version; v >= 0; v--) {
-		lake_err e = { 0 };
-		char *info = delta_commit_info(dir, v, &e);
-		catalog_watermark_found rc;
-
-		if (info == NULL && e.kind == LAKE_ERR_IO) {
-			log_warnx("%s version %" PRId64 ": %s; silver keeps its "
-			    "previous source watermark", dir, v, e.msg);
-			return 0;
-		}
-		if (info == NULL)
-			continue;	/* no commitInfo: not the ingestion's */
-		rc = catalog_watermark_parse(info, "ingestion", out, why,
-		    sizeof(why));
-		free(info);
-		if (rc == CATALOG_WM_OTHER)
-			continue;
-		if (rc == CATALOG_WM_MALFORMED) {
-			lake_err_set(err, "%s version %" PRId64 ": source "
-			    "watermark is malformed: %s", dir, v, why);
-			return -1;
-		}
-		*found = rc == CATALOG_WM_FOUND;
+	if (rc == CATALOG_WM_FIND_UNREADABLE) {
+		log_warnx("%s; silver keeps its previous source watermark",
+		    err->msg);
+		*found = 0;
 		return 0;
 	}
-	return 0;
+	return rc == -1 ? -1 : 0;
 }
 
 /*
