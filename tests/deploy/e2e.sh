@@ -264,7 +264,12 @@ h_eq "after the restart gold still equals SQL (nothing lost or doubled)" "$(gold
 # down, then up: the lake, the server's state and the history are kept.
 runs_before=$(history | jq -s 'length')
 subs_before=$(curl -fsS -H "Authorization: Bearer $token" "$url/v1/submissions?limit=1000" | jq '.submissions | length')
-etag_before=$(curl -fsS -D - -o /dev/null "$url/api/gold" | grep -i '^etag' | tr -d '\r')
+# Gold's metrics, not its bytes: a scheduled run between here and the
+# stop may republish the same metrics (after maintenance compacted
+# silver, say), with a new generation time and ETag.
+gold_metrics() { curl -fsS "$url/api/gold" | jq -cS '.branches'; }
+gold_before=$(gold_metrics)
+h_check "gold has branches before the stop" test "$(printf '%s' "$gold_before" | jq 'length')" -gt 0
 dc down -t 10 > "$H_TMP/down.log" 2>&1
 h_eq "docker-compose down succeeds" "$?" 0
 h_eq "... and leaves no container" "$(docker ps -aq --filter label=com.docker.compose.project=$COMPOSE_PROJECT_NAME | wc -l)" 0
@@ -281,7 +286,7 @@ h_check "up again: every service healthy" h_wait_until 240 services_healthy
 h_check "the history kept its runs" test "$(history | jq -s 'length')" -ge "$runs_before"
 h_check "the server kept its submissions" test \
 	"$(curl -fsS -H "Authorization: Bearer $token" "$url/v1/submissions?limit=1000" | jq '.submissions | length')" -ge "$subs_before"
-h_eq "the lake kept gold (same ETag)" "$(curl -fsS -D - -o /dev/null "$url/api/gold" | grep -i '^etag' | tr -d '\r')" "$etag_before"
+h_eq "the lake kept gold (the same metrics)" "$(gold_metrics)" "$gold_before"
 last=$(newest_run)
 h_check "a new run after up finishes" h_wait_until 60 new_run_finished "$last"
 curl -fsS -o "$H_TMP/gold.json" "$url/api/gold"
