@@ -1,6 +1,8 @@
 /*
  * stage_frame.c - option parsing and the conflict retry loop of a stage;
- * a run that succeeds ends with its time and peak memory in the log.
+ * a run that succeeds ends with its time, CPU time (user + system, threads
+ * included) and peak memory in the log, which bench/freshness/run.sh reads
+ * back per stage.
  */
 #include <getopt.h>
 #include <stdlib.h>
@@ -86,8 +88,10 @@ stage_frame_run_main(int argc, char **argv, const stage_frame *stage)
 		    stage->failure_status(stage->ctx) : 1;
 	}
 	getrusage(RUSAGE_SELF, &ru);
-	log_info("done in %.3f s, peak RSS %ld MiB",
-	    (clock_mono_us() - t0) / 1e6, ru.ru_maxrss / 1024);
+	log_info("done in %.3f s, CPU %.1f ms, peak RSS %ld MiB",
+	    (clock_mono_us() - t0) / 1e6, (ru.ru_utime.tv_sec +
+	    ru.ru_stime.tv_sec) * 1e3 + (ru.ru_utime.tv_usec +
+	    ru.ru_stime.tv_usec) / 1e3, ru.ru_maxrss / 1024);
 	return 0;
 }
 
