@@ -591,8 +591,8 @@ job_fail(s3_client *c, s3_job *job, s3_err_kind kind, int gave_up)
 	const char *curl_msg;
 
 	if (gave_up)
-		s3_format(tries, sizeof(tries), " (gave up after %d attempts "
-		    "in %.1f s)", job->attempts,
+		s3_format(tries, sizeof(tries), " (gave up after %d attempt%s "
+		    "in %.1f s)", job->attempts, job->attempts == 1 ? "" : "s",
 		    (double)(clock_mono_us() - job->first_try_us) / 1e6);
 	if (job->curl_rc != CURLE_OK) {
 		curl_msg = job->curl_error[0] != '\0' ? job->curl_error :

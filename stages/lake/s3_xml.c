@@ -372,6 +372,8 @@ s3_xml_walk(const char *xml, size_t len, s3_xml_fn fn, void *arg)
 	xml_scan s;
 	int rc = 0;
 
+	if (xml == NULL)
+		return -1;	/* no body at all */
 	memset(&s, 0, sizeof(s));
 	s.p = xml;
 	s.end = xml + len;
