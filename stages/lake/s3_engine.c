@@ -172,9 +172,11 @@ job_url(const s3_client *c, const s3_job *job)
 	char *url;
 	int rc;
 
-	if (!job->bucket_request && (path[0] = '/',
-	    s3_uri_encode(job->key, 1, path + 1, sizeof(path) - 1) < 0))
-		return NULL;
+	if (!job->bucket_request) {
+		path[0] = '/';
+		if (s3_uri_encode(job->key, 1, path + 1, sizeof(path) - 1) < 0)
+			return NULL;
+	}
 	host = host != NULL ? host + 3 : ep;
 	if (c->cfg.path_style)
 		rc = asprintf(&url, "%s/%s%s%s%s", ep, c->bucket, path,
