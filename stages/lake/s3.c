@@ -92,6 +92,9 @@ s3_client_new(const s3_config *cfg, const char *bucket, s3_err *err)
 	}
 	c->cfg = *cfg;
 	snprintf(c->bucket, sizeof(c->bucket), "%s", bucket);
+	/* bucket.with.dots.s3.amazonaws.com matches no certificate. */
+	if (strchr(bucket, '.') != NULL)
+		c->cfg.path_style = 1;
 	c->rng = (uint64_t)clock_mono_us() ^ ((uint64_t)getpid() << 32) ^
 	    (uint64_t)(uintptr_t)c;
 	if (c->rng == 0)

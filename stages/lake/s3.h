@@ -95,6 +95,8 @@ typedef struct s3_config {
 	char session_token[S3_TOKEN_MAX];	/* "" when none */
 	char credentials_from[320];	/* "the environment" or "profile P in
 					   FILE": for messages, never a secret */
+	char ca_bundle[512];		/* CA certificates for TLS; "": the
+					   system's */
 	int64_t retry_budget_us;	/* retrying one request: 30 s */
 	int64_t retry_base_us;		/* the first back-off: 50 ms */
 	int64_t retry_cap_us;		/* the longest back-off: 2 s */
@@ -116,7 +118,9 @@ void s3_config_defaults(s3_config *cfg);
  *     (~/.aws/credentials);
  *   region: AWS_REGION, AWS_DEFAULT_REGION, else us-east-1;
  *   endpoint: AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL (path-style), else
- *     https://s3.<region>.amazonaws.com (virtual-hosted style).
+ *     https://s3.<region>.amazonaws.com (virtual-hosted style; path-style
+ *     for a bucket with a '.', which no wildcard certificate covers);
+ *   TLS: AWS_CA_BUNDLE, a file of CA certificates.
  * S3_ERR_CONFIG when no credentials are found or a setting is malformed.
  */
 int s3_config_from_env(s3_config *cfg, s3_err *err);
@@ -171,7 +175,8 @@ int s3_get_tail(s3_client *c, const char *key, size_t len, void *buf,
  * Receives an object's bytes in order, each byte once, even when a
  * transfer broken off is resumed (a ranged GET from where it stopped,
  * If-Match the first answer's ETag). Returns 0 to go on; anything else
- * stops the GET (S3_ERR_OTHER).
+ * stops the GET (S3_ERR_OTHER). It runs inside the client's transfer
+ * loop: it must not call the same client.
  */
 typedef int (*s3_sink_fn)(const void *data, size_t len, void *arg);
 

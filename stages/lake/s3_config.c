@@ -8,7 +8,8 @@
  * environment win over the shared credentials file (AWS_PROFILE picks its
  * profile, "default" otherwise); AWS_ENDPOINT_URL_S3 wins over
  * AWS_ENDPOINT_URL, and either means path-style addressing (MinIO, Ceph
- * RGW); without one, AWS's regional endpoint with virtual-hosted style.
+ * RGW); without one, AWS's regional endpoint with virtual-hosted style
+ * (s3_client_new falls back to path-style for a bucket with a '.').
  * Secrets are copied into the config and never into a message: messages
  * name where the credentials came from instead.
  */
@@ -400,11 +401,28 @@ config_credentials(s3_config *cfg, s3_err *err)
 	return rc;
 }
 
+static int
+config_ca_bundle(s3_config *cfg, s3_err *err)
+{
+	const char *path = env_nonempty("AWS_CA_BUNDLE");
+
+	if (path == NULL)
+		return 0;
+	if (access(path, R_OK) != 0) {
+		s3_err_set(err, S3_ERR_CONFIG, "AWS_CA_BUNDLE=%.200s cannot "
+		    "be read: %s", path, strerror(errno));
+		return -1;
+	}
+	return set_field(cfg->ca_bundle, sizeof(cfg->ca_bundle), path,
+	    "AWS_CA_BUNDLE", err);
+}
+
 int
 s3_config_from_env(s3_config *cfg, s3_err *err)
 {
 	s3_config_defaults(cfg);
 	if (config_region(cfg, err) != 0 || config_endpoint(cfg, err) != 0 ||
+	    config_ca_bundle(cfg, err) != 0 ||
 	    config_credentials(cfg, err) != 0) {
 		s3_config_wipe(cfg);
 		return -1;

@@ -377,6 +377,8 @@ on_upload(char *buf, size_t size, size_t nmemb, void *arg)
 
 	if (n > left)
 		n = left;
+	if (n == 0)
+		return 0;
 	memcpy(buf, job->body + job->body_sent, n);
 	job->body_sent += n;
 	return n;
@@ -457,6 +459,8 @@ setup_attempt(s3_client *c, s3_job *job)
 	curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME,
 	    ms(c->cfg.stall_timeout_us) / 1000 > 0 ?
 	    ms(c->cfg.stall_timeout_us) / 1000 : 1L);
+	if (c->cfg.ca_bundle[0] != '\0')
+		curl_easy_setopt(e, CURLOPT_CAINFO, c->cfg.ca_bundle);
 	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, job->curl_error);
 	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
 	curl_easy_setopt(e, CURLOPT_WRITEDATA, job);
@@ -520,9 +524,12 @@ classify_http(s3_job *job, s3_err_kind *kind)
 	long st = job->status;
 
 	*kind = S3_ERR_OTHER;
-	/* CompleteMultipartUpload may answer 200 and then an <Error>. */
 	if (s3_xml_find(job->answer.data, job->answer.len, "Error/Code",
 	    job->err.code, sizeof(job->err.code)) != 1)
+		job->err.code[0] = '\0';
+	/* CompleteMultipartUpload (a POST) may answer 200 and then an
+	 * <Error>; any other 2xx is what it says. */
+	if (st >= 200 && st < 300 && strcmp(job->method, "POST") != 0)
 		job->err.code[0] = '\0';
 	if (st >= 200 && st < 300 && job->err.code[0] == '\0')
 		return OUTCOME_OK;

@@ -33,6 +33,7 @@
 typedef struct seen {
 	char method[8];
 	char uri[1024];
+	char host[128];
 	char auth[512];
 	char token[128];
 	char sha[80];
@@ -155,6 +156,7 @@ record(struct MHD_Connection *con, const conn *cc, const char *method,
 {
 	snprintf(r->method, sizeof(r->method), "%s", method);
 	snprintf(r->uri, sizeof(r->uri), "%s", cc->uri);
+	header(con, "Host", r->host, sizeof(r->host));
 	header(con, "Authorization", r->auth, sizeof(r->auth));
 	header(con, "x-amz-security-token", r->token, sizeof(r->token));
 	header(con, "x-amz-content-sha256", r->sha, sizeof(r->sha));
@@ -368,6 +370,41 @@ case_headers(peer *p)
 	    strcmp(p->seen[1].if_none_match, "*") == 0,
 	    "put-if-absent sends If-None-Match: *");
 	s3_client_free(c);
+}
+
+/* AWS's virtual-hosted style: the bucket in the host name (curl sends
+ * every *.localhost to loopback). */
+static void
+case_virtual_host(peer *p)
+{
+	s3_config cfg;
+	s3_client *c;
+	s3_err err;
+
+	s3_config_defaults(&cfg);
+	snprintf(cfg.endpoint, sizeof(cfg.endpoint), "http://localhost:%u",
+	    p->port);
+	snprintf(cfg.access_key, sizeof(cfg.access_key), "AKID");
+	snprintf(cfg.secret_key, sizeof(cfg.secret_key), "%s", SECRET);
+	c = s3_client_new(&cfg, "bucket", &err);
+	if (c == NULL)
+		exit(1);
+	peer_case(p, ok_empty);
+	EXPECT(s3_put(c, "a/b", "x", 1, &err) == 0, "put: %s", err.msg);
+	EXPECT(strcmp(p->seen[0].uri, "/a/b") == 0 &&
+	    strncmp(p->seen[0].host, "bucket.localhost:", 17) == 0,
+	    "virtual-hosted: Host %s, path %s", p->seen[0].host,
+	    p->seen[0].uri);
+	s3_client_free(c);
+	c = s3_client_new(&cfg, "my.bucket", &err);
+	if (c == NULL)
+		exit(1);
+	peer_case(p, ok_empty);
+	EXPECT(s3_put(c, "a/b", "x", 1, &err) == 0 &&
+	    strcmp(p->seen[0].uri, "/my.bucket/a/b") == 0, "a bucket with a "
+	    "dot goes path-style: %s", p->seen[0].uri);
+	s3_client_free(c);
+	s3_config_wipe(&cfg);
 }
 
 static answer
@@ -877,6 +914,7 @@ main(void)
 		return 1;
 	}
 	case_headers(&p);
+	case_virtual_host(&p);
 	case_list_query(&p);
 	case_kinds(&p);
 	case_not_found(&p);

@@ -81,7 +81,7 @@ clear_env(void)
 		"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
 		"AWS_SESSION_TOKEN", "AWS_REGION", "AWS_DEFAULT_REGION",
 		"AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL", "AWS_PROFILE",
-		"AWS_SHARED_CREDENTIALS_FILE",
+		"AWS_SHARED_CREDENTIALS_FILE", "AWS_CA_BUNDLE",
 	};
 	size_t i;
 
@@ -136,6 +136,14 @@ test_env(void)
 	setenv("AWS_ENDPOINT_URL_S3", "http://u:p@host/path", 1);
 	EXPECT(s3_config_from_env(&cfg, &err) == -1, "a path or user");
 	unsetenv("AWS_ENDPOINT_URL_S3");
+	setenv("AWS_CA_BUNDLE", "/nonexistent/ca.pem", 1);
+	EXPECT(s3_config_from_env(&cfg, &err) == -1 &&
+	    strstr(err.msg, "AWS_CA_BUNDLE=/nonexistent/ca.pem cannot be read"),
+	    "an unreadable CA bundle: %s", err.msg);
+	setenv("AWS_CA_BUNDLE", "/dev/null", 1);
+	EXPECT(s3_config_from_env(&cfg, &err) == 0 &&
+	    strcmp(cfg.ca_bundle, "/dev/null") == 0, "AWS_CA_BUNDLE");
+	unsetenv("AWS_CA_BUNDLE");
 	setenv("AWS_REGION", "us east", 1);
 	EXPECT(s3_config_from_env(&cfg, &err) == -1 &&
 	    strstr(err.msg, "AWS_REGION"), "a bad region: %s", err.msg);
