@@ -748,17 +748,24 @@ end_attempt(s3_client *c, s3_job *job, CURLcode rc)
 	give_easy(c, job);
 }
 
+/* Ends a job that had not finished: another failed (why NULL), or the
+ * transfer loop itself broke (why says how). */
 static void
-cancel_job(s3_client *c, s3_job *job)
+cancel_job(s3_client *c, s3_job *job, const char *why)
 {
 	if (job->easy != NULL) {
 		curl_multi_remove_handle(c->multi, job->easy);
 		give_easy(c, job);
 	}
-	s3_err_set(&job->err, S3_ERR_OTHER, "%s s3://%s/%.300s: cancelled "
-	    "after another transfer of the same call failed", job->op,
-	    c->bucket, job->key);
-	job->cancelled = 1;
+	if (why != NULL)
+		s3_err_set(&job->err, S3_ERR_OTHER, "%s s3://%s/%.300s: the "
+		    "transfer loop failed: %s", job->op, c->bucket, job->key,
+		    why);
+	else
+		s3_err_set(&job->err, S3_ERR_OTHER, "%s s3://%s/%.300s: "
+		    "cancelled after another transfer of the same call failed",
+		    job->op, c->bucket, job->key);
+	job->cancelled = why == NULL;
 	job->done = 1;
 }
 
@@ -823,6 +830,7 @@ size_t
 s3_engine_run(s3_client *c, s3_job **jobs, size_t n, int stop_on_failure)
 {
 	size_t running = 0, i, pending;
+	CURLMcode mc = CURLM_OK;
 	int64_t wait;
 	int still, failed = 0;
 
@@ -834,19 +842,23 @@ s3_engine_run(s3_client *c, s3_job **jobs, size_t n, int stop_on_failure)
 			pending += !jobs[i]->done;
 		if (pending == 0)
 			break;
-		if (curl_multi_perform(c->multi, &still) != CURLM_OK ||
-		    curl_multi_poll(c->multi, NULL, 0,
-		    (int)(running > 0 && wait > 100000 ? 100 : ms(wait)),
-		    NULL) != CURLM_OK)
+		/* Wake at least every 100 ms while transfers run. */
+		mc = curl_multi_perform(c->multi, &still);
+		if (mc == CURLM_OK)
+			mc = curl_multi_poll(c->multi, NULL, 0, (int)(running >
+			    0 && wait > 100000 ? 100 : ms(wait)), NULL);
+		if (mc == CURLM_OK)
+			mc = curl_multi_perform(c->multi, &still);
+		if (mc != CURLM_OK)
 			break;
-		curl_multi_perform(c->multi, &still);
 		failed = collect_done(c, &running);
 		if (failed && stop_on_failure)
 			break;
 	}
 	for (i = 0; i < n; i++)
 		if (!jobs[i]->done)
-			cancel_job(c, jobs[i]);
+			cancel_job(c, jobs[i], mc != CURLM_OK ?
+			    curl_multi_strerror(mc) : NULL);
 	return count_failed(jobs, n);
 }
 
