@@ -111,34 +111,36 @@ const pq_schema catalog_gold_metrics_schema = { gold_metrics_cols,
 
 const catalog_table catalog_bronze_orders = {
 	"bronze/orders", &catalog_bronze_orders_schema, "date",
-	BRONZE_ORDERS_ORDERTIME, { CATALOG_APP_INGESTION_ORDERS }, NULL, NULL
+	BRONZE_ORDERS_ORDERTIME, { CATALOG_APP_INGESTION_ORDERS }, NULL, NULL,
+	"orderid"
 };
 
 const catalog_table catalog_bronze_history = {
 	"bronze/ordershistory", &catalog_bronze_history_schema, "date",
-	BRONZE_HISTORY_UPDATEDAT, { CATALOG_APP_INGESTION_HISTORY }, NULL, NULL
+	BRONZE_HISTORY_UPDATEDAT, { CATALOG_APP_INGESTION_HISTORY }, NULL, NULL,
+	NULL
 };
 
 const catalog_table catalog_silver = {
 	"silver/allorders", &catalog_silver_schema, NULL, -1,
 	{ CATALOG_APP_TRANSFORMATION, CATALOG_APP_TRANSFORMATION_ORDERS,
-	    CATALOG_APP_TRANSFORMATION_HISTORY }, NULL, NULL
+	    CATALOG_APP_TRANSFORMATION_HISTORY }, NULL, NULL, "orderid"
 };
 
 const catalog_table catalog_rejected = {
 	"silver/rejected", &catalog_rejected_schema, NULL, -1,
 	{ CATALOG_APP_TRANSFORMATION }, &catalog_silver,
-	CATALOG_APP_TRANSFORMATION
+	CATALOG_APP_TRANSFORMATION, NULL
 };
 
 const catalog_table catalog_gold_state = {
 	CATALOG_GOLD_DIR "/branch_state", &catalog_gold_state_schema, NULL, -1,
-	{ CATALOG_APP_SERVING }, NULL, NULL
+	{ CATALOG_APP_SERVING }, NULL, NULL, NULL
 };
 
 const catalog_table catalog_gold_metrics = {
 	CATALOG_GOLD_DIR "/branch_metrics", &catalog_gold_metrics_schema, NULL, -1,
-	{ CATALOG_APP_SERVING }, NULL, NULL
+	{ CATALOG_APP_SERVING }, NULL, NULL, NULL
 };
 
 const catalog_table *const catalog_tables[CATALOG_NTABLES] = {

@@ -137,6 +137,13 @@ struct catalog_table {
 	 */
 	const catalog_table *settled_by;
 	const char *settled_app;
+	/*
+	 * The column the transformation looks rows up by (an INT32), or
+	 * NULL: compaction merges the table's files in its order
+	 * (delta_optimize_opts.sort_by) and the writers sort each row group
+	 * by it, so a lookup of a few keys decodes a few pages.
+	 */
+	const char *cluster_by;
 };
 
 /* The tables' schemas, also by themselves for static initializers. */

@@ -255,6 +255,9 @@ typedef struct delta_optimize_opts {
 	int max_attempts;	/* commits lost to appends; default 20 */
 	size_t row_group_bytes;	/* of the compacted files; 0: the lake
 				   writer's (8 MiB) */
+	int page_rows;		/* aligned pages of this many rows
+				   (pq_writer_opts.page_rows); 0: the lake
+				   writer's pages, cut by bytes */
 	int tiered;		/* automatic maintenance's policy: in the
 				   last partition (in partition-value order)
 				   only the newest files, and an older file
@@ -266,6 +269,14 @@ typedef struct delta_optimize_opts {
 				   partitioned by date, every day but the
 				   newest) packed whole once it holds two
 				   small files, whatever min_small_files */
+	const char *sort_by;	/* an INT32 or INT64 column, or NULL: a
+				   compacted file's rows are then in its
+				   order, merged from inputs that each are
+				   (as the writer's sort_column and earlier
+				   merges leave them), so lookups by it
+				   skip most row groups and pages; a bin
+				   with an input out of order is written
+				   in input order instead */
 } delta_optimize_opts;
 
 typedef struct delta_optimize_result {

@@ -232,6 +232,8 @@ typedef struct plan {
 	size_t nbins, cap;
 	int npartitions;
 	size_t row_group_bytes;	/* of the outputs; 0: the lake writer's */
+	const char *sort_by;	/* the merge's column, or NULL */
+	int page_rows;		/* of the outputs; 0: by bytes */
 } plan;
 
 /* The version a file's rows were first written in: a compacted file's
@@ -406,6 +408,8 @@ plan_make(plan *p, const delta_snapshot *snap, const delta_optimize_opts *o,
 	memset(p, 0, sizeof(*p));
 	p->snap = snap;
 	p->row_group_bytes = o->row_group_bytes;
+	p->sort_by = o->sort_by;
+	p->page_rows = o->page_rows;
 	if (o->where != NULL && *o->where != '\0' && parse_where(o->where,
 	    snap, &w, err) == -1)
 		return -1;
@@ -564,6 +568,162 @@ bin_rel_path(const plan *p, const bin *bn)
 	return path;
 }
 
+/* --- merging sorted inputs ----------------------------------------- */
+
+/* One input of a merge: its reader, its current row group, a cursor. */
+typedef struct merge_input {
+	pq_reader *r;
+	pq_batch batch;
+	int next_rg;
+	int64_t row;
+	int64_t last_key;
+	int done;
+} merge_input;
+
+static int64_t
+merge_key(const merge_input *in, int key)
+{
+	const pq_column_batch *c = &in->batch.cols[key];
+
+	if (c->nulls && c->nulls[in->row])
+		return INT64_MIN;
+	return c->type == PQ_INT32 ? c->v.i32[in->row] : c->v.i64[in->row];
+}
+
+/* Moves to the next row, reading row groups as needed. */
+static int
+merge_advance(merge_input *in, const int *proj, int ncols, lake_err *err)
+{
+	in->row++;
+	while (in->row >= in->batch.nrows) {
+		if (in->next_rg >= pq_reader_num_row_groups(in->r)) {
+			in->done = 1;
+			return 0;
+		}
+		if (pq_reader_read_row_group(in->r, in->next_rg++, proj, ncols,
+		    &in->batch, err) == -1)
+			return -1;
+		in->row = 0;
+	}
+	return 0;
+}
+
+static void
+merge_inputs_free(merge_input *in, size_t n)
+{
+	for (size_t i = 0; in != NULL && i < n; i++) {
+		pq_batch_free(&in[i].batch);
+		pq_reader_close(in[i].r);
+	}
+	free(in);
+}
+
+/* Opens the bin's inputs, each at its first row. */
+static merge_input *
+merge_open(const plan *p, const bin *bn, const pq_schema *schema,
+    const char *const *names, int *proj, lake_err *err)
+{
+	const char *table = p->snap->table_dir;
+	merge_input *in = calloc(bn->n, sizeof(*in));
+	char path[4096];
+
+	if (in == NULL) {
+		lake_err_set(err, "%s: out of memory", table);
+		return NULL;
+	}
+	for (size_t i = 0; i < bn->n; i++) {
+		const delta_file *f = p->files[bn->first + i].f;
+
+		snprintf(path, sizeof(path), "%s/%s", table, f->path);
+		if ((in[i].r = pq_reader_open(path, err)) == NULL)
+			goto fail;
+		for (int c = 0; c < schema->ncols; c++)
+			if ((proj[c] = pq_reader_column_index(in[i].r,
+			    names[c])) < 0) {
+				lake_err_set(err, "%s: no column %s", path,
+				    names[c]);
+				goto fail;
+			}
+		in[i].row = -1;
+		in[i].last_key = INT64_MIN;
+		if (merge_advance(&in[i], proj, schema->ncols, err) == -1)
+			goto fail;
+	}
+	return in;
+fail:
+	lake_err_prefix(err, "merging");
+	merge_inputs_free(in, bn->n);
+	return NULL;
+}
+
+/*
+ * Writes the bin's rows in the order of column key, merging its inputs:
+ * each step appends the smallest current row (the earliest input on a
+ * tie). Returns 0, -1 on error, or 1 when an input turns out not to be
+ * in order (then the file written so far must be discarded).
+ */
+static int
+merge_bin(const plan *p, const bin *bn, const pq_schema *schema,
+    const char *const *names, int key, copy_ctx *cc, lake_err *err)
+{
+	int proj[64];
+	merge_input *in;
+	int rc = -1;
+
+	if (schema->ncols > 64) {
+		lake_err_set(err, "%s: too many columns to merge",
+		    p->snap->table_dir);
+		return -1;
+	}
+	if ((in = merge_open(p, bn, schema, names, proj, err)) == NULL)
+		return -1;
+	for (;;) {
+		merge_input *best = NULL;
+		int64_t best_key = 0;
+
+		for (size_t i = 0; i < bn->n; i++) {
+			int64_t k;
+
+			if (in[i].done)
+				continue;
+			k = merge_key(&in[i], key);
+			if (k < in[i].last_key) {
+				rc = 1;		/* not sorted */
+				goto out;
+			}
+			in[i].last_key = k;
+			if (best == NULL || k < best_key) {
+				best = &in[i];
+				best_key = k;
+			}
+		}
+		if (best == NULL)
+			break;
+		batch_row(&best->batch, best->row, schema, cc->row);
+		if (pq_writer_append(cc->w, cc->row, err) == -1 ||
+		    merge_advance(best, proj, schema->ncols, err) == -1)
+			goto out;
+	}
+	rc = 0;
+out:
+	merge_inputs_free(in, bn->n);
+	return rc;
+}
+
+/* The index of the bin's sort column in schema, or -1 for none. */
+static int
+sort_key_index(const char *sort_by, const pq_schema *schema)
+{
+	if (sort_by == NULL)
+		return -1;
+	for (int c = 0; c < schema->ncols; c++)
+		if (strcmp(schema->cols[c].name, sort_by) == 0 &&
+		    (schema->cols[c].type == PQ_INT32 ||
+		    schema->cols[c].type == PQ_INT64))
+			return c;
+	return -1;
+}
+
 /* Streams the bin's input files into one new file, closed and fsynced. */
 static int
 write_bin(const plan *p, bin *bn, const pq_schema *schema,
@@ -575,7 +735,7 @@ write_bin(const plan *p, bin *bn, const pq_schema *schema,
 	pq_writer_opts wo;
 	copy_ctx cc = { 0 };
 	char path[4096];
-	int rc = -1;
+	int key = sort_key_index(p->sort_by, schema), merged = 1, rc = -1;
 
 	if ((bn->rel_path = bin_rel_path(p, bn)) == NULL ||
 	    (inputs = calloc(bn->n, sizeof(*inputs))) == NULL ||
@@ -597,15 +757,30 @@ write_bin(const plan *p, bin *bn, const pq_schema *schema,
 	wo = lw.parquet;
 	if (p->row_group_bytes > 0)
 		wo.row_group_bytes = p->row_group_bytes;
+	wo.page_rows = p->page_rows;
 	if ((cc.w = pq_writer_open(path, schema, &wo, err)) == NULL)
 		goto out;
 	bn->written = 1;	/* plan_free removes it unless committed */
 	cc.schema = schema;
 	cc.err = err;
-	if (lake_scan(table, inputs, bn->n, names, schema->ncols, copy_batch,
-	    &cc, err) == -1) {
-		pq_writer_abort(cc.w);
-		goto out;
+	if (key >= 0 && (merged = merge_bin(p, bn, schema, names, key, &cc,
+	    err)) != 1) {
+		if (merged == -1) {
+			pq_writer_abort(cc.w);
+			goto out;
+		}
+	} else {
+		if (key >= 0) {	/* an input out of order: input order */
+			pq_writer_abort(cc.w);
+			if ((cc.w = pq_writer_open(path, schema, &wo, err)) ==
+			    NULL)
+				goto out;
+		}
+		if (lake_scan(table, inputs, bn->n, names, schema->ncols,
+		    copy_batch, &cc, err) == -1) {
+			pq_writer_abort(cc.w);
+			goto out;
+		}
 	}
 	rc = pq_writer_close(cc.w, &bn->stats, err);
 	bn->size = bn->stats.file_size;

@@ -109,9 +109,6 @@ typedef struct lake_lookup {
 	size_t nkeys;
 } lake_lookup;
 
-/* Whether one of the sorted keys lies in [lo, hi] (a binary search). */
-int lake_keys_overlap(const int64_t *keys, size_t nkeys, int64_t lo,
-    int64_t hi);
 
 /*
  * The live files of snap that may hold a row the lookup wants, by the

@@ -6,8 +6,10 @@
  * footer statistics rule it out, so a lookup of a few recent ids in a
  * large file reads only the row groups that may hold them; with a
  * sorted set of keys, only the files and row groups whose statistics
- * hold one of the keys. Files are opened relative to the table's
- * folder, opened once.
+ * hold one of the keys and, in files written with aligned pages, only
+ * the pages whose header statistics do (a batch may then hold part of a
+ * row group). Files are opened relative to the table's folder, opened
+ * once.
  */
 #include <fcntl.h>
 #include <stdio.h>
@@ -17,29 +19,13 @@
 #include "codec.h"
 #include "lake.h"
 
-int
-lake_keys_overlap(const int64_t *keys, size_t nkeys, int64_t lo, int64_t hi)
-{
-	size_t a = 0, b = nkeys;
-
-	while (a < b) {		/* the first key >= lo */
-		size_t m = a + (b - a) / 2;
-
-		if (keys[m] < lo)
-			a = m + 1;
-		else
-			b = m;
-	}
-	return a < nkeys && keys[a] <= hi;
-}
-
 /* Whether values in [mn, mx] may include one the lookup wants. */
 static int
 span_wanted(int64_t mn, int64_t mx, const lake_lookup *lk)
 {
 	if (mx < lk->range.lo || mn > lk->range.hi)
 		return 0;
-	return lk->keys == NULL || lake_keys_overlap(lk->keys, lk->nkeys, mn,
+	return lk->keys == NULL || pq_keys_overlap(lk->keys, lk->nkeys, mn,
 	    mx);
 }
 
@@ -86,6 +72,20 @@ row_group_wanted(const pq_reader *r, int g, int col, const lake_lookup *lk)
 		return 1;
 	}
 	return span_wanted(mn, mx, lk);
+}
+
+/*
+ * Row group g, or with a set of keys only the pages of it that may hold
+ * one (pq_reader_read_row_group_keys: files with aligned pages).
+ */
+static int
+read_group(pq_reader *r, int g, const int *proj, int ncols, int key_col,
+    const lake_lookup *lk, pq_batch *batch, lake_err *err)
+{
+	if (lk == NULL || lk->keys == NULL || key_col < 0)
+		return pq_reader_read_row_group(r, g, proj, ncols, batch, err);
+	return pq_reader_read_row_group_keys(r, g, proj, ncols, key_col,
+	    lk->keys, lk->nkeys, batch, err);
 }
 
 int
@@ -166,11 +166,12 @@ lake_scan_lookup(const char *table_dir, const delta_file *files,
 			if (lookup != NULL && !row_group_wanted(r, g,
 			    range_col, lookup))
 				continue;
-			if (pq_reader_read_row_group(r, g, proj, ncols, &batch,
-			    err) == -1) {
+			if (read_group(r, g, proj, ncols, range_col, lookup,
+			    &batch, err) == -1) {
 				lake_err_prefix(err, "%s", table_dir);
 				failed = 1;
-			} else if (cb(&batch, &files[i], arg) == -1)
+			} else if (batch.nrows > 0 && cb(&batch, &files[i],
+			    arg) == -1)
 				failed = 1;
 		}
 		pq_reader_close(r);

@@ -121,6 +121,18 @@ typedef struct pq_writer_opts {
 					   and hold no descriptor between row
 					   groups (many writers at once);
 					   default 0: created by open */
+	int page_rows;			/* when > 0: every column's pages end
+					   at the same rows, page_rows each
+					   (page_bytes is then ignored), and
+					   integer pages carry min/max in
+					   their headers, so a lookup decodes
+					   only the pages that may hold a key;
+					   default 0 */
+	int sort;			/* when set, each row group is written
+					   in the order of sort_column (an
+					   INT32 or INT64 column; a stable
+					   sort, nulls first); default 0 */
+	int sort_column;
 } pq_writer_opts;
 
 void pq_writer_opts_default(pq_writer_opts *opts);
@@ -275,6 +287,21 @@ typedef struct pq_batch {
  */
 int pq_reader_read_row_group(pq_reader *r, int rg, const int *cols,
     int ncols, pq_batch *batch, lake_err *err);
+/* Whether a sorted set of keys has one in [lo, hi] (a binary search). */
+int pq_keys_overlap(const int64_t *keys, size_t nkeys, int64_t lo,
+    int64_t hi);
+
+/*
+ * A point lookup in row group rg: like pq_reader_read_row_group, but in
+ * a file whose pages are aligned (pq_writer_opts.page_rows) only the rows
+ * of the pages whose key_col (INT32 or INT64, required) min/max may hold
+ * one of keys (sorted ascending) are decoded, so batch may hold a part of
+ * the row group, or no rows. Any other file is read whole. cols must not
+ * be NULL. The caller still filters the rows by key.
+ */
+int pq_reader_read_row_group_keys(pq_reader *r, int rg, const int *cols,
+    int ncols, int key_col, const int64_t *keys, size_t nkeys,
+    pq_batch *batch, lake_err *err);
 void pq_batch_free(pq_batch *batch);
 
 /*

@@ -105,6 +105,13 @@ typedef struct pq_page_header {
 	 * stored; written on every page, checked when present. */
 	int has_crc;
 	uint32_t crc;
+	/* A data page's min and max of an INT32 or INT64 column, from the
+	 * statistics in its header (min_value and max_value, 4 or 8 bytes
+	 * little-endian); written when the writer cuts aligned pages. */
+	int has_int_range;
+	int int_width;		/* 4 or 8: the column's width, for writing */
+	int64_t min_int;
+	int64_t max_int;
 } pq_page_header;
 
 /* Bytes of a fixed-width value type; 0 for strings. */

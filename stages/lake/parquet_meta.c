@@ -956,6 +956,56 @@ pq_page_crc(const uint8_t *page, size_t len)
 	return (uint32_t)crc;
 }
 
+/* A little-endian signed integer of 4 or 8 bytes. */
+static int
+int_stat(const uint8_t *p, uint32_t n, int64_t *out)
+{
+	int32_t v32;
+
+	if (n == 4) {
+		memcpy(&v32, p, 4);
+		*out = v32;
+		return 0;
+	}
+	if (n == 8) {
+		memcpy(out, p, 8);
+		return 0;
+	}
+	return -1;
+}
+
+/*
+ * A data page header's Statistics: min_value and max_value (the fields
+ * with a defined sort order; the deprecated min and max are ignored),
+ * kept when they are integers.
+ */
+static int
+read_page_stats(thrift_reader *r, pq_page_header *h)
+{
+	int16_t last = 0;
+	thrift_field f;
+	const uint8_t *p;
+	uint32_t n;
+	int have_min = 0, have_max = 0, rc;
+
+	if (tr_struct_enter(r) == -1)
+		return -1;
+	while ((rc = tr_next_field(r, &last, &f)) == 1) {
+		if ((f.id == 5 || f.id == 6) && f.type == T_BINARY) {
+			if (tr_binary(r, &p, &n) == -1)
+				return -1;
+			if (f.id == 5)
+				have_max = int_stat(p, n, &h->max_int) == 0;
+			else
+				have_min = int_stat(p, n, &h->min_int) == 0;
+		} else if (tr_skip(r, f.type) == -1)
+			return -1;
+	}
+	tr_struct_leave(r);
+	h->has_int_range = have_min && have_max && h->min_int <= h->max_int;
+	return rc;
+}
+
 static int
 read_page_sub(thrift_reader *r, pq_page_header *h, int which)
 {
@@ -967,6 +1017,12 @@ read_page_sub(thrift_reader *r, pq_page_header *h, int which)
 	if (tr_struct_enter(r) == -1)
 		return -1;
 	while ((rc = tr_next_field(r, &last, &f)) == 1) {
+		if (f.type == T_STRUCT && ((which == 5 && f.id == 5) ||
+		    (which == 8 && f.id == 8))) {
+			if (read_page_stats(r, h) == -1)
+				return -1;
+			continue;
+		}
 		if (!is_scalar(f.type)) {
 			if (tr_skip(r, f.type) == -1)
 				return -1;
@@ -1046,6 +1102,29 @@ pq_page_header_decode(const uint8_t *p, size_t n, pq_page_header *h,
 	return 0;
 }
 
+/*
+ * A data page's integer range as its Statistics: min_value and max_value
+ * only, in the column's width (num_values counts the page's rows; the
+ * page's nulls are not counted here, so null_count is left out).
+ */
+static void
+encode_page_int_range(thrift_writer *w, const pq_page_header *h)
+{
+	int32_t v32;
+
+	tw_struct_begin(w, 5);
+	if (h->int_width == 4) {
+		v32 = (int32_t)h->max_int;
+		tw_binary(w, 5, &v32, 4);
+		v32 = (int32_t)h->min_int;
+		tw_binary(w, 6, &v32, 4);
+	} else {
+		tw_binary(w, 5, &h->max_int, 8);
+		tw_binary(w, 6, &h->min_int, 8);
+	}
+	tw_struct_end(w);
+}
+
 void
 pq_page_header_encode(lake_buf *out, const pq_page_header *h)
 {
@@ -1068,6 +1147,8 @@ pq_page_header_encode(lake_buf *out, const pq_page_header *h)
 		tw_i32(&w, 2, h->encoding);
 		tw_i32(&w, 3, ENC_RLE);
 		tw_i32(&w, 4, ENC_RLE);
+		if (h->has_int_range)
+			encode_page_int_range(&w, h);
 		tw_struct_end(&w);
 	}
 	tw_end(&w);

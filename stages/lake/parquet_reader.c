@@ -1182,17 +1182,33 @@ chunk_state_free(chunk_state *s)
 }
 
 /*
- * Reads every page of one column chunk into s. reuse, when not NULL, is a
- * batch column whose arrays s may take over instead of allocating.
+ * Which data pages of a row group to decode, for a lookup: page k of
+ * every column holds rows[k] rows (the writer's aligned pages) and is
+ * decoded when wanted[k].
+ */
+typedef struct page_plan {
+	int npages;
+	int32_t *rows;
+	uint8_t *wanted;
+	int64_t nrows_wanted;
+} page_plan;
+
+/*
+ * Reads the pages of one column chunk into s: every page, or with plan
+ * only the data pages it wants (and the dictionary). reuse, when not
+ * NULL, is a batch column whose arrays s may take over instead of
+ * allocating. Returns 0, -1 on error, or 1 when the chunk's pages are not
+ * the plan's (another writer's file): then the caller reads it whole.
  */
 static int
 read_chunk(pq_reader *r, int rg, int leaf, chunk_state *s,
-    pq_column_batch *reuse, lake_err *err)
+    pq_column_batch *reuse, const page_plan *plan, lake_err *err)
 {
 	const pq_chunk_meta *c = &r->meta.row_groups[rg].chunks[leaf];
 	const pq_leaf *l = &r->meta.leaves[leaf];
-	int64_t start = c->data_page_offset;
+	int64_t start = c->data_page_offset, consumed = 0;
 	const uint8_t *buf, *p, *end;
+	int page = 0;
 
 	memset(s, 0, sizeof(*s));
 	s->r = r;
@@ -1220,8 +1236,10 @@ read_chunk(pq_reader *r, int rg, int leaf, chunk_state *s,
 	 * Room for the claimed count up front, unless the chunk is too small
 	 * to hold that many values (a lying header): then grow as pages come.
 	 */
-	if (dense_init(&s->values, l->type, c->num_values <=
-	    c->total_uncompressed * 8 + 1024 ? c->num_values : 1) == -1) {
+	if (dense_init(&s->values, l->type, plan != NULL ?
+	    (plan->nrows_wanted > 0 ? plan->nrows_wanted : 1) :
+	    c->num_values <= c->total_uncompressed * 8 + 1024 ?
+	    c->num_values : 1) == -1) {
 		lake_err_set(err, "%s: column %s: out of memory", r->name,
 		    l->path);
 		return -1;
@@ -1231,10 +1249,10 @@ read_chunk(pq_reader *r, int rg, int leaf, chunk_state *s,
 		return -1;
 	p = buf;
 	end = buf + c->total_compressed;
-	while (s->nlevels < c->num_values) {
+	while (consumed < c->num_values) {
 		pq_page_header h;
 		size_t used;
-		int rc = 0;
+		int rc = 0, skip = 0;
 
 		if (p >= end || pq_page_header_decode(p, (size_t)(end - p), &h,
 		    &used) == -1) {
@@ -1248,6 +1266,20 @@ read_chunk(pq_reader *r, int rg, int leaf, chunk_state *s,
 			    "past its chunk", r->name, l->path,
 			    h.compressed_size);
 			return -1;
+		}
+		if (h.type == PAGE_DATA || h.type == PAGE_DATA_V2) {
+			if (plan != NULL) {
+				if (h.type != PAGE_DATA || page >=
+				    plan->npages || h.num_values !=
+				    plan->rows[page])
+					return 1;
+				skip = !plan->wanted[page++];
+			}
+			consumed += h.num_values;
+		}
+		if (skip) {
+			p += h.compressed_size;
+			continue;
 		}
 		if (h.has_crc && pq_page_crc(p, (size_t)h.compressed_size) !=
 		    h.crc) {
@@ -1393,7 +1425,7 @@ pq_reader_read_row_group(pq_reader *r, int rg, const int *cols, int ncols,
 			    (long long)nrows);
 			goto fail;
 		}
-		if (read_chunk(r, rg, leaf, &s, b, err) == -1) {
+		if (read_chunk(r, rg, leaf, &s, b, NULL, err) == -1) {
 			chunk_state_free(&s);
 			goto fail;
 		}
@@ -1410,6 +1442,176 @@ pq_reader_read_row_group(pq_reader *r, int rg, const int *cols, int ncols,
 fail:
 	pq_batch_free(batch);
 	return -1;
+}
+
+/* --- point lookups ------------------------------------------------- */
+
+int
+pq_keys_overlap(const int64_t *keys, size_t nkeys, int64_t lo, int64_t hi)
+{
+	size_t a = 0, b = nkeys;
+
+	while (a < b) {		/* the first key >= lo */
+		size_t m = a + (b - a) / 2;
+
+		if (keys[m] < lo)
+			a = m + 1;
+		else
+			b = m;
+	}
+	return a < nkeys && keys[a] <= hi;
+}
+
+static void
+page_plan_free(page_plan *pl)
+{
+	free(pl->rows);
+	free(pl->wanted);
+	memset(pl, 0, sizeof(*pl));
+}
+
+static int
+page_plan_add(page_plan *pl, int32_t rows, int wanted)
+{
+	if ((pl->npages & (pl->npages - 1)) == 0) {	/* 0 or a power of 2 */
+		size_t cap = pl->npages ? (size_t)pl->npages * 2 : 16;
+		int32_t *r = realloc(pl->rows, cap * sizeof(*r));
+		uint8_t *w;
+
+		if (r == NULL)
+			return -1;
+		pl->rows = r;
+		if ((w = realloc(pl->wanted, cap)) == NULL)
+			return -1;
+		pl->wanted = w;
+	}
+	pl->rows[pl->npages] = rows;
+	pl->wanted[pl->npages++] = (uint8_t)wanted;
+	if (wanted)
+		pl->nrows_wanted += rows;
+	return 0;
+}
+
+/*
+ * The plan of a lookup from the key column's page headers: a page is
+ * wanted when its min/max may hold one of the keys. Returns 0, -1 on
+ * error, 1 when the pages cannot tell (a page without statistics, a v2
+ * page, a nullable key column: its pages' rows are not its values).
+ */
+static int
+plan_pages(pq_reader *r, int rg, int leaf, const int64_t *keys,
+    size_t nkeys, page_plan *pl, lake_err *err)
+{
+	const pq_chunk_meta *c = &r->meta.row_groups[rg].chunks[leaf];
+	const pq_leaf *l = &r->meta.leaves[leaf];
+	int64_t start = c->data_page_offset, consumed = 0;
+	const uint8_t *buf, *p, *end;
+
+	if (l->max_def != 0 || l->max_rep != 0)
+		return 1;
+	if (c->dictionary_page_offset > 0 && c->dictionary_page_offset < start)
+		start = c->dictionary_page_offset;
+	if (c->total_compressed < 0 || (uint64_t)start +
+	    (uint64_t)c->total_compressed > r->size - 8) {
+		lake_err_set(err, "%s: column %s: chunk runs past the footer",
+		    r->name, l->path);
+		return -1;
+	}
+	if (read_at(r, (uint64_t)start, (size_t)c->total_compressed,
+	    &r->chunk, &buf, err) == -1)
+		return -1;
+	p = buf;
+	end = buf + c->total_compressed;
+	while (consumed < c->num_values) {
+		pq_page_header h;
+		size_t used;
+
+		if (p >= end || pq_page_header_decode(p, (size_t)(end - p), &h,
+		    &used) == -1 || (size_t)h.compressed_size >
+		    (size_t)(end - p - used)) {
+			lake_err_set(err, "%s: column %s: corrupt or missing "
+			    "page header", r->name, l->path);
+			return -1;
+		}
+		p += used + (size_t)h.compressed_size;
+		if (h.type == PAGE_DICTIONARY)
+			continue;
+		if (h.type != PAGE_DATA || !h.has_int_range)
+			return 1;
+		if (page_plan_add(pl, h.num_values, pq_keys_overlap(keys,
+		    nkeys, h.min_int, h.max_int)) == -1) {
+			lake_err_set(err, "%s: out of memory", r->name);
+			return -1;
+		}
+		consumed += h.num_values;
+	}
+	return pl->npages > 1 ? 0 : 1;
+}
+
+/* One column of a lookup's rows into batch column b. */
+static int
+read_planned_column(pq_reader *r, int rg, int col, const page_plan *pl,
+    pq_column_batch *b, lake_err *err)
+{
+	chunk_state s;
+	int rc;
+
+	b->col = col;
+	b->type = r->schema.cols[col].type;
+	free(b->nulls);
+	b->nulls = NULL;
+	rc = read_chunk(r, rg, r->schema_leaf[col], &s, b, pl, err);
+	if (rc == 0 && spread(&s, b, pl->nrows_wanted) == -1) {
+		lake_err_set(err, "%s: column %s: levels and values disagree",
+		    r->name, r->schema.cols[col].name);
+		rc = -1;
+	}
+	if (rc == 0)
+		hand_over(&s, b);
+	chunk_state_free(&s);
+	return rc;
+}
+
+int
+pq_reader_read_row_group_keys(pq_reader *r, int rg, const int *cols,
+    int ncols, int key_col, const int64_t *keys, size_t nkeys,
+    pq_batch *batch, lake_err *err)
+{
+	page_plan pl = { 0 };
+	int rc;
+
+	if (rg < 0 || rg >= r->meta.nrow_groups || key_col < 0 ||
+	    key_col >= r->schema.ncols || ncols <= 0 ||
+	    (r->schema.cols[key_col].type != PQ_INT32 &&
+	    r->schema.cols[key_col].type != PQ_INT64))
+		return pq_reader_read_row_group(r, rg, cols, ncols, batch, err);
+	rc = plan_pages(r, rg, r->schema_leaf[key_col], keys, nkeys, &pl, err);
+	if (rc == 0) {
+		if (!same_projection(batch, cols, ncols))
+			pq_batch_free(batch);
+		if (batch->cols == NULL && (batch->cols = calloc((size_t)ncols,
+		    sizeof(*batch->cols))) == NULL) {
+			lake_err_set(err, "%s: out of memory", r->name);
+			rc = -1;
+		}
+		batch->ncols = ncols;
+		batch->nrows = pl.nrows_wanted;
+		for (int i = 0; rc == 0 && i < ncols; i++) {
+			if (cols[i] < 0 || cols[i] >= r->schema.ncols) {
+				lake_err_set(err, "%s: no column %d", r->name,
+				    cols[i]);
+				rc = -1;
+			} else
+				rc = read_planned_column(r, rg, cols[i], &pl,
+				    &batch->cols[i], err);
+		}
+		if (rc == -1)
+			pq_batch_free(batch);
+	}
+	page_plan_free(&pl);
+	if (rc == 1)	/* the pages cannot tell: the whole row group */
+		return pq_reader_read_row_group(r, rg, cols, ncols, batch, err);
+	return rc;
 }
 
 void
@@ -1443,7 +1645,7 @@ pq_reader_read_leaf(pq_reader *r, int rg, int leaf, pq_leaf_batch *out,
 		    rg, leaf);
 		return -1;
 	}
-	if (read_chunk(r, rg, leaf, &s, NULL, err) == -1) {
+	if (read_chunk(r, rg, leaf, &s, NULL, NULL, err) == -1) {
 		chunk_state_free(&s);
 		return -1;
 	}

@@ -92,6 +92,9 @@ pq_writer_opts_default(pq_writer_opts *o)
 	o->no_fsync = 0;
 	o->shared_ctx = NULL;
 	o->defer_create = 0;
+	o->page_rows = 0;
+	o->sort = 0;
+	o->sort_column = 0;
 }
 
 size_t
@@ -260,6 +263,17 @@ pq_writer_open(const char *path, const pq_schema *schema,
 	    w->opts.codec != PQ_CODEC_GZIP && w->opts.codec != PQ_CODEC_ZSTD) {
 		lake_err_set(err, "%s: codec %d is not supported", path,
 		    w->opts.codec);
+		free(w);
+		return NULL;
+	}
+	if (w->opts.sort && (w->opts.sort_column < 0 ||
+	    w->opts.sort_column >= schema->ncols ||
+	    (pq_value_width(schema->cols[w->opts.sort_column].type) != 4 &&
+	    pq_value_width(schema->cols[w->opts.sort_column].type) != 8) ||
+	    schema->cols[w->opts.sort_column].type == PQ_DOUBLE)) {
+		lake_err_set(err, "%s: cannot sort by column %d: rows sort "
+		    "only by an integer, date or timestamp column", path,
+		    w->opts.sort_column);
 		free(w);
 		return NULL;
 	}
@@ -630,8 +644,15 @@ next_page_end(pq_writer *w, const col_buf *c, const page_cursor *from,
 	size_t budget = w->opts.page_bytes, size = 0;
 	const uint8_t *defs = c->defs.data;
 
+	int64_t last = w->rg_rows;
+
+	if (w->opts.page_rows > 0) {	/* aligned: rows decide alone */
+		budget = SIZE_MAX;
+		if (from->row + w->opts.page_rows < last)
+			last = from->row + w->opts.page_rows;
+	}
 	*to = *from;
-	while (to->row < w->rg_rows && size < budget) {
+	while (to->row < last && size < budget) {
 		int present = !c->def.nullable || defs[to->row];
 
 		to->row++;
@@ -675,6 +696,42 @@ write_dictionary(pq_writer *w, col_buf *c, pq_chunk_out *k, lake_err *err)
 	w->page.len = 0;
 	lake_buf_append(&w->page, c->dict.data, c->dict.len);
 	return write_page(w, &h, k, err);
+}
+
+/*
+ * The min and max of an integer column's values in one page, for its
+ * header (other types, and pages of nulls only, get none).
+ */
+static void
+page_int_range(const col_buf *c, const page_cursor *at,
+    const page_cursor *end, pq_page_header *h)
+{
+	const uint8_t *v = c->values.data;
+	int64_t mn = INT64_MAX, mx = INT64_MIN;
+
+	if (c->dict_mode || end->value == at->value)
+		return;
+	for (int64_t i = at->value; i < end->value; i++) {
+		int64_t x;
+
+		if (c->def.type == PQ_INT32 || c->def.type == PQ_DATE) {
+			int32_t x32;
+
+			memcpy(&x32, v + (size_t)i * 4, 4);
+			x = x32;
+		} else if (c->def.type == PQ_INT64 ||
+		    c->def.type == PQ_TIMESTAMP)
+			memcpy(&x, v + (size_t)i * 8, 8);
+		else
+			return;
+		mn = x < mn ? x : mn;
+		mx = x > mx ? x : mx;
+	}
+	h->has_int_range = 1;
+	h->int_width = c->def.type == PQ_INT32 || c->def.type == PQ_DATE ?
+	    4 : 8;
+	h->min_int = mn;
+	h->max_int = mx;
 }
 
 static int
@@ -736,6 +793,8 @@ write_chunk(pq_writer *w, col_buf *c, pq_chunk_out *k, lake_err *err)
 		h.type = PAGE_DATA;
 		h.num_values = (int32_t)(end.row - at.row);
 		h.encoding = use_dict ? ENC_RLE_DICTIONARY : ENC_PLAIN;
+		if (w->opts.page_rows > 0)
+			page_int_range(c, &at, &end, &h);
 		if (write_page(w, &h, k, err) == -1)
 			return -1;
 		at = end;
@@ -870,6 +929,162 @@ chunk_min_max(col_buf *c)
 	return 0;
 }
 
+/* --- sorting a row group ------------------------------------------ */
+
+/* The sort column's key of each buffered row; nulls sort first. */
+static int64_t *
+row_keys(const col_buf *c, int64_t nrows)
+{
+	int64_t *keys = malloc((size_t)(nrows ? nrows : 1) * sizeof(*keys));
+	int64_t v = 0;
+
+	if (keys == NULL)
+		return NULL;
+	for (int64_t r = 0; r < nrows; r++) {
+		int32_t x32;
+
+		if (c->def.nullable && !c->defs.data[r]) {
+			keys[r] = INT64_MIN;
+			continue;
+		}
+		if (pq_value_width(c->def.type) == 4) {
+			memcpy(&x32, c->values.data + (size_t)v * 4, 4);
+			keys[r] = x32;
+		} else
+			memcpy(&keys[r], c->values.data + (size_t)v * 8, 8);
+		v++;
+	}
+	return keys;
+}
+
+static int
+cmp_row_by_key(const void *pa, const void *pb, void *keys)
+{
+	uint32_t a = *(const uint32_t *)pa, b = *(const uint32_t *)pb;
+	const int64_t *k = keys;
+
+	if (k[a] != k[b])
+		return k[a] < k[b] ? -1 : 1;
+	return a < b ? -1 : a > b;	/* stable */
+}
+
+/* Each value's byte offset in a PLAIN string buffer, and one past. */
+static uint32_t *
+string_offsets(const col_buf *c)
+{
+	uint32_t *off = malloc(((size_t)c->nvalues + 1) * sizeof(*off));
+	size_t pos = 0;
+
+	if (off == NULL)
+		return NULL;
+	for (int64_t i = 0; i < c->nvalues; i++) {
+		uint32_t len;
+
+		off[i] = (uint32_t)pos;
+		memcpy(&len, c->values.data + pos, 4);
+		pos += 4 + (size_t)len;
+	}
+	off[c->nvalues] = (uint32_t)pos;
+	return off;
+}
+
+/*
+ * Rewrites one column's buffers in the order perm gives (perm[i] is the
+ * old row of new row i). vidx maps an old row to its value index.
+ */
+static int
+permute_column(col_buf *c, const uint32_t *perm, int64_t nrows,
+    uint32_t *vidx)
+{
+	lake_buf defs = { 0 }, vals = { 0 };
+	lake_buf *src = c->dict_mode ? &c->indices : &c->values;
+	size_t width = c->dict_mode ? 4 : pq_value_width(c->def.type);
+	uint32_t *off = NULL;
+	uint32_t v = 0;
+
+	for (int64_t r = 0; r < nrows; r++) {
+		vidx[r] = v;
+		v += !c->def.nullable || c->defs.data[r];
+	}
+	if (width == 0 && (off = string_offsets(c)) == NULL)
+		return -1;
+	if (lake_buf_reserve(&vals, src->len + 1) == -1 ||
+	    (c->def.nullable && lake_buf_reserve(&defs, (size_t)nrows) ==
+	    -1))
+		goto fail;
+	for (int64_t i = 0; i < nrows; i++) {
+		uint32_t r = perm[i], k = vidx[r];
+
+		if (c->def.nullable) {
+			lake_buf_append(&defs, c->defs.data + r, 1);
+			if (!c->defs.data[r])
+				continue;
+		}
+		if (width)
+			lake_buf_append(&vals, src->data + (size_t)k * width,
+			    width);
+		else
+			lake_buf_append(&vals, c->values.data + off[k],
+			    off[k + 1] - off[k]);
+	}
+	if (vals.failed || defs.failed)
+		goto fail;
+	free(off);
+	lake_buf_free(src);
+	*src = vals;
+	if (c->def.nullable) {
+		lake_buf_free(&c->defs);
+		c->defs = defs;
+	}
+	return 0;
+fail:
+	free(off);
+	lake_buf_free(&vals);
+	lake_buf_free(&defs);
+	return -1;
+}
+
+/*
+ * Puts the buffered rows in the order of the sort column (opts.sort):
+ * nothing to do when they already are, else a stable sort of the row
+ * numbers by key, then every column rewritten in that order. Memory: a
+ * second copy of the row group's buffers, one column at a time.
+ */
+static int
+sort_row_group(pq_writer *w)
+{
+	int64_t n = w->rg_rows, *keys;
+	uint32_t *perm = NULL, *vidx = NULL;
+	int64_t r;
+	int rc = -1;
+
+	if (n > UINT32_MAX ||
+	    (keys = row_keys(&w->cols[w->opts.sort_column], n)) == NULL)
+		return -1;
+	for (r = 1; r < n && keys[r - 1] <= keys[r]; r++)
+		;
+	if (r >= n) {
+		free(keys);
+		return 0;
+	}
+	perm = malloc((size_t)n * sizeof(*perm));
+	vidx = malloc((size_t)n * sizeof(*vidx));
+	if (perm == NULL || vidx == NULL)
+		goto out;
+	for (r = 0; r < n; r++)
+		perm[r] = (uint32_t)r;
+	qsort_r(perm, (size_t)n, sizeof(*perm), cmp_row_by_key, keys);
+	for (int i = 0; i < w->schema.ncols; i++)
+		if (permute_column(&w->cols[i], perm, n, vidx) == -1)
+			goto out;
+	rc = 0;
+out:
+	free(keys);
+	free(perm);
+	free(vidx);
+	return rc;
+}
+
 /*
  * Encodes the buffered rows as a row group into the output buffer. The
  * caller writes it out: pq_writer_flush_row_group() at once, close with
@@ -899,6 +1114,8 @@ encode_row_group(pq_writer *w, lake_err *err)
 	w->nrgs++;
 	rg->num_rows = w->rg_rows;
 	rg->file_offset = w->offset;
+	if (w->opts.sort && sort_row_group(w) == -1)
+		goto nomem;
 	for (int i = 0; i < w->schema.ncols; i++) {
 		col_buf *c = &w->cols[i];
 		pq_chunk_out *k = &rg->chunks[i];

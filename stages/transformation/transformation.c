@@ -987,7 +987,7 @@ worker_main(void *arg)
 static int
 sort_events(tx_run *r, lake_err *err)
 {
-	lake_writer_opts opts;
+	lake_writer_opts opts, silver_opts;
 	pthread_t tid[MAX_WORKERS];
 	int64_t rows = 0;
 	char tag[32];
@@ -1004,6 +1004,11 @@ sort_events(tx_run *r, lake_err *err)
 	/* Row groups of about 200 000 events: their statistics are what
 	 * the next run's duplicate check skips by. */
 	opts.parquet.row_group_bytes = SILVER_ROW_GROUP_BYTES;
+	/* Silver clustered by orderid (catalog_silver.cluster_by): each
+	 * row group sorted, which compaction's merge keeps. */
+	silver_opts = opts;
+	silver_opts.parquet.sort = 1;
+	silver_opts.parquet.sort_column = SILVER_ORDERID;
 	for (int k = 0; k < r->nworkers; k++) {
 		tx_worker *w = &r->workers[k];
 
@@ -1011,8 +1016,8 @@ sort_events(tx_run *r, lake_err *err)
 		w->parity = r->nworkers > 1 ? k : -1;
 		w->still_pending_from = INT64_MAX;
 		if ((w->silver_w = lake_writer_open(r->silver,
-		    catalog_silver.schema, catalog_silver.partition, &opts,
-		    err)) == NULL ||
+		    catalog_silver.schema, catalog_silver.partition,
+		    &silver_opts, err)) == NULL ||
 		    (w->rejected_w = lake_writer_open(r->rejected,
 		    catalog_rejected.schema, catalog_rejected.partition, &opts,
 		    err)) == NULL)

@@ -2,7 +2,13 @@
  * pq_sample.c - writes a Parquet file of awkward values with our writer
  * and prints the values it wrote as CSV, so DuckDB can compare the two.
  *
- *   pq_sample OUT.parquet CODEC(none|snappy|gzip|zstd) ROWS > expected.csv
+ *   pq_sample OUT.parquet CODEC(none|snappy|gzip|zstd) ROWS [sorted]
+ *       > expected.csv
+ *
+ * With "sorted", each row group is written in the order of the nullable
+ * i32 column, in aligned pages of 500 rows with min/max in their headers
+ * (pq_writer_opts.sort and page_rows), as maintenance compacts silver;
+ * the CSV stays in the order the rows were given.
  *
  * The values: nulls in every nullable column, extreme integers, NaN-free
  * doubles printed with 17 digits, empty and multi-byte UTF-8 strings with
@@ -111,8 +117,8 @@ main(int argc, char **argv)
 	pq_writer *w;
 	int n;
 
-	if (argc != 4) {
-		fprintf(stderr, "usage: pq_sample OUT CODEC ROWS\n");
+	if (argc != 4 && !(argc == 5 && strcmp(argv[4], "sorted") == 0)) {
+		fprintf(stderr, "usage: pq_sample OUT CODEC ROWS [sorted]\n");
 		return 2;
 	}
 	pq_writer_opts_default(&o);
@@ -121,6 +127,11 @@ main(int argc, char **argv)
 	    strcmp(argv[2], "gzip") == 0 ? PQ_CODEC_GZIP : PQ_CODEC_ZSTD;
 	o.row_group_bytes = 64 * 1024;	/* several row groups */
 	o.page_bytes = 8 * 1024;	/* several pages each */
+	if (argc == 5) {
+		o.sort = 1;
+		o.sort_column = 1;	/* i32 */
+		o.page_rows = 500;
+	}
 	n = atoi(argv[3]);
 	if ((w = pq_writer_open(argv[1], &schema, &o, &err)) == NULL) {
 		fprintf(stderr, "%s\n", err.msg);

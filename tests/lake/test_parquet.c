@@ -598,6 +598,130 @@ test_nested(const char *dir)
 	EXPECT(levels > rows, "repeated levels (%lld)", (long long)levels);
 }
 
+/*
+ * Sorted row groups and aligned pages: rows written in a scrambled order
+ * with sort on "id" come back ascending within each row group, every
+ * column moved with its row; a lookup decodes only the pages that may
+ * hold its keys, and a file with pages cut by bytes is read whole.
+ */
+static int
+scrambled(int i)
+{
+	return (int)((int64_t)i * 7919 % NROWS);	/* 7919 is prime */
+}
+
+static void
+check_rows_of(const pq_batch *b, const char *label, int *mismatches)
+{
+	pq_value want[NCOLS];
+	char uniq[64];
+
+	for (int64_t i = 0; i < b->nrows; i++) {
+		make_row(b->cols[0].v.i32[i], want, uniq, sizeof(uniq));
+		for (int c = 0; c < NCOLS; c++)
+			if (!cell_equal(&b->cols[c], i, &want[c],
+			    cols[c].type) && (*mismatches)++ < 5)
+				EXPECT(0, "%s: row of id %d, column %s differs",
+				    label, b->cols[0].v.i32[i], cols[c].name);
+	}
+}
+
+static void
+test_sorted_pages(const char *dir)
+{
+	pq_schema schema = { cols, NCOLS };
+	static uint8_t seen[NROWS];
+	int all[NCOLS], mismatches = 0, unsorted = 0, dup = 0;
+	const int64_t keys[] = { 5, 20000, 49999 };
+	int64_t rows = 0, looked = 0, found = 0;
+	pq_batch b = { 0 };
+	pq_value v[NCOLS];
+	char path[512], uniq[64];
+	pq_writer_opts o;
+	lake_err err;
+	pq_writer *w;
+	pq_reader *r;
+
+	pq_writer_opts_default(&o);
+	o.sort = 1;
+	o.sort_column = 4;	/* a string: refused */
+	snprintf(path, sizeof(path), "%s/sorted.parquet", dir);
+	EXPECT(pq_writer_open(path, &schema, &o, &err) == NULL &&
+	    strstr(err.msg, "cannot sort by column 4") != NULL,
+	    "sorting by a string column is refused: %s", err.msg);
+	o.sort_column = 0;
+	o.page_rows = 1000;
+	o.row_group_bytes = 1u << 20;
+	o.dict_max_bytes = 64u << 10;	/* "uniq" turns PLAIN */
+	w = pq_writer_open(path, &schema, &o, &err);
+	EXPECT(w != NULL, "open sorted writer: %s", w ? "" : err.msg);
+	if (w == NULL)
+		return;
+	for (int i = 0; i < NROWS; i++) {
+		make_row(scrambled(i), v, uniq, sizeof(uniq));
+		if (pq_writer_append(w, v, &err) == -1)
+			break;
+	}
+	EXPECT(pq_writer_close(w, NULL, &err) == 0, "close: %s", err.msg);
+	if ((r = pq_reader_open(path, &err)) == NULL) {
+		EXPECT(0, "open sorted file: %s", err.msg);
+		return;
+	}
+	EXPECT(pq_reader_num_row_groups(r) >= 3, "%d row groups, wanted >= 3",
+	    pq_reader_num_row_groups(r));
+	for (int c = 0; c < NCOLS; c++)
+		all[c] = c;
+	for (int g = 0; g < pq_reader_num_row_groups(r); g++) {
+		if (pq_reader_read_row_group(r, g, all, NCOLS, &b, &err) == -1) {
+			EXPECT(0, "row group %d: %s", g, err.msg);
+			break;
+		}
+		for (int64_t i = 0; i < b.nrows; i++) {
+			int id = b.cols[0].v.i32[i];
+
+			unsorted += i > 0 && b.cols[0].v.i32[i - 1] > id;
+			dup += id < 0 || id >= NROWS || seen[id]++;
+		}
+		check_rows_of(&b, "sorted", &mismatches);
+		rows += b.nrows;
+	}
+	EXPECT(rows == NROWS && unsorted == 0 && dup == 0 && mismatches == 0,
+	    "sorted: %lld rows, %d out of order, %d repeated, %d cells wrong",
+	    (long long)rows, unsorted, dup, mismatches);
+	for (int g = 0; g < pq_reader_num_row_groups(r); g++) {
+		if (pq_reader_read_row_group_keys(r, g, all, NCOLS, 0, keys, 3,
+		    &b, &err) == -1) {
+			EXPECT(0, "lookup in row group %d: %s", g, err.msg);
+			break;
+		}
+		looked += b.nrows;
+		for (int64_t i = 0; i < b.nrows; i++)
+			found += b.cols[0].v.i32[i] == 5 ||
+			    b.cols[0].v.i32[i] == 20000 ||
+			    b.cols[0].v.i32[i] == 49999;
+		check_rows_of(&b, "lookup", &mismatches);
+	}
+	/* Each row group spans all ids, so each key matches a page in
+	 * each: at most one page of 1,000 rows per key and row group. */
+	EXPECT(found == 3 && looked >= 3 && looked <= 3 * 1000 *
+	    pq_reader_num_row_groups(r) && looked < NROWS / 4 &&
+	    mismatches == 0, "a lookup of 3 ids decoded %lld of %d rows (at "
+	    "most a page of 1,000 per key and row group), found %lld of them",
+	    (long long)looked, NROWS, (long long)found);
+	pq_reader_close(r);
+	/* Pages cut by bytes: the lookup reads the whole row group. */
+	snprintf(path, sizeof(path), "%s/plain.parquet", dir);
+	if ((r = pq_reader_open(path, &err)) != NULL) {
+		EXPECT(pq_reader_read_row_group_keys(r, 0, all, NCOLS, 0, keys,
+		    3, &b, &err) == 0 && b.nrows ==
+		    pq_reader_row_group_rows(r, 0), "unaligned pages: whole "
+		    "row group (%lld rows)", (long long)b.nrows);
+		pq_reader_close(r);
+	} else
+		EXPECT(0, "open %s: %s", path, err.msg);
+	pq_batch_free(&b);
+}
+
 int
 main(void)
 {
@@ -615,6 +739,7 @@ main(void)
 	test_required_null(dir);
 	test_deferred_create(dir);
 	test_nested(dir);
+	test_sorted_pages(dir);
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 	if (system(cmd) != 0)
 		fprintf(stderr, "could not remove %s\n", dir);

@@ -147,11 +147,11 @@ test_point_lookup(const char *dir)
 		    " times", keys[k], got.found[k]);
 	EXPECT(got.rows == 15000, "three files of 5 000 rows read, %" PRId64,
 	    got.rows);
-	EXPECT(lake_keys_overlap(keys, 4, 151, 9000) == 0 &&
-	    lake_keys_overlap(keys, 4, 9002, 9002) == 1 &&
-	    lake_keys_overlap(keys, 4, 40001, 50000) == 0 &&
-	    lake_keys_overlap(keys, 0, 1, 100) == 0 &&
-	    lake_keys_overlap(keys, 4, 0, 150) == 1,
+	EXPECT(pq_keys_overlap(keys, 4, 151, 9000) == 0 &&
+	    pq_keys_overlap(keys, 4, 9002, 9002) == 1 &&
+	    pq_keys_overlap(keys, 4, 40001, 50000) == 0 &&
+	    pq_keys_overlap(keys, 0, 1, 100) == 0 &&
+	    pq_keys_overlap(keys, 4, 0, 150) == 1,
 	    "key overlap at the edges");
 	free(sel);
 	delta_snapshot_free(s);
