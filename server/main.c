@@ -517,6 +517,7 @@ main(int argc, char **argv)
 	size_t i;
 
 	memset(&s, 0, sizeof(s));
+	gold_tag_init(&s.gold_tag);
 	parse_args(&s, argc, argv);
 	find_runner(&s);
 	if (pipe2(s.wake_fd, O_CLOEXEC | O_NONBLOCK) == -1)
@@ -553,6 +554,7 @@ main(int argc, char **argv)
 	http_stop(http);
 	longpoll_free(s.lp);
 	store_close(s.st);
+	gold_tag_free(&s.gold_tag);
 	auth_free(&s.auth);
 	for (i = 0; i < s.nstage_env; i++)
 		free(s.stage_env[i]);

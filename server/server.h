@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "auth.h"
+#include "gold_tag.h"
 #include "longpoll.h"
 #include "store.h"
 
@@ -57,6 +58,7 @@ typedef struct server {
 	/* state */
 	store *st;
 	longpoll *lp;			/* parked status requests */
+	gold_tag gold_tag;		/* /api/gold's ETag, by file identity */
 	metrics metrics;
 	int wake_fd[2];			/* self-pipe: wakes the scheduler */
 	volatile sig_atomic_t stopping;

@@ -35,6 +35,25 @@ h_eq "a matching If-None-Match gets 304" "$H_STATUS" 304
 touch "$gold"; sed -i 's/"silver_version": 7/"silver_version": 8/' "$gold"
 h_curl GET /api/gold -H "If-None-Match: $etag"
 h_eq "a changed gold gets 200 again" "$H_STATUS" 200
+# The server remembers a checked gold's ETag by the file's identity
+# (server/gold_tag.h): an edit in place, of the same size, is a change,
+# and a file that breaks the contract is refused, not answered 304.
+etag=$(curl -s -D - -o /dev/null "$H_URL/api/gold" | sed -n 's/^ETag: *//Ip' | tr -d '\r')
+h_curl GET /api/gold -H "If-None-Match: $etag"
+h_eq "the changed gold's own ETag gets 304" "$H_STATUS" 304
+cp "$gold" "$H_TMP/gold.checked"
+printf '9' | dd of="$gold" bs=1 seek="$(grep -bo '"silver_version": 8' "$gold" | cut -d: -f1 | awk '{ print $1 + 18 }')" conv=notrunc status=none
+h_eq "... (edited in place: same inode, same size)" "$(jq -r .silver_version "$gold")" 9
+h_curl GET /api/gold -H "If-None-Match: $etag"
+h_eq "an edit in place gets 200" "$H_STATUS $(jq -r .silver_version "$H_TMP/body")" "200 9"
+cp "$H_TMP/gold.checked" "$gold"
+etag=$(curl -s -D - -o /dev/null "$H_URL/api/gold" | sed -n 's/^ETag: *//Ip' | tr -d '\r')
+echo '{"generated_at": 1}' > "$gold.new" && mv "$gold.new" "$gold"
+h_curl GET /api/gold -H "If-None-Match: $etag"
+h_eq "a gold that breaks the contract after a checked one: 500, not 304" "$H_STATUS" 500
+cp "$H_TMP/gold.checked" "$gold"
+h_curl GET /api/gold -H "If-None-Match: $etag"
+h_eq "the checked gold back (a new file, same bytes): 304" "$H_STATUS" 304
 
 if [ -z "$chromium" ]; then
 	h_log "chromium is not installed (apt-get install chromium): browser checks skipped"
