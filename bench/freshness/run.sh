@@ -25,7 +25,10 @@
 # each stage's last log line), and the load average.
 # Usage: bench/freshness/run.sh [SECONDS] [BUILD-DIR]
 #   (SECONDS: the measured window, default 600; env: RATE=200,
-#    BULK_ORDERS=20000, MIN_INTERVAL=200ms, POLL_MS=5, KEEP_WORK=1,
+#    EVENT_GAP=1s (the app's simulated time between events; "default"
+#    for its 1-59 minutes, which at 200 events/s opens a new date
+#    partition in bronze every ~50 events, seven years of days in 10
+#    minutes), BULK_ORDERS=20000, MIN_INTERVAL=200ms, POLL_MS=5, KEEP_WORK=1,
 #    WATCH_ARGS: more watch options, e.g. "--poll 50ms" to poll the
 #    source instead of LISTEN)
 set -euo pipefail
@@ -34,6 +37,7 @@ src=$(cd "$(dirname "$0")/../.." && pwd)
 seconds=${1:-600}
 build=$(cd "${2:-$src/build}" && pwd)
 rate=${RATE:-200}
+gap=${EVENT_GAP:-1s}
 orders=${BULK_ORDERS:-20000}
 poll_ms=${POLL_MS:-5}
 minute=$((seconds < 60 ? seconds : 60))
@@ -104,8 +108,10 @@ done
 "$build/bench/freshness/gold-watch" "$url/api/gold" "$poll_ms" "$work/watermarks" 2>"$work/gold-watch.log" &
 poller=$!
 pids+=("$poller")
+gap_arg=()
+[ "$gap" = default ] || gap_arg=(--event-gap "$gap")
 (eval "$app_env"; exec "$build/retailapp/medallion-retailapp" --rate "$rate" --connections 4 \
-	--events $((rate * (seconds + 120))) --seed 2 --quiet) 2>"$work/app.log" &
+	--events $((rate * (seconds + 120))) "${gap_arg[@]}" --seed 2 --quiet) 2>"$work/app.log" &
 app=$!
 pids+=("$app")
 sleep 2	# the load is under way
@@ -150,7 +156,7 @@ share() { printf '%.3f' "$(echo "$1 / $hz / $wall" | bc -l)"; }
 read -r _ o0 ss0 sc0 _ < <(head -1 "$work/samples")
 read -r _ o1 ss1 sc1 _ < <(tail -1 "$work/samples")
 
-echo "freshness, watch mode: retail app at $rate events/s on 4 connections, $orders-order base, ${seconds} s," \
+echo "freshness, watch mode: retail app at $rate events/s on 4 connections (--event-gap $gap), $orders-order base, ${seconds} s," \
 	"--min-interval ${MIN_INTERVAL:-200ms} ${WATCH_ARGS:-}, /api/gold polled every $poll_ms ms"
 python3 "$src/bench/freshness/latency.py" "$work/watermarks" "$work/events" "$((minute * 1000000))"
 printf 'runs: %.1f a minute (%d in the window, %d not FINISHED)\n' \
