@@ -479,9 +479,11 @@ mark_lost(orch_history *h, int64_t run, int64_t pid, const char *host)
 
 	snprintf(msg, sizeof(msg), "its orchestrator (pid %lld on %.200s) "
 	    "stopped without ending it", (long long)pid, host ? host : "?");
+	/* Still RUNNING: another process may have reaped it since we read
+	 * it (reap reads first, then writes). */
 	if (sqlite3_prepare_v2(h->db, "UPDATE runs SET state = 'LOST', "
-	    "ended_at = ?, failed_stage = ?, message = ? WHERE run_id = ?", -1,
-	    &st, NULL) != SQLITE_OK)
+	    "ended_at = ?, failed_stage = ?, message = ? WHERE run_id = ? AND "
+	    "state = 'RUNNING'", -1, &st, NULL) != SQLITE_OK)
 		return -1;
 	sqlite3_bind_int64(st, 1, now_us());
 	sqlite3_bind_int(st, 2, lost_stage(h, run));
@@ -489,20 +491,39 @@ mark_lost(orch_history *h, int64_t run, int64_t pid, const char *host)
 	sqlite3_bind_int64(st, 4, run);
 	if (run_stmt(h, st) == -1)
 		return -1;
+	if (sqlite3_changes(h->db) == 0)
+		return 0;
 	log_warnx("run %lld was left RUNNING: %s; marked LOST (the next run "
 	    "of its pipeline recovers it)", (long long)run, msg);
 	return 0;
 }
 
+/* A RUNNING run whose owner is gone, as reap reads it. */
+typedef struct ownerless_run {
+	int64_t run, pid;
+	char host[256];
+} ownerless_run;
+
 /*
  * Marks the pipeline's (every pipeline's, when NULL) RUNNING runs whose
  * owner is gone as LOST. The newest one with a live owner goes to *busy.
  * Inside the caller's transaction, or on its own.
+ *
+ * The runs are all read before any is marked. An UPDATE made while the
+ * SELECT still holds its read transaction cannot wait for another writer
+ * (SQLite calls no busy handler to turn a read transaction into a write
+ * one): it failed at once with "database is locked" whenever another
+ * process (a `history`, which reaps too) was writing, and a watch
+ * restarted after a kill -9 then found its lost run still RUNNING and did
+ * not recover it. Once the read is over, each UPDATE is a transaction of
+ * its own and waits for the lock like any other write.
  */
 static int
 reap(orch_history *h, const char *pipeline, orch_busy *busy)
 {
 	sqlite3_stmt *st;
+	ownerless_run *gone = NULL, *more;
+	size_t n = 0, cap = 0;
 	int rc = 0;
 
 	if (sqlite3_prepare_v2(h->db, "SELECT run_id, owner_host, owner_pid, "
@@ -526,10 +547,28 @@ reap(orch_history *h, const char *pipeline, orch_busy *busy)
 			}
 			continue;
 		}
-		if (mark_lost(h, run, pid, host) == -1)
-			rc = -1;
+		if (n == cap) {
+			cap = cap == 0 ? 4 : cap * 2;
+			if ((more = realloc(gone, cap * sizeof(*gone))) ==
+			    NULL) {
+				log_warnx("history: out of memory reading the "
+				    "runs whose orchestrator is gone");
+				rc = -1;
+				break;
+			}
+			gone = more;
+		}
+		gone[n].run = run;
+		gone[n].pid = pid;
+		snprintf(gone[n].host, sizeof(gone[n].host), "%s",
+		    host != NULL ? host : "?");
+		n++;
 	}
 	sqlite3_finalize(st);
+	for (size_t i = 0; i < n; i++)
+		if (mark_lost(h, gone[i].run, gone[i].pid, gone[i].host) == -1)
+			rc = -1;
+	free(gone);
 	return rc;
 }
 
