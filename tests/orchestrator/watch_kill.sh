@@ -18,11 +18,14 @@
 # Rounds go on until each kind has landed mid-run a minimum number of
 # times, counted from the records (a stage killed by signal 9, a LOST
 # run, an UNKNOWN driver; for the server alone, its runner or stage alive
-# after it died), so a run of kills that all miss cannot pass. Then the
-# writer stops, watch catches up (gold's source watermark covers the last
-# commit), and bronze, silver and gold hold every source row exactly
-# once, gold equal to SQL on the source (tests/lib/gold.sh). At the end
-# nothing the test started is left running.
+# after it died), so a run of kills that all miss cannot pass. Once more,
+# deterministically, the orchestrator is killed and its restart has to
+# reap the lost run while another process holds the history's write
+# lock: it still recovers it. Then the writer stops, watch catches up (a
+# run started after the last commit finishes; gold's source watermark
+# covers the last order), and bronze, silver and gold hold every source
+# row exactly once, gold equal to SQL on the source (tests/lib/gold.sh).
+# At the end nothing the test started is left running.
 # No assertion is timed: every wait is h_wait_until on an outcome.
 . "${MEDALLION_SOURCE_DIR:?set it to the source tree, or run the test with meson test}/tests/lib/harness.sh"
 . "$MEDALLION_SOURCE_DIR/tests/lib/pg.sh"
@@ -60,11 +63,12 @@ server_restart() {
 	sessions+=("$H_SERVER_PID")
 }
 
-# start_watch: watch in the background, the orchestrator itself as the
-# job (the subshell execs it), as the pipeline role; sets $watch.
+# start_watch [MAX_INTERVAL]: watch in the background, the orchestrator
+# itself as the job (the subshell execs it), as the pipeline role; sets
+# $watch.
 start_watch() {
 	(eval "$(pg_env_pipeline)"; exec "$orch" --history "$hist" -v watch \
-		--max-interval 10s) 2>>"$log" &
+		--max-interval "${1:-10s}") 2>>"$log" &
 	watch=$!
 }
 # is_orch PID: PID is our watch, not a pid since reused.
@@ -75,11 +79,12 @@ is_orch() {
 stop_watch() { if is_orch "$watch"; then kill -KILL "$watch"; fi; }
 h_defer stop_watch
 
-# The history: jq -s over the newest $1 runs ("all": every one).
+# runs N|all JQ_ARGS...: jq -s over the newest N runs of the history.
 runs() {
 	local n=$1
+	shift
 	[ "$n" = all ] && n=1000000
-	"$orch" --history "$hist" history --json --limit "$n" | jq -s "$2"
+	"$orch" --history "$hist" history --json --limit "$n" | jq -s "$@"
 }
 newest() { "$orch" --history "$hist" history --json --limit 1 | jq -r "$1"; }
 newest_run() { newest '.run_id'; }
@@ -247,6 +252,60 @@ h_eq "every LOST run was recovered by a run that finished" \
 	"$(runs all '. as $all | [.[] | select(.state == "LOST") | select(.run_id as $l |
 		any($all[]; .resumed_from == $l and .state == "FINISHED") | not)] | length')" 0
 
+# kill -9 of the orchestrator, then another process writes the history
+# just as the restarted watch reaps the lost run (a `history`, which
+# reaps too, did in the rounds above, under the sanitizers): the watch
+# still recovers it. Made deterministic: the new watch is kept from
+# PostgreSQL (its role NOLOGIN) until the test holds the history's write
+# lock, and the lock is let go once the watch, connected, sleeps waiting
+# for it (SQLite's busy handler: hrtimer_nanosleep in /proc/PID/wchan).
+db() { sqlite3 "$hist" "$1"; }
+listener() { q "SELECT pid FROM pg_stat_activity WHERE application_name = 'medallion-orchestrator watch'"; }
+waiting_for_lock() { [ -n "$(listener)" ] && [ "$(cat "/proc/$watch/wchan" 2>/dev/null)" = hrtimer_nanosleep ]; }
+sleep 30 &
+probe=$!
+h_wait_until 5 eval '[ "$(cat /proc/$probe/wchan 2>/dev/null)" = hrtimer_nanosleep ]'
+wchan_ok=$?
+kill "$probe"; wait "$probe" 2>/dev/null
+if [ "$wchan_ok" -ne 0 ]; then
+	h_log "/proc/PID/wchan does not name the sleep here: the check with the history locked is left out"
+else
+	lost=
+	for ((try = 0; try < 20 && ${#lost} == 0; try++)); do
+		h_wait_until 30 stage_running || break
+		is_orch "$watch" || break
+		{ kill -KILL "$watch"; wait "$watch"; } 2>/dev/null
+		lost=$(db "SELECT run_id FROM runs WHERE state = 'RUNNING'")
+		[ -n "$lost" ] || start_watch	# it died between runs: again
+	done
+	h_check "kill -9 of the orchestrator left run ${lost:-?} RUNNING" test -n "$lost"
+	h_wait_until 10 eval '[ -z "$(listener)" ]'
+	q "ALTER ROLE medallion_pipeline NOLOGIN" >/dev/null
+	refused=$(grep -c "cannot listen on PostgreSQL" "$log")
+	from=$(($(wc -l <"$log") + 1))
+	start_watch 1m	# no heartbeat run meanwhile
+	h_check "... the new watch cannot reach PostgreSQL yet" h_wait_until 30 \
+		eval '[ "$(grep -c "cannot listen on PostgreSQL" "$log")" -gt "$refused" ]'
+	mkfifo "$H_TMP/lock.in"
+	sqlite3 "$hist" <"$H_TMP/lock.in" >"$H_TMP/lock.out" 2>&1 &
+	locker=$!
+	exec 7>"$H_TMP/lock.in"
+	printf 'BEGIN IMMEDIATE;\n.print locked\n' >&7
+	h_check "... the test holds the history's write lock" h_wait_until 10 grep -q locked "$H_TMP/lock.out"
+	q "ALTER ROLE medallion_pipeline LOGIN" >/dev/null
+	h_check "... the watch, connected, waits for the lock" h_wait_until 30 waiting_for_lock
+	printf 'COMMIT;\n' >&7
+	exec 7>&-
+	wait "$locker"
+	h_check "... and once it is free, recovers run $lost, and that run finishes" h_wait_until 60 \
+		eval '[ "$(db "SELECT count(*) FROM runs WHERE resumed_from = $lost AND state = '"'FINISHED'"'")" = 1 ]'
+	h_check_fails "... without 'database is locked' on the way" \
+		eval 'tail -n "+$from" "$log" | grep "database is locked"'
+	kill -TERM "$watch"
+	wait "$watch"
+	start_watch
+fi
+
 # The writer stops; watch takes its last commits.
 kill -INT "$writer"
 wait "$writer"
@@ -263,7 +322,7 @@ last=$(q "SELECT xid FROM orders ORDER BY xid DESC LIMIT 1")
 covers() { [ "$(jq -r '.source_watermark.xid_bound // 0' "$gold")" -gt "$last" ]; }
 h_check "gold's source watermark covers the last order's commit (xid $last)" \
 	h_wait_until 60 covers
-h_log "$(runs all 'length') runs, $(runs all '[.[] | select(.state != "FINISHED")] | length') did not finish; $(q "SELECT count(*) FROM ordershistory") events"
+h_log "$(runs all 'length') runs, not finished: $(runs all -c '[.[] | select(.state != "FINISHED") | .state] | group_by(.) | map({(.[0]): length}) | add // {}'); $(q "SELECT count(*) FROM ordershistory") events"
 
 # Exactly once, layer by layer.
 same_as_source orders orderid "after the kills"
