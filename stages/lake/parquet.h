@@ -294,7 +294,7 @@ int pq_keys_overlap(const int64_t *keys, size_t nkeys, int64_t lo,
 /*
  * A point lookup in row group rg: like pq_reader_read_row_group, but in
  * a file whose pages are aligned (pq_writer_opts.page_rows) only the rows
- * of the pages whose key_col (INT32 or INT64, required) min/max may hold
+ * of the pages whose key_col (INT32 or INT64, flat) min/max may hold
  * one of keys (sorted ascending) are decoded, so batch may hold a part of
  * the row group, or no rows. Any other file is read whole. cols must not
  * be NULL. The caller still filters the rows by key.

@@ -1494,9 +1494,11 @@ page_plan_add(page_plan *pl, int32_t rows, int wanted)
 
 /*
  * The plan of a lookup from the key column's page headers: a page is
- * wanted when its min/max may hold one of the keys. Returns 0, -1 on
- * error, 1 when the pages cannot tell (a page without statistics, a v2
- * page, a nullable key column: its pages' rows are not its values).
+ * wanted when its min/max may hold one of the keys. A flat column's v1
+ * page counts its rows, nulls included, so a nullable key column plans
+ * as well as a required one. Returns 0, -1 on error, 1 when the pages
+ * cannot tell (a page without statistics, such as one of nulls only, a
+ * v2 page, a repeated column).
  */
 static int
 plan_pages(pq_reader *r, int rg, int leaf, const int64_t *keys,
@@ -1507,7 +1509,7 @@ plan_pages(pq_reader *r, int rg, int leaf, const int64_t *keys,
 	int64_t start = c->data_page_offset, consumed = 0;
 	const uint8_t *buf, *p, *end;
 
-	if (l->max_def != 0 || l->max_rep != 0)
+	if (l->max_def > 1 || l->max_rep != 0)
 		return 1;
 	if (c->dictionary_page_offset > 0 && c->dictionary_page_offset < start)
 		start = c->dictionary_page_offset;

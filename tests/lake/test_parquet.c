@@ -708,6 +708,29 @@ test_sorted_pages(const char *dir)
 	    mismatches == 0, "a lookup of 3 ids decoded %lld of %d rows (at "
 	    "most a page of 1,000 per key and row group), found %lld of them",
 	    (long long)looked, NROWS, (long long)found);
+	/* A nullable key ("big", null in every 7th row): the same. */
+	{
+		pq_value want[NCOLS];
+		int64_t big;
+
+		make_row(20000, want, uniq, sizeof(uniq));
+		big = want[1].v.i64;
+		found = 0;
+		for (int g = 0; g < pq_reader_num_row_groups(r); g++) {
+			if (pq_reader_read_row_group_keys(r, g, all, NCOLS, 1,
+			    &big, 1, &b, &err) == -1) {
+				EXPECT(0, "lookup by big: %s", err.msg);
+				break;
+			}
+			for (int64_t i = 0; i < b.nrows; i++)
+				found += !(b.cols[1].nulls &&
+				    b.cols[1].nulls[i]) &&
+				    b.cols[1].v.i64[i] == big;
+			check_rows_of(&b, "lookup by big", &mismatches);
+		}
+		EXPECT(found == 1 && mismatches == 0, "a lookup by a nullable "
+		    "column finds its row: %lld", (long long)found);
+	}
 	pq_reader_close(r);
 	/* Pages cut by bytes: the lookup reads the whole row group. */
 	snprintf(path, sizeof(path), "%s/plain.parquet", dir);
