@@ -5,12 +5,14 @@
  * back per stage.
  */
 #include <getopt.h>
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 
 #include "clock.h"
 #include "delta.h"
+#include "lake_store.h"
 #include "log.h"
 #include "stage_frame.h"
 #include "medallion_version.h"
@@ -28,6 +30,7 @@ stage_frame_run_main(int argc, char **argv, const stage_frame *stage)
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *lake = getenv("MEDALLION_LAKE");
+	char root[LAKE_ROOT_MAX + 1];
 	int64_t t0 = clock_mono_us();
 	int verbose = 0, ch, status, rc = DELTA_ERROR;
 	struct rusage ru;
@@ -74,6 +77,11 @@ stage_frame_run_main(int argc, char **argv, const stage_frame *stage)
 		    "do)", strlen(lake), LAKE_ROOT_MAX);
 		return STAGE_EXIT_USAGE;
 	}
+	if (lake_store_root(lake, root, sizeof(root), &err) != 0) {
+		log_warnx("%s", err.msg);	/* a bad URI, no credentials */
+		return 1;
+	}
+	lake = root;
 	for (int attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
 		err.msg[0] = '\0';
 		rc = stage->run(stage->ctx, lake, &err);
@@ -88,6 +96,14 @@ stage_frame_run_main(int argc, char **argv, const stage_frame *stage)
 		    stage->failure_status(stage->ctx) : 1;
 	}
 	getrusage(RUSAGE_SELF, &ru);
+	if (lake_store_is_remote(lake)) {
+		lake_store_stats st;
+
+		lake_store_stats_get(&st);
+		log_info("S3: %" PRIu64 " requests (%" PRIu64 " retried), %"
+		    PRIu64 " bytes up, %" PRIu64 " down", st.requests,
+		    st.retries, st.bytes_up, st.bytes_down);
+	}
 	log_info("done in %.3f s, CPU %.1f ms, peak RSS %ld MiB",
 	    (clock_mono_us() - t0) / 1e6, (ru.ru_utime.tv_sec +
 	    ru.ru_stime.tv_sec) * 1e3 + (ru.ru_utime.tv_usec +

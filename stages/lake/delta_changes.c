@@ -17,6 +17,7 @@
 #include <jansson.h>
 
 #include "delta_internal.h"
+#include "lake_store.h"
 
 /*
  * Whether commit version is still in the log; when log cleanup has
@@ -29,7 +30,7 @@ commit_retained(const char *table_dir, int64_t version, lake_err *err)
 {
 	char *path = delta_log_file(table_dir, version, ".json");
 	int64_t oldest = -1;
-	int ok = path != NULL && access(path, F_OK) == 0;
+	int ok = path != NULL && lake_store_stat(path, NULL, NULL, NULL) == 0;
 
 	free(path);
 	if (ok)
@@ -99,16 +100,18 @@ char *
 delta_commit_info(const char *table_dir, int64_t version, lake_err *err)
 {
 	char *path = delta_log_file(table_dir, version, ".json");
-	char *line = NULL, *out = NULL;
-	size_t cap = 0;
-	FILE *f;
+	char *text = NULL, *cur, *line, *out = NULL;
+	size_t len, n;
 
-	if (path == NULL || (f = fopen(path, "re")) == NULL) {
-		lake_err_errno(err, "cannot open %s", path ? path : "commit");
+	if (path == NULL || delta_commit_text(path, &text, &len, err) != 0) {
+		if (path == NULL)
+			lake_err_set(err, "out of memory");
 		free(path);
 		return NULL;
 	}
-	while (out == NULL && getline(&line, &cap, f) > 0) {
+	cur = text;
+	while (out == NULL &&
+	    (line = delta_next_line(&cur, text + len, &n)) != NULL) {
 		json_t *a = json_loads(line, 0, NULL);
 		json_t *info = json_object_get(a, "commitInfo");
 
@@ -118,8 +121,7 @@ delta_commit_info(const char *table_dir, int64_t version, lake_err *err)
 	}
 	if (out == NULL)
 		lake_err_set(err, "%s has no commitInfo", path);
-	free(line);
-	fclose(f);
+	free(text);
 	free(path);
 	return out;
 }

@@ -14,7 +14,8 @@
  *
  * Crash safety is that of commits: the file is written and fsynced under
  * a temporary name that no reader lists (.tmp-<uuid>.checkpoint.parquet),
- * then link(2)ed to its final name, which never replaces an existing
+ * then given its final name put-if-absent through the storage seam
+ * (link(2); on S3 a conditional PUT), which never replaces an existing
  * checkpoint, and the folder is fsynced. A reader therefore sees a
  * checkpoint whole or not at all; a crash leaves at most a temp file,
  * which vacuum and log cleanup remove. _last_checkpoint is only a hint and
@@ -31,6 +32,7 @@
 #include "clock.h"
 #include "days.h"
 #include "delta_internal.h"
+#include "lake_store.h"
 #include "log.h"
 
 #define DEFAULT_CHECKPOINT_INTERVAL 10
@@ -525,44 +527,20 @@ static int
 write_hint(const char *table_dir, int64_t version, int64_t rows,
     lake_err *err)
 {
-	char dir[4096], tmp[4200], final[4200], uuid[37], text[128];
-	FILE *f;
+	char final[4200], text[128];
 	int n;
 
 	if (delta_last_checkpoint_hint(table_dir) >= version)
 		return 0;
-	delta_uuid(uuid);
 	n = snprintf(text, sizeof(text), "{\"version\":%" PRId64 ",\"size\":%"
 	    PRId64 "}\n", version, rows);
-	if (snprintf(dir, sizeof(dir), "%s/_delta_log", table_dir) >=
-	    (int)sizeof(dir) || snprintf(tmp, sizeof(tmp),
-	    "%s/.tmp-%s.last_checkpoint", dir, uuid) >= (int)sizeof(tmp) ||
-	    snprintf(final, sizeof(final), "%s/_last_checkpoint", dir) >=
-	    (int)sizeof(final) || n >= (int)sizeof(text)) {
+	if (snprintf(final, sizeof(final), "%s/_delta_log/_last_checkpoint",
+	    table_dir) >= (int)sizeof(final) || n >= (int)sizeof(text)) {
 		lake_err_set(err, "%s: path too long", table_dir);
 		return -1;
 	}
-	if ((f = fopen(tmp, "wxe")) == NULL) {
-		lake_err_errno(err, "cannot create %s", tmp);
-		return -1;
-	}
-	if (fputs(text, f) == EOF || fflush(f) == EOF ||
-	    fsync(fileno(f)) == -1) {
-		lake_err_errno(err, "cannot write %s", tmp);
-		fclose(f);
-		unlink(tmp);
-		return -1;
-	}
-	if (fclose(f) == EOF || rename(tmp, final) == -1) {
-		lake_err_errno(err, "cannot replace %s", final);
-		unlink(tmp);
-		return -1;
-	}
-	if (fsync_dir(dir) == -1) {
-		lake_err_errno(err, "fsync %s", dir);
-		return -1;
-	}
-	return 0;
+	/* Temp, fsync, rename, fsync of the folder; one PUT on S3. */
+	return lake_store_write(final, text, (size_t)n, err) == 0 ? 0 : -1;
 }
 
 /*
@@ -592,6 +570,9 @@ publish_checkpoint(const char *table_dir, int64_t version,
 		goto out;
 	}
 	pq_writer_opts_default(&opts);
+	/* On S3 the temp object stays in memory, and the link below sends
+	 * it once, under its final name (a conditional PUT). */
+	opts.no_fsync = lake_store_is_remote(table_dir);
 	opts.row_group_bytes = CHECKPOINT_ROW_GROUP_BYTES;
 	opts.codec = PQ_CODEC_ZSTD;	/* linked in; Spark and DuckDB read it */
 	if ((o.w = pq_nested_writer_open(tmp, checkpoint_schema,
@@ -604,16 +585,17 @@ publish_checkpoint(const char *table_dir, int64_t version,
 	}
 	if (pq_nested_writer_close(o.w, err) == -1)
 		goto out;
-	if (link(tmp, final) == -1 && errno != EEXIST) {
-		lake_err_errno(err, "cannot publish %s", final);
-		unlink(tmp);
-		goto out;
+	if ((rc = lake_store_link(tmp, final, 1, err)) != 0) {
+		lake_store_delete(tmp, NULL);
+		if (rc != LAKE_STORE_EXISTS) {
+			lake_err_prefix(err, "cannot publish %s", final);
+			rc = -1;
+			goto out;
+		}
 	}
-	unlink(tmp);
-	if (fsync_dir(dir) == -1) {
-		lake_err_errno(err, "fsync %s", dir);
+	rc = -1;
+	if (lake_store_sync_dir(dir, err) != 0)
 		goto out;
-	}
 	*rows = o.rows;
 	rc = 0;
 out:
@@ -646,7 +628,7 @@ checkpoint_write(const char *table_dir, int64_t version,
 		goto out;
 	}
 	rc = DELTA_OK;
-	if (access(final, F_OK) == 0)
+	if (lake_store_stat(final, NULL, NULL, NULL) == 0)
 		goto out;	/* never replaced */
 	if (publish_checkpoint(table_dir, replayed, st, &rows, err) == -1 ||
 	    write_hint(table_dir, replayed, rows, err) == -1)

@@ -2,11 +2,13 @@
  * delta_commit.c - writing a Delta commit, put-if-absent.
  *
  * Actions are collected as JSON; finish() writes them one per line to a
- * temporary file in _delta_log, fsyncs it, then link(2)s it to the
- * version's name. link() never replaces an existing name, so of two
- * writers racing for one version exactly one wins; the other gets EEXIST
- * and reports DELTA_CONFLICT. The folder is fsynced so the new name
- * survives a crash. The caller must have fsynced its data files first
+ * temporary object in _delta_log, then gives it the version's name
+ * put-if-absent through the storage seam (lake_store_link): locally the
+ * temp file is fsynced and link(2)ed, which never replaces a name; on S3
+ * it is one PUT with If-None-Match: *. Of two writers racing for one
+ * version exactly one wins; the other gets EEXIST (or 412) and reports
+ * DELTA_CONFLICT, and its caller rereads the log. The folder is fsynced
+ * so the new name survives a crash. The caller must have fsynced its data files first
  * (pq_writer_close does), which makes the commit the moment the data
  * becomes visible.
  *
@@ -31,6 +33,7 @@
 #include "delta_internal.h"
 #include "lake_format.h"
 #include "lake_io.h"
+#include "lake_store.h"
 #include "medallion_version.h"
 
 #include "lake_json_write.h"
@@ -86,7 +89,8 @@ delta_commit_free(delta_commit *c)
 	json_decref(c->info);
 	lake_buf_free(&c->files);
 	if (c->tmp_path != NULL)
-		unlink(c->tmp_path);	/* prepared but never published */
+		lake_store_delete(c->tmp_path, NULL);	/* prepared, never
+						   published */
 	free(c->tmp_path);
 	free(c->log_dir);
 	free(c->table_dir);
@@ -539,47 +543,14 @@ append_line(lake_buf *b, json_t *action)
 }
 
 int
-fsync_path(const char *path, int flags)
-{
-	int fd = open(path, flags | O_CLOEXEC), rc;
-
-	if (fd == -1)
-		return -1;
-	rc = fsync(fd);
-	close(fd);
-	return rc;
-}
-
-int
-fsync_dir(const char *dir)
-{
-	return fsync_path(dir, O_RDONLY | O_DIRECTORY);
-}
-
-static int
-ensure_log_dir(const char *table_dir, char *log_dir, size_t len,
-    lake_err *err)
-{
-	snprintf(log_dir, len, "%s/_delta_log", table_dir);
-	if (mkdir(table_dir, 0755) == -1 && errno != EEXIST) {
-		lake_err_errno(err, "cannot create %s", table_dir);
-		return -1;
-	}
-	if (mkdir(log_dir, 0755) == -1 && errno != EEXIST) {
-		lake_err_errno(err, "cannot create %s", log_dir);
-		return -1;
-	}
-	return 0;
-}
-
-int
 delta_commit_prepare(delta_commit *c, lake_err *err)
 {
 	char log_dir[4096], tmp[4200], uuid[37];
 	lake_buf text = { 0 };
+	lake_out *o;
 	size_t i;
 	json_t *a;
-	int fd = -1, rc = DELTA_ERROR;
+	int rc = DELTA_ERROR;
 
 	if (c->tmp_path != NULL) {
 		lake_err_set(err, "%s: commit already prepared", c->table_dir);
@@ -590,7 +561,8 @@ delta_commit_prepare(delta_commit *c, lake_err *err)
 		    c->table_dir);
 		return DELTA_ERROR;
 	}
-	if (ensure_log_dir(c->table_dir, log_dir, sizeof(log_dir), err) == -1)
+	snprintf(log_dir, sizeof(log_dir), "%s/_delta_log", c->table_dir);
+	if (lake_store_mkdirs(log_dir, err) != 0)
 		return DELTA_ERROR;
 	if (append_line(&text, c->info) == -1 ||
 	    append_line(&text, c->protocol) == -1 ||
@@ -604,16 +576,14 @@ delta_commit_prepare(delta_commit *c, lake_err *err)
 		goto nomem;
 	delta_uuid(uuid);
 	snprintf(tmp, sizeof(tmp), "%s/.tmp-%s.json", log_dir, uuid);
-	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
-	    0644)) == -1) {
-		lake_err_errno(err, "cannot create %s", tmp);
+	if ((o = lake_out_create(tmp, 0, err)) == NULL)
+		goto out;
+	if (lake_out_write(o, text.data, text.len, err) == -1) {
+		lake_out_abort(o);
 		goto out;
 	}
-	if (lake_write_all(fd, (const char *)text.data, text.len) == -1 ||
-	    fsync(fd) == -1) {
-		lake_err_errno(err, "cannot write %s", tmp);
-		goto out_unlink;
-	}
+	if (lake_out_close(o, LAKE_OUT_TEMP, err) == -1)
+		goto out;
 	if ((c->tmp_path = strdup(tmp)) == NULL ||
 	    (c->log_dir = strdup(log_dir)) == NULL)
 		goto nomem_unlink;
@@ -622,15 +592,10 @@ delta_commit_prepare(delta_commit *c, lake_err *err)
 nomem_unlink:
 	free(c->tmp_path);
 	c->tmp_path = NULL;
-	lake_err_set(err, "out of memory");
-out_unlink:
-	unlink(tmp);
-	goto out;
+	lake_store_delete(tmp, NULL);
 nomem:
 	lake_err_set(err, "out of memory");
 out:
-	if (fd != -1)
-		close(fd);
 	lake_buf_free(&text);
 	return rc;
 }
@@ -663,24 +628,26 @@ delta_commit_publish(delta_commit *c, int64_t *version, lake_err *err)
 		lake_err_set(err, "out of memory");
 		return DELTA_ERROR;
 	}
-	if (link(c->tmp_path, final) == -1) {
-		if (errno == EEXIST) {
+	/* Put-if-absent: link(2) locally, If-None-Match: * on S3. The
+	 * other writer's version is never overwritten. */
+	if ((rc = lake_store_link(c->tmp_path, final, 1, err)) != 0) {
+		if (rc == LAKE_STORE_EXISTS) {
 			lake_err_set(err, "%s: version %" PRId64 " was "
 			    "committed by another writer", c->table_dir,
 			    c->version);
 			rc = DELTA_CONFLICT;
-		} else
-			lake_err_errno(err, "cannot commit %s", final);
+		} else {
+			lake_err_prefix(err, "cannot commit %s", final);
+			rc = DELTA_ERROR;
+		}
 		goto out;	/* delta_commit_free removes the temp file */
 	}
-	unlink(c->tmp_path);
+	rc = DELTA_ERROR;
 	free(c->tmp_path);
 	c->tmp_path = NULL;
-	if (fsync_dir(c->log_dir) == -1) {
-		/* The commit exists; only its durability is in doubt. */
-		lake_err_errno(err, "fsync %s", c->log_dir);
-		goto out;
-	}
+	if (lake_store_sync_dir(c->log_dir, err) != 0)
+		goto out;	/* the commit exists; only its durability
+				   is in doubt */
 	*version = c->version;
 	rc = DELTA_OK;
 	delta_checkpoint_after_commit(c->table_dir, c->version,

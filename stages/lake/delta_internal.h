@@ -101,6 +101,17 @@ int64_t delta_log_oldest_readable(const delta_log_listing *l);
 
 /* --- replay (delta_snapshot.c) ------------------------------------- */
 
+/*
+ * A commit file's text, read whole through the storage seam (owned:
+ * free(); NUL-terminated past *len): 0, 1 when it does not exist, -1
+ * with err.
+ */
+int delta_commit_text(const char *path, char **text, size_t *len,
+    lake_err *err);
+/* The next line from *cur (before end), NUL-terminated in place without
+ * its newline, its length in *len; NULL at the end. */
+char *delta_next_line(char **cur, char *end, size_t *len);
+
 /* Replays commit version's JSON into st. 0 or -1 with err. */
 int delta_replay_commit(const char *table_dir, int64_t version,
     delta_replay *st, lake_err *err);
@@ -164,11 +175,6 @@ int64_t delta_last_checkpoint_hint(const char *table_dir);
 
 /* A random (version 4) UUID as 36 characters. */
 void delta_uuid(char out[37]);
-
-/* fsync(2) by path, opened with flags (any descriptor of the inode will
- * do); fsync_dir() of a folder, so new names in it survive a crash. */
-int fsync_path(const char *path, int flags);
-int fsync_dir(const char *dir);
 
 /* The Spark type name of one of our types ("integer", "timestamp"...). */
 const char *delta_type_name(pq_type t);

@@ -11,17 +11,15 @@
  * a checkpoint, so "the oldest readable version" is commit 0 while it is
  * there, else the oldest checkpoint.
  */
-#include <dirent.h>
-#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include <jansson.h>
 
 #include "delta_internal.h"
+#include "lake_store.h"
 
 static int
 cmp_i64(const void *a, const void *b)
@@ -67,56 +65,77 @@ delta_log_listing_free(delta_log_listing *l)
 	memset(l, 0, sizeof(*l));
 }
 
+typedef struct list_ctx {
+	delta_log_listing *l;
+	int failed;
+} list_ctx;
+
+static int
+list_one(const lake_store_entry *e, void *arg)
+{
+	list_ctx *x = arg;
+	delta_log_listing *l = x->l;
+	int64_t v;
+	const char *suffix;
+	int rc = 0;
+
+	if (parse_log_name(e->name, &v, &suffix) == -1)
+		return 0;
+	if (strcmp(suffix, ".json") == 0)
+		rc = push_i64(&l->versions, &l->n, v);
+	else if (strcmp(suffix, ".checkpoint.parquet") == 0)
+		rc = push_i64(&l->checkpoints, &l->ncheckpoints, v);
+	if (rc == -1)
+		x->failed = 1;
+	return rc == -1;
+}
+
+/* The log's commits and checkpoints whose names sort after start_after
+ * (NULL: all). */
+static int
+list_log(const char *table_dir, const char *start_after,
+    delta_log_listing *l, lake_err *err)
+{
+	char path[4096];
+	list_ctx x = { l, 0 };
+	int rc;
+
+	memset(l, 0, sizeof(*l));
+	snprintf(path, sizeof(path), "%s/_delta_log", table_dir);
+	rc = lake_store_list(path, start_after, 0, list_one, &x, err);
+	if (rc == LAKE_STORE_NOT_FOUND) {
+		lake_err_set(err, "%s: not a Delta table (no "
+		    "_delta_log folder)", table_dir);
+		return DELTA_NO_TABLE;
+	}
+	if (rc != 0) {
+		delta_log_listing_free(l);
+		return DELTA_ERROR;
+	}
+	if (x.failed) {
+		delta_log_listing_free(l);
+		lake_err_set(err, "out of memory");
+		return DELTA_ERROR;
+	}
+	/* Names sort as versions: %020d. */
+	return DELTA_OK;
+}
+
 /* Returns DELTA_OK, DELTA_NO_TABLE or DELTA_ERROR. */
 int
 delta_log_list(const char *table_dir, delta_log_listing *l,
     lake_err *err)
 {
-	char path[4096];
-	struct dirent *de;
-	DIR *d;
+	int rc = list_log(table_dir, NULL, l, err);
 
-	memset(l, 0, sizeof(*l));
-	snprintf(path, sizeof(path), "%s/_delta_log", table_dir);
-	if ((d = opendir(path)) == NULL) {
-		if (errno == ENOENT) {
-			lake_err_set(err, "%s: not a Delta table (no "
-			    "_delta_log folder)", table_dir);
-			return DELTA_NO_TABLE;
-		}
-		lake_err_errno(err, "cannot list %s", path);
-		return DELTA_ERROR;
-	}
-	while ((de = readdir(d)) != NULL) {
-		int64_t v;
-		const char *suffix;
-		int rc = 0;
-
-		if (parse_log_name(de->d_name, &v, &suffix) == -1)
-			continue;
-		if (strcmp(suffix, ".json") == 0)
-			rc = push_i64(&l->versions, &l->n, v);
-		else if (strcmp(suffix, ".checkpoint.parquet") == 0)
-			rc = push_i64(&l->checkpoints, &l->ncheckpoints, v);
-		if (rc == -1) {
-			closedir(d);
-			delta_log_listing_free(l);
-			lake_err_set(err, "out of memory");
-			return DELTA_ERROR;
-		}
-	}
-	closedir(d);
+	if (rc != DELTA_OK)
+		return rc;
 	if (l->n == 0 && l->ncheckpoints == 0) {
 		delta_log_listing_free(l);
 		lake_err_set(err, "%s: not a Delta table (empty _delta_log)",
 		    table_dir);
 		return DELTA_NO_TABLE;
 	}
-	if (l->n > 0)
-		qsort(l->versions, l->n, sizeof(int64_t), cmp_i64);
-	if (l->ncheckpoints > 0)
-		qsort(l->checkpoints, l->ncheckpoints, sizeof(int64_t),
-		    cmp_i64);
 	return DELTA_OK;
 }
 
@@ -133,24 +152,60 @@ int
 delta_log_list_from_hint(const char *table_dir, delta_log_listing *l,
     lake_err *err)
 {
-	char path[4096];
-	struct stat sb;
+	char path[4096], start[64];
 	int64_t hint = delta_last_checkpoint_hint(table_dir);
+	int rc;
 
 	memset(l, 0, sizeof(*l));
 	if (hint < 0 || snprintf(path, sizeof(path), "%s/_delta_log/%020"
 	    PRId64 ".checkpoint.parquet", table_dir, hint) >=
-	    (int)sizeof(path) || stat(path, &sb) == -1)
+	    (int)sizeof(path))
+		return 1;
+	if (lake_store_is_remote(table_dir)) {
+		/*
+		 * One listing from the hint on (a request per commit probed
+		 * would cost more): every name after "<hint>.checkpoint",
+		 * the hinted checkpoint itself included.
+		 */
+		size_t k = 0;
+		int found;
+
+		snprintf(start, sizeof(start), "%020" PRId64 ".checkpoint",
+		    hint);
+		if ((rc = list_log(table_dir, start, l, err)) != DELTA_OK)
+			return rc == DELTA_NO_TABLE ? 1 : -1;
+		found = delta_log_has_version(l->checkpoints,
+		    l->ncheckpoints, hint);
+		l->ncheckpoints = 0;	/* as below: the hinted one only */
+		if (!found) {
+			delta_log_listing_free(l);
+			return 1;
+		}
+		if (push_i64(&l->checkpoints, &l->ncheckpoints, hint) == -1)
+			goto nomem;
+		/* <hint>.json sorts after <hint>.checkpoint: drop it; keep
+		 * the contiguous run after the hint, as probing would. */
+		for (size_t i = 0; i < l->n; i++) {
+			if (l->versions[i] <= hint)
+				continue;
+			if (l->versions[i] != hint + 1 + (int64_t)k)
+				break;
+			l->versions[k++] = l->versions[i];
+		}
+		l->n = k;
+		return 0;
+	}
+	if (lake_store_stat(path, NULL, NULL, NULL) != 0)
 		return 1;
 	if (push_i64(&l->checkpoints, &l->ncheckpoints, hint) == -1)
 		goto nomem;
 	for (int64_t v = hint + 1;; v++) {
 		snprintf(path, sizeof(path), "%s/_delta_log/%020" PRId64
 		    ".json", table_dir, v);
-		if (stat(path, &sb) == -1) {
-			if (errno == ENOENT)
-				return 0;
-			lake_err_errno(err, "cannot look up %s", path);
+		rc = lake_store_stat(path, NULL, NULL, err);
+		if (rc == LAKE_STORE_NOT_FOUND)
+			return 0;
+		if (rc != 0) {
 			delta_log_listing_free(l);
 			return -1;
 		}
@@ -195,12 +250,18 @@ int64_t
 delta_last_checkpoint_hint(const char *table_dir)
 {
 	char path[4096];
+	uint8_t *text;
+	size_t len;
 	json_t *j;
 	int64_t v = -1;
 
 	snprintf(path, sizeof(path), "%s/_delta_log/_last_checkpoint",
 	    table_dir);
-	if ((j = json_load_file(path, 0, NULL)) == NULL)
+	if (lake_store_read_all(path, &text, &len, NULL) != 0)
+		return -1;
+	j = json_loadb((const char *)text, len, 0, NULL);
+	free(text);
+	if (j == NULL)
 		return -1;
 	if (json_is_integer(json_object_get(j, "version")) &&
 	    json_object_get(j, "parts") == NULL)
@@ -256,4 +317,33 @@ delta_oldest_version(const char *table_dir, int64_t *version,
 		return DELTA_ERROR;
 	}
 	return DELTA_OK;
+}
+
+int
+delta_commit_text(const char *path, char **text, size_t *len, lake_err *err)
+{
+	uint8_t *data;
+	int rc = lake_store_read_all(path, &data, len, err);
+
+	if (rc == LAKE_STORE_NOT_FOUND)
+		return 1;
+	if (rc != 0)
+		return -1;
+	*text = (char *)data;
+	return 0;
+}
+
+char *
+delta_next_line(char **cur, char *end, size_t *len)
+{
+	char *line = *cur, *nl;
+
+	if (line >= end)
+		return NULL;
+	if ((nl = memchr(line, '\n', (size_t)(end - line))) == NULL)
+		nl = end;	/* the last line, without a newline */
+	*nl = '\0';
+	*len = (size_t)(nl - line);
+	*cur = nl + 1;
+	return line;
 }

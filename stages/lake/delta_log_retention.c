@@ -13,19 +13,17 @@
  * deleting anything, B's checkpoint is read back: commits are never
  * traded for a checkpoint that cannot be read.
  *
- * The listing is one readdir(2) of _delta_log; files are stat(2)ed only
- * when the oldest version has expired (else nothing can go), so calling
- * this after every checkpoint is cheap.
+ * The listing is one listing of _delta_log through the storage seam;
+ * local files are stat(2)ed only when the oldest version has expired
+ * (else nothing can go), so calling this after every checkpoint is
+ * cheap; S3's listing carries each object's time.
  */
-#include <dirent.h>
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "delta_internal.h"
+#include "lake_store.h"
 
 #define DEFAULT_LOG_RETENTION "interval 30 days"
 
@@ -33,14 +31,20 @@ typedef struct log_entry {
 	int64_t version;
 	int is_checkpoint;
 	char name[40];		/* %020d.json or %020d.checkpoint.parquet */
+	int64_t mtime_us;	/* from the listing, -1 when it had none */
 	int expired;		/* set by stat_entries */
 } log_entry;
+
+typedef struct temp_entry {
+	char *name;
+	int64_t mtime_us;
+} temp_entry;
 
 typedef struct log_names {
 	log_entry *entries;	/* sorted by version, commit first */
 	size_t n;
 	size_t cap;
-	char **temps;		/* .tmp-* leftovers of crashed writers */
+	temp_entry *temps;	/* .tmp-* leftovers of crashed writers */
 	size_t ntemps;
 } log_names;
 
@@ -49,7 +53,7 @@ names_free(log_names *l)
 {
 	free(l->entries);
 	for (size_t i = 0; i < l->ntemps; i++)
-		free(l->temps[i]);
+		free(l->temps[i].name);
 	free(l->temps);
 	memset(l, 0, sizeof(*l));
 }
@@ -77,7 +81,7 @@ parse_name(const char *name, int64_t *version, int *is_checkpoint)
 
 static int
 push_entry(log_names *l, int64_t version, int is_checkpoint,
-    const char *name)
+    const char *name, int64_t mtime_us)
 {
 	if (l->n == l->cap) {
 		size_t cap = l->cap ? l->cap * 2 : 256;
@@ -91,6 +95,7 @@ push_entry(log_names *l, int64_t version, int is_checkpoint,
 	l->entries[l->n].version = version;
 	l->entries[l->n].is_checkpoint = is_checkpoint;
 	l->entries[l->n].expired = 0;
+	l->entries[l->n].mtime_us = mtime_us;
 	/* parse_name() accepted it: at most 39 characters. */
 	if (snprintf(l->entries[l->n].name, sizeof(l->entries[l->n].name),
 	    "%.39s", name) >= (int)sizeof(l->entries[l->n].name))
@@ -100,15 +105,16 @@ push_entry(log_names *l, int64_t version, int is_checkpoint,
 }
 
 static int
-push_temp(log_names *l, const char *name)
+push_temp(log_names *l, const char *name, int64_t mtime_us)
 {
-	char **p = realloc(l->temps, (l->ntemps + 1) * sizeof(*p));
+	temp_entry *p = realloc(l->temps, (l->ntemps + 1) * sizeof(*p));
 
 	if (p == NULL)
 		return -1;
 	l->temps = p;
-	if ((p[l->ntemps] = strdup(name)) == NULL)
+	if ((p[l->ntemps].name = strdup(name)) == NULL)
 		return -1;
+	p[l->ntemps].mtime_us = mtime_us;
 	l->ntemps++;
 	return 0;
 }
@@ -123,29 +129,38 @@ cmp_entry(const void *a, const void *b)
 	return x->is_checkpoint - y->is_checkpoint;
 }
 
+typedef struct list_ctx {
+	log_names *l;
+	int failed;
+} list_ctx;
+
+static int
+list_one(const lake_store_entry *e, void *arg)
+{
+	list_ctx *x = arg;
+	int64_t v;
+	int ck, rc = 0;
+
+	if (strncmp(e->name, ".tmp-", 5) == 0)
+		rc = push_temp(x->l, e->name, e->mtime_us);
+	else if (parse_name(e->name, &v, &ck) == 0)
+		rc = push_entry(x->l, v, ck, e->name, e->mtime_us);
+	if (rc == -1)
+		x->failed = 1;
+	return rc == -1;
+}
+
 static int
 list_names(const char *log_dir, log_names *l, lake_err *err)
 {
-	struct dirent *de;
-	DIR *d;
-	int rc = 0;
+	list_ctx x = { l, 0 };
 
 	memset(l, 0, sizeof(*l));
-	if ((d = opendir(log_dir)) == NULL) {
-		lake_err_errno(err, "cannot list %s", log_dir);
+	if (lake_store_list(log_dir, NULL, 0, list_one, &x, err) != 0) {
+		names_free(l);
 		return -1;
 	}
-	while (rc == 0 && (de = readdir(d)) != NULL) {
-		int64_t v;
-		int ck;
-
-		if (strncmp(de->d_name, ".tmp-", 5) == 0)
-			rc = push_temp(l, de->d_name);
-		else if (parse_name(de->d_name, &v, &ck) == 0)
-			rc = push_entry(l, v, ck, de->d_name);
-	}
-	closedir(d);
-	if (rc == -1) {
+	if (x.failed) {
 		names_free(l);
 		lake_err_set(err, "%s: out of memory", log_dir);
 		return -1;
@@ -155,30 +170,32 @@ list_names(const char *log_dir, log_names *l, lake_err *err)
 	return 0;
 }
 
-/* Whether the file was last modified at or before cutoff_us; a file that
- * is gone already counts as expired. */
+/* Whether the file was last modified at or before cutoff_us (by the
+ * listing's time when it had one); a file that is gone already counts
+ * as expired. */
 static int
-file_expired(const char *log_dir, const char *name, int64_t cutoff_us,
-    int *expired, lake_err *err)
+file_expired(const char *log_dir, const char *name, int64_t mtime_us,
+    int64_t cutoff_us, int *expired, lake_err *err)
 {
 	char path[4200];
-	struct stat st;
+	int rc;
 
+	if (mtime_us >= 0) {
+		*expired = mtime_us <= cutoff_us;
+		return 0;
+	}
 	if (snprintf(path, sizeof(path), "%s/%s", log_dir, name) >=
 	    (int)sizeof(path)) {
 		lake_err_set(err, "%s: path too long", log_dir);
 		return -1;
 	}
-	if (stat(path, &st) == -1) {
-		if (errno != ENOENT) {
-			lake_err_errno(err, "cannot stat %s", path);
+	if ((rc = lake_store_stat(path, NULL, &mtime_us, err)) != 0) {
+		if (rc != LAKE_STORE_NOT_FOUND)
 			return -1;
-		}
 		*expired = 1;
 		return 0;
 	}
-	*expired = (int64_t)st.st_mtim.tv_sec * 1000000 +
-	    st.st_mtim.tv_nsec / 1000 <= cutoff_us;
+	*expired = mtime_us <= cutoff_us;
 	return 0;
 }
 
@@ -206,7 +223,8 @@ find_boundary(const char *log_dir, log_names *l, int64_t cutoff_us,
 			if (l->entries[k].is_checkpoint && first > 0)
 				*boundary = k;
 		for (; i < l->n && l->entries[i].version == v; i++) {
-			if (file_expired(log_dir, l->entries[i].name, cutoff_us,
+			if (file_expired(log_dir, l->entries[i].name,
+			    l->entries[i].mtime_us, cutoff_us,
 			    &l->entries[i].expired, err) == -1)
 				return -1;
 			all_expired &= l->entries[i].expired;
@@ -257,10 +275,8 @@ remove_file(const char *log_dir, const char *name,
 		lake_err_set(err, "%s: path too long", log_dir);
 		return -1;
 	}
-	if (unlink(path) == -1 && errno != ENOENT) {
-		lake_err_errno(err, "cannot remove %s", path);
+	if (lake_store_delete(path, err) != 0)
 		return -1;
-	}
 	if (cb != NULL)
 		cb(path, arg);
 	return 0;
@@ -276,12 +292,12 @@ remove_stale_temps(const char *log_dir, const log_names *l, int64_t cutoff_us,
 	for (size_t i = 0; i < l->ntemps; i++) {
 		int expired;
 
-		if (file_expired(log_dir, l->temps[i], cutoff_us, &expired,
-		    err) == -1)
+		if (file_expired(log_dir, l->temps[i].name,
+		    l->temps[i].mtime_us, cutoff_us, &expired, err) == -1)
 			return -1;
 		if (!expired)
 			continue;
-		if (remove_file(log_dir, l->temps[i], cb, arg, err) == -1)
+		if (remove_file(log_dir, l->temps[i].name, cb, arg, err) == -1)
 			return -1;
 		removed++;
 	}
@@ -338,10 +354,8 @@ delta_log_cleanup(const char *table_dir, int64_t retention_us,
 			goto out;
 		removed++;
 	}
-	if (removed > 0 && fsync_dir(log_dir) == -1) {
-		lake_err_errno(err, "fsync %s", log_dir);
+	if (removed > 0 && lake_store_sync_dir(log_dir, err) != 0)
 		goto out;
-	}
 	rc = removed;
 out:
 	names_free(&l);

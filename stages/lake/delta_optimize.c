@@ -48,6 +48,7 @@
 
 #include "delta_internal.h"
 #include "lake.h"
+#include "lake_store.h"
 
 #define DEFAULT_TARGET_SIZE (128LL << 20)
 #define DEFAULT_MAX_ATTEMPTS 20
@@ -389,7 +390,7 @@ plan_free(plan *p)
 			if (snprintf(path, sizeof(path), "%s/%s",
 			    p->snap->table_dir, bn->rel_path) <
 			    (int)sizeof(path))
-				unlink(path);
+				lake_store_delete(path, NULL);
 		}
 		free(bn->rel_path);
 		pq_file_stats_free(&bn->stats);

@@ -799,23 +799,23 @@ delta_replay_commit(const char *table_dir, int64_t version, delta_replay *st,
     lake_err *err)
 {
 	char *path = delta_log_file(table_dir, version, ".json");
-	char *line = NULL;
-	size_t cap = 0;
-	ssize_t n;
-	FILE *f;
+	char *text = NULL, *cur, *line;
+	size_t len, n;
 	int lineno = 0, rc = -1;
 
-	if (path == NULL || (f = fopen(path, "re")) == NULL) {
-		lake_err_errno(err, "cannot open %s", path ? path : "commit");
+	if (path == NULL || delta_commit_text(path, &text, &len, err) != 0) {
+		if (path == NULL)
+			lake_err_set(err, "out of memory");
 		free(path);
 		return -1;
 	}
-	while ((n = getline(&line, &cap, f)) > 0) {
+	cur = text;
+	while ((line = delta_next_line(&cur, text + len, &n)) != NULL) {
 		json_error_t jerr;
 		json_t *a;
 
 		lineno++;
-		if (n == 1 && line[0] == '\n')
+		if (n == 0)
 			continue;
 		if (strncmp(line, "{\"add\":", 7) == 0 ||
 		    strncmp(line, "{\"remove\":", 10) == 0) {
@@ -840,14 +840,9 @@ delta_replay_commit(const char *table_dir, int64_t version, delta_replay *st,
 		}
 		json_decref(a);
 	}
-	if (ferror(f)) {
-		lake_err_errno(err, "%s: read", path);
-		goto out;
-	}
 	rc = 0;
 out:
-	free(line);
-	fclose(f);
+	free(text);
 	free(path);
 	return rc;
 }

@@ -6,36 +6,47 @@
  * a dry run, and stale commit temp files in _delta_log, which a writer
  * that died between writing and linking its commit leaves.
  */
-#include <dirent.h>
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "delta_internal.h"
+#include "lake_store.h"
 
 typedef struct temps_ctx {
-	time_t cutoff;
+	int64_t cutoff_us;	/* whole seconds, as before the seam */
 	int dry_run;
 	void (*cb)(const char *path, void *arg);
 	void *arg;
 	lake_err *err;
-	size_t prefix_len;	/* strlen(table_dir) + 1 */
+	const char *log_dir;
+	int failed;
 } temps_ctx;
 
 static int
-drop_temp(temps_ctx *v, const char *path, const struct stat *st)
+drop_temp(const lake_store_entry *e, void *arg)
 {
-	if (st->st_mtime > v->cutoff)
+	temps_ctx *v = arg;
+	char path[4400], rel[4400];
+	int64_t mtime_us = e->mtime_us;
+
+	if (strncmp(e->name, ".tmp-", 5) != 0 ||
+	    snprintf(path, sizeof(path), "%s/%s", v->log_dir, e->name) >=
+	    (int)sizeof(path))
 		return 0;
+	/* Stat only the temp files (listing with times would stat the
+	 * whole log); S3's listing has the times already. */
+	if (mtime_us < 0 && lake_store_stat(path, NULL, &mtime_us, NULL) != 0)
+		return 0;
+	if (mtime_us > v->cutoff_us)
+		return 0;
+	snprintf(rel, sizeof(rel), "_delta_log/%s", e->name);
 	if (v->cb != NULL)
-		v->cb(path + v->prefix_len, v->arg);
-	if (!v->dry_run && unlink(path) == -1 && errno != ENOENT) {
-		lake_err_errno(v->err, "cannot remove %s", path);
-		return -1;
+		v->cb(rel, v->arg);
+	if (!v->dry_run && lake_store_delete(path, v->err) != 0) {
+		v->failed = 1;
+		return 1;
 	}
 	return 0;
 }
@@ -44,27 +55,14 @@ static int
 sweep_log_temps(temps_ctx *v, const char *table_dir)
 {
 	char dir[4096];
-	struct dirent *de;
-	DIR *d;
-	int rc = 0;
+	int rc;
 
 	snprintf(dir, sizeof(dir), "%s/_delta_log", table_dir);
-	if ((d = opendir(dir)) == NULL)
+	v->log_dir = dir;
+	rc = lake_store_list(dir, NULL, 0, drop_temp, v, v->err);
+	if (rc == LAKE_STORE_NOT_FOUND)
 		return 0;
-	while (rc == 0 && (de = readdir(d)) != NULL) {
-		char path[4400];
-		struct stat st;
-
-		if (strncmp(de->d_name, ".tmp-", 5) != 0)
-			continue;
-		if (snprintf(path, sizeof(path), "%s/%s", dir, de->d_name) >=
-		    (int)sizeof(path))
-			continue;
-		if (lstat(path, &st) == 0 && S_ISREG(st.st_mode))
-			rc = drop_temp(v, path, &st);
-	}
-	closedir(d);
-	return rc;
+	return rc == 0 && !v->failed ? 0 : -1;
 }
 
 int
@@ -80,11 +78,11 @@ delta_vacuum(const char *table_dir, int64_t retain_seconds, int dry_run,
 	if (delta_vacuum_retained(table_dir, retain_seconds * 1000000, now_us,
 	    dry_run, cb, arg, err) < 0)
 		return DELTA_ERROR;
-	v.cutoff = (time_t)(now_us / 1000000 - retain_seconds);
+	memset(&v, 0, sizeof(v));
+	v.cutoff_us = (now_us / 1000000 - retain_seconds) * 1000000 + 999999;
 	v.dry_run = dry_run;
 	v.cb = cb;
 	v.arg = arg;
 	v.err = err;
-	v.prefix_len = strlen(table_dir) + 1;
 	return sweep_log_temps(&v, table_dir) == 0 ? DELTA_OK : DELTA_ERROR;
 }

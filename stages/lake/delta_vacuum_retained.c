@@ -19,15 +19,12 @@
  * every commit. A compacted-away file's disk space comes back once log
  * cleanup has dropped the versions that name it (delta.logRetentionDuration).
  */
-#include <dirent.h>
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "delta_internal.h"
+#include "lake_store.h"
 
 #define DEFAULT_FILE_RETENTION "interval 1 week"
 #define RETRIES 3
@@ -112,21 +109,21 @@ add_commit_adds(const char *table_dir, int64_t version, path_set *keep,
     lake_err *err)
 {
 	char *path = delta_log_file(table_dir, version, ".json");
-	char *line = NULL;
-	size_t cap = 0;
-	FILE *f;
-	int rc = -1;
+	char *text = NULL, *cur, *line;
+	size_t len, n;
+	int rc;
 
-	if (path == NULL || (f = fopen(path, "re")) == NULL) {
-		if (path != NULL && errno == ENOENT) {
-			free(path);
-			return 1;
-		}
-		lake_err_errno(err, "cannot open %s", path ? path : "commit");
-		free(path);
+	if (path == NULL) {
+		lake_err_set(err, "out of memory");
 		return -1;
 	}
-	while (getline(&line, &cap, f) > 0) {
+	if ((rc = delta_commit_text(path, &text, &len, err)) != 0) {
+		free(path);
+		return rc;
+	}
+	rc = -1;
+	cur = text;
+	while ((line = delta_next_line(&cur, text + len, &n)) != NULL) {
 		json_t *a;
 		const char *p;
 
@@ -144,8 +141,7 @@ add_commit_adds(const char *table_dir, int64_t version, path_set *keep,
 	}
 	rc = 0;
 out:
-	free(line);
-	fclose(f);
+	free(text);
 	free(path);
 	return rc;
 }
@@ -171,8 +167,10 @@ collect_retained(const char *table_dir, path_set *keep, lake_err *err)
 
 typedef struct sweep {
 	const path_set *keep;
-	time_t cutoff;
-	size_t prefix_len;
+	int64_t cutoff_us;	/* whole seconds, as the files' mtimes were
+				   compared before */
+	const char *table_dir;
+	int failed;
 	void (*cb)(const char *path, void *arg);
 	void *arg;
 	int dry_run;		/* list, delete nothing */
@@ -180,47 +178,27 @@ typedef struct sweep {
 	lake_err *err;
 } sweep;
 
+/* One file of the table's tree (not the log, nor hidden files). */
 static int
-sweep_dir(sweep *s, const char *dir, int depth)
+sweep_one(const lake_store_entry *e, void *arg)
 {
-	struct dirent *de;
-	DIR *d;
-	int rc = 0;
+	sweep *s = arg;
+	char path[4200];
 
-	if (depth > 16)
+	if (e->mtime_us < 0 || e->mtime_us > s->cutoff_us ||
+	    path_set_has(s->keep, e->name))
 		return 0;
-	if ((d = opendir(dir)) == NULL) {
-		lake_err_errno(s->err, "cannot list %s", dir);
-		return -1;
+	if (snprintf(path, sizeof(path), "%s/%s", s->table_dir, e->name) >=
+	    (int)sizeof(path))
+		return 0;
+	if (!s->dry_run && lake_store_delete(path, s->err) != 0) {
+		s->failed = 1;
+		return 1;
 	}
-	while (rc == 0 && (de = readdir(d)) != NULL) {
-		char path[4096];
-		struct stat st;
-
-		if (de->d_name[0] == '.' || (depth == 0 &&
-		    de->d_name[0] == '_'))
-			continue;
-		if (snprintf(path, sizeof(path), "%s/%s", dir, de->d_name) >=
-		    (int)sizeof(path) || lstat(path, &st) == -1)
-			continue;
-		if (S_ISDIR(st.st_mode)) {
-			rc = sweep_dir(s, path, depth + 1);
-			continue;
-		}
-		if (!S_ISREG(st.st_mode) || st.st_mtime > s->cutoff ||
-		    path_set_has(s->keep, path + s->prefix_len))
-			continue;
-		if (!s->dry_run && unlink(path) == -1 && errno != ENOENT) {
-			lake_err_errno(s->err, "cannot remove %s", path);
-			rc = -1;
-			break;
-		}
-		s->deleted++;
-		if (s->cb != NULL)
-			s->cb(path + s->prefix_len, s->arg);
-	}
-	closedir(d);
-	return rc;
+	s->deleted++;
+	if (s->cb != NULL)
+		s->cb(e->name, s->arg);
+	return 0;
 }
 
 /* retention_us, or the table's delta.deletedFileRetentionDuration. */
@@ -273,13 +251,14 @@ delta_vacuum_retained(const char *table_dir, int64_t retention_us,
 	qsort(keep.paths, keep.n, sizeof(char *), cmp_str);
 	memset(&s, 0, sizeof(s));
 	s.keep = &keep;
-	s.cutoff = (time_t)((now_us - retention_us) / 1000000);
-	s.prefix_len = strlen(table_dir) + 1;
+	s.cutoff_us = ((now_us - retention_us) / 1000000) * 1000000 + 999999;
+	s.table_dir = table_dir;
 	s.cb = cb;
 	s.arg = arg;
 	s.dry_run = dry_run;
 	s.err = err;
-	rc = sweep_dir(&s, table_dir, 0);
+	rc = lake_store_list(table_dir, NULL, LAKE_LIST_TREE | LAKE_LIST_STAT,
+	    sweep_one, &s, err);
 	path_set_free(&keep);
-	return rc == 0 ? s.deleted : -1;
+	return rc == 0 && !s.failed ? s.deleted : -1;
 }

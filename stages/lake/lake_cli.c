@@ -22,11 +22,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/stat.h>
-
 #include <jansson.h>
 
 #include "delta.h"
+#include "lake_store.h"
 #include "duration.h"
 #include "lake_format.h"
 #include "log.h"
@@ -111,14 +110,15 @@ parse_retain(const char *s, int64_t *seconds)
 	return 0;
 }
 
+/* A Parquet file (a local regular file or an object) rather than a
+ * table, which is a folder or a prefix. */
 static int
 is_parquet_file(const char *path)
 {
-	struct stat st;
 	size_t n = strlen(path);
 
-	return stat(path, &st) == 0 && S_ISREG(st.st_mode) && n > 8 &&
-	    strcmp(path + n - 8, ".parquet") == 0;
+	return n > 8 && strcmp(path + n - 8, ".parquet") == 0 &&
+	    lake_store_stat(path, NULL, NULL, NULL) == 0;
 }
 
 static delta_snapshot *
@@ -231,9 +231,10 @@ count_add(commit_summary *c, json_t *add)
 static int
 read_commit(const char *table, int64_t v, commit_summary *c)
 {
-	char path[4096], *line = NULL;
-	size_t cap = 0;
-	FILE *f;
+	char path[4096], *line, *cur, *end;
+	uint8_t *text;
+	size_t len;
+	lake_err err;
 
 	memset(c, 0, sizeof(*c));
 	if (snprintf(path, sizeof(path), "%s/_delta_log/%020" PRId64 ".json",
@@ -241,12 +242,20 @@ read_commit(const char *table, int64_t v, commit_summary *c)
 		log_warnx("%s: path too long", table);
 		return -1;
 	}
-	if ((f = fopen(path, "re")) == NULL) {
-		log_warn("%s", path);
+	if (lake_store_read_all(path, &text, &len, &err) != 0) {
+		log_warnx("%s", err.msg);
 		return -1;
 	}
-	while (getline(&line, &cap, f) > 0) {
-		json_t *a = json_loads(line, 0, NULL), *x;
+	end = (char *)text + len;
+	for (cur = (char *)text; cur < end;) {
+		json_t *a, *x;
+		char *nl = memchr(cur, '\n', (size_t)(end - cur));
+
+		line = cur;
+		if (nl != NULL)
+			*nl = '\0';
+		cur = nl != NULL ? nl + 1 : end;
+		a = json_loads(line, 0, NULL);
 
 		if (!json_is_object(a) && line[strspn(line, " \t\r\n")] != '\0')
 			c->bad_lines++;
@@ -262,8 +271,7 @@ read_commit(const char *table, int64_t v, commit_summary *c)
 			c->txn = json_incref(x);
 		json_decref(a);
 	}
-	free(line);
-	fclose(f);
+	free(text);
 	return 0;
 }
 
@@ -319,13 +327,12 @@ first_commit_file(const char *table, int64_t newest)
 {
 	char path[4096];
 	int64_t first;
-	struct stat st;
 
 	if (delta_oldest_version(table, &first, NULL) != DELTA_OK)
 		return 0;
 	if (snprintf(path, sizeof(path), "%s/_delta_log/%020" PRId64 ".json",
-	    table, first) < (int)sizeof(path) && stat(path, &st) == -1 &&
-	    first < newest)
+	    table, first) < (int)sizeof(path) &&
+	    lake_store_stat(path, NULL, NULL, NULL) != 0 && first < newest)
 		first++;	/* only the checkpoint of that version is left */
 	return first;
 }
@@ -738,20 +745,26 @@ cmd_check(const char *table, const cli_opts *o)
 	for (size_t i = 0; i < snap->nfiles; i++) {
 		const delta_file *f = &snap->files[i];
 		char path[4096];
-		struct stat st;
+		uint64_t size;
 		lake_err err;
 		pq_reader *r;
+		int rc;
 
 		snprintf(path, sizeof(path), "%s/%s", table, f->path);
-		if (stat(path, &st) == -1) {
-			log_warn("%s: logged in version %" PRId64 " but "
-			    "missing", path, f->added_in_version);
+		if ((rc = lake_store_stat(path, &size, NULL, &err)) != 0) {
+			if (rc == LAKE_STORE_NOT_FOUND)
+				log_warnx("%s: logged in version %" PRId64 " but "
+				    "missing: %s", path, f->added_in_version,
+				    err.msg);
+			else
+				log_warnx("%s", err.msg);
 			bad++;
 			continue;
 		}
-		if (st.st_size != f->size) {
-			log_warnx("%s: %lld bytes on disk, %" PRId64 " in the "
-			    "log", path, (long long)st.st_size, f->size);
+		if ((int64_t)size != f->size) {
+			log_warnx("%s: %llu bytes in storage, %" PRId64 " in "
+			    "the log", path, (unsigned long long)size,
+			    f->size);
 			bad++;
 			continue;
 		}

@@ -18,6 +18,7 @@
 
 #include "codec.h"
 #include "lake.h"
+#include "lake_store.h"
 
 /* Whether values in [mn, mx] may include one the lookup wants. */
 static int
@@ -133,18 +134,27 @@ lake_scan_lookup(const char *table_dir, const delta_file *files,
 		lake_err_set(err, "lake_scan: out of memory");
 		return -1;
 	}
-	if (nfiles > 0 && (dirfd = open(table_dir, O_RDONLY | O_DIRECTORY |
+	/* An object store has no folder to open: its files are opened by
+	 * their whole names (pq_reader_openat takes those as absolute). */
+	if (nfiles > 0 && !lake_store_is_remote(table_dir) &&
+	    (dirfd = open(table_dir, O_RDONLY | O_DIRECTORY |
 	    O_CLOEXEC)) == -1) {
 		lake_err_errno(err, "cannot open table %s", table_dir);
 		goto out;
 	}
 	for (size_t i = 0; i < nfiles; i++) {
 		const char *path = files[i].path;
+		char full[4200];
 		pq_reader *r;
 		int failed = 0, range_col = -1;
 
+		if (dirfd == -1) {
+			snprintf(full, sizeof(full), "%s/%s", table_dir, path);
+			path = full;
+		}
 		/* The log's size spares a stat; none (0) is not trusted. */
-		if ((r = pq_reader_openat(dirfd, path, files[i].size > 0 ?
+		if ((r = pq_reader_openat(dirfd == -1 ? AT_FDCWD : dirfd, path,
+		    files[i].size > 0 ?
 		    files[i].size : -1, err)) == NULL) {
 			lake_err_prefix(err, "%s", table_dir);
 			goto out;
@@ -154,7 +164,7 @@ lake_scan_lookup(const char *table_dir, const delta_file *files,
 			if ((proj[c] = pq_reader_column_index(r,
 			    columns[c])) < 0) {
 				lake_err_set(err, "%s/%s: no column %s",
-				    table_dir, path, columns[c]);
+				    table_dir, files[i].path, columns[c]);
 				failed = 1;
 			}
 		}

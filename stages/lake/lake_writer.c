@@ -21,6 +21,7 @@
 #include "codec.h"
 #include "delta_internal.h"
 #include "lake.h"
+#include "lake_store.h"
 
 typedef struct part_file {
 	char *value;		/* partition value, NULL when unpartitioned */
@@ -73,7 +74,7 @@ free_parts(lake_writer *w, int remove_files)
 		if (p->w != NULL)
 			pq_writer_abort(p->w);
 		else if (remove_files && p->closed)
-			unlink(p->abs_path);
+			lake_store_delete(p->abs_path, NULL);
 		pq_file_stats_free(&p->stats);
 		free(p->value);
 		free(p->rel_path);
@@ -145,33 +146,6 @@ nomem:
 	lake_err_set(err, "%s: out of memory", table_dir);
 	writer_free(w, 1);
 	return NULL;
-}
-
-/*
- * Creates path and, when missing, its parents. The common case is one
- * new partition folder inside an existing table: one mkdir(2).
- */
-static int
-mkdirs(const char *path, lake_err *err)
-{
-	char buf[4096], *slash;
-
-	if (mkdir(path, 0755) == 0 || errno == EEXIST)
-		return 0;
-	if (errno != ENOENT || snprintf(buf, sizeof(buf), "%s", path) >=
-	    (int)sizeof(buf) || (slash = strrchr(buf, '/')) == NULL ||
-	    slash == buf) {
-		lake_err_errno(err, "cannot create %s", path);
-		return -1;
-	}
-	*slash = '\0';
-	if (mkdirs(buf, err) == -1)
-		return -1;
-	if (mkdir(path, 0755) == -1 && errno != EEXIST) {
-		lake_err_errno(err, "cannot create %s", path);
-		return -1;
-	}
-	return 0;
 }
 
 /* Hive-style escaping of a partition value for a folder name. */
@@ -253,7 +227,7 @@ open_part(lake_writer *w, const char *value, lake_err *err)
 		goto nomem;
 	snprintf(dir, sizeof(dir), "%s", p->abs_path);
 	*strrchr(dir, '/') = '\0';
-	if (mkdirs(dir, err) == -1 || (p->w = pq_writer_open(p->abs_path,
+	if (lake_store_mkdirs(dir, err) != 0 || (p->w = pq_writer_open(p->abs_path,
 	    &w->schema, &w->opts.parquet, err)) == NULL)
 		goto fail;
 	w->nparts++;
@@ -364,26 +338,20 @@ close_parts(lake_writer *w, lake_err *err)
 static int
 sync_files(lake_writer *w, lake_err *err)
 {
-	int fd;
+	const char **names;
+	int rc;
 
-	if (w->nparts >= SYNCFS_FROM_FILES) {
-		fd = open(w->table_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (fd == -1 || syncfs(fd) == -1) {
-			lake_err_errno(err, "cannot sync %s", w->table_dir);
-			if (fd != -1)
-				close(fd);
-			return -1;
-		}
-		close(fd);
-		return 0;
+	if (w->nparts >= SYNCFS_FROM_FILES)
+		return lake_store_sync_tree(w->table_dir, err) == 0 ? 0 : -1;
+	if ((names = calloc((size_t)w->nparts + 1, sizeof(*names))) == NULL) {
+		lake_err_set(err, "%s: out of memory", w->table_dir);
+		return -1;
 	}
-	for (int i = 0; i < w->nparts; i++) {
-		if (fsync_path(w->parts[i].abs_path, O_RDONLY) == -1) {
-			lake_err_errno(err, "fsync %s", w->parts[i].abs_path);
-			return -1;
-		}
-	}
-	return 0;
+	for (int i = 0; i < w->nparts; i++)
+		names[i] = w->parts[i].abs_path;
+	rc = lake_store_sync_files(names, (size_t)w->nparts, err);
+	free(names);
+	return rc == 0 ? 0 : -1;
 }
 
 static int
@@ -398,17 +366,13 @@ sync_dirs(lake_writer *w, lake_err *err)
 		*strrchr(dir, '/') = '\0';
 		if (strcmp(dir, last) == 0)
 			continue;
-		if (fsync_dir(dir) == -1) {
-			lake_err_errno(err, "fsync %s", dir);
+		if (lake_store_sync_dir(dir, err) != 0)
 			return -1;
-		}
 		snprintf(last, sizeof(last), "%s", dir);
 	}
 	if (w->nparts > 0 && w->partition_column != NULL &&
-	    fsync_dir(w->table_dir) == -1) {
-		lake_err_errno(err, "fsync %s", w->table_dir);
+	    lake_store_sync_dir(w->table_dir, err) != 0)
 		return -1;
-	}
 	return 0;
 }
 

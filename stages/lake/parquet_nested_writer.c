@@ -24,7 +24,7 @@
 #include "codec.h"
 #include "encoding.h"
 #include "medallion_version.h"
-#include "lake_io.h"
+#include "lake_store.h"
 #include "parquet_internal.h"
 
 /* Parquet's ConvertedType and LogicalType ids for what we annotate. */
@@ -68,7 +68,7 @@ typedef struct nested_row_group {
 
 struct pq_nested_writer {
 	char *path;
-	int fd;
+	lake_out *out_file;	/* through the storage seam */
 	pq_writer_opts opts;
 	pq_node *nodes;		/* names owned */
 	int nnodes;
@@ -262,7 +262,6 @@ pq_nested_writer_open(const char *path, const pq_node *nodes, int nnodes,
 		lake_err_set(err, "%s: out of memory", path);
 		return NULL;
 	}
-	w->fd = -1;
 	if (opts != NULL)
 		w->opts = *opts;
 	else
@@ -274,11 +273,8 @@ pq_nested_writer_open(const char *path, const pq_node *nodes, int nnodes,
 	}
 	if (copy_schema(w, nodes, nnodes, err) == -1)
 		goto fail;
-	if ((w->fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
-	    0644)) == -1) {
-		lake_err_errno(err, "cannot create %s", path);
+	if ((w->out_file = lake_out_create(path, 0, err)) == NULL)
 		goto fail;
-	}
 	lake_buf_append(&w->out, "PAR1", 4);
 	w->offset = 4;
 	if (w->out.failed) {
@@ -410,10 +406,8 @@ pq_nested_end_row(pq_nested_writer *w, lake_err *err)
 static int
 out_flush(pq_nested_writer *w, lake_err *err)
 {
-	if (lake_write_all(w->fd, w->out.data, w->out.len) == -1) {
-		lake_err_errno(err, "%s: write", w->path);
+	if (lake_out_write(w->out_file, w->out.data, w->out.len, err) == -1)
 		return -1;
-	}
 	w->out.len = 0;
 	return 0;
 }
@@ -672,6 +666,7 @@ pq_nested_writer_close(pq_nested_writer *w, lake_err *err)
 {
 	lake_buf footer = { 0 };
 	uint32_t flen;
+	int rc;
 
 	if (flush_row_group(w, err) == -1)
 		goto fail;
@@ -685,16 +680,11 @@ pq_nested_writer_close(pq_nested_writer *w, lake_err *err)
 	    out_write(w, &flen, 4, err) == -1 ||
 	    out_write(w, "PAR1", 4, err) == -1 || out_flush(w, err) == -1)
 		goto fail;
-	if (!w->opts.no_fsync && fsync(w->fd) == -1) {
-		lake_err_errno(err, "%s: fsync", w->path);
+	rc = lake_out_close(w->out_file, w->opts.no_fsync ? LAKE_OUT_LATER :
+	    LAKE_OUT_SYNC, err);
+	w->out_file = NULL;	/* removed by lake_out_close on failure */
+	if (rc == -1)
 		goto fail;
-	}
-	if (close(w->fd) == -1) {
-		w->fd = -1;
-		lake_err_errno(err, "%s: close", w->path);
-		goto fail;
-	}
-	w->fd = -1;
 	lake_buf_free(&footer);
 	nested_free(w);
 	return 0;
@@ -709,8 +699,6 @@ pq_nested_writer_abort(pq_nested_writer *w)
 {
 	if (w == NULL)
 		return;
-	if (w->fd != -1)
-		close(w->fd);
-	unlink(w->path);
+	lake_out_abort(w->out_file);
 	nested_free(w);
 }

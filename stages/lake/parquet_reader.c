@@ -26,6 +26,7 @@
 #include "codec.h"
 #include "days.h"
 #include "encoding.h"
+#include "lake_store.h"
 #include "parquet_internal.h"
 
 /* Refuse row groups larger than this many values: a sanity bound. */
@@ -34,6 +35,9 @@
 struct pq_reader {
 	char *name;
 	int fd;
+	lake_in *in;		/* an object-store file (fd is then -1) */
+	lake_buf tail;		/* its last bytes, read first: the footer */
+	uint64_t tail_off;
 	const uint8_t *mem;
 	lake_buf whole;		/* a small file, read at once (mem points in) */
 	size_t size;
@@ -188,10 +192,29 @@ read_at(pq_reader *r, uint64_t off, size_t n, lake_buf *into,
 		*p = r->mem + off;
 		return 0;
 	}
+	if (r->in != NULL && off >= r->tail_off) {
+		*p = r->tail.data + (off - r->tail_off);
+		return 0;
+	}
 	into->len = 0;
 	if (lake_buf_reserve(into, n ? n : 1) == -1) {
 		lake_err_set(err, "%s: out of memory", r->name);
 		return -1;
+	}
+	if (r->in != NULL) {	/* a ranged GET */
+		size_t got;
+
+		if (lake_in_read_at(r->in, off, n, into->data, &got, err) == -1)
+			return -1;
+		if (got != n) {
+			lake_err_set(err, "%s: %zu bytes at %llu, the object "
+			    "ended after %zu", r->name, n,
+			    (unsigned long long)off, got);
+			return -1;
+		}
+		into->len = n;
+		*p = into->data;
+		return 0;
 	}
 	for (size_t done = 0; done < n;) {
 		ssize_t k = pread(r->fd, into->data + done, n - done,
@@ -350,6 +373,55 @@ stat_size(pq_reader *r, int64_t expected, lake_err *err)
 	return 0;
 }
 
+/* The bytes of an object-store file's end read when it is opened: the
+ * footer of any file we write, and the whole of a small one. */
+#define REMOTE_TAIL_BYTES (64u << 10)
+
+/*
+ * An object-store file (s3://...): one GET of its tail, which tells its
+ * size too; then the footer is read from that tail (a longer footer with
+ * one more GET) and each column chunk with a ranged GET. A small file
+ * (an increment's) is read whole by that first request.
+ */
+static pq_reader *
+open_remote(pq_reader *r, const char *path, int64_t size, lake_err *err)
+{
+	uint64_t total;
+	size_t want, got;
+
+	r->fd = -1;
+	if ((r->name = strdup(path)) == NULL ||
+	    (r->in = lake_in_open(path, size, err)) == NULL) {
+		if (r->name == NULL)
+			lake_err_set(err, "%s: out of memory", path);
+		pq_reader_close(r);
+		return NULL;
+	}
+	want = size >= 0 && (uint64_t)size <= WHOLE_FILE_BYTES ?
+	    (size_t)size : REMOTE_TAIL_BYTES;
+	if (lake_buf_reserve(&r->tail, want ? want : 1) == -1 ||
+	    lake_in_read_tail(r->in, want, r->tail.data, &got, &total,
+	    err) == -1) {
+		if (r->tail.data == NULL)
+			lake_err_set(err, "%s: out of memory", path);
+		pq_reader_close(r);
+		return NULL;
+	}
+	if (size >= 0 && (uint64_t)size != total) {
+		lake_err_set(err, "%s: the object has %llu bytes, the table's "
+		    "log records %lld", path, (unsigned long long)total,
+		    (long long)size);
+		pq_reader_close(r);
+		return NULL;
+	}
+	r->tail.len = got;
+	r->size = (size_t)total;
+	r->tail_off = total - got;
+	if (got == total)
+		r->mem = r->tail.data;	/* the whole file */
+	return reader_open(r, err);
+}
+
 pq_reader *
 pq_reader_openat(int dirfd, const char *path, int64_t size, lake_err *err)
 {
@@ -360,6 +432,8 @@ pq_reader_openat(int dirfd, const char *path, int64_t size, lake_err *err)
 		lake_err_set(err, "%s: out of memory", path);
 		return NULL;
 	}
+	if (lake_store_is_remote(path))
+		return open_remote(r, path, size, err);
 	/* Reading a file need not dirty its inode: a just-written file's
 	 * first read would otherwise update its atime even under relatime.
 	 * O_NOATIME is only for the file's owner; others open it plainly. */
@@ -427,6 +501,8 @@ pq_reader_close(pq_reader *r)
 		return;
 	if (r->fd != -1)
 		close(r->fd);
+	lake_in_close(r->in);
+	lake_buf_free(&r->tail);
 	pq_meta_free(&r->meta);
 	free(r->schema.cols);
 	free(r->schema_leaf);

@@ -15,6 +15,8 @@
  * With defer_create the file is created only by its first write (for a
  * small file: at close, in one write) and closed again after each row
  * group, so hundreds of writers buffering at once hold no descriptors.
+ * The file is a lake_out of the storage seam (lake_store.h): on S3 its
+ * bytes are one PUT at close, or at the caller's barrier with no_fsync.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -26,7 +28,7 @@
 #include "codec.h"
 #include "encoding.h"
 #include "medallion_version.h"
-#include "lake_io.h"
+#include "lake_store.h"
 #include "parquet_internal.h"
 
 #define OUT_FLUSH_BYTES (1u << 20)
@@ -38,8 +40,6 @@
  * over hundreds of date partitions writes hundreds of such chunks.)
  */
 #define SMALL_CHUNK_BYTES 1024
-/* Files at least this big start their write-back as they close. */
-#define WRITEBACK_FROM_BYTES (1u << 20)
 
 typedef struct col_buf {
 	pq_column_def def;
@@ -61,8 +61,9 @@ typedef struct col_buf {
 
 struct pq_writer {
 	char *path;
-	int fd;			/* -1 between writes with defer_create */
-	int created;		/* the file exists (ours, to remove on abort) */
+	lake_out *o;		/* the file, through the storage seam (a
+				   deferred one holds no descriptor
+				   between row groups) */
 	pq_schema schema;
 	pq_writer_opts opts;
 	col_buf *cols;
@@ -123,53 +124,18 @@ writable_type(pq_type t)
 
 /* --- output -------------------------------------------------------- */
 
-/*
- * Opens the file for the next write: created exclusively the first time,
- * appended to after that (a deferred writer closes it between row groups).
- */
-static int
-out_open(pq_writer *w, lake_err *err)
-{
-	int flags = O_WRONLY | O_CLOEXEC;
-
-	if (w->fd != -1)
-		return 0;
-	flags |= w->created ? O_APPEND : O_CREAT | O_EXCL;
-	if ((w->fd = open(w->path, flags, 0644)) == -1) {
-		lake_err_errno(err, "cannot %s %s", w->created ? "reopen" :
-		    "create", w->path);
-		return -1;
-	}
-	w->created = 1;
-	return 0;
-}
-
 /* A deferred writer holds no descriptor while it only buffers rows. */
 static int
 out_release(pq_writer *w, lake_err *err)
 {
-	int rc;
-
-	if (!w->opts.defer_create || w->fd == -1)
-		return 0;
-	rc = close(w->fd);
-	w->fd = -1;
-	if (rc == -1) {
-		lake_err_errno(err, "%s: close", w->path);
-		return -1;
-	}
-	return 0;
+	return lake_out_release(w->o, err);
 }
 
 static int
 out_flush(pq_writer *w, lake_err *err)
 {
-	if (w->out.len > 0 && out_open(w, err) == -1)
+	if (lake_out_write(w->o, w->out.data, w->out.len, err) == -1)
 		return -1;
-	if (lake_write_all(w->fd, w->out.data, w->out.len) == -1) {
-		lake_err_errno(err, "%s: write", w->path);
-		return -1;
-	}
 	w->out.len = 0;
 	return 0;
 }
@@ -251,7 +217,6 @@ pq_writer_open(const char *path, const pq_schema *schema,
 	}
 	if ((w = calloc(1, sizeof(*w))) == NULL)
 		goto nomem;
-	w->fd = -1;
 	if (opts != NULL)
 		w->opts = *opts;
 	else
@@ -298,7 +263,8 @@ pq_writer_open(const char *path, const pq_schema *schema,
 		c->rg_stats.null_count = 0;
 		c->file_stats.null_count = 0;
 	}
-	if (!w->opts.defer_create && out_open(w, err) == -1) {
+	if ((w->o = lake_out_create(w->path, w->opts.defer_create,
+	    err)) == NULL) {
 		writer_free(w);
 		return NULL;
 	}
@@ -1203,6 +1169,7 @@ pq_writer_close(pq_writer *w, pq_file_stats *stats, lake_err *err)
 	char created_by[64];
 	lake_buf footer = { 0 };
 	uint32_t flen;
+	int rc;
 
 	if (w->rg_rows > 0 && encode_row_group(w, err) == -1)
 		goto fail;
@@ -1219,29 +1186,18 @@ pq_writer_close(pq_writer *w, pq_file_stats *stats, lake_err *err)
 	    out_write(w, &flen, 4, err) == -1 ||
 	    out_write(w, "PAR1", 4, err) == -1 || out_flush(w, err) == -1)
 		goto fail;
-	/* Without fsync, at least start the write-back of a big file now,
-	 * so the caller's later sync finds it mostly on disk already (for a
-	 * small one the call would cost more than it saves). */
-	if (w->opts.no_fsync) {
-		if (w->offset >= WRITEBACK_FROM_BYTES)
-			(void)sync_file_range(w->fd, 0, 0,
-			    SYNC_FILE_RANGE_WRITE);
-	}
-	else if (fsync(w->fd) == -1) {
-		lake_err_errno(err, "%s: fsync", w->path);
-		goto fail;
-	}
-	if (close(w->fd) == -1) {
-		w->fd = -1;
-		lake_err_errno(err, "%s: close", w->path);
-		unlink(w->path);
-		goto fail_closed;
-	}
-	w->fd = -1;
+	/* Without fsync the write-back of a big file starts now, so the
+	 * caller's later barrier finds it mostly on disk already; on S3
+	 * the file waits for that barrier (lake_out_close). */
+	rc = lake_out_close(w->o, w->opts.no_fsync ? LAKE_OUT_LATER :
+	    LAKE_OUT_SYNC, err);
+	w->o = NULL;
+	if (rc == -1)
+		goto fail_closed;	/* removed by lake_out_close */
 	if (stats != NULL && copy_file_stats(w, stats) == -1) {
 		pq_file_stats_free(stats);
 		lake_err_set(err, "%s: out of memory", w->path);
-		unlink(w->path);
+		lake_store_delete(w->path, NULL);
 		goto fail_closed;
 	}
 	lake_buf_free(&footer);
@@ -1262,11 +1218,8 @@ pq_writer_abort(pq_writer *w)
 {
 	if (w == NULL)
 		return;
-	if (w->fd != -1)
-		close(w->fd);
-	w->fd = -1;
-	if (w->created)
-		unlink(w->path);
+	lake_out_abort(w->o);
+	w->o = NULL;
 	writer_free(w);
 }
 

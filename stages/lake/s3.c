@@ -399,7 +399,7 @@ s3_delete(s3_client *c, const char *key, s3_err *err)
 typedef struct list_walk {
 	const char *prefix;
 	char *last;		/* the last key handed out (owned) */
-	s3_list_fn fn;
+	s3_object_fn fn;
 	void *arg;
 } list_walk;
 
@@ -425,7 +425,10 @@ list_hand_out(s3_client *c, list_walk *w, const s3_list_page *pg,
 			s3_err_set(err, S3_ERR_OTHER, "out of memory");
 			return -1;
 		}
-		if (w->fn(key, pg->entries[i].size, w->arg) != 0)
+		s3_object o = { key, pg->entries[i].size,
+		    pg->entries[i].mtime_us };
+
+		if (w->fn(&o, w->arg) != 0)
 			return 1;
 	}
 	return 0;
@@ -469,9 +472,31 @@ list_page(s3_client *c, const char *prefix, const char *start_after,
 	return rc;
 }
 
+typedef struct list_adapter {
+	s3_list_fn fn;
+	void *arg;
+} list_adapter;
+
+static int
+list_adapt(const s3_object *o, void *arg)
+{
+	list_adapter *a = arg;
+
+	return a->fn(o->key, o->size, a->arg);
+}
+
 int
 s3_list(s3_client *c, const char *prefix, const char *start_after,
     s3_list_fn fn, void *arg, s3_err *err)
+{
+	list_adapter a = { fn, arg };
+
+	return s3_list_objects(c, prefix, start_after, list_adapt, &a, err);
+}
+
+int
+s3_list_objects(s3_client *c, const char *prefix, const char *start_after,
+    s3_object_fn fn, void *arg, s3_err *err)
 {
 	list_walk w = { prefix, NULL, fn, arg };
 	s3_list_page pg;

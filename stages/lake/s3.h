@@ -238,4 +238,18 @@ typedef int (*s3_list_fn)(const char *key, uint64_t size, void *arg);
 int s3_list(s3_client *c, const char *prefix, const char *start_after,
     s3_list_fn fn, void *arg, s3_err *err);
 
+/* One listed object with its time (for retention decisions). */
+typedef struct s3_object {
+	const char *key;
+	uint64_t size;
+	int64_t mtime_us;	/* LastModified, us since the epoch; -1 when
+				   the server did not say */
+} s3_object;
+
+typedef int (*s3_object_fn)(const s3_object *o, void *arg);
+
+/* s3_list() handing out each object's LastModified as well. */
+int s3_list_objects(s3_client *c, const char *prefix,
+    const char *start_after, s3_object_fn fn, void *arg, s3_err *err);
+
 #endif

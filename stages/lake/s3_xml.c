@@ -11,6 +11,7 @@
  */
 #include <errno.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "s3_xml.h"
@@ -431,9 +432,47 @@ typedef struct list_state {
 	char *key;		/* of the <Contents> being read */
 	uint64_t size;
 	int have_size;
+	int64_t mtime_us;
 	int saw_root;
 	const char *why;
 } list_state;
+
+/* Days from 1970-01-01 to y-m-d (proleptic Gregorian; Howard Hinnant's
+ * days_from_civil). */
+static int64_t
+days_from_civil(int64_t y, unsigned m, unsigned d)
+{
+	int64_t era;
+	unsigned yoe, doy, doe;
+
+	y -= m <= 2;
+	era = (y >= 0 ? y : y - 399) / 400;
+	yoe = (unsigned)(y - era * 400);
+	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return era * 146097 + (int64_t)doe - 719468;
+}
+
+int64_t
+s3_xml_parse_time(const char *text)
+{
+	int y, mo, d, h, mi, s, n = 0;
+	int64_t us = 0, scale = 100000;
+	const char *p;
+
+	if (sscanf(text, "%4d-%2d-%2dT%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi,
+	    &s, &n) != 6 || n != 19 || mo < 1 || mo > 12 || d < 1 ||
+	    d > 31 || h > 23 || mi > 59 || s > 60)
+		return -1;
+	p = text + n;
+	if (*p == '.')
+		for (p++; *p >= '0' && *p <= '9'; p++, scale /= 10)
+			us += (*p - '0') * scale;
+	if (strcmp(p, "Z") != 0)
+		return -1;
+	return ((days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400 +
+	    h * 3600 + mi * 60 + s) * 1000000) + us;
+}
 
 static int
 parse_u64(const char *text, uint64_t *out)
@@ -474,9 +513,11 @@ list_add_entry(list_state *st)
 	}
 	pg->entries[pg->n].key = st->key;
 	pg->entries[pg->n].size = st->have_size ? st->size : 0;
+	pg->entries[pg->n].mtime_us = st->mtime_us;
 	pg->n++;
 	st->key = NULL;
 	st->have_size = 0;
+	st->mtime_us = -1;
 	return 0;
 }
 
@@ -507,6 +548,8 @@ list_on_element(const char *path, const char *text, size_t len, void *arg)
 			return -1;
 		}
 		st->have_size = 1;
+	} else if (strcmp(leaf, "/Contents/LastModified") == 0) {
+		st->mtime_us = s3_xml_parse_time(text);
 	} else if (strcmp(leaf, "/Contents") == 0) {
 		return list_add_entry(st);
 	} else if (strcmp(leaf, "/IsTruncated") == 0) {
@@ -540,6 +583,7 @@ s3_xml_list_parse(const char *xml, size_t len, s3_list_page *page,
 
 	memset(page, 0, sizeof(*page));
 	memset(&st, 0, sizeof(st));
+	st.mtime_us = -1;
 	st.page = page;
 	rc = s3_xml_walk(xml, len, list_on_element, &st);
 	free(st.key);

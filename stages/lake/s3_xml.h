@@ -38,6 +38,8 @@ int s3_xml_find(const char *xml, size_t len, const char *path, char *out,
 typedef struct s3_list_entry {
 	char *key;		/* owned by the page */
 	uint64_t size;
+	int64_t mtime_us;	/* <LastModified>, us since the epoch; -1
+				   when absent or unreadable */
 } s3_list_entry;
 
 /* One ListObjectsV2 page. */
@@ -56,5 +58,9 @@ typedef struct s3_list_page {
 int s3_xml_list_parse(const char *xml, size_t len, s3_list_page *page,
     char *why, size_t why_len);
 void s3_list_page_free(s3_list_page *page);
+
+/* An ISO 8601 UTC time as S3 writes it ("2026-11-29T17:52:43.000Z") in
+ * microseconds since the epoch; -1 when it does not parse. */
+int64_t s3_xml_parse_time(const char *text);
 
 #endif

@@ -57,6 +57,7 @@
 #include <unistd.h>
 
 #include "catalog.h"
+#include "lake_store.h"
 #include "clock.h"
 #include "delta.h"
 #include "duration.h"
@@ -282,22 +283,19 @@ checkpoint_interval(const delta_snapshot *snap)
 static int64_t
 last_checkpoint(const char *table)
 {
-	char path[4200], buf[256], *p;
-	ssize_t n;
-	int fd;
+	char path[4200], *p;
+	uint8_t *buf;
+	size_t n;
+	int64_t v = -1;
 
 	if (snprintf(path, sizeof(path), "%s/_delta_log/_last_checkpoint",
-	    table) >= (int)sizeof(path) || (fd = open(path, O_RDONLY |
-	    O_CLOEXEC)) == -1)
+	    table) >= (int)sizeof(path) || lake_store_read_all(path, &buf, &n,
+	    NULL) != 0)
 		return -1;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return -1;
-	buf[n] = '\0';
-	if ((p = strstr(buf, "\"version\":")) == NULL)
-		return -1;
-	return strtoll(p + 10, NULL, 10);
+	if (n > 0 && (p = strstr((char *)buf, "\"version\":")) != NULL)
+		v = strtoll(p + 10, NULL, 10);
+	free(buf);
+	return v;
 }
 
 /*
@@ -416,13 +414,14 @@ marker_path(const char *lake, const char *name, const char *suffix,
 static int
 vacuum_due(const char *marker, int64_t now_us)
 {
-	struct stat st;
+	int64_t mtime_us;
 
 	if (opts.vacuum_every_us < 0)
 		return 0;
-	if (stat(marker, &st) == -1)
+	if (lake_store_stat(marker, NULL, &mtime_us, NULL) != 0)
 		return 1;
-	return now_us - (int64_t)st.st_mtime * 1000000 >= opts.vacuum_every_us;
+	/* Whole seconds, as st_mtime was. */
+	return now_us - mtime_us / 1000000 * 1000000 >= opts.vacuum_every_us;
 }
 
 static int
@@ -435,30 +434,17 @@ make_state_dir(const char *lake, lake_err *err)
 		lake_err_set(err, "%s: path too long", lake);
 		return -1;
 	}
-	if (mkdir(dir, 0755) == -1 && errno != EEXIST) {
-		lake_err_errno(err, "cannot create %s", dir);
-		return -1;
-	}
-	return 0;
+	return lake_store_mkdirs(dir, err) == 0 ? 0 : -1;
 }
 
 /* Creates or touches the marker; its mtime says when the vacuum ran. */
 static int
 touch_marker(const char *lake, const char *marker, lake_err *err)
 {
-	int fd;
-
 	if (make_state_dir(lake, err) == -1)
 		return -1;
-	if ((fd = open(marker, O_WRONLY | O_CREAT | O_CLOEXEC, 0644)) == -1 ||
-	    futimens(fd, NULL) == -1) {
-		lake_err_errno(err, "cannot touch %s", marker);
-		if (fd != -1)
-			close(fd);
-		return -1;
-	}
-	close(fd);
-	return 0;
+	/* Rewritten empty: its new modification time is what counts. */
+	return lake_store_write_cache(marker, "", 0, err) == 0 ? 0 : -1;
 }
 
 static int
@@ -627,11 +613,17 @@ state_read(const char *path, table_state *st)
 	char line[4200];
 	long long a, b;
 	int n;
-	FILE *f = fopen(path, "re");
+	uint8_t *text;
+	size_t len;
+	FILE *f;
 
 	state_clear(st);
-	if (f == NULL)
+	if (lake_store_read_all(path, &text, &len, NULL) != 0)
 		return;
+	if (len == 0 || (f = fmemopen(text, len, "r")) == NULL) {
+		free(text);
+		return;
+	}
 	if (fgets(line, sizeof(line), f) == NULL ||
 	    strcmp(line, "medallion-maintenance 1\n") != 0 ||
 	    fscanf(f, "version %lld small %lld interval %lld log %lld\n", &a,
@@ -650,11 +642,13 @@ state_read(const char *path, table_state *st)
 			goto bad;
 	}
 	fclose(f);
+	free(text);
 	st->version = a;
 	st->small_size = b;
 	return;
 bad:
 	fclose(f);
+	free(text);
 	state_clear(st);
 }
 
@@ -664,15 +658,15 @@ static int
 state_write(const char *lake, const char *path, const table_state *st,
     lake_err *err)
 {
-	char tmp[4300];
+	char *text = NULL;
+	size_t len = 0;
 	FILE *f;
 	int bad;
 
 	if (make_state_dir(lake, err) == -1)
 		return -1;
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	if ((f = fopen(tmp, "we")) == NULL) {
-		lake_err_errno(err, "cannot write %s", tmp);
+	if ((f = open_memstream(&text, &len)) == NULL) {
+		lake_err_errno(err, "cannot write %s", path);
 		return -1;
 	}
 	fprintf(f, "medallion-maintenance 1\nversion %lld small %lld interval "
@@ -683,12 +677,14 @@ state_write(const char *lake, const char *path, const table_state *st,
 			fprintf(f, "%lld %s/\n", (long long)st->small[i],
 			    st->folders[i]);
 	bad = ferror(f);
-	if (fclose(f) != 0 || bad || rename(tmp, path) == -1) {
+	if (fclose(f) != 0 || bad) {
 		lake_err_errno(err, "cannot write %s", path);
-		unlink(tmp);
+		free(text);
 		return -1;
 	}
-	return 0;
+	bad = lake_store_write_cache(path, text, len, err) != 0;
+	free(text);
+	return bad ? -1 : 0;
 }
 
 /* The exact state of a snapshot. */
@@ -774,7 +770,17 @@ log_inode(const char *table)
 {
 	char path[4200];
 	struct stat sb;
+	int64_t mtime_us;
 
+	/* An object store has no folder to be the table's identity: the
+	 * first commit's time stands in (gone after log cleanup, so the
+	 * state is then rebuilt from a snapshot each time). */
+	if (lake_store_is_remote(table)) {
+		snprintf(path, sizeof(path), "%s/_delta_log/%020d.json", table,
+		    0);
+		return lake_store_stat(path, NULL, &mtime_us, NULL) == 0 ?
+		    mtime_us : -1;
+	}
 	snprintf(path, sizeof(path), "%s/_delta_log", table);
 	return stat(path, &sb) == 0 ? (int64_t)sb.st_ino : -1;
 }

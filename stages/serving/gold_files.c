@@ -4,7 +4,8 @@
  * gold/branch_metrics.json (schemas/json/branch_metrics.schema.json).
  *
  * Each is written to a temporary name beside its final one and fsynced
- * while the gold tables commit; gold_publish_staged() renames them into
+ * (through the storage seam: on S3 it is held in memory) while the gold
+ * tables commit; gold_publish_staged() renames them into
  * place only once the commit they reflect is published, so what is
  * served never runs ahead of the tables, and a reader sees the old file
  * or the new one, never half of one. A failed run drops them.
@@ -24,6 +25,7 @@
 #include "clock.h"
 #include "gold.h"
 #include "lake_format.h"
+#include "lake_store.h"
 #include "log.h"
 
 /* The temp name a file is staged under until it is renamed into place. */
@@ -46,35 +48,21 @@ static int
 stage_file(const char *path, const char *text, size_t len, lake_err *err)
 {
 	char tmp[4200];
-	size_t done = 0;
-	int fd;
+	lake_out *o;
 
 	if (staged_name(path, tmp, sizeof(tmp), err) == -1)
 		return -1;
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd == -1) {
-		lake_err_errno(err, "cannot create %s", tmp);
+	/* A crashed run of the same pid may have left it. */
+	if (lake_store_delete(tmp, err) != 0 ||
+	    (o = lake_out_create(tmp, 0, err)) == NULL)
+		return -1;
+	if (lake_out_write(o, text, len, err) == -1) {
+		lake_out_abort(o);
 		return -1;
 	}
-	while (done < len) {
-		ssize_t n = write(fd, text + done, len - done);
-
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1) {
-			lake_err_errno(err, "cannot write %s", tmp);
-			close(fd);
-			unlink(tmp);
-			return -1;
-		}
-		done += (size_t)n;
-	}
-	if (fsync(fd) == -1 || close(fd) == -1) {
-		lake_err_errno(err, "cannot write %s", tmp);
-		unlink(tmp);
-		return -1;
-	}
-	return 0;
+	/* Durable now locally; on S3 held until published under its
+	 * final name (one PUT). */
+	return lake_out_close(o, LAKE_OUT_TEMP, err);
 }
 
 static const char *const staged_files[] = { CATALOG_GOLD_CSV,
@@ -91,8 +79,8 @@ gold_publish_staged(const char *gold_dir, lake_err *err)
 		snprintf(path, sizeof(path), "%s/%s", gold_dir, staged_files[i]);
 		if (staged_name(path, tmp, sizeof(tmp), err) == -1)
 			return -1;
-		if (rename(tmp, path) == -1) {
-			lake_err_errno(err, "cannot publish %s", path);
+		if (lake_store_link(tmp, path, 0, err) != 0) {
+			lake_err_prefix(err, "cannot publish %s", path);
 			return -1;
 		}
 	}
@@ -109,7 +97,7 @@ gold_drop_staged(const char *gold_dir)
 	for (size_t i = 0; i < 2; i++) {
 		snprintf(path, sizeof(path), "%s/%s", gold_dir, staged_files[i]);
 		if (staged_name(path, tmp, sizeof(tmp), &ignored) == 0)
-			unlink(tmp);
+			lake_store_delete(tmp, NULL);
 	}
 }
 
@@ -272,14 +260,5 @@ gold_write_json(const gold *g, const metric *m, lake_err *err)
 int
 gold_sync_folder(const char *dir, lake_err *err)
 {
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-
-	if (fd == -1 || fsync(fd) == -1) {
-		lake_err_errno(err, "fsync %s", dir);
-		if (fd != -1)
-			close(fd);
-		return -1;
-	}
-	close(fd);
-	return 0;
+	return lake_store_sync_dir(dir, err) == 0 ? 0 : -1;
 }

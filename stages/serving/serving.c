@@ -60,6 +60,7 @@
 #include "gold.h"
 #include "lake.h"
 #include "lake_format.h"
+#include "lake_store.h"
 #include "log.h"
 #include "sketch.h"
 #include "stage_frame.h"
@@ -625,9 +626,9 @@ outputs_current(const gold *g)
 	ok = delta_snapshot_txn_version(s, APP) == g->silver_version;
 	delta_snapshot_free(s);
 	snprintf(path, sizeof(path), "%s/" CATALOG_GOLD_JSON, g->gold_dir);
-	ok = ok && access(path, F_OK) == 0;
+	ok = ok && lake_store_stat(path, NULL, NULL, NULL) == 0;
 	snprintf(path, sizeof(path), "%s/" CATALOG_GOLD_CSV, g->gold_dir);
-	return ok && access(path, F_OK) == 0;
+	return ok && lake_store_stat(path, NULL, NULL, NULL) == 0;
 }
 
 /*
@@ -745,10 +746,8 @@ run_once(void *ctx, const char *lake, lake_err *err)
 		g.silver_version = consumed;	/* only the outputs are behind */
 	if (gold_watermark(&g, consumed, state, err) == -1)
 		goto out;
-	if (mkdir(g.gold_dir, 0755) == -1 && errno != EEXIST) {
-		lake_err_errno(err, "cannot create %s", g.gold_dir);
+	if (lake_store_mkdirs(g.gold_dir, err) != 0)
 		goto out;
-	}
 	if ((m = calloc(g.nb + 1, sizeof(*m))) == NULL) {
 		lake_err_set(err, "out of memory");
 		goto out;

@@ -1,0 +1,55 @@
+/*
+ * lake_store_internal.h - what the storage seam (lake_store.c, the local
+ * backend and the dispatch) shares with its S3 backend
+ * (lake_store_s3.c): the stream structs and the backend's entry points,
+ * each the S3 form of the lake_store_* call of the same name.
+ */
+#ifndef LAKE_STORE_INTERNAL_H
+#define LAKE_STORE_INTERNAL_H
+
+#include "lake_buf.h"
+#include "lake_store.h"
+
+struct lake_out {
+	char *name;
+	uint64_t size;
+	int remote;
+	/* local */
+	int fd;
+	int defer;
+	int created;
+	/* S3: the bytes, uploaded at close(sync) or at a barrier */
+	lake_buf buf;
+};
+
+struct lake_in {
+	char *name;
+	int64_t size;		/* -1 until known */
+	int remote;
+	int fd;			/* local */
+};
+
+int lake_s3_stat(const char *name, uint64_t *size, int64_t *mtime_us,
+    lake_err *err);
+int lake_s3_read_all(const char *name, uint8_t **data, size_t *len,
+    lake_err *err);
+int lake_s3_read_range(const char *name, uint64_t off, size_t len,
+    void *buf, size_t *got, uint64_t *object_size, lake_err *err);
+int lake_s3_read_tail(const char *name, size_t len, void *buf, size_t *got,
+    uint64_t *object_size, lake_err *err);
+int lake_s3_write(const char *name, const void *data, size_t len,
+    int if_absent, lake_err *err);
+int lake_s3_link(const char *tmp, const char *final, int noreplace,
+    lake_err *err);
+int lake_s3_delete(const char *name, lake_err *err);
+int lake_s3_sync_file(const char *name, lake_err *err);
+int lake_s3_sync_tree(const char *dir, lake_err *err);
+int lake_s3_sync_names(const char *const *names, size_t n, lake_err *err);
+int lake_s3_list(const char *dir, const char *start_after, int flags,
+    int (*fn)(const lake_store_entry *e, void *arg), void *arg,
+    lake_err *err);
+int lake_s3_check_root(const char *name, lake_err *err);
+/* Takes over o->buf: held for the next barrier. */
+int lake_s3_hold(lake_out *o, lake_err *err);
+
+#endif
