@@ -52,6 +52,7 @@
 #include "clock.h"
 #include "gold_tag.h"
 #include "history.h"
+#include "lake_store.h"
 #include "sha256.h"
 #include "store.h"
 #include "web.h"
@@ -98,6 +99,40 @@ gold_path(server *s, char *path, size_t len)
 }
 
 /*
+ * Gold on an object-store lake (s3://): one GET through the lake's
+ * storage seam, credentials from the server's environment. st gets the
+ * size and the time only (no inode: api_gold_unchanged never trusts it,
+ * the ETag is then always the content's).
+ */
+static gold_status
+read_gold_remote(const char *path, char **buf, size_t *len, struct stat *st,
+    char *err, size_t errlen)
+{
+	uint8_t *data;
+	lake_err lerr;
+	int rc = lake_store_read_all(path, &data, len, &lerr);
+
+	if (rc == LAKE_STORE_NOT_FOUND)
+		return GOLD_NONE;
+	if (rc != 0) {
+		snprintf(err, errlen, "cannot read " GOLD_FILE ": %.400s",
+		    lerr.msg);
+		return GOLD_BAD;
+	}
+	if (*len > GOLD_MAX) {
+		snprintf(err, errlen, GOLD_FILE " is larger than the 4 MiB the "
+		    "server reads");
+		free(data);
+		return GOLD_BAD;
+	}
+	memset(st, 0, sizeof(*st));
+	st->st_size = (off_t)*len;
+	st->st_mtime = time(NULL);
+	*buf = (char *)data;
+	return GOLD_OK;
+}
+
+/*
  * Reads gold's JSON file into *buf (owned by the caller), with its stat.
  * GOLD_BAD with err filled when it exists but cannot be read whole.
  */
@@ -116,6 +151,8 @@ read_gold(server *s, char **buf, size_t *len, struct stat *st, char *err,
 		snprintf(err, errlen, "the lake's path is too long");
 		return GOLD_BAD;
 	}
+	if (lake_store_is_remote(path))
+		return read_gold_remote(path, buf, len, st, err, errlen);
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
 		if (errno == ENOENT)
 			return GOLD_NONE;
@@ -527,7 +564,8 @@ api_gold_unchanged(server *s, const api_request *req, api_response *r)
 	struct stat st;
 
 	if (req->if_none_match == NULL || s->lake_dir == NULL ||
-	    gold_path(s, path, sizeof(path)) == -1 || stat(path, &st) == -1 ||
+	    gold_path(s, path, sizeof(path)) == -1 ||
+	    lake_store_is_remote(path) || stat(path, &st) == -1 ||
 	    !gold_tag_lookup(&s->gold_tag, &st, r->etag, sizeof(r->etag),
 	    r->last_modified, sizeof(r->last_modified)))
 		return 0;
