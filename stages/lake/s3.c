@@ -76,10 +76,15 @@ s3_client *
 s3_client_new(const s3_config *cfg, const char *bucket, s3_err *err)
 {
 	s3_client *c;
+	char why[256];
 
 	if (config_check(cfg, err) != 0 ||
 	    s3_bucket_check(bucket, strlen(bucket), err) != 0)
 		return NULL;
+	if (s3_curl_load(why, sizeof(why)) != 0) {
+		s3_err_set(err, S3_ERR_CONFIG, "%s", why);
+		return NULL;
+	}
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
 		s3_err_set(err, S3_ERR_OTHER, "cannot initialise libcurl");
 		return NULL;

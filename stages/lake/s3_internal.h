@@ -13,6 +13,8 @@
 #define LAKE_S3_INTERNAL_H
 
 #include <curl/curl.h>
+
+#include "s3_curl.h"	/* libcurl through dlopen(3) */
 #include <stdarg.h>
 
 #include "s3.h"
