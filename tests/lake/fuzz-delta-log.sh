@@ -14,8 +14,9 @@ src=$MEDALLION_SOURCE_DIR
 bin=$MEDALLION_BUILD_DIR/fuzz/fuzz_delta_log
 
 # The whole lake library, as stages/lake/meson.build lists it (its file
-# list grows), and the common pieces it logs and times with.
-mapfile -t lake_sources < <(sed -n '/^lake_\(parquet\|delta\)_sources/,/)/p' \
+# list grows), with the S3 client its storage layer calls, and the
+# common pieces it logs and times with.
+mapfile -t lake_sources < <(sed -n '/^lake_\(parquet\|delta\)_sources/,/)/p; /^lake_s3_lib/,/)/p' \
 	"$src/stages/lake/meson.build" | grep -o "'[a-z_0-9]*\.c'" | tr -d "'" |
 	sed "s#^#$src/stages/lake/#")
 fuzz_build "$bin" "$src/tests/lake/fuzz_delta_log.c" "${lake_sources[@]}" \

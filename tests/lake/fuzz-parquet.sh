@@ -14,10 +14,14 @@ src=$MEDALLION_SOURCE_DIR
 lk=$src/stages/lake
 bin=$MEDALLION_BUILD_DIR/fuzz/fuzz_parquet
 
-fuzz_build "$bin" "$src/tests/lake/fuzz_parquet.c" "$lk/parquet_reader.c" \
-	"$lk/parquet_meta.c" "$lk/thrift.c" "$lk/lake_buf.c" "$lk/encoding.c" \
-	"$lk/codec.c" "$lk/lake_err.c" "$src/common/days.c" -- -I"$lk" \
-	-I"$src/common" -lzstd -lsnappy -lz
+# The reader reads through the lake's storage layer, which has an S3
+# backend: the Parquet part and the S3 client, as meson.build lists them.
+mapfile -t storage_sources < <(sed -n '/^lake_parquet_sources/,/)/p; /^lake_s3_lib/,/)/p' \
+	"$lk/meson.build" | grep -o "'[a-z_0-9]*\.c'" | tr -d "'" | sed "s#^#$lk/#")
+fuzz_build "$bin" "$src/tests/lake/fuzz_parquet.c" "${storage_sources[@]}" \
+	"$src/common/days.c" "$src/common/log.c" "$src/common/clock.c" \
+	"$src/common/sha256.c" -- -I"$lk" -I"$src/common" \
+	-I"$MEDALLION_BUILD_DIR" -ljansson -lzstd -lz -lm -ldl -lpthread
 
 seeds=$H_TMP/seeds
 mkdir -p "$seeds"
