@@ -1,6 +1,7 @@
 # s3.sh - a throwaway S3 server (tests/lib/s3-cluster: Ceph's RADOS
-# Gateway) for a test, after harness.sh. Installs Ceph's packages as
-# root when they are missing, else skips saying how.
+# Gateway) for a test, after harness.sh.
+#   s3_require_ceph  installs Ceph's packages as root when they are
+#                missing, else skips saying how
 #   s3_start     starts it in $H_TMP/s3 (stopped at exit) and exports
 #                AWS_*, S3_BUCKET and S3_CURL_CONFIG
 #   s3_get KEY   prints an object of the bucket (curl, signed)
@@ -14,15 +15,26 @@ s3_have_ceph() {
 		command -v radosgw-admin && command -v ceph-authtool
 } >/dev/null 2>&1
 
-s3_start() {
-	local pkgs=(ceph-mon ceph-osd radosgw) exports
-	if ! s3_have_ceph; then
-		[ "$(id -u)" = 0 ] ||
-			h_skip "Ceph is not installed and only root can install it: apt-get install --no-install-recommends ${pkgs[*]}"
+# Installs Ceph's packages when root and they are missing (once more
+# after an apt-get update if the first try fails), else skips the test.
+s3_require_ceph() {
+	local pkgs=(ceph-mon ceph-osd radosgw)
+	s3_have_ceph && return 0
+	[ "$(id -u)" = 0 ] ||
+		h_skip "Ceph is not installed and only root can install it: apt-get install --no-install-recommends ${pkgs[*]}"
+	h_log "installing ${pkgs[*]}"
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+		"${pkgs[@]}" >"$H_TMP/apt.log" 2>&1 || {
+		DEBIAN_FRONTEND=noninteractive apt-get update -qq >>"$H_TMP/apt.log" 2>&1
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-			"${pkgs[@]}" >"$H_TMP/apt.log" 2>&1 ||
-			h_skip "cannot install ${pkgs[*]}: $(tail -n 1 "$H_TMP/apt.log")"
-	fi
+			"${pkgs[@]}" >>"$H_TMP/apt.log" 2>&1
+	} || h_skip "cannot install ${pkgs[*]}: $(tail -n 1 "$H_TMP/apt.log")"
+	s3_have_ceph || h_skip "${pkgs[*]} installed, but their programs are missing"
+}
+
+s3_start() {
+	local exports
+	s3_require_ceph
 	S3_DIR=$H_TMP/s3
 	h_defer "'$S3C' stop '$S3_DIR'"
 	exports=$("$S3C" start "$S3_DIR" 2>"$H_TMP/s3-start.err") || {

@@ -9,26 +9,8 @@
 # only in the cluster's 0600 curl config, never on a command line.
 . "$MEDALLION_SOURCE_DIR/tests/lib/harness.sh"
 
-S3C=$MEDALLION_SOURCE_DIR/tests/lib/s3-cluster
-pkgs=(ceph-mon ceph-osd radosgw)
-
-have_ceph() {
-	command -v ceph-mon && command -v ceph-osd && command -v radosgw &&
-		command -v radosgw-admin && command -v ceph-authtool
-} >/dev/null 2>&1
-
-if ! have_ceph; then
-	[ "$(id -u)" = 0 ] ||
-		h_skip "Ceph is not installed and only root can install it: apt-get install --no-install-recommends ${pkgs[*]}"
-	h_log "installing ${pkgs[*]}"
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-		"${pkgs[@]}" >"$H_TMP/apt.log" 2>&1 || {
-		DEBIAN_FRONTEND=noninteractive apt-get update -qq >>"$H_TMP/apt.log" 2>&1
-		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-			"${pkgs[@]}" >>"$H_TMP/apt.log" 2>&1
-	} || h_skip "cannot install ${pkgs[*]}: $(tail -n 1 "$H_TMP/apt.log")"
-	have_ceph || h_skip "${pkgs[*]} installed, but their programs are missing"
-fi
+. "$MEDALLION_SOURCE_DIR/tests/lib/s3.sh"
+s3_require_ceph
 
 dir=$H_TMP/s3
 h_defer "'$S3C' stop '$dir'"
