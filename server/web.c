@@ -868,9 +868,13 @@ static const char *dashboard_script =
 	".then(function(){setTimeout(tick,500);});}"
 	"tick();})();</script>";
 
-/* The page: head, live status line, gold in #gold, links, script. */
+/*
+ * The dashboard: with whole_page, the page (head, live status line, gold
+ * in #gold, links, script); else what #gold holds, alone, which the live
+ * page swaps in.
+ */
 static void
-dashboard(server *s, api_response *r)
+dashboard(server *s, api_response *r, int whole_page)
 {
 	char *html = NULL;
 	size_t len = 0;
@@ -881,34 +885,18 @@ dashboard(server *s, api_response *r)
 		api_respond_error(r, 500, "cannot render the dashboard");
 		return;
 	}
-	fprintf(f, "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">"
-	    "<noscript><meta http-equiv=\"refresh\" content=\"30\"></noscript>"
-	    "<title>Branches performance</title>%s</head><body>"
-	    "<h1>Branches performance</h1>\n<p class=\"sub\" id=\"live\">"
-	    "<noscript>refreshes every 30 s</noscript></p>\n<div id=\"gold\">",
-	    page_style);
+	if (whole_page)
+		fprintf(f, "<!doctype html><html lang=\"en\"><head><meta "
+		    "charset=\"utf-8\"><noscript><meta http-equiv=\"refresh\" "
+		    "content=\"30\"></noscript><title>Branches performance"
+		    "</title>%s</head><body><h1>Branches performance</h1>\n"
+		    "<p class=\"sub\" id=\"live\"><noscript>refreshes every "
+		    "30 s</noscript></p>\n<div id=\"gold\">", page_style);
 	status = dashboard_content(s, f);
-	fprintf(f, "</div>\n<p><a href=\"/ui\">operations</a> &middot; <a "
-	    "href=\"/api/gold\">gold as JSON</a></p>%s</body></html>\n",
-	    dashboard_script);
-	fclose(f);
-	respond_text(r, status, "text/html; charset=utf-8", html, len);
-}
-
-/* What the page holds in #gold, alone: the live page swaps it in. */
-static void
-dashboard_part(server *s, api_response *r)
-{
-	char *html = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&html, &len);
-	int status;
-
-	if (f == NULL) {
-		api_respond_error(r, 500, "cannot render the dashboard");
-		return;
-	}
-	status = dashboard_content(s, f);
+	if (whole_page)
+		fprintf(f, "</div>\n<p><a href=\"/ui\">operations</a> &middot; "
+		    "<a href=\"/api/gold\">gold as JSON</a></p>%s</body></html>"
+		    "\n", dashboard_script);
 	fclose(f);
 	respond_text(r, status, "text/html; charset=utf-8", html, len);
 }
@@ -1092,8 +1080,8 @@ web_handle(server *s, const api_request *req, api_response *resp)
 	else if (ui)
 		operations(s, resp);
 	else if (part)
-		dashboard_part(s, resp);
+		dashboard(s, resp, 0);
 	else
-		dashboard(s, resp);
+		dashboard(s, resp, 1);
 	return 1;
 }
