@@ -683,9 +683,11 @@ orch_history_live_driver(orch_history *h, int64_t run, int stage,
 }
 
 int
-orch_history_newest_lost(orch_history *h, const char *pipeline,
-    int64_t *run, int *stage)
+orch_history_newest_unfinished(orch_history *h, const char *pipeline,
+    int64_t *run, int *stage, char *state, size_t statelen)
 {
+	const char *s;
+
 	sqlite3_stmt *st;
 	int rc = -1;
 
@@ -694,8 +696,11 @@ orch_history_newest_lost(orch_history *h, const char *pipeline,
 	    &st, NULL) != SQLITE_OK)
 		return -1;
 	bind_text(st, 1, pipeline);
-	if (sqlite3_step(st) == SQLITE_ROW && strcmp((const char *)
-	    sqlite3_column_text(st, 1), "LOST") == 0) {
+	if (sqlite3_step(st) == SQLITE_ROW &&
+	    (s = (const char *)sqlite3_column_text(st, 1)) != NULL &&
+	    (strcmp(s, "LOST") == 0 || (strcmp(s, "INTERRUPTED") == 0 &&
+	    sqlite3_column_type(st, 2) != SQLITE_NULL))) {
+		snprintf(state, statelen, "%s", s);
 		*run = sqlite3_column_int64(st, 0);
 		*stage = sqlite3_column_int(st, 2);
 		rc = 0;

@@ -118,9 +118,11 @@ int64_t orch_history_run_begin(orch_history *h, const char *pipeline,
 void orch_history_renew(orch_history *h, int64_t run, int64_t lease_us);
 /* Marks every RUNNING run whose orchestrator is gone as LOST. */
 int orch_history_reap(orch_history *h);
-/* The pipeline's newest run, when it is LOST: its id and stage. */
-int orch_history_newest_lost(orch_history *h, const char *pipeline,
-    int64_t *run, int *stage);
+/* The pipeline's newest run, when it did not finish: LOST (its
+ * orchestrator died) or INTERRUPTED (stopped by a signal, its driver
+ * left going): its id, the stage it stopped at and that state. */
+int orch_history_newest_unfinished(orch_history *h, const char *pipeline,
+    int64_t *run, int *stage, char *state, size_t statelen);
 /* A driver of run's stage that was still going when last seen: its id
  * and attempt number; -1 when none. */
 int orch_history_live_driver(orch_history *h, int64_t run, int stage,

@@ -441,8 +441,8 @@ follow(orch *o, int64_t run, int index, const orch_stage *s, int attempt,
 }
 
 /*
- * A recovered run starts by following the driver its lost orchestrator
- * left going, instead of submitting the stage a second time. Returns 1
+ * A recovered run starts by following the driver its lost (or
+ * interrupted) orchestrator left going, instead of submitting the stage a second time. Returns 1
  * when that driver finished the stage (res filled), 0 to submit as usual,
  * with *attempt the number the next submission takes.
  */
@@ -461,11 +461,11 @@ adopt_driver(orch *o, int64_t run, int index, int *attempt,
 	    sizeof(id), &lost_attempt) == -1 ||
 	    !orch_valid_submission_id(id))
 		return 0;
-	log_info("%s: following %s, left going by lost run %" PRId64, s->name,
-	    id, o->adopt_run);
+	log_info("%s: following %s, left going by unfinished run %" PRId64,
+	    s->name, id, o->adopt_run);
 	orch_history_attempt(o->history, run, index, s->name, 1, id,
 	    driver_state_name(DRIVER_SUBMITTED), clock_now_us(), 0, 0, -1,
-	    "adopted from a lost run");
+	    "adopted from an unfinished run");
 	follow(o, run, index, s, 1, id, clock_now_us(), res);
 	*attempt = 2;
 	return res->exit == EXIT_OK;
@@ -618,23 +618,26 @@ run_pipeline(orch *o, const char *trigger, int64_t scheduled_at,
 }
 
 /*
- * A run of the pipeline, or, when its newest run was lost (its
- * orchestrator died mid-run), that run resumed: its live driver is
- * followed and nothing it finished is submitted again.
+ * A run of the pipeline, or, when its newest run did not finish (its
+ * orchestrator died mid-run, or a signal stopped it and left its driver
+ * going), that run resumed: its live driver is followed, never submitted
+ * a second time beside it, and nothing it finished is submitted again.
  */
 static int
 start_run(orch *o, const char *trigger, int64_t scheduled_at)
 {
 	int64_t lost;
 	int stage;
+	char state[16];
 
 	o->recovered = 0;
 	orch_history_reap(o->history);
-	if (o->history != NULL && orch_history_newest_lost(o->history,
-	    o->pipeline.name, &lost, &stage) == 0 &&
+	if (o->history != NULL && orch_history_newest_unfinished(o->history,
+	    o->pipeline.name, &lost, &stage, state, sizeof(state)) == 0 &&
 	    stage < o->pipeline.nstages) {
-		log_warnx("run %" PRId64 " of %s was lost with its orchestrator;"
-		    " recovering it from %s", lost, o->pipeline.name,
+		log_warnx("run %" PRId64 " of %s was %s; recovering it from %s",
+		    lost, o->pipeline.name, strcmp(state, "LOST") == 0 ?
+		    "lost with its orchestrator" : "interrupted by a signal",
 		    o->pipeline.stages[stage].name);
 		o->recovered = 1;
 		return run_pipeline(o, "recover", scheduled_at, lost, stage);

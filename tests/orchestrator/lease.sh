@@ -3,7 +3,9 @@
 # process) in the middle of a stage leaves a run that the next start
 # detects, marks LOST and recovers, following the driver still going
 # instead of submitting the stage again; `history` shows LOST at once;
-# `run --resume` recovers likewise; and two runs of one pipeline never
+# `run --resume` recovers likewise; a run stopped by SIGTERM (recorded
+# INTERRUPTED, its driver left going) is recovered the same way by the
+# next run; and two runs of one pipeline never
 # overlap (the second exits 9, naming the first).
 . "${MEDALLION_SOURCE_DIR:?set it to the source tree, or run the test with meson test}/tests/lib/harness.sh"
 
@@ -49,7 +51,7 @@ for how in run resume schedule; do
 	recovery=$("$orch" --history "$hist" history --json --limit 50 |
 	    jq -c "select(.resumed_from == $lost)")
 	h_eq "$how: the recovering run finishes" "$(jq -r .state <<<"$recovery")" FINISHED
-	h_match "$how: ... following the lost run's driver" "$(cat "$H_TMP/err")" 'following driver-.* left going by lost run'
+	h_match "$how: ... following the lost run's driver" "$(cat "$H_TMP/err")" 'following driver-.* left going by unfinished run'
 	h_eq "$how: ... the same driver, not a new submission" \
 		"$(jq -r '.attempts[0].submission_id' <<<"$recovery")" "$lost_driver"
 	if [ "$how" != schedule ]; then	# later ticks run the pipeline again
@@ -58,6 +60,29 @@ for how in run resume schedule; do
 	fi
 done
 h_eq "every kill landed while a stage ran (3 of 3)" "$landed" 3
+
+# SIGTERM of a run while "first" runs: INTERRUPTED, the driver left to
+# finish; the next run follows that driver instead of submitting the
+# stage beside it, and the pipeline's stages each run once.
+: > "$mark/first"; : > "$mark/second"
+"$orch" --history "$hist" --pipeline "$H_TMP/p.json" run 2>/dev/null &
+pid=$!
+h_wait_until 10 running
+kill -TERM "$pid"
+wait "$pid"
+h_eq "SIGTERM mid-run: the run exits 130" "$?" 130
+h_eq "... and history shows it INTERRUPTED" "$(newest .state)" INTERRUPTED
+stopped=$(newest .run_id)
+stopped_driver=$(newest '.attempts[0].submission_id')
+"$orch" --history "$hist" --pipeline "$H_TMP/p.json" run 2>"$H_TMP/err"
+h_eq "the next run recovers the interrupted one and finishes" "$?" 0
+h_match "... saying so" "$(cat "$H_TMP/err")" "run $stopped of leased was interrupted by a signal; recovering it from first"
+recovery=$("$orch" --history "$hist" history --json --limit 50 |
+    jq -c "select(.resumed_from == $stopped)")
+h_eq "... following the interrupted run's driver" \
+	"$(jq -r '.attempts[0].submission_id' <<<"$recovery")" "$stopped_driver"
+h_eq "... so the interrupted stage ran once" "$(wc -l < "$mark/first")" 1
+h_eq "... and the next stage once" "$(wc -l < "$mark/second")" 1
 
 # Two runs at once: the second refuses, naming the first.
 : > "$mark/first"
