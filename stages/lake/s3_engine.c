@@ -36,6 +36,17 @@
 
 #define ANSWER_LIMIT ((size_t)64 * 1024 * 1024)
 #define ERROR_BODY_LIMIT ((size_t)64 * 1024)
+/*
+ * A PUT body below this size goes as curl's POST fields under the PUT
+ * method: curl 7.88 then sends it right behind the headers (in the same
+ * write up to 64 KiB) and asks for no "100 Continue", which it does on
+ * every upload, costing each small PUT a round trip more (and the
+ * gateway a write). Dropping the header instead ("Expect:") does not
+ * work: curl's SigV4 signs the header it then removes. A larger body
+ * still waits to hear that the request is accepted before it is sent
+ * (curl 8 draws the line at 1 MiB too).
+ */
+#define EXPECT_FROM_BYTES ((size_t)1024 * 1024)
 
 int
 s3_mem_append(s3_mem *m, const void *data, size_t n)
@@ -237,6 +248,14 @@ add_range_header(s3_job *job)
 	return 0;
 }
 
+/* A PUT whose body goes with its headers (EXPECT_FROM_BYTES). */
+static int
+small_put(const s3_job *job)
+{
+	return strcmp(job->method, "PUT") == 0 &&
+	    job->body_len < EXPECT_FROM_BYTES;
+}
+
 static int
 job_headers(const s3_client *c, s3_job *job)
 {
@@ -252,6 +271,10 @@ job_headers(const s3_client *c, s3_job *job)
 		return -1;
 	if (job->content_type != NULL &&
 	    add_header(job, "Content-Type: %s", job->content_type) != 0)
+		return -1;
+	/* Not the form type curl gives POST fields. */
+	if (job->content_type == NULL && small_put(job) &&
+	    add_header(job, "Content-Type: application/octet-stream") != 0)
 		return -1;
 	if (strcmp(job->method, "GET") == 0 && add_range_header(job) != 0)
 		return -1;
@@ -272,6 +295,28 @@ parse_content_range(s3_job *job, const char *v)
 	}
 }
 
+/*
+ * A body sent without waiting for "100 Continue" (small_put) may be left
+ * unread when the server refuses the request (RGW answers a 403 or a 412
+ * before reading it, and keeps the connection): the next request on it
+ * would start with those bytes (RGW then answers 405). A refused
+ * upload's connection is therefore closed, not reused. The flag is read
+ * when the transfer ends, so setting it here, mid-transfer, takes.
+ */
+static void
+forbid_reuse_after_refusal(s3_job *job, const char *line, size_t n)
+{
+	char status[4] = "";
+	const char *sp = memchr(line, ' ', n);
+
+	if (job->body_len == 0 || job->body_len >= EXPECT_FROM_BYTES ||
+	    sp == NULL || (size_t)(sp - line) + 4 > n)
+		return;
+	memcpy(status, sp + 1, 3);
+	if (status[0] != '1' && status[0] != '2')
+		curl_easy_setopt(job->easy, CURLOPT_FORBID_REUSE, 1L);
+}
+
 static size_t
 on_header(char *data, size_t size, size_t nmemb, void *arg)
 {
@@ -284,6 +329,7 @@ on_header(char *data, size_t size, size_t nmemb, void *arg)
 		job->answer_offset = 0;
 		job->total_size = -1;
 		job->content_length = -1;
+		forbid_reuse_after_refusal(job, data, n);
 		return n;
 	}
 	if (n >= sizeof(line))
@@ -407,13 +453,20 @@ setup_method(s3_job *job)
 {
 	CURL *e = job->easy;
 
-	if (strcmp(job->method, "PUT") == 0) {
+	if (strcmp(job->method, "PUT") == 0 && !small_put(job)) {
 		curl_easy_setopt(e, CURLOPT_UPLOAD, 1L);
 		curl_easy_setopt(e, CURLOPT_READFUNCTION, on_upload);
 		curl_easy_setopt(e, CURLOPT_READDATA, job);
 		curl_easy_setopt(e, CURLOPT_SEEKFUNCTION, on_upload_seek);
 		curl_easy_setopt(e, CURLOPT_SEEKDATA, job);
 		curl_easy_setopt(e, CURLOPT_INFILESIZE_LARGE,
+		    (curl_off_t)job->body_len);
+	} else if (small_put(job)) {
+		curl_easy_setopt(e, CURLOPT_POST, 1L);
+		curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, "PUT");
+		curl_easy_setopt(e, CURLOPT_POSTFIELDS,
+		    job->body != NULL ? (const char *)job->body : "");
+		curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE,
 		    (curl_off_t)job->body_len);
 	} else if (strcmp(job->method, "POST") == 0) {
 		curl_easy_setopt(e, CURLOPT_POST, 1L);
@@ -796,12 +849,14 @@ start_due(s3_client *c, s3_job **jobs, size_t n, size_t *running)
 	return wait;
 }
 
-/* Reads finished transfers; 1 when a job failed for good. */
-static int
-collect_done(s3_client *c, size_t *running)
+/* Reads finished transfers: how many ended an attempt; *failed set when
+ * a job failed for good. */
+static size_t
+collect_done(s3_client *c, size_t *running, int *failed)
 {
 	CURLMsg *m;
-	int left, failed = 0;
+	size_t ended = 0;
+	int left;
 
 	while ((m = curl_multi_info_read(c->multi, &left)) != NULL) {
 		s3_job *job = NULL;
@@ -811,9 +866,10 @@ collect_done(s3_client *c, size_t *running)
 		curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, &job);
 		end_attempt(c, job, m->data.result);
 		(*running)--;
-		failed |= job->done && job->err.kind != S3_ERR_NONE;
+		ended++;
+		*failed |= job->done && job->err.kind != S3_ERR_NONE;
 	}
-	return failed;
+	return ended;
 }
 
 static size_t
@@ -826,6 +882,14 @@ count_failed(s3_job **jobs, size_t n)
 	return failed;
 }
 
+/*
+ * The loop: start what is due, let curl move bytes, read what finished,
+ * and wait on the sockets only when nothing did. A transfer that ends in
+ * curl_multi_perform must be read before waiting: curl_multi_poll knows
+ * sockets, not finished transfers, and would sleep its whole timeout
+ * with the answer in hand (100 ms a call, measured, when it was read
+ * after the wait).
+ */
 size_t
 s3_engine_run(s3_client *c, s3_job **jobs, size_t n, int stop_on_failure)
 {
@@ -842,17 +906,18 @@ s3_engine_run(s3_client *c, s3_job **jobs, size_t n, int stop_on_failure)
 			pending += !jobs[i]->done;
 		if (pending == 0)
 			break;
-		/* Wake at least every 100 ms while transfers run. */
 		mc = curl_multi_perform(c->multi, &still);
-		if (mc == CURLM_OK)
-			mc = curl_multi_poll(c->multi, NULL, 0, (int)(running >
-			    0 && wait > 100000 ? 100 : ms(wait)), NULL);
-		if (mc == CURLM_OK)
-			mc = curl_multi_perform(c->multi, &still);
 		if (mc != CURLM_OK)
 			break;
-		failed = collect_done(c, &running);
-		if (failed && stop_on_failure)
+		if (collect_done(c, &running, &failed) > 0) {
+			if (failed && stop_on_failure)
+				break;
+			continue;	/* start the next before waiting */
+		}
+		/* Wake at least every 100 ms while transfers run. */
+		mc = curl_multi_poll(c->multi, NULL, 0, (int)(running > 0 &&
+		    wait > 100000 ? 100 : ms(wait)), NULL);
+		if (mc != CURLM_OK)
 			break;
 	}
 	for (i = 0; i < n; i++)
