@@ -10,8 +10,8 @@
  *
  * An s3_client is bound to one bucket and holds a curl multi handle with a
  * few easy handles: connections are kept alive between calls, and the calls
- * that move many objects (s3_put_many, s3_delete_many, the parts of a
- * multipart upload) run up to max_parallel transfers at once. A client is
+ * that move many objects (s3_put_many, s3_get_many, s3_delete_many, the
+ * parts of a multipart upload) run up to max_parallel transfers at once. A client is
  * not thread-safe: use one per thread.
  *
  * Every call returns 0 on success and -1 on failure with an s3_err whose
@@ -219,6 +219,30 @@ typedef struct s3_put_item {
  * says its outcome and err says how many failed and the first failure.
  */
 int s3_put_many(s3_client *c, s3_put_item *items, size_t n, s3_err *err);
+
+/*
+ * One read of s3_get_many: len bytes at offset, or with tail the last len
+ * bytes (all of a shorter object), into the caller's buf of len bytes.
+ */
+typedef struct s3_get_item {
+	const char *key;
+	uint64_t offset;	/* ignored with tail */
+	size_t len;
+	int tail;
+	void *buf;
+	size_t got;		/* out: less than len only at the object's
+				   end (0 past it) */
+	uint64_t object_size;	/* out: from Content-Range */
+	s3_err err;		/* out: kind S3_ERR_NONE when read */
+} s3_get_item;
+
+/*
+ * Reads n ranges (s3_get_range, s3_get_tail) with up to max_parallel GETs
+ * in flight, each retried and resumed alone as a single GET is, with the
+ * same kinds and messages. 0 when all were read; else -1, each item's err
+ * says its outcome and err says how many failed and the first failure.
+ */
+int s3_get_many(s3_client *c, s3_get_item *items, size_t n, s3_err *err);
 
 /* DELETE; deleting an absent key succeeds, as in S3. */
 int s3_delete(s3_client *c, const char *key, s3_err *err);

@@ -1,9 +1,10 @@
 /*
  * s3_multi.c - the S3 client's calls over many transfers at once: many
- * small PUTs, many DELETEs, and the parts of one multipart upload, all
- * run by the engine with up to max_parallel transfers in flight, so an
- * increment that writes hundreds of files pays a few round trips, not
- * hundreds one after another.
+ * small PUTs, many ranged GETs, many DELETEs, and the parts of one
+ * multipart upload, all run by the engine with up to max_parallel
+ * transfers in flight, so an increment that writes (or a scan that
+ * reads) hundreds of files pays a few round trips, not hundreds one
+ * after another.
  *
  * A multipart upload is three steps: CreateMultipartUpload (POST
  * ?uploads=) gives an UploadId; the parts go up in parallel (PUT
@@ -115,6 +116,77 @@ s3_put_many(s3_client *c, s3_put_item *items, size_t n, s3_err *err)
 	}
 	if (failed > 0)
 		summarize(err, "PUT", n, failed, first);
+	jobs_free(jobs, ptrs, n);
+	return failed > 0 ? -1 : 0;
+}
+
+/* --- many ranged GETs -------------------------------------------------- */
+
+static int
+item_sink(const void *data, size_t n, void *arg)
+{
+	s3_get_item *it = arg;
+
+	if (n > it->len - it->got)
+		return -1;	/* more than asked: the engine never does */
+	memcpy((uint8_t *)it->buf + it->got, data, n);
+	it->got += n;
+	return 0;
+}
+
+int
+s3_get_many(s3_client *c, s3_get_item *items, size_t n, s3_err *err)
+{
+	s3_job *jobs, **ptrs, **todo;
+	size_t i, ntodo = 0, failed = 0;
+	const s3_err *first = NULL;
+
+	if (jobs_alloc(n, &jobs, &ptrs, err) != 0)
+		return -1;
+	todo = ptrs;
+	for (i = 0; i < n; i++) {
+		s3_get_item *it = &items[i];
+
+		memset(&it->err, 0, sizeof(it->err));
+		it->got = 0;
+		it->object_size = 0;
+		s3_job_init(&jobs[i], "GET", "GET", it->key);
+		if (s3_key_check(it->key, &it->err) != 0 || it->len == 0)
+			continue;	/* no range: nothing to ask */
+		if (it->tail) {
+			jobs[i].suffix_len = it->len;
+		} else {
+			jobs[i].has_range = 1;
+			jobs[i].range_first = it->offset;
+			jobs[i].range_last = it->offset + it->len - 1;
+		}
+		jobs[i].sink = item_sink;
+		jobs[i].sink_arg = it;
+		jobs[i].accept_416 = 1;	/* past the end: nothing to read */
+		todo[ntodo++] = &jobs[i];
+	}
+	s3_engine_run(c, todo, ntodo, 0);
+	for (i = 0; i < n; i++) {
+		s3_get_item *it = &items[i];
+
+		if (it->err.kind == S3_ERR_NONE && it->len > 0)
+			it->err = jobs[i].err;
+		/* The size as s3_get_range finds it: Content-Range, a whole
+		 * answer's length, else a HEAD (a server that sends
+		 * neither; none we know). */
+		if (it->err.kind == S3_ERR_NONE && jobs[i].total_size >= 0)
+			it->object_size = (uint64_t)jobs[i].total_size;
+		else if (it->err.kind == S3_ERR_NONE && jobs[i].status == 200 &&
+		    jobs[i].content_length >= 0)
+			it->object_size = (uint64_t)jobs[i].content_length;
+		else if (it->err.kind == S3_ERR_NONE &&
+		    s3_head(c, it->key, &it->object_size, &it->err) != 0)
+			it->got = 0;
+		if (it->err.kind != S3_ERR_NONE && failed++ == 0)
+			first = &it->err;
+	}
+	if (failed > 0)
+		summarize(err, "GET", n, failed, first);
 	jobs_free(jobs, ptrs, n);
 	return failed > 0 ? -1 : 0;
 }

@@ -3,12 +3,13 @@
 # (tests/lib/s3-cluster): put, get, ranges and sizes; put-if-absent races
 # with exactly one winner; listing past 1000 keys with prefix and
 # start-after; parallel small puts and deletes; a 12 MiB multipart upload
-# read back byte for byte; a wrong secret refused with the auth kind; an
-# unreachable endpoint; a PUT and a GET that ride out a gateway restart;
-# credentials from a profile of a shared credentials file, from
-# ~/.aws/credentials and with a session token; AWS_ENDPOINT_URL; latency
-# figures; and no secret in any output. Each case is a subcommand of
-# test_s3_client (tests/s3/test_s3_client.c).
+# read back byte for byte; many ranged GETs at once (s3_get_many); a wrong
+# secret refused with the auth kind; an unreachable endpoint; a PUT and a
+# GET that ride out a gateway restart; credentials from a profile of a
+# shared credentials file, from ~/.aws/credentials and with a session
+# token; AWS_ENDPOINT_URL; latency and throughput figures; and no secret
+# in any output. Each case is a subcommand of test_s3_client
+# (tests/s3/test_s3_client.c).
 . "$MEDALLION_SOURCE_DIR/tests/lib/harness.sh"
 
 BIN=$MEDALLION_BUILD_DIR/tests/s3/test_s3_client
@@ -47,6 +48,8 @@ case_ "put-if-absent races: exactly one winner, the others 'exists'" "$BIN" race
 case_ "list past 1000 keys: pages, order, prefix, start-after" "$BIN" list
 case_ "parallel small puts and deletes" "$BIN" many
 case_ "multipart upload of 12 MiB read back byte-identical" "$BIN" multipart
+case_ "many ranged GETs at once: bytes, sizes, an absent and an invalid key failing alone" \
+	"$BIN" get-many
 case_ "a wrong secret: auth kind, a clear message, no retry" "$BIN" wrong-secret
 case_ "an unreachable endpoint: unreachable kind within the budget" \
 	"$BIN" unreachable "$(h_freeport)"
@@ -110,6 +113,7 @@ h_match "saying what to set" "$(cat "$H_TMP/case.out")" \
 	"no S3 credentials: AWS_ACCESS_KEY_ID is not set and the credentials file .*/none cannot be read"
 
 case_ "latency on one kept-alive connection" "$BIN" bench
+case_ "small PUTs and GETs at 1, 8, 16 and 32 in flight" "$BIN" throughput
 
 h_check_fails "no secret in any output" grep -qF -- "$AWS_SECRET_ACCESS_KEY" "$ALL"
 h_check_fails "nor the wrong one" grep -qF -- "$wrong" "$ALL"

@@ -9,8 +9,9 @@
  * within the budget, 412 and other 4xx never, kinds and messages with
  * S3's code, a broken GET resumed, an ambiguous put-if-absent settled by
  * reading back, a failed multipart upload aborted, a completion that
- * answers 200 with an <Error> retried, a stalled answer timed out, and
- * parallel PUTs overlapping.
+ * answers 200 with an <Error> retried, many GETs at once each retried,
+ * resumed or refused alone, a stalled answer timed out, parallel PUTs
+ * and GETs overlapping, and quick answers seen at once.
  */
 #include <arpa/inet.h>
 #include <microhttpd.h>
@@ -829,6 +830,116 @@ case_multipart(peer *p)
 	s3_client_free(c);
 }
 
+/* --- many GETs at once ------------------------------------------------- */
+
+/* How many requests before this one asked for the same URI. */
+static size_t
+earlier_for(const peer *p, const seen *req, size_t i)
+{
+	size_t n = 0;
+
+	for (size_t j = 0; j < i && j < SEEN_MAX; j++)
+		n += strcmp(p->seen[j].uri, req->uri) == 0;
+	return n;
+}
+
+/* An object of big's bytes, answered to a suffix or an open range. */
+static answer
+part_of_big(const seen *req)
+{
+	answer a = reply(206, NULL);
+	long from = 0, suffix;
+
+	if (sscanf(req->range, "bytes=-%ld", &suffix) == 1)
+		from = suffix < (long)sizeof(big) ? (long)sizeof(big) - suffix :
+		    0;
+	else if (sscanf(req->range, "bytes=%ld-", &from) != 1)
+		return reply(400, ERR_XML("InvalidRange", "no range"));
+	a.etag = "\"e2\"";
+	a.body = big + from;
+	a.body_len = sizeof(big) - (size_t)from;
+	snprintf(a.content_range, sizeof(a.content_range),
+	    "bytes %ld-%zu/%zu", from, sizeof(big) - 1, sizeof(big));
+	return a;
+}
+
+/* g/ok answers; g/slow says SlowDown first; g/broken breaks off once;
+ * g/missing and g/denied refuse. */
+static answer
+many_gets(peer *p, const seen *req, size_t i)
+{
+	size_t before = earlier_for(p, req, i);
+	answer a;
+
+	if (strstr(req->uri, "/g/missing") != NULL)
+		return no_such_key(p, req, i);
+	if (strstr(req->uri, "/g/denied") != NULL)
+		return access_denied(p, req, i);
+	if (strstr(req->uri, "/g/slow") != NULL && before == 0)
+		return slow_down_twice(p, req, 0);
+	a = part_of_big(req);
+	if (strstr(req->uri, "/g/broken") != NULL && before == 0)
+		a.break_at = 50000;
+	if (strstr(req->uri, "/g/broken") != NULL && before > 0 &&
+	    strcmp(req->if_match, "\"e2\"") != 0)
+		return reply(400, ERR_XML("InvalidRequest", "no If-Match"));
+	return a;
+}
+
+static size_t
+count_uri(peer *p, const char *part)
+{
+	size_t n = 0;
+
+	for (size_t j = 0; j < peer_count(p) && j < SEEN_MAX; j++)
+		n += strstr(p->seen[j].uri, part) != NULL;
+	return n;
+}
+
+static void
+case_get_many(peer *p)
+{
+	static const char *keys[] = { "g/ok", "g/slow", "g/broken",
+		"g/missing", "g/denied" };
+	static uint8_t bufs[5][sizeof(big)];
+	s3_client *c = client_for(p, 5000000, NULL);
+	s3_get_item items[5];
+	s3_err err;
+	size_t i;
+
+	for (i = 0; i < sizeof(big); i++)
+		big[i] = (char)(i * 7 + i / 251);
+	peer_case(p, many_gets);
+	for (i = 0; i < 5; i++)
+		items[i] = (s3_get_item){ .key = keys[i], .len = sizeof(big),
+			.tail = 1, .buf = bufs[i] };
+	EXPECT(s3_get_many(c, items, 5, &err) == -1 && strstr(err.msg,
+	    "GET of 5 objects: 2 failed; the first: GET s3://bucket/g/missing"),
+	    "the call's error: %s", err.msg);
+	printf("# %s\n", err.msg);
+	expect_clean(&err);
+	for (i = 0; i < 3; i++)
+		EXPECT(items[i].err.kind == S3_ERR_NONE &&
+		    items[i].got == sizeof(big) &&
+		    items[i].object_size == sizeof(big) &&
+		    memcmp(bufs[i], big, sizeof(big)) == 0, "%s: %s, %zu bytes",
+		    keys[i], items[i].err.msg, items[i].got);
+	EXPECT(count_uri(p, "/g/slow") == 2, "SlowDown retried: %zu requests",
+	    count_uri(p, "/g/slow"));
+	EXPECT(count_uri(p, "/g/broken") == 2, "a broken GET resumed: %zu "
+	    "requests", count_uri(p, "/g/broken"));
+	EXPECT(items[3].err.kind == S3_ERR_NOT_FOUND &&
+	    items[3].err.http_status == 404 &&
+	    strstr(items[3].err.msg, "GET s3://bucket/g/missing: HTTP 404 "
+	    "NoSuchKey") != NULL && count_uri(p, "/g/missing") == 1,
+	    "404: %s", items[3].err.msg);
+	EXPECT(items[4].err.kind == S3_ERR_AUTH &&
+	    strstr(items[4].err.msg, "AccessDenied") != NULL &&
+	    count_uri(p, "/g/denied") == 1, "403, not retried: %s",
+	    items[4].err.msg);
+	s3_client_free(c);
+}
+
 /* --- timing: a stall, parallel PUTs ------------------------------------- */
 
 static answer
@@ -853,6 +964,59 @@ slow_ok(peer *p, const seen *req, size_t i)
 	(void)i;
 	a.delay_ms = 200;
 	return a;
+}
+
+static void
+timing_gets(peer *p, s3_client *c)
+{
+	s3_get_item items[16];
+	char keys[16][32], bufs[16][8];
+	int64_t t0, took;
+	s3_err err;
+	size_t i;
+
+	peer_case(p, slow_ok);
+	for (i = 0; i < 16; i++) {
+		snprintf(keys[i], sizeof(keys[i]), "small/%02zu", i);
+		items[i] = (s3_get_item){ .key = keys[i], .len = sizeof(bufs[i]),
+			.tail = 1, .buf = bufs[i] };
+	}
+	t0 = clock_mono_us();
+	EXPECT(s3_get_many(c, items, 16, &err) == 0, "get_many: %s", err.msg);
+	took = clock_mono_us() - t0;
+	printf("# 16 GETs answered after 200 ms each: %lld ms, at most %d "
+	    "at once\n", (long long)took / 1000, p->max_in_flight);
+	EXPECT(p->max_in_flight == 8 && took < 1500000, "8 at once: %d, %lld "
+	    "ms", p->max_in_flight, (long long)took / 1000);
+}
+
+/*
+ * Requests one after another to a peer that answers at once: a transfer
+ * that curl finishes in one call must be seen finished then, not after
+ * the engine's wait on the sockets timed out (100 ms each, as it was).
+ */
+static void
+timing_no_stall(peer *p, s3_client *c)
+{
+	uint8_t buf[8];
+	int64_t t0, took;
+	size_t got;
+	s3_err err;
+	int i;
+
+	peer_case(p, ok_empty);
+	t0 = clock_mono_us();
+	for (i = 0; i < 50; i++) {
+		EXPECT(s3_put(c, "quick", "x", 1, &err) == 0, "put: %s",
+		    err.msg);
+		EXPECT(s3_get_tail(c, "quick", sizeof(buf), buf, &got, NULL,
+		    &err) == 0, "get: %s", err.msg);
+	}
+	took = clock_mono_us() - t0;
+	printf("# 50 PUTs and 50 GETs one after another, answered at once: "
+	    "%lld ms\n", (long long)took / 1000);
+	EXPECT(took < 1500000, "100 requests in %lld ms: a wait for nothing",
+	    (long long)took / 1000);
 }
 
 static void
@@ -900,6 +1064,8 @@ case_timing(peer *p)
 	    "at once\n", (long long)took / 1000, p->max_in_flight);
 	EXPECT(p->max_in_flight == 8 && took < 1500000, "8 at once: %d, %lld "
 	    "ms", p->max_in_flight, (long long)took / 1000);
+	timing_gets(p, c);
+	timing_no_stall(p, c);
 	s3_client_free(c);
 }
 
@@ -921,6 +1087,7 @@ main(void)
 	case_resume(&p);
 	case_ambiguous_create(&p);
 	case_multipart(&p);
+	case_get_many(&p);
 	case_timing(&p);
 	MHD_stop_daemon(p.daemon);
 	pthread_mutex_destroy(&p.mu);

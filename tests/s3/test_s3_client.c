@@ -6,8 +6,9 @@
  *
  *   test_s3_client CASE [ARG]
  *
- * Cases: basic, race, list, many, multipart, wrong-secret, unreachable
- * PORT, outage-write KEY, outage-read KEY, roundtrip, expect-auth, bench.
+ * Cases: basic, race, list, many, multipart, get-many, wrong-secret, unreachable
+ * PORT, outage-write KEY, outage-read KEY, roundtrip, expect-auth, bench,
+ * throughput.
  * Each reads its settings with s3_config_from_env, prints what it
  * measured as "# ..." lines, and exits 0 when every EXPECT held. Every
  * error message it sees is checked for the secret, and printed, so the
@@ -526,6 +527,127 @@ case_multipart(void)
 	return expect_report("multipart");
 }
 
+/* --- many ranged GETs ------------------------------------------------------ */
+
+#define GETS 40
+
+/*
+ * s3_get_many over objects of 1 byte to 300 KiB: each read whole (a
+ * suffix of its size, as the prefetch reads a small file), its tail, a
+ * range inside and one past its end, beside an absent key and an invalid
+ * one, which fail alone with their kinds; then the same whole reads in
+ * parallel and one after another.
+ */
+static int
+case_get_many(void)
+{
+	s3_config cfg;
+	s3_client *c = client_from_env(&cfg);
+	char id[64], *keys[GETS], absent[128];
+	uint8_t *data[GETS];
+	size_t size[GETS], i, ok = 0;
+	s3_put_item puts[GETS];
+	s3_get_item items[4 * GETS + 2], whole[GETS];
+	int64_t t0, parallel_us, serial_us;
+	s3_err err;
+
+	run_id(id, sizeof(id));
+	memset(puts, 0, sizeof(puts));
+	for (i = 0; i < GETS; i++) {
+		size[i] = i == 0 ? 1 : (i * 7919) % (300 * 1024) + 1;
+		data[i] = malloc(size[i]);
+		fill_random(data[i], size[i], i + 1);
+		if (asprintf(&keys[i], "%s/getmany/%02zu", id, i) < 0)
+			exit(1);
+		puts[i] = (s3_put_item){ .key = keys[i], .data = data[i],
+			.len = size[i] };
+	}
+	EXPECT(s3_put_many(c, puts, GETS, &err) == 0, "put_many: %s",
+	    err.msg);
+
+	memset(items, 0, sizeof(items));
+	for (i = 0; i < GETS; i++) {
+		s3_get_item *w = &items[4 * i], *t = w + 1, *r = w + 2,
+		    *past = w + 3;
+
+		*w = (s3_get_item){ .key = keys[i], .len = size[i], .tail = 1 };
+		*t = (s3_get_item){ .key = keys[i], .len = 8, .tail = 1 };
+		*r = (s3_get_item){ .key = keys[i], .offset = size[i] / 3,
+			.len = size[i] / 2 + 1 };
+		*past = (s3_get_item){ .key = keys[i], .offset = size[i] + 5,
+			.len = 10 };
+		w->buf = malloc(w->len);
+		t->buf = malloc(t->len);
+		r->buf = malloc(r->len);
+		past->buf = malloc(past->len);
+	}
+	snprintf(absent, sizeof(absent), "%s/getmany/absent", id);
+	items[4 * GETS] = (s3_get_item){ .key = absent, .len = 10,
+		.buf = malloc(10) };
+	items[4 * GETS + 1] = (s3_get_item){ .key = "bad/../key", .len = 10,
+		.buf = malloc(10) };
+	EXPECT(s3_get_many(c, items, 4 * GETS + 2, &err) == -1 &&
+	    err.kind == S3_ERR_NOT_FOUND && strstr(err.msg, "2 failed"),
+	    "two bad items fail the call: %s", err.msg);
+	printf("# %s\n", err.msg);
+	for (i = 0; i < GETS; i++) {
+		s3_get_item *w = &items[4 * i], *t = w + 1, *r = w + 2,
+		    *past = w + 3;
+		size_t tl = size[i] < 8 ? size[i] : 8;
+
+		ok += w->err.kind == S3_ERR_NONE && w->got == size[i] &&
+		    w->object_size == size[i] &&
+		    memcmp(w->buf, data[i], size[i]) == 0;
+		ok += t->err.kind == S3_ERR_NONE && t->got == tl &&
+		    t->object_size == size[i] &&
+		    memcmp(t->buf, data[i] + size[i] - tl, tl) == 0;
+		ok += r->err.kind == S3_ERR_NONE && r->object_size == size[i] &&
+		    r->got == (r->offset + r->len <= size[i] ? r->len :
+		    size[i] - r->offset) &&
+		    memcmp(r->buf, data[i] + r->offset, r->got) == 0;
+		ok += past->err.kind == S3_ERR_NONE && past->got == 0 &&
+		    past->object_size == size[i];
+	}
+	EXPECT(ok == 4 * GETS, "%zu of %d reads gave the object's bytes and "
+	    "size", ok, 4 * GETS);
+	EXPECT(items[4 * GETS].err.kind == S3_ERR_NOT_FOUND &&
+	    items[4 * GETS].err.http_status == 404,
+	    "the absent key: kind %s",
+	    s3_err_kind_name(items[4 * GETS].err.kind));
+	check_msg(&items[4 * GETS].err, &cfg, "NoSuchKey");
+	EXPECT(strstr(items[4 * GETS].err.msg, absent) != NULL, "the key in "
+	    "the message");
+	EXPECT(items[4 * GETS + 1].err.kind == S3_ERR_CONFIG, "an invalid "
+	    "key is a configuration error: %s",
+	    s3_err_kind_name(items[4 * GETS + 1].err.kind));
+
+	/* Whole reads: all at once, then one after another. */
+	for (i = 0; i < GETS; i++)
+		whole[i] = items[4 * i];	/* their buffers, borrowed */
+	t0 = clock_mono_us();
+	EXPECT(s3_get_many(c, whole, GETS, &err) == 0, "%s", err.msg);
+	parallel_us = clock_mono_us() - t0;
+	t0 = clock_mono_us();
+	for (i = 0; i < GETS; i++)
+		EXPECT(s3_get_tail(c, keys[i], size[i], whole[i].buf,
+		    &whole[i].got, NULL, &err) == 0, "%s", err.msg);
+	serial_us = clock_mono_us() - t0;
+	printf("# %d GETs of 1 B-300 KiB: %.0f ms in parallel (%d at once), "
+	    "%.0f ms one after another\n", GETS, (double)parallel_us / 1000,
+	    cfg.max_parallel, (double)serial_us / 1000);
+	for (i = 0; i < 4 * GETS + 2; i++)
+		free(items[i].buf);
+	EXPECT(s3_delete_many(c, (const char *const *)keys, GETS, &err) == 0,
+	    "delete_many: %s", err.msg);
+	for (i = 0; i < GETS; i++) {
+		free(keys[i]);
+		free(data[i]);
+	}
+	s3_config_wipe(&cfg);
+	s3_client_free(c);
+	return expect_report("get-many");
+}
+
 /* --- refusals and faults --------------------------------------------------- */
 
 static int
@@ -558,7 +680,8 @@ case_wrong_secret(void)
 	EXPECT(strcmp(err.code, "SignatureDoesNotMatch") == 0, "code '%s'",
 	    err.code);
 	EXPECT(s3_get_alloc(c, key, &back, &len, &err) == -1 &&
-	    err.kind == S3_ERR_AUTH, "GET with a wrong secret");
+	    err.kind == S3_ERR_AUTH, "GET with a wrong secret: kind %s: %s",
+	    s3_err_kind_name(err.kind), err.msg);
 	EXPECT(requests_sent(c) == 2, "auth failures are not retried: "
 	    "%llu requests", requests_sent(c));
 	explicit_bzero(right, sizeof(right));
@@ -753,6 +876,66 @@ case_bench(void)
 	return expect_report("bench");
 }
 
+/*
+ * Small objects (3 KiB, an increment's partition files) put and read
+ * back 400 at a time with 1, 8, 16 and 32 transfers in flight: what
+ * max_parallel buys against this gateway. Figures only.
+ */
+#define TP_N 400
+#define TP_SIZE 3072
+
+static int
+case_throughput(void)
+{
+	static const int widths[] = { 1, 8, 16, 32 };
+	static uint8_t data[TP_SIZE], bufs[TP_N][TP_SIZE];
+	s3_put_item puts[TP_N];
+	s3_get_item gets[TP_N];
+	char id[64], *keys[TP_N];
+	int64_t t0, put_us, get_us;
+	s3_err err;
+	size_t i;
+
+	run_id(id, sizeof(id));
+	fill_random(data, sizeof(data), 7);
+	for (i = 0; i < TP_N; i++)
+		if (asprintf(&keys[i], "%s/tp/%04zu", id, i) < 0)
+			exit(1);
+	for (size_t w = 0; w < sizeof(widths) / sizeof(widths[0]); w++) {
+		s3_config cfg;
+		s3_client *c;
+
+		if (s3_config_from_env(&cfg, &err) != 0)
+			return 1;
+		cfg.max_parallel = widths[w];
+		if ((c = s3_client_new(&cfg, bucket, &err)) == NULL)
+			return 1;
+		for (i = 0; i < TP_N; i++) {
+			puts[i] = (s3_put_item){ .key = keys[i], .data = data,
+				.len = sizeof(data) };
+			gets[i] = (s3_get_item){ .key = keys[i],
+				.len = TP_SIZE, .tail = 1, .buf = bufs[i] };
+		}
+		t0 = clock_mono_us();
+		EXPECT(s3_put_many(c, puts, TP_N, &err) == 0, "%s", err.msg);
+		put_us = clock_mono_us() - t0;
+		t0 = clock_mono_us();
+		EXPECT(s3_get_many(c, gets, TP_N, &err) == 0, "%s", err.msg);
+		get_us = clock_mono_us() - t0;
+		printf("# %2d in flight: %d PUTs of 3 KiB %4.0f ms (%.2f ms "
+		    "each), GETs %4.0f ms (%.2f ms each)\n", widths[w], TP_N,
+		    (double)put_us / 1000, (double)put_us / 1000 / TP_N,
+		    (double)get_us / 1000, (double)get_us / 1000 / TP_N);
+		EXPECT(s3_delete_many(c, (const char *const *)keys, TP_N,
+		    &err) == 0, "%s", err.msg);
+		s3_config_wipe(&cfg);
+		s3_client_free(c);
+	}
+	for (i = 0; i < TP_N; i++)
+		free(keys[i]);
+	return expect_report("throughput");
+}
+
 int
 main(int argc, char **argv)
 {
@@ -774,6 +957,8 @@ main(int argc, char **argv)
 		return case_many();
 	if (strcmp(cmd, "multipart") == 0)
 		return case_multipart();
+	if (strcmp(cmd, "get-many") == 0)
+		return case_get_many();
 	if (strcmp(cmd, "wrong-secret") == 0)
 		return case_wrong_secret();
 	if (strcmp(cmd, "unreachable") == 0 && argc == 3)
@@ -788,8 +973,11 @@ main(int argc, char **argv)
 		return case_expect_auth();
 	if (strcmp(cmd, "bench") == 0)
 		return case_bench();
+	if (strcmp(cmd, "throughput") == 0)
+		return case_throughput();
 	fprintf(stderr, "usage: test_s3_client basic | race | list | many | "
-	    "multipart | wrong-secret | unreachable PORT | outage-write KEY | "
-	    "outage-read KEY | roundtrip | expect-auth | bench\n");
+	    "multipart | get-many | wrong-secret | unreachable PORT | outage-write KEY | "
+	    "outage-read KEY | roundtrip | expect-auth | bench | "
+	    "throughput\n");
 	return 2;
 }
