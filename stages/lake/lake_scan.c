@@ -9,7 +9,9 @@
  * hold one of the keys and, in files written with aligned pages, only
  * the pages whose header statistics do (a batch may then hold part of a
  * row group). Files are opened relative to the table's folder, opened
- * once.
+ * once. On an object store the files are read ahead a window at a time
+ * (lake_store_prefetch: many GETs in flight), since opening them one
+ * after another would cost a round trip each.
  */
 #include <fcntl.h>
 #include <stdio.h>
@@ -89,6 +91,31 @@ read_group(pq_reader *r, int g, const int *proj, int ncols, int key_col,
 	    lk->keys, lk->nkeys, batch, err);
 }
 
+/*
+ * Reads ahead the files from first on: as many as one prefetch window
+ * takes (lake_store_prefetch). Returns the index past the window.
+ */
+static size_t
+prefetch_from(const char *table_dir, const delta_file *files, size_t nfiles,
+    size_t first)
+{
+	char *names[LAKE_PREFETCH_FILES];
+	int64_t sizes[LAKE_PREFETCH_FILES];
+	size_t n = 0, took;
+
+	for (; n < LAKE_PREFETCH_FILES && first + n < nfiles; n++) {
+		const delta_file *f = &files[first + n];
+
+		if (asprintf(&names[n], "%s/%s", table_dir, f->path) < 0)
+			break;
+		sizes[n] = f->size > 0 ? f->size : -1;
+	}
+	took = lake_store_prefetch((const char *const *)names, sizes, n);
+	for (size_t i = 0; i < n; i++)
+		free(names[i]);
+	return first + (took > 0 ? took : 1);
+}
+
 int
 lake_scan(const char *table_dir, const delta_file *files, size_t nfiles,
     const char *const *columns, int ncols,
@@ -124,7 +151,8 @@ lake_scan_lookup(const char *table_dir, const delta_file *files,
 	pq_batch batch = { 0 };
 	codec_ctx *codec;
 	int proj[64];
-	int rc = -1, dirfd = -1;
+	int rc = -1, dirfd = -1, remote = lake_store_is_remote(table_dir);
+	size_t fetched_to = 0;	/* files before it were prefetched */
 
 	if (ncols > 64) {
 		lake_err_set(err, "lake_scan: too many columns");
@@ -136,7 +164,7 @@ lake_scan_lookup(const char *table_dir, const delta_file *files,
 	}
 	/* An object store has no folder to open: its files are opened by
 	 * their whole names (pq_reader_openat takes those as absolute). */
-	if (nfiles > 0 && !lake_store_is_remote(table_dir) &&
+	if (nfiles > 0 && !remote &&
 	    (dirfd = open(table_dir, O_RDONLY | O_DIRECTORY |
 	    O_CLOEXEC)) == -1) {
 		lake_err_errno(err, "cannot open table %s", table_dir);
@@ -152,6 +180,8 @@ lake_scan_lookup(const char *table_dir, const delta_file *files,
 			snprintf(full, sizeof(full), "%s/%s", table_dir, path);
 			path = full;
 		}
+		if (remote && i >= fetched_to)
+			fetched_to = prefetch_from(table_dir, files, nfiles, i);
 		/* The log's size spares a stat; none (0) is not trusted. */
 		if ((r = pq_reader_openat(dirfd == -1 ? AT_FDCWD : dirfd, path,
 		    files[i].size > 0 ?
@@ -190,6 +220,8 @@ lake_scan_lookup(const char *table_dir, const delta_file *files,
 	}
 	rc = 0;
 out:
+	if (remote)
+		lake_store_prefetch_drop();
 	if (dirfd != -1)
 		close(dirfd);
 	pq_batch_free(&batch);

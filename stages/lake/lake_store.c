@@ -693,8 +693,10 @@ lake_in_open(const char *name, int64_t size, lake_err *err)
 	in->size = size;
 	in->fd = -1;
 	in->remote = lake_store_is_remote(name);
-	if (in->remote)
+	if (in->remote) {
+		lake_s3_prefetch_take(in);
 		return in;
+	}
 	if ((in->fd = open(name, O_RDONLY | O_CLOEXEC)) == -1) {
 		lake_err_errno(err, "cannot open %s", name);
 		free(in->name);
@@ -725,14 +727,52 @@ lake_in_size(lake_in *in, uint64_t *size, lake_err *err)
 	return 0;
 }
 
+/*
+ * Serves [off, off + len) of a remote object from its prefetched bytes:
+ * 1 when they hold it (*got as a GET would say), 0 when a GET must, -1
+ * when the prefetch failed (its error). The bytes are freed once a read
+ * has handed them all out (a small file read whole, a footer): the
+ * caller has its copy, and a later read is a GET.
+ */
+static int
+in_prefetched(lake_in *in, uint64_t off, size_t len, void *buf,
+    size_t *got, lake_err *err)
+{
+	uint64_t end, obj = in->pre_off + in->pre_len;
+
+	if (in->pre_err != NULL) {
+		if (err != NULL)
+			*err = *in->pre_err;
+		return -1;
+	}
+	if (in->pre == NULL || off < in->pre_off)
+		return 0;
+	end = off + len < obj ? off + len : obj;
+	if (off > end)
+		off = end;	/* past the object's end: nothing */
+	else if (len > 0)
+		memcpy(buf, in->pre + (off - in->pre_off), end - off);
+	*got = (size_t)(end - off);
+	in->size = (int64_t)obj;
+	if (off == in->pre_off && end == obj) {
+		free(in->pre);
+		in->pre = NULL;
+	}
+	return 1;
+}
+
 int
 lake_in_read_at(lake_in *in, uint64_t off, size_t len, void *buf,
     size_t *got, lake_err *err)
 {
 	size_t done = 0;
+	int rc;
 
 	if (in->remote) {
 		uint64_t size;
+
+		if ((rc = in_prefetched(in, off, len, buf, got, err)) != 0)
+			return rc == 1 ? 0 : -1;
 
 		if (lake_s3_read_range(in->name, off, len, buf, got, &size,
 		    err) != 0)
@@ -762,6 +802,16 @@ int
 lake_in_read_tail(lake_in *in, size_t len, void *buf, size_t *got,
     uint64_t *size, lake_err *err)
 {
+	if (in->remote && (in->pre != NULL || in->pre_err != NULL)) {
+		uint64_t obj = in->pre_off + in->pre_len;
+		int rc = in_prefetched(in, obj > len ? obj - len : 0, len, buf,
+		    got, err);
+
+		if (rc != 0) {
+			*size = obj;
+			return rc == 1 ? 0 : -1;
+		}
+	}
 	if (in->remote) {
 		if (lake_s3_read_tail(in->name, len, buf, got, size, err) != 0)
 			return -1;
@@ -782,6 +832,8 @@ lake_in_close(lake_in *in)
 		return;
 	if (in->fd != -1)
 		close(in->fd);
+	free(in->pre);
+	free(in->pre_err);
 	free(in->name);
 	free(in);
 }

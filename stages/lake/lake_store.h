@@ -191,6 +191,36 @@ void lake_in_close(lake_in *in);
 /* The name it was opened with. */
 const char *lake_in_name(const lake_in *in);
 
+/*
+ * Prefetch: a scan about to open files in this order names them (and
+ * their sizes from the log, -1 when unknown), and on S3 a window of them
+ * is read at once, up to the client's max_parallel GETs in flight, into
+ * this thread's cache; lake_in_open of the same name takes its bytes over
+ * (held once, freed when a read has handed them all out). Of each file
+ * it reads what the Parquet reader's open asks for first: all of a file
+ * of at most LAKE_PREFETCH_WHOLE_BYTES, else its last
+ * LAKE_PREFETCH_TAIL_BYTES (the footer); other reads are ranged GETs as
+ * before. The window is at most LAKE_PREFETCH_FILES files and
+ * LAKE_PREFETCH_BYTES of buffers (so at most 8 MiB with these sizes); a
+ * call first drops what the last one left untaken, so the cache never
+ * holds more, whatever the table's size. A read that failed is reported
+ * by the first read of its lake_in, with the kind and message its own
+ * GET would have had. Returns how many of the n names, from the first,
+ * the window covers (at least 1 when n > 0): call again on reaching the
+ * next. Local files: nothing to do (the page cache reads ahead), n.
+ */
+#define LAKE_PREFETCH_FILES 32
+#define LAKE_PREFETCH_BYTES ((size_t)16 << 20)
+#define LAKE_PREFETCH_WHOLE_BYTES ((size_t)256 << 10)
+#define LAKE_PREFETCH_TAIL_BYTES ((size_t)64 << 10)
+
+size_t lake_store_prefetch(const char *const *names, const int64_t *sizes,
+    size_t n);
+/* Frees what this thread's window still holds (a scan's end). */
+void lake_store_prefetch_drop(void);
+/* What this thread's window holds, not yet taken (for tests). */
+void lake_store_prefetch_usage(size_t *files, size_t *bytes);
+
 /* --- S3 backend (lake_store_s3.c) ---------------------------------- */
 
 /* Requests the process's S3 clients have made (for benchmarks and

@@ -27,6 +27,12 @@ struct lake_in {
 	int64_t size;		/* -1 until known */
 	int remote;
 	int fd;			/* local */
+	/* S3: bytes a prefetch brought (lake_store_s3_prefetch.c), owned,
+	 * [pre_off, pre_off + pre_len) of the object; or its failure */
+	uint8_t *pre;
+	size_t pre_len;
+	uint64_t pre_off;
+	lake_err *pre_err;
 };
 
 int lake_s3_stat(const char *name, uint64_t *size, int64_t *mtime_us,
@@ -51,5 +57,16 @@ int lake_s3_list(const char *dir, const char *start_after, int flags,
 int lake_s3_check_root(const char *name, lake_err *err);
 /* Takes over o->buf: held for the next barrier. */
 int lake_s3_hold(lake_out *o, lake_err *err);
+
+/* For the prefetch (lake_store_s3_prefetch.c): this thread's client for
+ * name's bucket, and an S3 error in the seam's terms (its result). */
+struct s3_client;
+struct s3_uri;
+struct s3_err;
+struct s3_client *lake_s3_client(const char *name, struct s3_uri *u,
+    lake_err *err);
+int lake_s3_error(const struct s3_err *se, lake_err *err);
+/* Gives in the bytes prefetched for its name, if any (in->pre...). */
+void lake_s3_prefetch_take(lake_in *in);
 
 #endif

@@ -706,3 +706,16 @@ lake_s3_list(const char *dir, const char *start_after, int flags,
 		return from_s3(&se, err);
 	return 0;
 }
+
+/* The prefetch's way in (lake_store_s3_prefetch.c). */
+s3_client *
+lake_s3_client(const char *name, s3_uri *u, lake_err *err)
+{
+	return resolve(name, u, err);
+}
+
+int
+lake_s3_error(const s3_err *se, lake_err *err)
+{
+	return from_s3(se, err);
+}
