@@ -582,15 +582,8 @@ lake_out_write(lake_out *o, const void *data, size_t len, lake_err *err)
 {
 	if (len == 0)
 		return 0;
-	if (o->remote) {
-		lake_buf_append(&o->buf, data, len);
-		if (o->buf.failed) {
-			lake_err_set(err, "%s: out of memory", o->name);
-			return -1;
-		}
-		o->size += len;
-		return 0;
-	}
+	if (o->remote)
+		return lake_s3_out_write(o, data, len, err);
 	if (out_open(o, err) == -1)
 		return -1;
 	if (lake_write_all(o->fd, data, len) == -1) {
@@ -637,11 +630,7 @@ lake_out_close(lake_out *o, int mode, lake_err *err)
 	int sync = mode != LAKE_OUT_LATER, rc = -1;
 
 	if (o->remote) {
-		if (mode == LAKE_OUT_SYNC)
-			rc = lake_s3_write(o->name, o->buf.data, o->buf.len, 0,
-			    err) == 0 ? 0 : -1;
-		else
-			rc = lake_s3_hold(o, err);
+		rc = lake_s3_out_close(o, mode, err) == 0 ? 0 : -1;
 		out_free(o);
 		return rc;
 	}
@@ -673,6 +662,8 @@ lake_out_abort(lake_out *o)
 {
 	if (o == NULL)
 		return;
+	if (o->remote)
+		lake_s3_out_abort(o);
 	if (o->fd != -1)
 		close(o->fd);
 	if (o->created)

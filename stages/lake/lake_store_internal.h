@@ -18,8 +18,11 @@ struct lake_out {
 	int fd;
 	int defer;
 	int created;
-	/* S3: the bytes, uploaded at close(sync) or at a barrier */
+	/* S3: the bytes not sent yet (all of a small object, uploaded at
+	 * close(sync) or at a barrier; a large one's next part), and the
+	 * multipart upload of a large one (lake_store_s3.c) */
 	lake_buf buf;
+	struct lake_s3_upload *upload;
 };
 
 struct lake_in {
@@ -55,8 +58,12 @@ int lake_s3_list(const char *dir, const char *start_after, int flags,
     int (*fn)(const lake_store_entry *e, void *arg), void *arg,
     lake_err *err);
 int lake_s3_check_root(const char *name, lake_err *err);
-/* Takes over o->buf: held for the next barrier. */
-int lake_s3_hold(lake_out *o, lake_err *err);
+/* The S3 forms of lake_out_write, lake_out_close (which leaves o for
+ * the caller to free) and lake_out_abort (likewise). */
+int lake_s3_out_write(lake_out *o, const void *data, size_t len,
+    lake_err *err);
+int lake_s3_out_close(lake_out *o, int mode, lake_err *err);
+void lake_s3_out_abort(lake_out *o);
 
 /* For the prefetch (lake_store_s3_prefetch.c): this thread's client for
  * name's bucket, and an S3 error in the seam's terms (its result). */
