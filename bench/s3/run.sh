@@ -7,7 +7,8 @@
 #  2. an incremental run of EVENTS new events (default 10 thousand):
 #     ingestion, transformation and serving, on each lake (target: S3 at
 #     most 4x the local time);
-#  3. the S3 requests of each, from the stages' own log lines.
+#  3. the S3 requests of each, from the stages' own log lines, and the
+#     peak RSS of the full ingestion on each (/usr/bin/time's %M).
 # Usage: bench/s3/run.sh [BUILD-DIR] (env: BULK_ORDERS, EVENTS)
 set -euo pipefail
 export LC_ALL=C
@@ -26,12 +27,13 @@ mkdir -p "$local_lake"
 (eval "$("$src/tests/lib/pg-cluster" env "$work/pg" medallion_app)"
  "$build/retailapp/medallion-retailapp" --bulk "$orders" --seed 2 --quiet)
 
-# stage NAME LAKE LOG: runs it, prints seconds ($EPOCHREALTIME around it).
+# stage NAME LAKE LOG: runs it, prints seconds ($EPOCHREALTIME around it);
+# its peak RSS in KiB goes to LOG.rss.
 stage() {
 	local t0 t1
 	t0=$EPOCHREALTIME
 	(eval "$("$src/tests/lib/pg-cluster" env "$work/pg" medallion_pipeline)"
-	 MEDALLION_LAKE=$2 "$build/stages/$1/$1" 2>>"$3")
+	 MEDALLION_LAKE=$2 /usr/bin/time -f %M -o "$3.rss" "$build/stages/$1/$1" 2>>"$3")
 	t1=$EPOCHREALTIME
 	echo "$t1 - $t0" | bc -l
 }
@@ -60,6 +62,8 @@ inc_s3=$(increment "$s3_lake" "$work/inc-s3.log")
 echo "lake on S3 (Ceph RGW on loopback) vs local disk: $orders orders"
 printf 'full ingestion: local %.3f s, S3 %.3f s: %sx (target <= 1.5x); %s S3 requests\n' \
 	"$full_local" "$full_s3" "$(ratio "$full_s3" "$full_local")" "$(requests "$work/full-s3.log")"
+printf 'full ingestion peak RSS: local %d MiB, S3 %d MiB\n' \
+	$(($(cat "$work/full-local.log.rss") / 1024)) $(($(cat "$work/full-s3.log.rss") / 1024))
 printf 'increment of %s events (3 stages): local %.3f s, S3 %.3f s: %sx (target <= 4x); %s S3 requests\n' \
 	"$events" "$inc_local" "$inc_s3" "$(ratio "$inc_s3" "$inc_local")" "$(requests "$work/inc-s3.log")"
 grep -h 'S3: ' "$work/inc-s3.log" | sed 's/^/  /'
