@@ -322,6 +322,95 @@ store(void *out, int width, size_t i, uint64_t v)
 		((int64_t *)out)[i] = (int64_t)v;
 }
 
+static uint64_t
+delta_load(const void *in, int width, size_t i)
+{
+	if (width == 4) {
+		int32_t v;
+
+		memcpy(&v, (const uint8_t *)in + i * 4, 4);
+		return (uint64_t)(int64_t)v;
+	}
+	{
+		int64_t v;
+
+		memcpy(&v, (const uint8_t *)in + i * 8, 8);
+		return (uint64_t)v;
+	}
+}
+
+/* Appends 32 values of bw bits each, LSB first (a miniblock). */
+static void
+pack_miniblock(lake_buf *out, const uint64_t *v, int bw)
+{
+	uint8_t bytes[32 * 8];
+	size_t nbytes = 32 * (size_t)bw / 8;
+
+	memset(bytes, 0, nbytes);
+	for (int j = 0; j < 32; j++) {
+		uint64_t x = v[j], pos = (uint64_t)j * (uint64_t)bw;
+		int left = bw;
+
+		while (left > 0) {
+			int shift = (int)(pos % 8), take = 8 - shift;
+
+			if (take > left)
+				take = left;
+			bytes[pos / 8] |= (uint8_t)((x & ((1u << take) - 1)) <<
+			    shift);
+			x >>= take;
+			pos += (uint64_t)take;
+			left -= take;
+		}
+	}
+	lake_buf_append(out, bytes, nbytes);
+}
+
+void
+enc_delta_encode(lake_buf *out, const void *values, size_t n, int width)
+{
+	uint64_t prev = n > 0 ? delta_load(values, width, 0) : 0;
+
+	lake_put_varint(out, 128);
+	lake_put_varint(out, 4);
+	lake_put_varint(out, n);
+	lake_put_varint(out, (prev << 1) ^ (uint64_t)((int64_t)prev >> 63));
+	for (size_t i = 1; i < n; i += 128) {
+		size_t k = n - i < 128 ? n - i : 128;
+		int64_t d[128], min = INT64_MAX;
+		uint64_t rel[128];
+		uint8_t bw[4];
+
+		for (size_t j = 0; j < k; j++) {
+			uint64_t v = delta_load(values, width, i + j);
+
+			/* In int32's width: the difference of two int32s. */
+			d[j] = width == 4 ? (int64_t)(int32_t)(uint32_t)(v -
+			    prev) : (int64_t)(v - prev);
+			prev = v;
+			min = d[j] < min ? d[j] : min;
+		}
+		lake_put_varint(out, ((uint64_t)min << 1) ^
+		    (uint64_t)(min >> 63));
+		for (size_t j = 0; j < 128; j++)
+			rel[j] = j < k ? (width == 4 ? (uint64_t)(uint32_t)
+			    ((uint64_t)d[j] - (uint64_t)min) : (uint64_t)d[j] -
+			    (uint64_t)min) : 0;
+		for (int m = 0; m < 4; m++) {
+			uint64_t max = 0;
+
+			for (int j = 0; j < 32; j++)
+				max |= rel[m * 32 + j];
+			bw[m] = (uint8_t)((size_t)m * 32 < k ?
+			    enc_bit_width(max) : 0);
+		}
+		lake_buf_append(out, bw, 4);
+		/* Miniblocks past the last value are left out. */
+		for (int m = 0; m < 4 && (size_t)m * 32 < k; m++)
+			pack_miniblock(out, rel + m * 32, bw[m]);
+	}
+}
+
 int
 enc_delta_decode(const uint8_t *p, size_t len, size_t n, int width,
     void *out, size_t *used)

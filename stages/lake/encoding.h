@@ -42,6 +42,13 @@ int rle_get_u32(rle_decoder *d, uint32_t *out, size_t n);
 int rle_get_i16(rle_decoder *d, int16_t *out, size_t n);
 
 /*
+ * DELTA_BINARY_PACKED: appends n values (int32 or int64 by width 4 or
+ * 8) in blocks of 128 deltas, four miniblocks of 32 each. Deltas wrap in
+ * the values' own width, as every reader computes them.
+ */
+void enc_delta_encode(lake_buf *out, const void *values, size_t n,
+    int width);
+/*
  * DELTA_BINARY_PACKED: decodes n values into out (int32 or int64 by
  * width 4 or 8). *used receives the bytes consumed.
  */

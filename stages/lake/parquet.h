@@ -16,6 +16,12 @@
  * Every length in the file is bounds-checked: a corrupt file is an error,
  * never a crash.
  *
+ * Files written with aligned pages (page_rows) carry Parquet's page
+ * index: an OffsetIndex for every column chunk and a ColumnIndex for the
+ * integer ones. A point lookup (pq_reader_read_row_group_keys) plans from
+ * the key column's ColumnIndex and reads only the pages it wants through
+ * the OffsetIndex, in our files and in other writers' (Spark writes both).
+ *
  * pq_nested_writer writes nested files (structs, maps, lists) from
  * entries with explicit repetition and definition levels: what Delta
  * checkpoints need, read back with pq_reader_read_leaf.
@@ -303,6 +309,14 @@ int pq_reader_read_row_group_keys(pq_reader *r, int rg, const int *cols,
     int ncols, int key_col, const int64_t *keys, size_t nkeys,
     pq_batch *batch, lake_err *err);
 void pq_batch_free(pq_batch *batch);
+/*
+ * Which parts of Parquet's page index a column chunk has:
+ * PQ_OFFSET_INDEX (its pages' places, which a lookup reads its pages
+ * by) and PQ_COLUMN_INDEX (its pages' min and max, which a lookup of an
+ * integer key plans by); 0 for none or no such chunk.
+ */
+enum { PQ_OFFSET_INDEX = 1, PQ_COLUMN_INDEX = 2 };
+int pq_reader_page_index(const pq_reader *r, int rg, int col);
 
 /*
  * Nested files (Delta checkpoints hold structs and maps): leaf columns by

@@ -43,6 +43,12 @@ typedef struct pq_chunk_meta {
 	int64_t data_page_offset;
 	int64_t dictionary_page_offset;	/* -1 when absent */
 	pq_column_stats stats;
+	/* The chunk's page index (ColumnChunk fields 4-7), where the
+	 * writer left one: lengths are 0 when absent. */
+	int64_t offset_index_offset;
+	int32_t offset_index_length;
+	int64_t column_index_offset;
+	int32_t column_index_length;
 } pq_chunk_meta;
 
 typedef struct pq_row_group_meta {
@@ -64,6 +70,26 @@ int pq_meta_decode(const uint8_t *p, size_t n, pq_file_meta *m,
     lake_err *err);
 void pq_meta_free(pq_file_meta *m);
 
+/*
+ * One data page of a column chunk as its OffsetIndex places it: where
+ * its header starts, the bytes of header and body together, and the
+ * row (of the row group) its first value belongs to.
+ */
+typedef struct pq_page_loc {
+	int64_t offset;
+	int32_t size;
+	int64_t first_row;
+} pq_page_loc;
+
+/* What the writer keeps of each data page for the page index: its
+ * place, and an integer page's min and max (has_range 0: no values). */
+typedef struct pq_page_out {
+	pq_page_loc loc;
+	int has_range;
+	int64_t min;
+	int64_t max;
+} pq_page_out;
+
 /* What the writer knows about one written column chunk. */
 typedef struct pq_chunk_out {
 	int codec;			/* PQ_CODEC_*, per chunk */
@@ -74,7 +100,19 @@ typedef struct pq_chunk_out {
 	int64_t dictionary_page_offset;	/* -1 when none */
 	int used_dictionary;
 	int used_plain;
+	int used_delta;			/* DELTA_BINARY_PACKED pages */
 	pq_column_stats stats;
+	/* The page index, written for aligned pages (page_rows): every
+	 * column gets an OffsetIndex, an integer column a ColumnIndex too
+	 * (index_width 4 or 8; 0: none). Offsets are set at close. */
+	pq_page_out *pages;
+	int npages;
+	int pages_cap;
+	int index_width;
+	int64_t offset_index_offset;
+	int32_t offset_index_length;
+	int64_t column_index_offset;
+	int32_t column_index_length;
 } pq_chunk_out;
 
 typedef struct pq_row_group_out {
@@ -88,6 +126,34 @@ typedef struct pq_row_group_out {
 void pq_meta_encode(lake_buf *out, const pq_schema *schema,
     const pq_row_group_out *rgs, int nrgs, int64_t num_rows,
     const char *created_by);
+
+/* A chunk's OffsetIndex and, for an integer column, its ColumnIndex. */
+void pq_offset_index_encode(lake_buf *out, const pq_chunk_out *k);
+void pq_column_index_encode(lake_buf *out, const pq_chunk_out *k);
+/*
+ * Decodes an OffsetIndex into *locs (malloc'd, *n entries; the caller
+ * frees it). Offsets and sizes are checked by the caller against the
+ * chunk they belong to.
+ */
+int pq_offset_index_decode(const uint8_t *p, size_t n, pq_page_loc **locs,
+    int *nlocs);
+/*
+ * The ColumnIndex of an INT32 or INT64 column: per page, whether it
+ * holds only nulls, and otherwise its min and max when they are 4- or
+ * 8-byte integers (known 0: a page the index cannot tell about).
+ */
+typedef struct pq_int_index {
+	int npages;
+	uint8_t *null_page;	/* 1: a page of nulls only */
+	uint8_t *known;		/* 1: min and max below are the page's */
+	int64_t *min;
+	int64_t *max;
+} pq_int_index;
+
+/* Fills ix (arrays owned by it: pq_int_index_free); -1 when malformed. */
+int pq_column_index_decode_int(const uint8_t *p, size_t n,
+    pq_int_index *ix);
+void pq_int_index_free(pq_int_index *ix);
 
 typedef struct pq_page_header {
 	int type;

@@ -560,6 +560,22 @@ read_column_chunk(thrift_reader *r, const pq_leaf *leaf, pq_chunk_meta *c,
 			if (read_column_meta(r, leaf, c, err) == -1)
 				goto fail;
 			seen = 1;
+		} else if (f.id >= 4 && f.id <= 7 && is_scalar(f.type)) {
+			/* The page index: where, and how long. */
+			int64_t v;
+
+			if (tr_int(r, &f, &v) == -1)
+				BAD("column chunk");
+			if (f.id == 4)
+				c->offset_index_offset = v;
+			else if (f.id == 5)
+				c->offset_index_length = v > 0 && v <= INT32_MAX ?
+				    (int32_t)v : 0;
+			else if (f.id == 6)
+				c->column_index_offset = v;
+			else
+				c->column_index_length = v > 0 && v <= INT32_MAX ?
+				    (int32_t)v : 0;
 		} else if (tr_skip(r, f.type) == -1)
 			BAD("column chunk");
 	}
@@ -571,6 +587,11 @@ read_column_chunk(thrift_reader *r, const pq_leaf *leaf, pq_chunk_meta *c,
 		    "metadata", leaf->path);
 		goto fail;
 	}
+	/* An index that points nowhere is as good as none. */
+	if (c->offset_index_offset < 4)
+		c->offset_index_length = 0;
+	if (c->column_index_offset < 4)
+		c->column_index_length = 0;
 	return 0;
 fail:
 	return -1;
@@ -868,11 +889,13 @@ encode_chunk(thrift_writer *w, const pq_column_def *c, const pq_chunk_out *k)
 {
 	int nenc = 0, encs[4];
 
-	if (k->used_plain || !k->used_dictionary)
+	if (k->used_plain || (!k->used_dictionary && !k->used_delta))
 		encs[nenc++] = ENC_PLAIN;
 	encs[nenc++] = ENC_RLE;
 	if (k->used_dictionary)
 		encs[nenc++] = ENC_RLE_DICTIONARY;
+	if (k->used_delta)
+		encs[nenc++] = ENC_DELTA_BINARY_PACKED;
 	tw_elem_struct_begin(w);
 	tw_i64(w, 2, k->dictionary_page_offset >= 0 ?
 	    k->dictionary_page_offset : k->data_page_offset);
@@ -892,6 +915,14 @@ encode_chunk(thrift_writer *w, const pq_column_def *c, const pq_chunk_out *k)
 		tw_i64(w, 11, k->dictionary_page_offset);
 	encode_stats(w, c->type, &k->stats);
 	tw_struct_end(w);
+	if (k->offset_index_length > 0) {
+		tw_i64(w, 4, k->offset_index_offset);
+		tw_i32(w, 5, k->offset_index_length);
+	}
+	if (k->column_index_length > 0) {
+		tw_i64(w, 6, k->column_index_offset);
+		tw_i32(w, 7, k->column_index_length);
+	}
 	tw_struct_end(w);
 }
 
@@ -936,6 +967,260 @@ pq_meta_encode(lake_buf *out, const pq_schema *schema,
 		tw_struct_end(&w);
 	}
 	tw_end(&w);
+}
+
+/* --- page index (OffsetIndex and ColumnIndex) ---------------------- */
+
+static int int_stat(const uint8_t *p, uint32_t n, int64_t *out);
+
+/*
+ * OffsetIndex{1: page_locations: list<PageLocation{1: offset i64,
+ * 2: compressed_page_size i32 (header included), 3: first_row_index
+ * i64}>}: the data pages only, the dictionary page is not listed.
+ */
+void
+pq_offset_index_encode(lake_buf *out, const pq_chunk_out *k)
+{
+	thrift_writer w;
+
+	tw_init(&w, out);
+	tw_list_begin(&w, 1, T_STRUCT, (uint32_t)k->npages);
+	for (int i = 0; i < k->npages; i++) {
+		tw_elem_struct_begin(&w);
+		tw_i64(&w, 1, k->pages[i].loc.offset);
+		tw_i32(&w, 2, k->pages[i].loc.size);
+		tw_i64(&w, 3, k->pages[i].loc.first_row);
+		tw_struct_end(&w);
+	}
+	tw_end(&w);
+}
+
+/* An integer as min_value/max_value store it: PLAIN, little-endian. */
+static void
+elem_int(thrift_writer *w, int64_t v, int width)
+{
+	int32_t v32 = (int32_t)v;
+
+	if (width == 4)
+		tw_elem_binary(w, &v32, 4);
+	else
+		tw_elem_binary(w, &v, 8);
+}
+
+/*
+ * ColumnIndex{1: null_pages list<bool>, 2: min_values list<binary>,
+ * 3: max_values list<binary>, 4: boundary_order (UNORDERED 0,
+ * ASCENDING 1)}: a null page gets empty bounds. A clustered column's
+ * pages come in order, which lets a reader binary-search them.
+ */
+void
+pq_column_index_encode(lake_buf *out, const pq_chunk_out *k)
+{
+	thrift_writer w;
+	int ascending = 1, seen = 0;
+	int64_t last_min = 0, last_max = 0;
+
+	for (int i = 0; i < k->npages; i++) {
+		const pq_page_out *pg = &k->pages[i];
+
+		if (!pg->has_range)
+			continue;
+		if (seen && (pg->min < last_min || pg->max < last_max))
+			ascending = 0;
+		last_min = pg->min;
+		last_max = pg->max;
+		seen = 1;
+	}
+	tw_init(&w, out);
+	tw_list_begin(&w, 1, T_TRUE, (uint32_t)k->npages);
+	for (int i = 0; i < k->npages; i++)
+		tw_elem_bool(&w, !k->pages[i].has_range);
+	tw_list_begin(&w, 2, T_BINARY, (uint32_t)k->npages);
+	for (int i = 0; i < k->npages; i++)
+		if (k->pages[i].has_range)
+			elem_int(&w, k->pages[i].min, k->index_width);
+		else
+			tw_elem_binary(&w, "", 0);
+	tw_list_begin(&w, 3, T_BINARY, (uint32_t)k->npages);
+	for (int i = 0; i < k->npages; i++)
+		if (k->pages[i].has_range)
+			elem_int(&w, k->pages[i].max, k->index_width);
+		else
+			tw_elem_binary(&w, "", 0);
+	tw_i32(&w, 4, ascending);
+	tw_end(&w);
+}
+
+/* One PageLocation struct. */
+static int
+read_page_loc(thrift_reader *r, pq_page_loc *loc)
+{
+	int16_t last = 0;
+	thrift_field f;
+	int64_t v;
+	int rc, seen = 0;
+
+	if (tr_struct_enter(r) == -1)
+		return -1;
+	while ((rc = tr_next_field(r, &last, &f)) == 1) {
+		if (f.id >= 1 && f.id <= 3 && is_scalar(f.type)) {
+			if (tr_int(r, &f, &v) == -1)
+				return -1;
+			if (f.id == 1)
+				loc->offset = v;
+			else if (f.id == 2) {
+				if (v <= 0 || v > INT32_MAX)
+					return -1;
+				loc->size = (int32_t)v;
+			} else
+				loc->first_row = v;
+			seen |= 1 << f.id;
+		} else if (tr_skip(r, f.type) == -1)
+			return -1;
+	}
+	tr_struct_leave(r);
+	return rc == 0 && seen == 0xe ? 0 : -1;
+}
+
+int
+pq_offset_index_decode(const uint8_t *p, size_t n, pq_page_loc **locs,
+    int *nlocs)
+{
+	thrift_reader r;
+	int16_t last = 0;
+	thrift_field f;
+	pq_page_loc *out = NULL;
+	uint32_t count = 0;
+	int et, rc, seen = 0;
+
+	tr_init(&r, p, n);
+	while ((rc = tr_next_field(&r, &last, &f)) == 1) {
+		if (f.id == 1 && f.type == T_LIST && !seen) {
+			if (tr_list_begin(&r, &et, &count) == -1 ||
+			    et != T_STRUCT || count > INT32_MAX)
+				goto fail;
+			if ((out = calloc(count ? count : 1,
+			    sizeof(*out))) == NULL)
+				goto fail;
+			for (uint32_t i = 0; i < count; i++)
+				if (read_page_loc(&r, &out[i]) == -1)
+					goto fail;
+			seen = 1;
+		} else if (tr_skip(&r, f.type) == -1)
+			goto fail;
+	}
+	if (rc == -1 || !seen)
+		goto fail;
+	*locs = out;
+	*nlocs = (int)count;
+	return 0;
+fail:
+	free(out);
+	return -1;
+}
+
+void
+pq_int_index_free(pq_int_index *ix)
+{
+	free(ix->null_page);
+	free(ix->known);
+	free(ix->min);
+	free(ix->max);
+	memset(ix, 0, sizeof(*ix));
+}
+
+/* A list of booleans (null_pages) into ix->null_page. */
+static int
+read_null_pages(thrift_reader *r, pq_int_index *ix)
+{
+	thrift_field byte = { 0, T_BYTE };
+	uint32_t count;
+	int64_t v;
+	int et;
+
+	if (tr_list_begin(r, &et, &count) == -1 || (et != T_TRUE &&
+	    et != T_FALSE) || count > INT32_MAX ||
+	    (ix->null_page != NULL && (int)count != ix->npages))
+		return -1;
+	if (ix->null_page == NULL) {
+		ix->npages = (int)count;
+		if ((ix->null_page = calloc(count + 1, 1)) == NULL)
+			return -1;
+	}
+	for (uint32_t i = 0; i < count; i++) {
+		if (tr_int(r, &byte, &v) == -1)
+			return -1;
+		ix->null_page[i] = v == 1;
+	}
+	return 0;
+}
+
+/* min_values or max_values into out, marking known pages. */
+static int
+read_int_bounds(thrift_reader *r, int npages, int64_t *out, uint8_t *known)
+{
+	const uint8_t *p;
+	uint32_t count, len;
+	int et;
+
+	if (tr_list_begin(r, &et, &count) == -1 || et != T_BINARY ||
+	    (int64_t)count != npages)
+		return -1;
+	for (uint32_t i = 0; i < count; i++) {
+		if (tr_binary(r, &p, &len) == -1)
+			return -1;
+		if (int_stat(p, len, &out[i]) == -1)
+			known[i] = 0;
+	}
+	return 0;
+}
+
+int
+pq_column_index_decode_int(const uint8_t *p, size_t n, pq_int_index *ix)
+{
+	thrift_reader r;
+	int16_t last = 0;
+	thrift_field f;
+	uint8_t *known_max = NULL;
+	int rc, seen = 0;
+
+	memset(ix, 0, sizeof(*ix));
+	tr_init(&r, p, n);
+	while ((rc = tr_next_field(&r, &last, &f)) == 1) {
+		if (f.id == 1 && f.type == T_LIST && !(seen & 1)) {
+			if (read_null_pages(&r, ix) == -1)
+				goto fail;
+			ix->known = malloc((size_t)ix->npages + 1);
+			known_max = malloc((size_t)ix->npages + 1);
+			ix->min = calloc((size_t)ix->npages + 1, 8);
+			ix->max = calloc((size_t)ix->npages + 1, 8);
+			if (ix->known == NULL || known_max == NULL ||
+			    ix->min == NULL || ix->max == NULL)
+				goto fail;
+			memset(ix->known, 1, (size_t)ix->npages + 1);
+			memset(known_max, 1, (size_t)ix->npages + 1);
+			seen |= 1;
+		} else if ((f.id == 2 || f.id == 3) && f.type == T_LIST &&
+		    (seen & 1) && !(seen & (1 << f.id))) {
+			if (read_int_bounds(&r, ix->npages, f.id == 2 ?
+			    ix->min : ix->max, f.id == 2 ? ix->known :
+			    known_max) == -1)
+				goto fail;
+			seen |= 1 << f.id;
+		} else if (tr_skip(&r, f.type) == -1)
+			goto fail;
+	}
+	if (rc == -1 || seen != (1 | 1 << 2 | 1 << 3))
+		goto fail;
+	for (int i = 0; i < ix->npages; i++)
+		ix->known[i] = ix->known[i] && known_max[i] &&
+		    !ix->null_page[i] && ix->min[i] <= ix->max[i];
+	free(known_max);
+	return 0;
+fail:
+	free(known_max);
+	pq_int_index_free(ix);
+	return -1;
 }
 
 /* --- page headers -------------------------------------------------- */

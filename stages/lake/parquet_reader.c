@@ -1267,39 +1267,71 @@ typedef struct page_plan {
 	int32_t *rows;
 	uint8_t *wanted;
 	int64_t nrows_wanted;
+	int indexed;		/* made from the page index */
 } page_plan;
 
 /*
- * Reads the pages of one column chunk into s: every page, or with plan
- * only the data pages it wants (and the dictionary). reuse, when not
- * NULL, is a batch column whose arrays s may take over instead of
- * allocating. Returns 0, -1 on error, or 1 when the chunk's pages are not
- * the plan's (another writer's file): then the caller reads it whole.
+ * Checks, decompresses and decodes one page (its header h, its body at
+ * p; at is its file offset, for messages) into s.
  */
 static int
-read_chunk(pq_reader *r, int rg, int leaf, chunk_state *s,
-    pq_column_batch *reuse, const page_plan *plan, lake_err *err)
+decode_page(chunk_state *s, const pq_page_header *h, const uint8_t *p,
+    int64_t at, lake_err *err)
+{
+	int rc = 0;
+
+	if (h->has_crc && pq_page_crc(p, (size_t)h->compressed_size) !=
+	    h->crc) {
+		lake_err_set(err, "%s: column %s: a page at offset %lld fails "
+		    "its CRC check: the file is corrupt (restore it, or see "
+		    "README, \"Failure behaviour\")", s->r->name, s->leaf->path,
+		    (long long)at);
+		return -1;
+	}
+	if (h->type == PAGE_DICTIONARY)
+		rc = read_dictionary_page(s, h, p, err);
+	else if (h->type == PAGE_DATA) {
+		rc = read_plain_required(s, h, p, err);
+		if (rc == 0)
+			rc = read_data_page(s, h, p, err);
+	} else if (h->type == PAGE_DATA_V2)
+		rc = read_data_page_v2(s, h, p, err);
+	if (rc == -1) {
+		lake_err_prefix(err, "%s: column %s", s->r->name,
+		    s->leaf->path);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Sets s up for one column chunk: checks the chunk's place and count
+ * and makes room for its values (the plan's rows with a plan). *start
+ * gets the offset of its first page.
+ */
+static int
+chunk_begin(pq_reader *r, int rg, int leaf, chunk_state *s,
+    pq_column_batch *reuse, const page_plan *plan, int64_t *start,
+    lake_err *err)
 {
 	const pq_chunk_meta *c = &r->meta.row_groups[rg].chunks[leaf];
 	const pq_leaf *l = &r->meta.leaves[leaf];
-	int64_t start = c->data_page_offset, consumed = 0;
-	const uint8_t *buf, *p, *end;
-	int page = 0;
 
 	memset(s, 0, sizeof(*s));
 	s->r = r;
 	s->leaf = l;
 	s->codec = c->codec;
+	*start = c->data_page_offset;
 	if (c->dictionary_page_offset > 0 &&
-	    c->dictionary_page_offset < start)
-		start = c->dictionary_page_offset;
+	    c->dictionary_page_offset < *start)
+		*start = c->dictionary_page_offset;
 	if (c->num_values > MAX_CHUNK_VALUES) {
 		lake_err_set(err, "%s: column %s: %lld values in one row group "
 		    "is more than this reader allows", r->name, l->path,
 		    (long long)c->num_values);
 		return -1;
 	}
-	if ((uint64_t)start + (uint64_t)c->total_compressed >
+	if ((uint64_t)*start + (uint64_t)c->total_compressed >
 	    r->size - 8) {
 		lake_err_set(err, "%s: column %s: chunk runs past the footer",
 		    r->name, l->path);
@@ -1320,6 +1352,28 @@ read_chunk(pq_reader *r, int rg, int leaf, chunk_state *s,
 		    l->path);
 		return -1;
 	}
+	return 0;
+}
+
+/*
+ * Reads the pages of one column chunk into s: every page, or with plan
+ * only the data pages it wants (and the dictionary). reuse, when not
+ * NULL, is a batch column whose arrays s may take over instead of
+ * allocating. Returns 0, -1 on error, or 1 when the chunk's pages are not
+ * the plan's (another writer's file): then the caller reads it whole.
+ */
+static int
+read_chunk(pq_reader *r, int rg, int leaf, chunk_state *s,
+    pq_column_batch *reuse, const page_plan *plan, lake_err *err)
+{
+	const pq_chunk_meta *c = &r->meta.row_groups[rg].chunks[leaf];
+	const pq_leaf *l = &r->meta.leaves[leaf];
+	int64_t start, consumed = 0;
+	const uint8_t *buf, *p, *end;
+	int page = 0;
+
+	if (chunk_begin(r, rg, leaf, s, reuse, plan, &start, err) == -1)
+		return -1;
 	if (read_at(r, (uint64_t)start, (size_t)c->total_compressed, &r->chunk,
 	    &buf, err) == -1)
 		return -1;
@@ -1328,7 +1382,7 @@ read_chunk(pq_reader *r, int rg, int leaf, chunk_state *s,
 	while (consumed < c->num_values) {
 		pq_page_header h;
 		size_t used;
-		int rc = 0, skip = 0;
+		int skip = 0;
 
 		if (p >= end || pq_page_header_decode(p, (size_t)(end - p), &h,
 		    &used) == -1) {
@@ -1357,28 +1411,8 @@ read_chunk(pq_reader *r, int rg, int leaf, chunk_state *s,
 			p += h.compressed_size;
 			continue;
 		}
-		if (h.has_crc && pq_page_crc(p, (size_t)h.compressed_size) !=
-		    h.crc) {
-			lake_err_set(err, "%s: column %s: a page at offset %lld "
-			    "fails its CRC check: the file is corrupt (restore "
-			    "it, or see README, \"Failure behaviour\")", r->name,
-			    l->path, (long long)(start + (p - buf)));
+		if (decode_page(s, &h, p, start + (p - buf), err) == -1)
 			return -1;
-		}
-		if (h.type == PAGE_DICTIONARY)
-			rc = read_dictionary_page(s, &h, p, err);
-		else if (h.type == PAGE_DATA) {
-			rc = read_plain_required(s, &h, p, err);
-			if (rc == 0)
-				rc = read_data_page(s, &h, p, err);
-		}
-		else if (h.type == PAGE_DATA_V2)
-			rc = read_data_page_v2(s, &h, p, err);
-		if (rc == -1) {
-			lake_err_prefix(err, "%s: column %s", r->name,
-			    l->path);
-			return -1;
-		}
 		p += h.compressed_size;
 	}
 	return 0;
@@ -1626,19 +1660,239 @@ plan_pages(pq_reader *r, int rg, int leaf, const int64_t *keys,
 	return pl->npages > 1 ? 0 : 1;
 }
 
+/*
+ * The OffsetIndex of a chunk, checked against the chunk: pages in file
+ * order inside it, the first at row 0, rows rising below the row
+ * group's count. Returns 0 with *locs (the caller frees it), 1 when the
+ * chunk has none or a malformed one (the caller reads without it), -1
+ * when it cannot be read.
+ */
+static int
+load_offset_index(pq_reader *r, int rg, int leaf, pq_page_loc **locs,
+    int *n, lake_err *err)
+{
+	const pq_chunk_meta *c = &r->meta.row_groups[rg].chunks[leaf];
+	int64_t nrows = r->meta.row_groups[rg].num_rows;
+	int64_t lo = c->data_page_offset, hi;
+	const uint8_t *p;
+
+	*locs = NULL;
+	if (c->offset_index_length <= 0)
+		return 1;
+	if (read_at(r, (uint64_t)c->offset_index_offset,
+	    (size_t)c->offset_index_length, &r->chunk, &p, err) == -1)
+		return -1;
+	if (pq_offset_index_decode(p, (size_t)c->offset_index_length, locs,
+	    n) == -1)
+		return 1;
+	if (c->dictionary_page_offset > 0 && c->dictionary_page_offset < lo)
+		lo = c->dictionary_page_offset;
+	hi = pq_add_sat(lo, c->total_compressed);
+	for (int k = 0; k < *n; k++) {
+		const pq_page_loc *l = &(*locs)[k];
+
+		if (l->offset < (k ? (*locs)[k - 1].offset +
+		    (*locs)[k - 1].size : c->data_page_offset) ||
+		    l->size > hi - l->offset || (k == 0 && l->first_row != 0) ||
+		    l->first_row >= nrows ||
+		    (k && l->first_row <= (*locs)[k - 1].first_row)) {
+			free(*locs);
+			*locs = NULL;
+			return 1;
+		}
+	}
+	if (*n == 0) {
+		free(*locs);
+		*locs = NULL;
+		return 1;
+	}
+	return 0;
+}
+
+/* Rows of page k of n, from the offset index. */
+static int64_t
+loc_rows(const pq_page_loc *locs, int n, int k, int64_t nrows)
+{
+	return (k + 1 < n ? locs[k + 1].first_row : nrows) - locs[k].first_row;
+}
+
+/*
+ * The plan of a lookup from the page index: the key column's ColumnIndex
+ * gives each page's min and max, its OffsetIndex each page's rows; a
+ * page of nulls only is not wanted. No page header is read. Returns 0, 1
+ * when the chunk has no usable index, -1 on a read error.
+ */
+static int
+plan_from_index(pq_reader *r, int rg, int leaf, const int64_t *keys,
+    size_t nkeys, page_plan *pl, lake_err *err)
+{
+	const pq_chunk_meta *c = &r->meta.row_groups[rg].chunks[leaf];
+	const pq_leaf *l = &r->meta.leaves[leaf];
+	int64_t nrows = r->meta.row_groups[rg].num_rows;
+	pq_int_index ix = { 0 };
+	pq_page_loc *locs;
+	const uint8_t *p;
+	int n, rc;
+
+	if (l->max_def > 1 || l->max_rep != 0 || c->column_index_length <= 0)
+		return 1;
+	if ((rc = load_offset_index(r, rg, leaf, &locs, &n, err)) != 0)
+		return rc;
+	rc = 1;
+	if (read_at(r, (uint64_t)c->column_index_offset,
+	    (size_t)c->column_index_length, &r->chunk, &p, err) == -1) {
+		rc = -1;
+		goto out;
+	}
+	if (pq_column_index_decode_int(p, (size_t)c->column_index_length,
+	    &ix) == -1 || ix.npages != n)
+		goto out;
+	for (int k = 0; k < n; k++) {
+		int64_t rows = loc_rows(locs, n, k, nrows);
+		int wanted = ix.known[k] ? pq_keys_overlap(keys, nkeys,
+		    ix.min[k], ix.max[k]) : !ix.null_page[k];
+
+		if (rows > INT32_MAX || page_plan_add(pl, (int32_t)rows,
+		    wanted) == -1) {
+			lake_err_set(err, "%s: out of memory", r->name);
+			rc = -1;
+			goto out;
+		}
+	}
+	pl->indexed = 1;
+	rc = 0;
+out:
+	if (rc != 0)
+		page_plan_free(pl);
+	pq_int_index_free(&ix);
+	free(locs);
+	return rc;
+}
+
+/*
+ * The pages in front of a chunk's first data page (len bytes at buf,
+ * file offset at): its dictionary, if any. Returns 0, 1 when they do not
+ * parse (the caller walks the chunk instead), -1 on error.
+ */
+static int
+decode_front(chunk_state *s, const uint8_t *buf, size_t len, int64_t at,
+    lake_err *err)
+{
+	const uint8_t *p = buf, *end = buf + len;
+
+	while (p < end) {
+		pq_page_header h;
+		size_t used;
+
+		if (pq_page_header_decode(p, (size_t)(end - p), &h,
+		    &used) == -1 || (size_t)h.compressed_size >
+		    (size_t)(end - p) - used)
+			return 1;
+		if (h.type == PAGE_DICTIONARY && decode_page(s, &h, p + used,
+		    at + (p - buf) + (int64_t)used, err) == -1)
+			return -1;
+		p += used + (size_t)h.compressed_size;
+	}
+	return 0;
+}
+
+/*
+ * Reads the plan's pages of one chunk through its OffsetIndex: the
+ * dictionary (if any) and the span from the first wanted page to the
+ * end of the last, with only the wanted pages' headers decoded. On an
+ * object store the dictionary and that span are one ranged read. Returns
+ * 0, -1 on error, 1 when the chunk has no offset index or its pages are
+ * not the plan's (the caller then walks the page headers).
+ */
+static int
+read_chunk_indexed(pq_reader *r, int rg, int leaf, chunk_state *s,
+    pq_column_batch *reuse, const page_plan *plan, lake_err *err)
+{
+	int64_t nrows = r->meta.row_groups[rg].num_rows, start, from, to;
+	pq_page_loc *locs = NULL;
+	const uint8_t *buf, *p;
+	int n, a = -1, b = -1, rc, front;
+
+	if (chunk_begin(r, rg, leaf, s, reuse, plan, &start, err) == -1)
+		return -1;
+	if ((rc = load_offset_index(r, rg, leaf, &locs, &n, err)) != 0)
+		return rc;
+	rc = 1;
+	if (n != plan->npages)
+		goto out;
+	for (int k = 0; k < n; k++) {
+		if (loc_rows(locs, n, k, nrows) != plan->rows[k])
+			goto out;
+		if (plan->wanted[k]) {
+			if (a < 0)
+				a = k;
+			b = k;
+		}
+	}
+	rc = 0;
+	if (a < 0)		/* no page wanted: no rows */
+		goto out;
+	front = start < locs[0].offset;
+	from = front && r->in != NULL ? start : locs[a].offset;
+	to = locs[b].offset + locs[b].size;
+	if (front && from != start) {
+		if (read_at(r, (uint64_t)start, (size_t)(locs[0].offset -
+		    start), &r->chunk, &buf, err) == -1 ||
+		    (rc = decode_front(s, buf, (size_t)(locs[0].offset -
+		    start), start, err)) != 0)
+			goto out_rc;
+	}
+	if (read_at(r, (uint64_t)from, (size_t)(to - from), &r->chunk, &buf,
+	    err) == -1)
+		goto out_rc;
+	if (front && from == start && (rc = decode_front(s, buf,
+	    (size_t)(locs[0].offset - start), start, err)) != 0)
+		goto out;
+	for (int k = a; k <= b; k++) {
+		pq_page_header h;
+		size_t used;
+
+		if (!plan->wanted[k])
+			continue;
+		p = buf + (locs[k].offset - from);
+		if (pq_page_header_decode(p, (size_t)locs[k].size, &h,
+		    &used) == -1 || h.type != PAGE_DATA || h.num_values !=
+		    plan->rows[k] || (size_t)h.compressed_size !=
+		    (size_t)locs[k].size - used) {
+			rc = 1;
+			goto out;
+		}
+		if (decode_page(s, &h, p + used, locs[k].offset +
+		    (int64_t)used, err) == -1)
+			goto out_rc;
+	}
+	goto out;
+out_rc:
+	if (rc != 1)
+		rc = -1;
+out:
+	free(locs);
+	return rc;
+}
+
 /* One column of a lookup's rows into batch column b. */
 static int
 read_planned_column(pq_reader *r, int rg, int col, const page_plan *pl,
     pq_column_batch *b, lake_err *err)
 {
 	chunk_state s;
-	int rc;
+	int rc = 1;
 
 	b->col = col;
 	b->type = r->schema.cols[col].type;
 	free(b->nulls);
 	b->nulls = NULL;
-	rc = read_chunk(r, rg, r->schema_leaf[col], &s, b, pl, err);
+	if (pl->indexed &&
+	    (rc = read_chunk_indexed(r, rg, r->schema_leaf[col], &s, b, pl,
+	    err)) == 1)
+		chunk_state_free(&s);
+	if (rc == 1)
+		rc = read_chunk(r, rg, r->schema_leaf[col], &s, b, pl, err);
 	if (rc == 0 && spread(&s, b, pl->nrows_wanted) == -1) {
 		lake_err_set(err, "%s: column %s: levels and values disagree",
 		    r->name, r->schema.cols[col].name);
@@ -1663,7 +1917,11 @@ pq_reader_read_row_group_keys(pq_reader *r, int rg, const int *cols,
 	    (r->schema.cols[key_col].type != PQ_INT32 &&
 	    r->schema.cols[key_col].type != PQ_INT64))
 		return pq_reader_read_row_group(r, rg, cols, ncols, batch, err);
-	rc = plan_pages(r, rg, r->schema_leaf[key_col], keys, nkeys, &pl, err);
+	rc = plan_from_index(r, rg, r->schema_leaf[key_col], keys, nkeys, &pl,
+	    err);
+	if (rc == 1)
+		rc = plan_pages(r, rg, r->schema_leaf[key_col], keys, nkeys,
+		    &pl, err);
 	if (rc == 0) {
 		if (!same_projection(batch, cols, ncols))
 			pq_batch_free(batch);
@@ -1690,6 +1948,19 @@ pq_reader_read_row_group_keys(pq_reader *r, int rg, const int *cols,
 	if (rc == 1)	/* the pages cannot tell: the whole row group */
 		return pq_reader_read_row_group(r, rg, cols, ncols, batch, err);
 	return rc;
+}
+
+int
+pq_reader_page_index(const pq_reader *r, int rg, int col)
+{
+	const pq_chunk_meta *c;
+
+	if (rg < 0 || rg >= r->meta.nrow_groups || col < 0 ||
+	    col >= r->schema.ncols)
+		return 0;
+	c = &r->meta.row_groups[rg].chunks[r->schema_leaf[col]];
+	return (c->offset_index_length > 0 ? PQ_OFFSET_INDEX : 0) |
+	    (c->column_index_length > 0 ? PQ_COLUMN_INDEX : 0);
 }
 
 void

@@ -173,6 +173,27 @@ tw_elem_i32(thrift_writer *w, int32_t v)
 }
 
 void
+tw_elem_i64(thrift_writer *w, int64_t v)
+{
+	put_varint(w, zigzag(v));
+}
+
+/* A boolean element is one byte: 1 true, 0 false (the compact spec;
+ * readers take anything but 1 as false). */
+void
+tw_elem_bool(thrift_writer *w, int v)
+{
+	put_byte(w, v ? 1 : 0);
+}
+
+void
+tw_elem_binary(thrift_writer *w, const void *p, size_t n)
+{
+	put_varint(w, n);
+	lake_buf_append(w->out, p, n);
+}
+
+void
 tw_elem_string(thrift_writer *w, const char *s)
 {
 	size_t n = strlen(s);

@@ -61,6 +61,9 @@ void tw_struct_end(thrift_writer *w);
 /* A list field header; then elements with the tw_elem_* calls. */
 void tw_list_begin(thrift_writer *w, int16_t id, int elem_type, uint32_t n);
 void tw_elem_i32(thrift_writer *w, int32_t v);
+void tw_elem_i64(thrift_writer *w, int64_t v);
+void tw_elem_bool(thrift_writer *w, int v);
+void tw_elem_binary(thrift_writer *w, const void *p, size_t n);
 void tw_elem_string(thrift_writer *w, const char *s);
 void tw_elem_struct_begin(thrift_writer *w);	/* ends with tw_struct_end */
 /* The STOP of the outermost struct. */

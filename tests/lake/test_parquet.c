@@ -4,7 +4,8 @@
  * several row groups and pages, the dictionary fallback, statistics,
  * deferred creation (no file and no descriptor while only buffering), and
  * corrupt files (truncated, bad magic, flipped bytes) that must give an
- * error rather than a crash.
+ * error rather than a crash, and the page index (OffsetIndex and
+ * ColumnIndex) that point lookups read, ours and Spark's.
  */
 #include <dirent.h>
 #include <stdint.h>
@@ -15,6 +16,7 @@
 
 #include "expect.h"
 #include "parquet.h"
+#include "parquet_internal.h"
 
 #define NROWS 50000
 
@@ -745,6 +747,195 @@ test_sorted_pages(const char *dir)
 	pq_batch_free(&b);
 }
 
+/*
+ * Parquet's page index. Its encoding round-trips and no truncation of it
+ * decodes; a file with aligned pages has an OffsetIndex on every column
+ * and a ColumnIndex on the integer ones, one with pages cut by bytes has
+ * none; and a Spark-written file's index (parquet-mr writes both) serves
+ * a lookup with the rows a whole read finds.
+ */
+static void
+test_index_encoding(void)
+{
+	pq_page_out pages[5];
+	pq_chunk_out k;
+	lake_buf b = { 0 };
+	pq_page_loc *locs = NULL;
+	pq_int_index ix;
+	int n = 0, bad = 0;
+
+	memset(&k, 0, sizeof(k));
+	for (int i = 0; i < 5; i++) {
+		pages[i].loc.offset = 4 + 1000LL * i;
+		pages[i].loc.size = 900 + i;
+		pages[i].loc.first_row = 256LL * i;
+		pages[i].has_range = i != 2;	/* page 2: nulls only */
+		pages[i].min = -5 + 100LL * i;
+		pages[i].max = 50 + 100LL * i;
+	}
+	k.pages = pages;
+	k.npages = 5;
+	k.index_width = 4;
+	pq_offset_index_encode(&b, &k);
+	EXPECT(!b.failed && pq_offset_index_decode(b.data, b.len, &locs,
+	    &n) == 0 && n == 5, "offset index decodes: %d pages", n);
+	for (int i = 0; locs != NULL && i < n; i++)
+		bad += locs[i].offset != pages[i].loc.offset ||
+		    locs[i].size != pages[i].loc.size ||
+		    locs[i].first_row != pages[i].loc.first_row;
+	EXPECT(bad == 0, "offset index round trip: %d pages differ", bad);
+	free(locs);
+	for (size_t cut = 0; cut < b.len; cut++) {
+		locs = NULL;
+		if (pq_offset_index_decode(b.data, cut, &locs, &n) == 0) {
+			EXPECT(0, "an offset index cut at %zu bytes decodes",
+			    cut);
+			free(locs);
+			break;
+		}
+	}
+	b.len = 0;
+	pq_column_index_encode(&b, &k);
+	EXPECT(!b.failed && pq_column_index_decode_int(b.data, b.len,
+	    &ix) == 0 && ix.npages == 5, "column index decodes");
+	for (int i = 0; i < ix.npages; i++)
+		bad += ix.null_page[i] != (i == 2) || ix.known[i] != (i != 2) ||
+		    (i != 2 && (ix.min[i] != pages[i].min ||
+		    ix.max[i] != pages[i].max));
+	EXPECT(bad == 0, "column index round trip: %d pages differ", bad);
+	pq_int_index_free(&ix);
+	for (size_t cut = 0; cut < b.len; cut++) {
+		if (pq_column_index_decode_int(b.data, cut, &ix) == 0) {
+			EXPECT(0, "a column index cut at %zu bytes decodes",
+			    cut);
+			pq_int_index_free(&ix);
+			break;
+		}
+	}
+	lake_buf_free(&b);
+}
+
+/* Lookups by an integer column of a Spark file with a page index: the
+ * rows found are those a whole read holds. Returns the files checked. */
+static int
+spark_lookup(const char *path, const char *key_name)
+{
+	pq_batch whole = { 0 }, hit = { 0 };
+	int all[64], key, ncols, checked = 0;
+	lake_err err;
+	pq_reader *r;
+
+	if ((r = pq_reader_open(path, &err)) == NULL) {
+		EXPECT(0, "open %s: %s", path, err.msg);
+		return 0;
+	}
+	key = pq_reader_column_index(r, key_name);
+	ncols = pq_reader_schema(r)->ncols;
+	if (key < 0 || ncols > 64 || (pq_reader_page_index(r, 0, key) !=
+	    (PQ_OFFSET_INDEX | PQ_COLUMN_INDEX)))
+		goto out;
+	for (int c = 0; c < ncols; c++)
+		all[c] = c;
+	for (int g = 0; g < pq_reader_num_row_groups(r); g++) {
+		int64_t keys[2];
+
+		if (pq_reader_read_row_group(r, g, all, ncols, &whole,
+		    &err) == -1 || whole.nrows == 0) {
+			EXPECT(whole.nrows == 0, "%s: %s", path, err.msg);
+			continue;
+		}
+		/* A key the group holds, and one past its largest. */
+		keys[0] = pq_reader_schema(r)->cols[key].type == PQ_INT64 ?
+		    whole.cols[key].v.i64[0] : whole.cols[key].v.i32[0];
+		keys[1] = pq_reader_row_group_stats(r, g, key)->max.v.i64 +
+		    1000000;
+		for (int k = 0; k < 2; k++) {
+			int64_t want = 0, got = 0;
+
+			for (int64_t i = 0; i < whole.nrows; i++)
+				want += (pq_reader_schema(r)->cols[key].type ==
+				    PQ_INT64 ? whole.cols[key].v.i64[i] :
+				    whole.cols[key].v.i32[i]) == keys[k];
+			if (pq_reader_read_row_group_keys(r, g, all, ncols,
+			    key, &keys[k], 1, &hit, &err) == -1) {
+				EXPECT(0, "%s: lookup: %s", path, err.msg);
+				continue;
+			}
+			for (int64_t i = 0; i < hit.nrows; i++)
+				got += (pq_reader_schema(r)->cols[key].type ==
+				    PQ_INT64 ? hit.cols[key].v.i64[i] :
+				    hit.cols[key].v.i32[i]) == keys[k];
+			EXPECT(got == want, "%s: a lookup of %lld through "
+			    "Spark's page index finds %lld rows, a whole read "
+			    "%lld", path, (long long)keys[k], (long long)got,
+			    (long long)want);
+		}
+		checked = 1;
+	}
+out:
+	pq_batch_free(&whole);
+	pq_batch_free(&hit);
+	pq_reader_close(r);
+	return checked;
+}
+
+static void
+test_page_index(const char *dir)
+{
+	const char *src = getenv("MEDALLION_SOURCE_DIR");
+	char path[1024];
+	int files = 0;
+	pq_reader *r;
+	lake_err err;
+	DIR *d;
+	struct dirent *e;
+
+	test_index_encoding();
+	snprintf(path, sizeof(path), "%s/sorted.parquet", dir);
+	if ((r = pq_reader_open(path, &err)) != NULL) {
+		int bad = 0;
+
+		for (int g = 0; g < pq_reader_num_row_groups(r); g++)
+			for (int c = 0; c < NCOLS; c++)
+				bad += pq_reader_page_index(r, g, c) !=
+				    (PQ_OFFSET_INDEX | (cols[c].type ==
+				    PQ_INT32 || cols[c].type == PQ_INT64 ||
+				    cols[c].type == PQ_DATE || cols[c].type ==
+				    PQ_TIMESTAMP ? PQ_COLUMN_INDEX : 0));
+		EXPECT(bad == 0, "aligned pages: an offset index on every "
+		    "chunk, a column index on the integer ones (%d wrong)",
+		    bad);
+		pq_reader_close(r);
+	} else
+		EXPECT(0, "open %s: %s", path, err.msg);
+	snprintf(path, sizeof(path), "%s/plain.parquet", dir);
+	if ((r = pq_reader_open(path, &err)) != NULL) {
+		EXPECT(pq_reader_page_index(r, 0, 0) == 0, "pages cut by bytes: "
+		    "no page index");
+		pq_reader_close(r);
+	}
+	if (src == NULL)
+		return;
+	snprintf(path, sizeof(path), "%s/../shared/testdata/delta-golden/"
+	    "basic-with-inserts-deletes-checkpoint", src);
+	if ((d = opendir(path)) == NULL) {
+		printf("# no Spark golden tables at %s: skipped\n", path);
+		return;
+	}
+	while ((e = readdir(d)) != NULL) {
+		char file[2048];
+		size_t n = strlen(e->d_name);
+
+		if (n < 8 || strcmp(e->d_name + n - 8, ".parquet") != 0)
+			continue;
+		snprintf(file, sizeof(file), "%s/%s", path, e->d_name);
+		files += spark_lookup(file, "id");
+	}
+	closedir(d);
+	EXPECT(files > 0, "Spark files with a page index looked up: %d",
+	    files);
+}
+
 int
 main(void)
 {
@@ -763,6 +954,7 @@ main(void)
 	test_deferred_create(dir);
 	test_nested(dir);
 	test_sorted_pages(dir);
+	test_page_index(dir);
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 	if (system(cmd) != 0)
 		fprintf(stderr, "could not remove %s\n", dir);
