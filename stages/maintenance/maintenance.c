@@ -80,17 +80,22 @@
  */
 #define COMPACT_ROW_GROUP_BYTES (1u << 20)
 /*
- * Pages of the compacted files: 1,024 rows, the same rows in every
- * column, each integer page with its min and max in its header. In a
+ * Pages of the compacted files: 256 rows, the same rows in every column,
+ * each integer page with its min and max in its header and in the file's
+ * page index (ColumnIndex and OffsetIndex), integer columns
+ * DELTA_BINARY_PACKED and uncompressed (pq_writer_opts.page_rows). In a
  * table clustered by orderid (catalog_table.cluster_by: compaction
- * merges its files in orderid order) a lookup of one order then decodes
- * one page per column it reads, not the row group's 20,000 rows. On one
- * 1,500-run lake a batch's lookups cost 8.7 M instructions with pages
- * of 2,048 rows, 7.7 M with 1,024, 6.5 M with 512 and 6.1 M with 256:
- * below 1,024 a page's fixed costs (zstd's frame set-up, about 20,000
- * instructions, header, CRC) dominate, and scans pay them too.
+ * merges its files in orderid order) a lookup of one order then reads
+ * the key column's page bounds from the index and decodes one page per
+ * column it reads, not the row group's 20,000 rows, nor any other page's
+ * header. A page decoded is the cost a lookup pays per order as the lake
+ * ages (the orders a batch names spread over more files and pages): on
+ * one 1,000-run lake a batch's lookups cost 3.9 M instructions with
+ * pages of 1,024 rows and no index, 1.9 M with 256 rows and the index,
+ * most of the rest in zstd's set-up per page (about 20,000 instructions
+ * whatever the page's size), which delta-packed integers do without.
  */
-#define COMPACT_PAGE_ROWS 1024
+#define COMPACT_PAGE_ROWS 256
 #define STATE_DIR "_maintenance"
 
 /*
