@@ -7,15 +7,19 @@
 #  2. an incremental run of EVENTS new events (default 10 thousand):
 #     ingestion, transformation and serving, on each lake (target: S3 at
 #     most 4x the local time);
-#  3. the S3 requests of each, from the stages' own log lines, and the
-#     peak RSS of the full ingestion on each (/usr/bin/time's %M).
-# Usage: bench/s3/run.sh [BUILD-DIR] (env: BULK_ORDERS, EVENTS)
+#  3. the increment stage by stage: seconds on each lake, the ratio, and
+#     the S3 requests, retries and bytes each stage logged.
+# Usage: bench/s3/run.sh [BUILD-DIR] (env: BULK_ORDERS, EVENTS; TRACE=DIR
+# runs the S3 increment's stages under strace -f -tt, one DIR/STAGE.strace
+# each, and prints each stage's requests in phases with bench/s3/timeline.py:
+# where the time goes, though strace slows the stages several times)
 set -euo pipefail
 export LC_ALL=C
 src=$(cd "$(dirname "$0")/../.." && pwd)
 build=$(cd "${1:-$src/build}" && pwd)
 orders=${BULK_ORDERS:-2000000}
 events=${EVENTS:-10000}
+trace=${TRACE:-}
 work=$(mktemp -d /tmp/medallion-bench.XXXXXX)
 chmod 711 "$work"
 trap '"$src/tests/lib/pg-cluster" stop "$work/pg" >/dev/null 2>&1; "$src/tests/lib/s3-cluster" stop "$work/s3" >/dev/null 2>&1; rm -rf "$work"' EXIT
@@ -27,23 +31,27 @@ mkdir -p "$local_lake"
 (eval "$("$src/tests/lib/pg-cluster" env "$work/pg" medallion_app)"
  "$build/retailapp/medallion-retailapp" --bulk "$orders" --seed 2 --quiet)
 
-# stage NAME LAKE LOG: runs it, prints seconds ($EPOCHREALTIME around it);
-# its peak RSS in KiB goes to LOG.rss.
+# stage NAME LAKE LOG [STRACE]: runs it, prints seconds ($EPOCHREALTIME
+# around it).
 stage() {
-	local t0 t1
+	local t0 t1 wrap=()
+	[ -n "${4:-}" ] && wrap=(strace -f -tt -s 200 -e trace=network,openat,read,write -o "$4")
 	t0=$EPOCHREALTIME
 	(eval "$("$src/tests/lib/pg-cluster" env "$work/pg" medallion_pipeline)"
-	 MEDALLION_LAKE=$2 /usr/bin/time -f %M -o "$3.rss" "$build/stages/$1/$1" 2>>"$3")
+	 MEDALLION_LAKE=$2 "${wrap[@]}" "$build/stages/$1/$1" 2>>"$3")
 	t1=$EPOCHREALTIME
 	echo "$t1 - $t0" | bc -l
 }
-increment() {	# LAKE LOG: the three stages, seconds
-	local a b c
-	a=$(stage ingestion "$1" "$2"); b=$(stage transformation "$1" "$2")
-	c=$(stage serving "$1" "$2")
-	echo "$a + $b + $c" | bc -l
+# increment LAKE LOGPREFIX [TRACEDIR]: the three stages, each's seconds
+# in LOGPREFIX-STAGE.time and its log in LOGPREFIX-STAGE.log.
+increment() {
+	local s
+	for s in ingestion transformation serving; do
+		stage $s "$1" "$2-$s.log" ${3:+"$3/$s.strace"} >"$2-$s.time"
+	done
 }
-requests() { grep -o 'S3: [0-9]* requests' "$1" | awk '{s += $2} END {print s + 0}'; }
+sum_times() { cat "$1"-*.time | paste -sd+ | bc -l; }
+requests() { cat "$@" | grep -o 'S3: [0-9]* requests' | awk '{s += $2} END {print s + 0}'; }
 ratio() { printf '%.2f' "$(echo "$1 / $2" | bc -l)"; }
 
 sync
@@ -56,14 +64,29 @@ stage serving "$s3_lake" "$work/prep.log" >/dev/null
 (eval "$("$src/tests/lib/pg-cluster" env "$work/pg" medallion_app)"
  "$build/retailapp/medallion-retailapp" --events "$events" --connections 4 --rate 0 --seed 3 --quiet 2>/dev/null)
 sync
-inc_local=$(increment "$local_lake" "$work/inc-local.log")
-inc_s3=$(increment "$s3_lake" "$work/inc-s3.log")
+increment "$local_lake" "$work/inc-local"
+[ -n "$trace" ] && mkdir -p "$trace"
+increment "$s3_lake" "$work/inc-s3" "$trace"
+inc_local=$(sum_times "$work/inc-local") inc_s3=$(sum_times "$work/inc-s3")
 
-echo "lake on S3 (Ceph RGW on loopback) vs local disk: $orders orders"
+echo "lake on S3 (Ceph RGW on loopback) vs local disk: $orders orders; load average $(cut -d' ' -f1-3 /proc/loadavg)"
 printf 'full ingestion: local %.3f s, S3 %.3f s: %sx (target <= 1.5x); %s S3 requests\n' \
 	"$full_local" "$full_s3" "$(ratio "$full_s3" "$full_local")" "$(requests "$work/full-s3.log")"
-printf 'full ingestion peak RSS: local %d MiB, S3 %d MiB\n' \
-	$(($(cat "$work/full-local.log.rss") / 1024)) $(($(cat "$work/full-s3.log.rss") / 1024))
 printf 'increment of %s events (3 stages): local %.3f s, S3 %.3f s: %sx (target <= 4x); %s S3 requests\n' \
-	"$events" "$inc_local" "$inc_s3" "$(ratio "$inc_s3" "$inc_local")" "$(requests "$work/inc-s3.log")"
-grep -h 'S3: ' "$work/inc-s3.log" | sed 's/^/  /'
+	"$events" "$inc_local" "$inc_s3" "$(ratio "$inc_s3" "$inc_local")" \
+	"$(requests "$work"/inc-s3-*.log)"
+printf '  %-15s %8s %8s %7s %9s %8s %10s %10s\n' stage 'local s' 'S3 s' ratio \
+	requests retried 'bytes up' down
+for s in ingestion transformation serving; do
+	l=$(cat "$work/inc-local-$s.time") r=$(cat "$work/inc-s3-$s.time")
+	read -r n rt up down < <(sed -n 's/.*S3: \([0-9]*\) requests (\([0-9]*\) retried), \([0-9]*\) bytes up, \([0-9]*\) down.*/\1 \2 \3 \4/p' \
+		"$work/inc-s3-$s.log" | tail -1)
+	printf '  %-15s %8.3f %8.3f %6sx %9s %8s %10s %10s\n' "$s" "$l" "$r" \
+		"$(ratio "$r" "$l")" "${n:-0}" "${rt:-0}" "${up:-0}" "${down:-0}"
+done
+if [ -n "$trace" ]; then
+	for s in ingestion transformation serving; do
+		echo "$s on S3, under strace (bench/s3/timeline.py $trace/$s.strace):"
+		python3 "$src/bench/s3/timeline.py" "$trace/$s.strace" | sed 's/^/  /'
+	done
+fi
