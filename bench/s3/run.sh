@@ -32,13 +32,13 @@ mkdir -p "$local_lake"
  "$build/retailapp/medallion-retailapp" --bulk "$orders" --seed 2 --quiet)
 
 # stage NAME LAKE LOG [STRACE]: runs it, prints seconds ($EPOCHREALTIME
-# around it).
+# around it); its peak RSS in KiB goes to LOG.rss.
 stage() {
 	local t0 t1 wrap=()
 	[ -n "${4:-}" ] && wrap=(strace -f -tt -s 200 -e trace=network,openat,read,write -o "$4")
 	t0=$EPOCHREALTIME
 	(eval "$("$src/tests/lib/pg-cluster" env "$work/pg" medallion_pipeline)"
-	 MEDALLION_LAKE=$2 "${wrap[@]}" "$build/stages/$1/$1" 2>>"$3")
+	 MEDALLION_LAKE=$2 /usr/bin/time -f %M -o "$3.rss" "${wrap[@]}" "$build/stages/$1/$1" 2>>"$3")
 	t1=$EPOCHREALTIME
 	echo "$t1 - $t0" | bc -l
 }
@@ -72,6 +72,8 @@ inc_local=$(sum_times "$work/inc-local") inc_s3=$(sum_times "$work/inc-s3")
 echo "lake on S3 (Ceph RGW on loopback) vs local disk: $orders orders; load average $(cut -d' ' -f1-3 /proc/loadavg)"
 printf 'full ingestion: local %.3f s, S3 %.3f s: %sx (target <= 1.5x); %s S3 requests\n' \
 	"$full_local" "$full_s3" "$(ratio "$full_s3" "$full_local")" "$(requests "$work/full-s3.log")"
+printf 'full ingestion peak RSS: local %d MiB, S3 %d MiB\n' \
+	$(($(cat "$work/full-local.log.rss") / 1024)) $(($(cat "$work/full-s3.log.rss") / 1024))
 printf 'increment of %s events (3 stages): local %.3f s, S3 %.3f s: %sx (target <= 4x); %s S3 requests\n' \
 	"$events" "$inc_local" "$inc_s3" "$(ratio "$inc_s3" "$inc_local")" \
 	"$(requests "$work"/inc-s3-*.log)"
