@@ -6,19 +6,24 @@
 #     lake (target: S3 at most 1.5x the local time);
 #  2. an incremental run of EVENTS new events (default 10 thousand):
 #     ingestion, transformation and serving, on each lake (target: S3 at
-#     most 4x the local time);
-#  3. the increment stage by stage: seconds on each lake, the ratio, and
-#     the S3 requests, retries and bytes each stage logged.
-# Usage: bench/s3/run.sh [BUILD-DIR] (env: BULK_ORDERS, EVENTS; TRACE=DIR
-# runs the S3 increment's stages under strace -f -tt, one DIR/STAGE.strace
-# each, and prints each stage's requests in phases with bench/s3/timeline.py:
-# where the time goes, though strace slows the stages several times)
+#     most 4x the local time); ROUNDS of them (default 1), the one of the
+#     median ratio shown, as a loaded machine moves single runs a lot;
+#  3. the increment stage by stage: seconds on each lake, the ratio, the
+#     S3 requests, retries and bytes each stage logged, each stage's own
+#     CPU on each lake, and the CPU the gateway (radosgw, the OSD and the
+#     monitor, on the same cores) used during the S3 one.
+# Usage: bench/s3/run.sh [BUILD-DIR] (env: BULK_ORDERS, EVENTS, ROUNDS;
+# TRACE=DIR runs the S3 increment's stages under strace -f -tt, one round,
+# one DIR/STAGE.strace each, and prints each stage's requests in phases
+# with bench/s3/timeline.py: where the time goes, though strace slows the
+# stages several times)
 set -euo pipefail
 export LC_ALL=C
 src=$(cd "$(dirname "$0")/../.." && pwd)
 build=$(cd "${1:-$src/build}" && pwd)
 orders=${BULK_ORDERS:-2000000}
 events=${EVENTS:-10000}
+rounds=${ROUNDS:-1}
 trace=${TRACE:-}
 work=$(mktemp -d /tmp/medallion-bench.XXXXXX)
 chmod 711 "$work"
@@ -31,15 +36,27 @@ mkdir -p "$local_lake"
 (eval "$("$src/tests/lib/pg-cluster" env "$work/pg" medallion_app)"
  "$build/retailapp/medallion-retailapp" --bulk "$orders" --seed 2 --quiet)
 
+# gw_cpu: milliseconds of CPU the gateway's three daemons have used.
+gw_cpu() {
+	local f a t=0
+	for f in "$work"/s3/run/*.pid; do
+		read -r -a a < <(sed 's/.*) //' "/proc/$(cat "$f")/stat")
+		t=$((t + a[11] + a[12]))	# utime, stime
+	done
+	echo $((t * 1000 / $(getconf CLK_TCK)))
+}
 # stage NAME LAKE LOG [STRACE]: runs it, prints seconds ($EPOCHREALTIME
-# around it); its peak RSS in KiB goes to LOG.rss.
+# around it); its peak RSS in KiB goes to LOG.rss, the gateway's CPU
+# meanwhile (ms) to LOG.gw.
 stage() {
-	local t0 t1 wrap=()
+	local t0 t1 g0 wrap=()
 	[ -n "${4:-}" ] && wrap=(strace -f -tt -s 200 -e trace=network,openat,read,write -o "$4")
+	g0=$(gw_cpu)
 	t0=$EPOCHREALTIME
 	(eval "$("$src/tests/lib/pg-cluster" env "$work/pg" medallion_pipeline)"
 	 MEDALLION_LAKE=$2 /usr/bin/time -f %M -o "$3.rss" "${wrap[@]}" "$build/stages/$1/$1" 2>>"$3")
 	t1=$EPOCHREALTIME
+	echo $(($(gw_cpu) - g0)) >"$3.gw"
 	echo "$t1 - $t0" | bc -l
 }
 # increment LAKE LOGPREFIX [TRACEDIR]: the three stages, each's seconds
@@ -61,30 +78,41 @@ stage transformation "$local_lake" "$work/prep.log" >/dev/null
 stage transformation "$s3_lake" "$work/prep.log" >/dev/null
 stage serving "$local_lake" "$work/prep.log" >/dev/null
 stage serving "$s3_lake" "$work/prep.log" >/dev/null
-(eval "$("$src/tests/lib/pg-cluster" env "$work/pg" medallion_app)"
- "$build/retailapp/medallion-retailapp" --events "$events" --connections 4 --rate 0 --seed 3 --quiet 2>/dev/null)
-sync
-increment "$local_lake" "$work/inc-local"
-[ -n "$trace" ] && mkdir -p "$trace"
-increment "$s3_lake" "$work/inc-s3" "$trace"
-inc_local=$(sum_times "$work/inc-local") inc_s3=$(sum_times "$work/inc-s3")
+[ -n "$trace" ] && mkdir -p "$trace" && rounds=1
+for r in $(seq "$rounds"); do
+	(eval "$("$src/tests/lib/pg-cluster" env "$work/pg" medallion_app)"
+	 "$build/retailapp/medallion-retailapp" --events "$events" --connections 4 --rate 0 --seed $((r + 2)) --quiet 2>/dev/null)
+	sync
+	increment "$local_lake" "$work/inc$r-local"
+	increment "$s3_lake" "$work/inc$r-s3" "$trace"
+	echo "$(ratio "$(sum_times "$work/inc$r-s3")" "$(sum_times "$work/inc$r-local")") $r" >>"$work/rounds"
+done
+# The round of the median ratio is the one shown.
+m=$(sort -n "$work/rounds" | sed -n "$(((rounds + 1) / 2))p" | cut -d' ' -f2)
+inc_local=$(sum_times "$work/inc$m-local") inc_s3=$(sum_times "$work/inc$m-s3")
 
 echo "lake on S3 (Ceph RGW on loopback) vs local disk: $orders orders; load average $(cut -d' ' -f1-3 /proc/loadavg)"
 printf 'full ingestion: local %.3f s, S3 %.3f s: %sx (target <= 1.5x); %s S3 requests\n' \
 	"$full_local" "$full_s3" "$(ratio "$full_s3" "$full_local")" "$(requests "$work/full-s3.log")"
 printf 'full ingestion peak RSS: local %d MiB, S3 %d MiB\n' \
 	$(($(cat "$work/full-local.log.rss") / 1024)) $(($(cat "$work/full-s3.log.rss") / 1024))
+[ "$rounds" -gt 1 ] && echo "increments, S3 against local: $(sort -n "$work/rounds" | cut -d' ' -f1 | sed 's/$/x/' | paste -sd' '); the median round:"
 printf 'increment of %s events (3 stages): local %.3f s, S3 %.3f s: %sx (target <= 4x); %s S3 requests\n' \
 	"$events" "$inc_local" "$inc_s3" "$(ratio "$inc_s3" "$inc_local")" \
-	"$(requests "$work"/inc-s3-*.log)"
-printf '  %-15s %8s %8s %7s %9s %8s %10s %10s\n' stage 'local s' 'S3 s' ratio \
-	requests retried 'bytes up' down
+	"$(requests "$work/inc$m"-s3-*.log)"
+# Each stage's CPU from its own log line ("done in ... s, CPU ... ms").
+cpu_ms() { sed -n 's/.* done in .* s, CPU \([0-9.]*\) ms.*/\1/p' "$1" | tail -1; }
+printf '  %-15s %8s %8s %7s %9s %8s %10s %10s %10s %10s %12s\n' stage \
+	'local s' 'S3 s' ratio requests retried 'bytes up' down \
+	'CPU local' 'CPU S3' 'gateway CPU'
 for s in ingestion transformation serving; do
-	l=$(cat "$work/inc-local-$s.time") r=$(cat "$work/inc-s3-$s.time")
+	l=$(cat "$work/inc$m-local-$s.time") r=$(cat "$work/inc$m-s3-$s.time")
 	read -r n rt up down < <(sed -n 's/.*S3: \([0-9]*\) requests (\([0-9]*\) retried), \([0-9]*\) bytes up, \([0-9]*\) down.*/\1 \2 \3 \4/p' \
-		"$work/inc-s3-$s.log" | tail -1)
-	printf '  %-15s %8.3f %8.3f %6sx %9s %8s %10s %10s\n' "$s" "$l" "$r" \
-		"$(ratio "$r" "$l")" "${n:-0}" "${rt:-0}" "${up:-0}" "${down:-0}"
+		"$work/inc$m-s3-$s.log" | tail -1)
+	printf '  %-15s %8.3f %8.3f %6sx %9s %8s %10s %10s %7s ms %7s ms %9s ms\n' \
+		"$s" "$l" "$r" "$(ratio "$r" "$l")" "${n:-0}" "${rt:-0}" \
+		"${up:-0}" "${down:-0}" "$(cpu_ms "$work/inc$m-local-$s.log")" \
+		"$(cpu_ms "$work/inc$m-s3-$s.log")" "$(cat "$work/inc$m-s3-$s.log.gw")"
 done
 if [ -n "$trace" ]; then
 	for s in ingestion transformation serving; do

@@ -2,16 +2,16 @@
 """timeline.py - where an S3 stage's time goes, from `strace -f -tt -s 200`
 of it (bench/s3/run.sh with TRACE=DIR writes one per stage).
 
-Prints the stage's span and its S3 requests in phases: runs of requests of
-one kind (method, table, data or log or list) in the order they were sent,
-each with when it started and ended (seconds from the first traced call),
-the gap before it (time with no request sent: computing, or waiting on the
-answers of the phase before) and how many requests it holds. strace slows
-the process several times: read the shape, not the figures.
+Prints the stage's span and its S3 requests in phases: the requests of one
+kind (method, table, data or log) sent within MAX_GAP_MS of each other
+(default 50), with when each phase started and ended (seconds from the
+first traced call), the gap before it (no request sent: computing, or
+waiting on the answers of the phase before; "overlap" when it began before
+the last one ended, as two tables' uploads on two threads do) and how many
+requests it holds. strace slows the process several times: read the
+shape, not the figures.
 
-Usage: timeline.py STAGE.strace [MAX_GAP_MS]: requests of the kind of the
-phase before join it when sent within MAX_GAP_MS of its last (default: at
-any gap).
+Usage: timeline.py STAGE.strace [MAX_GAP_MS]
 """
 import re
 import sys
@@ -33,7 +33,7 @@ def kind_of(method, key, query):
 
 
 def main():
-    min_gap = float(sys.argv[2]) / 1000 if len(sys.argv) > 2 else 0
+    max_gap = float(sys.argv[2]) / 1000 if len(sys.argv) > 2 else 0.05
     t0 = end = None
     reqs = []
     for line in open(sys.argv[1], errors='replace'):
@@ -53,17 +53,19 @@ def main():
     print('%.3f s traced, %d S3 requests' % (end - t0, len(reqs)))
     phases = []
     for t, k in reqs:
-        same = phases and phases[-1][3] == k
-        if same and (min_gap == 0 or t - phases[-1][1] <= min_gap):
-            phases[-1][1] = t
-            phases[-1][2] += 1
+        for ph in reversed(phases):
+            if ph[3] == k and t - ph[1] <= max_gap:
+                ph[1] = t
+                ph[2] += 1
+                break
         else:
             phases.append([t, t, 1, k])
     prev = 0.0
     print('   start      end      gap  count  requests')
     for s, e, n, k in phases:
-        print('%8.3f %8.3f %8.3f %6d  %s' % (s, e, s - prev, n, k))
-        prev = e
+        gap = '%8.3f' % (s - prev) if s >= prev else ' overlap'
+        print('%8.3f %8.3f %s %6d  %s' % (s, e, gap, n, k))
+        prev = max(prev, e)
     print('%8.3f %8s %8.3f %6s  (exit)' % (end - t0, '', end - t0 - prev, ''))
 
 
