@@ -8,6 +8,8 @@
 #   s3_keys PREFIX  every key under PREFIX, one a line, in key order
 #   s3_count PREFIX the number of keys under PREFIX
 #   s3_mirror PREFIX DIR  copies every object under PREFIX into DIR
+#   s3_requests  how many requests the gateway has taken since it started
+#                (its perf counter, read through its admin socket)
 S3C=$MEDALLION_SOURCE_DIR/tests/lib/s3-cluster
 
 s3_have_ceph() {
@@ -72,4 +74,9 @@ s3_mirror() {
 		mkdir -p "$2/$(dirname "$rel")"
 		s3_get "$key" >"$2/$rel" || return 1
 	done
+}
+
+# Counted as a request starts, whoever sent it; a gateway-start resets it.
+s3_requests() {
+	ceph --admin-daemon "$S3_DIR/run/client.rgw.asok" perf dump rgw req | jq -e '.rgw.req'
 }
