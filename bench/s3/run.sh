@@ -12,7 +12,12 @@
 #     S3 requests, retries and bytes each stage logged, each stage's own
 #     CPU on each lake, and the CPU the gateway (radosgw, the OSD and the
 #     monitor, on the same cores) used during the S3 one.
-# Usage: bench/s3/run.sh [BUILD-DIR] (env: BULK_ORDERS, EVENTS, ROUNDS;
+# The events' clock: the retail app's own (1-59 simulated minutes an
+# event, so 10,000 events span some 200 days and an increment writes a
+# file per day and bronze table: the stress case), or EVENT_GAP (its
+# --event-gap, e.g. 1s: the same events within a few hours, as a busy
+# shop's increment on a schedule would be).
+# Usage: bench/s3/run.sh [BUILD-DIR] (env: BULK_ORDERS, EVENTS, ROUNDS, EVENT_GAP;
 # TRACE=DIR runs the S3 increment's stages under strace -f -tt, one round,
 # one DIR/STAGE.strace each, and prints each stage's requests in phases
 # with bench/s3/timeline.py: where the time goes, though strace slows the
@@ -24,6 +29,8 @@ build=$(cd "${1:-$src/build}" && pwd)
 orders=${BULK_ORDERS:-2000000}
 events=${EVENTS:-10000}
 rounds=${ROUNDS:-1}
+gap=()
+[ -n "${EVENT_GAP:-}" ] && gap=(--event-gap "$EVENT_GAP")
 trace=${TRACE:-}
 work=$(mktemp -d /tmp/medallion-bench.XXXXXX)
 chmod 711 "$work"
@@ -81,7 +88,7 @@ stage serving "$s3_lake" "$work/prep.log" >/dev/null
 [ -n "$trace" ] && mkdir -p "$trace" && rounds=1
 for r in $(seq "$rounds"); do
 	(eval "$("$src/tests/lib/pg-cluster" env "$work/pg" medallion_app)"
-	 "$build/retailapp/medallion-retailapp" --events "$events" --connections 4 --rate 0 --seed $((r + 2)) --quiet 2>/dev/null)
+	 "$build/retailapp/medallion-retailapp" --events "$events" "${gap[@]}" --connections 4 --rate 0 --seed $((r + 2)) --quiet 2>/dev/null)
 	sync
 	increment "$local_lake" "$work/inc$r-local"
 	increment "$s3_lake" "$work/inc$r-s3" "$trace"
@@ -97,8 +104,8 @@ printf 'full ingestion: local %.3f s, S3 %.3f s: %sx (target <= 1.5x); %s S3 req
 printf 'full ingestion peak RSS: local %d MiB, S3 %d MiB\n' \
 	$(($(cat "$work/full-local.log.rss") / 1024)) $(($(cat "$work/full-s3.log.rss") / 1024))
 [ "$rounds" -gt 1 ] && echo "increments, S3 against local: $(sort -n "$work/rounds" | cut -d' ' -f1 | sed 's/$/x/' | paste -sd' '); the median round:"
-printf 'increment of %s events (3 stages): local %.3f s, S3 %.3f s: %sx (target <= 4x); %s S3 requests\n' \
-	"$events" "$inc_local" "$inc_s3" "$(ratio "$inc_s3" "$inc_local")" \
+printf 'increment of %s events (3 stages, clock %s): local %.3f s, S3 %.3f s: %sx (target <= 4x); %s S3 requests\n' \
+	"$events" "${EVENT_GAP:-the app default}" "$inc_local" "$inc_s3" "$(ratio "$inc_s3" "$inc_local")" \
 	"$(requests "$work/inc$m"-s3-*.log)"
 # Each stage's CPU from its own log line ("done in ... s, CPU ... ms").
 cpu_ms() { sed -n 's/.* done in .* s, CPU \([0-9.]*\) ms.*/\1/p' "$1" | tail -1; }

@@ -16,13 +16,16 @@
  *          LAKE_STORE_EXISTS), reads are ranged GETs, lists are
  *          ListObjectsV2 from a start key. Folders do not exist.
  *
- * Durability: a stream written with lake_out and closed without sync is,
- * on S3, held in memory until a barrier (lake_store_sync_tree,
+ * Durability: a small stream written with lake_out and closed without
+ * sync is, on S3, held in memory until a barrier (lake_store_sync_tree,
  * lake_store_sync_file) uploads it: the barrier sends many objects at
  * once (s3_put_many), which is what makes a commit of hundreds of small
  * files cheap, and it maps exactly onto "written, not yet durable" on a
- * disk. lake_store_link of such a held temp object creates the final
- * name directly, so a commit on S3 is one conditional PUT.
+ * disk. Memory stays bounded: a stream that reaches 8 MiB goes out as a
+ * multipart upload while it is written, and closed files go up early
+ * when the bytes held pass 64 MiB (lake_store_s3.c). lake_store_link of
+ * a held temp object creates the final name directly, so a commit on S3
+ * is one conditional PUT.
  *
  * Credentials for S3 come only from the environment and the shared
  * credentials file (s3_config_from_env). One client per bucket per
