@@ -11,7 +11,9 @@
  * ?partNumber=N&uploadId=ID), each retried alone; CompleteMultipartUpload
  * (POST ?uploadId=ID) lists the parts' ETags in order. A part that fails
  * for good cancels the others and the upload is aborted (DELETE
- * ?uploadId=ID), so no stored part is left to bill for.
+ * ?uploadId=ID), so no stored part is left to bill for. Create, complete
+ * and abort are s3_multipart.c's single requests; only the parallel
+ * parts are this file's.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -19,9 +21,8 @@
 #include <string.h>
 
 #include "s3_internal.h"
-#include "s3_xml.h"
+#include "s3_multipart.h"
 
-#define S3_PARTS_MAX 10000
 #define MIB ((size_t)1024 * 1024)
 
 /* Fills err with a summary of n jobs of which failed did not succeed. */
@@ -230,58 +231,21 @@ s3_delete_many(s3_client *c, const char *const *keys, size_t n,
 
 /* --- multipart upload -------------------------------------------------- */
 
+/* A whole object sent as a multipart upload: create, complete and abort
+ * are s3_multipart.h's; only the parts go up here, all in parallel. */
 typedef struct upload {
 	const char *key;
 	const uint8_t *data;
 	size_t len;
 	size_t part_size;
 	size_t nparts;
-	char id[512];
+	char id[S3_UPLOAD_ID_MAX];
 } upload;
 
-/* A POST or DELETE on the upload: the job, set up but not run. */
-static int
-upload_job(s3_job *job, const char *method, const char *op, const char *key,
-    const char *upload_id, s3_err *err)
-{
-	s3_param p = { upload_id ? "uploadId" : "uploads",
-		upload_id ? upload_id : "" };
-
-	s3_job_init(job, method, op, key);
-	job->query = s3_query_build(&p, 1);
-	if (job->query == NULL) {
-		s3_err_set(err, S3_ERR_OTHER, "out of memory");
-		return -1;
-	}
-	return 0;
-}
-
-static int
-upload_create(s3_client *c, upload *u, s3_err *err)
-{
-	s3_job job;
-	int rc;
-
-	if (upload_job(&job, "POST", "create multipart upload", u->key, NULL,
-	    err) != 0)
-		return -1;
-	rc = s3_engine_run_one(c, &job, err);
-	if (rc == 0 && s3_xml_find(job.answer.data, job.answer.len,
-	    "InitiateMultipartUploadResult/UploadId", u->id,
-	    sizeof(u->id)) != 1) {
-		s3_err_set(err, S3_ERR_OTHER, "create multipart upload "
-		    "s3://%s/%.300s: HTTP %ld without an <UploadId>",
-		    c->bucket, u->key, job.status);
-		rc = -1;
-	}
-	s3_job_release(&job);
-	return rc;
-}
-
-/* Uploads every part; their ETags stay in jobs[i].etag. */
+/* Uploads every part; their ETags into parts[i]. */
 static int
 upload_parts(s3_client *c, upload *u, s3_job *jobs, s3_job **ptrs,
-    s3_err *err)
+    s3_part *parts, s3_err *err)
 {
 	char number[24];
 	size_t i, failed;
@@ -317,82 +281,20 @@ upload_parts(s3_client *c, upload *u, s3_job *jobs, s3_job **ptrs,
 			    c->bucket, u->key, jobs[i].status);
 			return -1;
 		}
+		snprintf(parts[i].etag, sizeof(parts[i].etag), "%s",
+		    jobs[i].etag);
 	}
 	return failed > 0 ? -1 : 0;
-}
-
-/* CompleteMultipartUpload's body: owned string, NULL when out of memory.
- * ETags are hex digits in quotes: nothing to escape. */
-static char *
-complete_body(const upload *u, const s3_job *parts)
-{
-	s3_mem m = { .limit = SIZE_MAX };
-	char line[64 + sizeof(parts[0].etag)];
-	size_t i, n;
-	int ok = 1;
-
-	ok &= s3_mem_append(&m, "<CompleteMultipartUpload>", 25) == 0;
-	for (i = 0; ok && i < u->nparts; i++) {
-		if (strpbrk(parts[i].etag, "<&") != NULL)
-			ok = 0;
-		n = s3_format(line, sizeof(line), "<Part><PartNumber>%zu"
-		    "</PartNumber><ETag>%s</ETag></Part>", i + 1,
-		    parts[i].etag);
-		ok &= s3_mem_append(&m, line, n) == 0;
-	}
-	ok &= s3_mem_append(&m, "</CompleteMultipartUpload>", 26) == 0;
-	if (!ok) {
-		s3_mem_free(&m);
-		return NULL;
-	}
-	return m.data;
-}
-
-static int
-upload_complete(s3_client *c, upload *u, const s3_job *parts, s3_err *err)
-{
-	s3_job job;
-	char *body;
-	uint64_t size;
-	int rc;
-
-	body = complete_body(u, parts);
-	if (body == NULL || upload_job(&job, "POST", "complete multipart "
-	    "upload", u->key, u->id, err) != 0) {
-		free(body);
-		s3_err_set(err, S3_ERR_OTHER, "out of memory");
-		return -1;
-	}
-	job.body = (const uint8_t *)body;
-	job.body_len = strlen(body);
-	job.content_type = "application/xml";
-	rc = s3_engine_run_one(c, &job, err);
-	/* A repeat after a completion whose answer was lost finds the
-	 * upload gone; the object of our size is then ours. */
-	if (rc != 0 && job.body_may_have_landed &&
-	    strcmp(job.err.code, "NoSuchUpload") == 0 &&
-	    s3_head(c, u->key, &size, NULL) == 0 && size == u->len)
-		rc = 0;
-	s3_job_release(&job);
-	free(body);
-	return rc;
 }
 
 /* Best effort: on failure, says so after the message in err. */
 static void
 upload_abort(s3_client *c, upload *u, s3_err *err)
 {
-	s3_job job;
 	s3_err why;
 	size_t len;
 
-	if (upload_job(&job, "DELETE", "abort multipart upload", u->key,
-	    u->id, &why) == 0 && s3_engine_run_one(c, &job, &why) == 0) {
-		s3_job_release(&job);
-		return;
-	}
-	s3_job_release(&job);
-	if (err == NULL)
+	if (s3_multipart_abort(c, u->key, u->id, &why) == 0 || err == NULL)
 		return;
 	len = strlen(err->msg);
 	snprintf(err->msg + len, sizeof(err->msg) - len, "; and the upload's "
@@ -400,15 +302,15 @@ upload_abort(s3_client *c, upload *u, s3_err *err)
 	    "rule for incomplete uploads removes them", why.http_status);
 }
 
-/* The part size: the configured one, larger when 10,000 parts of it
- * would not hold len. */
+/* The part size: the configured one, larger when S3_PARTS_LIMIT parts of
+ * it would not hold len. */
 static size_t
 part_size_for(const s3_client *c, size_t len)
 {
 	size_t part = c->cfg.part_size;
 
-	if ((len + part - 1) / part > S3_PARTS_MAX)
-		part = ((len / S3_PARTS_MAX) / MIB + 1) * MIB;
+	if ((len + part - 1) / part > S3_PARTS_LIMIT)
+		part = ((len / S3_PARTS_LIMIT) / MIB + 1) * MIB;
 	return part;
 }
 
@@ -418,20 +320,29 @@ s3_put_multipart(s3_client *c, const char *key, const void *data,
 {
 	upload u = { key, data, len, 0, 0, "" };
 	s3_job *jobs, **ptrs;
+	s3_part *parts;
 	int rc;
 
 	u.part_size = part_size_for(c, len);
 	u.nparts = len == 0 ? 1 : (len + u.part_size - 1) / u.part_size;
-	if (jobs_alloc(u.nparts, &jobs, &ptrs, err) != 0)
+	if ((parts = calloc(u.nparts, sizeof(*parts))) == NULL) {
+		s3_err_set(err, S3_ERR_OTHER, "out of memory");
 		return -1;
-	rc = upload_create(c, &u, err);
+	}
+	if (jobs_alloc(u.nparts, &jobs, &ptrs, err) != 0) {
+		free(parts);
+		return -1;
+	}
+	rc = s3_multipart_create(c, key, u.id, err);
 	if (rc == 0) {
-		rc = upload_parts(c, &u, jobs, ptrs, err);
+		rc = upload_parts(c, &u, jobs, ptrs, parts, err);
 		if (rc == 0)
-			rc = upload_complete(c, &u, jobs, err);
+			rc = s3_multipart_complete(c, key, u.id, parts,
+			    u.nparts, len, err);
 		if (rc != 0)
 			upload_abort(c, &u, err);
 	}
 	jobs_free(jobs, ptrs, u.nparts);
+	free(parts);
 	return rc;
 }

@@ -4,7 +4,8 @@
  * the engine on the caller's client with its retries and messages
  * (operation, s3://bucket/key, HTTP status, S3 code).
  *
- * The requests are those of s3_multi.c's whole-object upload: POST
+ * s3_multi.c's whole-object upload uses create, complete and abort too,
+ * sending its parts in parallel itself. The requests: POST
  * ?uploads= answers an <UploadId>; PUT ?partNumber=N&uploadId=ID answers
  * the part's ETag in a header; POST ?uploadId=ID with the ETags in order
  * completes; DELETE ?uploadId=ID aborts. The query parameters are sorted
