@@ -402,24 +402,13 @@ held_take(const char *name, lake_buf *buf)
 	return i >= 0;
 }
 
-/* Puts it (back) in the table, taking over name's copy and buf; an
- * object held under the same name is replaced, as a PUT replaces. */
+/* Puts it (back) in the table, taking over name's copy and buf. */
 static int
 held_put(const char *name, lake_buf *buf)
 {
-	ssize_t old;
 	int rc = -1;
 
 	pthread_mutex_lock(&held_lock);
-	if ((old = held_find(name)) >= 0) {
-		atomic_fetch_sub(&held_bytes, held_objs[old].buf.len);
-		lake_buf_free(&held_objs[old].buf);
-		held_objs[old].buf = *buf;
-		atomic_fetch_add(&held_bytes, buf->len);
-		memset(buf, 0, sizeof(*buf));
-		rc = 0;
-		goto out;
-	}
 	if (nheld == held_cap) {
 		size_t cap = held_cap ? held_cap * 2 : 64;
 		held *p = realloc(held_objs, cap * sizeof(*p));

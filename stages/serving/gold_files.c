@@ -52,9 +52,8 @@ stage_file(const char *path, const char *text, size_t len, lake_err *err)
 
 	if (staged_name(path, tmp, sizeof(tmp), err) == -1)
 		return -1;
-	/* A crashed run of the same pid may have left it on a disk; on S3
-	 * a temp object is only ever held in memory, so no request. */
-	if ((!lake_store_is_remote(tmp) && lake_store_delete(tmp, err) != 0) ||
+	/* A crashed run of the same pid may have left it. */
+	if (lake_store_delete(tmp, err) != 0 ||
 	    (o = lake_out_create(tmp, 0, err)) == NULL)
 		return -1;
 	if (lake_out_write(o, text, len, err) == -1) {

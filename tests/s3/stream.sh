@@ -36,8 +36,6 @@ h_eq "no temp object was ever sent" "$(s3_keys stream/ | grep -c '\.tmp-')" 0
 check "an aborted or deleted stream leaves no object" "$t" abort "$root/abort"
 h_eq "... and no multipart upload" "$(uploads | wc -l)" 0
 h_eq "no object left under abort/" "$(s3_count stream/abort/)" 0
-check "an object written twice before its barrier (or link, a temp) holds the second bytes" \
-	"$t" rewrite "$root/rewrite"
 check "a stream into a missing bucket fails clearly" \
 	"$t" fail "s3://no-such-bucket-$$/big"
 h_done

@@ -20,10 +20,6 @@
  *                                shell checks for multipart uploads), a
  *                                closed one deleted before its barrier
  *                                neither
- *   test_s3_stream rewrite DIR   a small object written twice before its
- *                                barrier holds the second bytes once, as
- *                                a PUT replaces (a retried attempt that
- *                                stages the same name again)
  *   test_s3_stream fail URI      a stream into a bucket that does not
  *                                exist fails, naming bucket, key, status
  *                                and S3 code
@@ -332,69 +328,6 @@ test_abort(const char *dir)
 	    LAKE_STORE_NOT_FOUND, "... even after a barrier");
 }
 
-/* Writes text to name, closed without sync as mode says (held until a
- * barrier, or a temp held until its link). */
-static int
-write_small(const char *name, const char *text, int mode, lake_err *err)
-{
-	lake_out *o;
-
-	if ((o = lake_out_create(name, 0, err)) == NULL)
-		return -1;
-	if (lake_out_write(o, text, strlen(text), err) != 0) {
-		lake_out_abort(o);
-		return -1;
-	}
-	return lake_out_close(o, mode, err);
-}
-
-/* Whether name holds exactly text. */
-static int
-holds(const char *name, const char *text)
-{
-	uint8_t *data = NULL;
-	size_t len = 0;
-	lake_err err;
-	int same;
-
-	if (lake_store_read_all(name, &data, &len, &err) != 0) {
-		printf("# read %s: %s\n", name, err.msg);
-		return 0;
-	}
-	same = len == strlen(text) && memcmp(data, text, len) == 0;
-	free(data);
-	return same;
-}
-
-static void
-test_rewrite(const char *dir)
-{
-	char name[4096], tmp[4200], final[4200];
-	lake_err err;
-
-	/* A data file, made durable by its barrier. */
-	snprintf(name, sizeof(name), "%s/twice", dir);
-	EXPECT(write_small(name, "the first attempt's bytes", LAKE_OUT_LATER,
-	    &err) == 0, "first write: %s", err.msg);
-	EXPECT(write_small(name, "the second", LAKE_OUT_LATER, &err) == 0,
-	    "second write: %s", err.msg);
-	EXPECT(lake_store_sync_tree(dir, &err) == 0, "barrier: %s", err.msg);
-	EXPECT(holds(name, "the second"), "the data file holds the second "
-	    "write's bytes");
-	/* A temp, given its final name by a link (a staged gold file). */
-	snprintf(tmp, sizeof(tmp), "%s/gold.json.tmp-1", dir);
-	snprintf(final, sizeof(final), "%s/gold.json", dir);
-	EXPECT(write_small(tmp, "{\"attempt\": 1}", LAKE_OUT_TEMP, &err) == 0,
-	    "first temp: %s", err.msg);
-	EXPECT(write_small(tmp, "{\"attempt\": 2}", LAKE_OUT_TEMP, &err) == 0,
-	    "second temp: %s", err.msg);
-	EXPECT(lake_store_link(tmp, final, 0, &err) == 0, "link: %s", err.msg);
-	EXPECT(holds(final, "{\"attempt\": 2}"), "the linked object holds "
-	    "the second temp's bytes");
-	EXPECT(lake_store_stat(tmp, NULL, NULL, &err) == LAKE_STORE_NOT_FOUND,
-	    "the temp name is not in the bucket");
-}
-
 static void
 test_fail(const char *name)
 {
@@ -415,7 +348,7 @@ main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	if (argc < 3) {
 		fprintf(stderr, "usage: test_s3_stream big|small|budget|abort|"
-		    "rewrite|fail URI [N]\n");
+		    "fail URI [N]\n");
 		return 2;
 	}
 	if (strcmp(argv[1], "big") == 0)
@@ -426,8 +359,6 @@ main(int argc, char **argv)
 		test_budget(argv[2]);
 	else if (strcmp(argv[1], "abort") == 0)
 		test_abort(argv[2]);
-	else if (strcmp(argv[1], "rewrite") == 0)
-		test_rewrite(argv[2]);
 	else if (strcmp(argv[1], "fail") == 0)
 		test_fail(argv[2]);
 	else
