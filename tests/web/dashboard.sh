@@ -60,7 +60,7 @@ if [ -z "$chromium" ]; then
 	h_done
 fi
 browse() {	# URL OUT: the DOM after rendering, with no network
-	timeout 60 "$chromium" --headless=new --no-sandbox --disable-gpu \
+	TMPDIR=$H_TMP timeout 60 "$chromium" --headless=new --no-sandbox --disable-gpu \
 		--no-first-run --disable-extensions --proxy-server=127.0.0.1:9 \
 		--proxy-bypass-list='127.0.0.1' --user-data-dir="$H_TMP/chrome" \
 		"$@" 2>>"$H_TMP/chrome.log"

@@ -54,7 +54,9 @@ h_eq "... and refuses POST" "$H_STATUS" 405
 # Scripts off: the page as the server drew it, refreshing itself.
 browse() {	# MODE PROFILE URL ARGS...: live_dashboard.mjs, bounded
 	h_defer "kill -9 \$(cat '$H_TMP/$2.pid' 2>/dev/null) 2>/dev/null"
-	timeout 120 node --experimental-websocket "$MEDALLION_SOURCE_DIR/tests/web/live_dashboard.mjs" \
+	# TMPDIR: Chromium keeps its singleton socket in a directory of its
+	# own under it, which a killed browser leaves behind.
+	TMPDIR=$H_TMP timeout 120 node --experimental-websocket "$MEDALLION_SOURCE_DIR/tests/web/live_dashboard.mjs" \
 		"$1" "$chromium" "$H_TMP/$2" "${@:3}" 2>>"$H_TMP/chrome.log"
 }
 browse noscript chrome-noscript "$H_URL/dashboard" > "$H_TMP/noscript.html"
