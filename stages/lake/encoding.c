@@ -3,7 +3,12 @@
  *
  * The hybrid encoder emits an RLE run for every stretch of 8 or more equal
  * values and bit-packs the rest in groups of 8, so a bit-packed run only
- * ever ends on a group boundary (or at the end, padded with zeros).
+ * ever ends on a group boundary (or at the end, padded with zeros). Levels
+ * (one byte each) are encoded straight from their bytes, runs found eight
+ * bytes at a time: a nested file's leaves are mostly long runs of one
+ * level (a checkpoint's row group of tombstones holds only nulls in its
+ * add and metaData leaves), which then cost a few instructions per eight
+ * levels. Decoding fills RLE runs without unpacking them one by one.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -34,20 +39,18 @@ put_rle_run(lake_buf *out, uint32_t value, size_t count, int bit_width)
 	lake_buf_append(out, bytes, (size_t)nbytes);
 }
 
-/* Bit-packs groups*8 values (v[0..n), zero padded) LSB first. */
+/*
+ * Bit-packs groups*8 values (v[0..n), zero padded) LSB first into dst,
+ * which has room for groups * bit_width bytes. A group of 8 values fills
+ * exactly bit_width bytes, so packing can be split on group boundaries.
+ */
 static void
-put_packed(lake_buf *out, const uint32_t *v, size_t n, size_t groups,
+pack_groups(uint8_t *dst, const uint32_t *v, size_t n, size_t groups,
     int bit_width)
 {
-	size_t nbytes = groups * (size_t)bit_width;
 	uint64_t acc = 0;
 	int bits = 0;
-	uint8_t *dst;
 
-	lake_put_varint(out, (uint64_t)groups << 1 | 1);
-	if (lake_buf_reserve(out, nbytes) == -1)
-		return;
-	dst = out->data + out->len;
 	for (size_t i = 0; i < groups * 8; i++) {
 		acc |= (uint64_t)(i < n ? v[i] : 0) << bits;
 		bits += bit_width;
@@ -56,6 +59,45 @@ put_packed(lake_buf *out, const uint32_t *v, size_t n, size_t groups,
 			acc >>= 8;
 			bits -= 8;
 		}
+	}
+}
+
+static void
+put_packed(lake_buf *out, const uint32_t *v, size_t n, size_t groups,
+    int bit_width)
+{
+	size_t nbytes = groups * (size_t)bit_width;
+
+	lake_put_varint(out, (uint64_t)groups << 1 | 1);
+	if (lake_buf_reserve(out, nbytes) == -1)
+		return;
+	pack_groups(out->data + out->len, v, n, groups, bit_width);
+	out->len += nbytes;
+}
+
+/* put_packed of byte values, widened 64 at a time. */
+static void
+put_packed_u8(lake_buf *out, const uint8_t *v, size_t n, size_t groups,
+    int bit_width)
+{
+	size_t nbytes = groups * (size_t)bit_width;
+	uint32_t wide[64];
+	uint8_t *dst;
+
+	lake_put_varint(out, (uint64_t)groups << 1 | 1);
+	if (lake_buf_reserve(out, nbytes) == -1)
+		return;
+	dst = out->data + out->len;
+	for (size_t g = 0; g < groups; g += 8) {
+		size_t ng = groups - g < 8 ? groups - g : 8;
+		size_t first = g * 8, k = n > first ? n - first : 0;
+
+		if (k > 64)
+			k = 64;
+		for (size_t i = 0; i < k; i++)
+			wide[i] = v[first + i];
+		pack_groups(dst, wide, k, ng, bit_width);
+		dst += ng * (size_t)bit_width;
 	}
 	out->len += nbytes;
 }
@@ -102,23 +144,55 @@ enc_rle_u32(lake_buf *out, const uint32_t *v, size_t n, int bit_width)
 	}
 }
 
-void
-enc_rle_u8(lake_buf *out, const uint8_t *values, size_t n, int bit_width)
+/* The run of bytes equal to v[i] from i, compared eight at a time. */
+static size_t
+run_length_u8(const uint8_t *v, size_t i, size_t n)
 {
-	uint32_t *wide;
+	uint64_t same = 0x0101010101010101ULL * v[i], word;
+	size_t j = i + 1;
 
-	/*
-	 * Widened in one piece: a padded bit-packed run may only end the
-	 * stream, so the input cannot be cut into independent chunks.
-	 */
-	if ((wide = malloc((n ? n : 1) * sizeof(*wide))) == NULL) {
-		out->failed = 1;
+	while (n - j >= 8) {
+		memcpy(&word, v + j, 8);
+		if (word != same)
+			break;
+		j += 8;
+	}
+	while (j < n && v[j] == v[i])
+		j++;
+	return j - i;
+}
+
+/* enc_rle_u32's runs and groups, over bytes. */
+void
+enc_rle_u8(lake_buf *out, const uint8_t *v, size_t n, int bit_width)
+{
+	size_t i = 0;
+
+	if (bit_width == 0) {
+		if (n > 0)
+			put_rle_run(out, 0, n, 0);
 		return;
 	}
-	for (size_t i = 0; i < n; i++)
-		wide[i] = values[i];
-	enc_rle_u32(out, wide, n, bit_width);
-	free(wide);
+	while (i < n) {
+		size_t run = run_length_u8(v, i, n);
+		size_t start, groups;
+
+		if (run >= 8) {
+			put_rle_run(out, v[i], run, bit_width);
+			i += run;
+			continue;
+		}
+		start = i;
+		groups = 0;
+		for (;;) {
+			groups++;
+			i += 8;
+			if (i >= n || run_length_u8(v, i, n) >= 8)
+				break;
+		}
+		put_packed_u8(out, v + start, (i < n ? i : n) - start, groups,
+		    bit_width);
+	}
 }
 
 /* --- decoding ------------------------------------------------------ */
@@ -239,23 +313,36 @@ rle_get_u32(rle_decoder *d, uint32_t *out, size_t n)
 	return 0;
 }
 
+/* rle_get_u32 into levels: a value above INT16_MAX is corrupt input. */
 int
 rle_get_i16(rle_decoder *d, int16_t *out, size_t n)
 {
-	uint32_t tmp[1024];
+	size_t i = 0;
 
-	while (n > 0) {
-		size_t k = n < 1024 ? n : 1024;
+	while (i < n) {
+		uint32_t k;
 
-		if (rle_get_u32(d, tmp, k) == -1)
+		if (d->run_left == 0 && next_run(d) == -1)
 			return -1;
-		for (size_t j = 0; j < k; j++) {
-			if (tmp[j] > INT16_MAX)
+		k = d->run_left;
+		if (k > n - i)
+			k = (uint32_t)(n - i);
+		if (d->is_rle) {
+			if (d->rle_value > INT16_MAX)
 				return -1;
-			out[j] = (int16_t)tmp[j];
+			for (uint32_t j = 0; j < k; j++)
+				out[i + j] = (int16_t)d->rle_value;
+		} else {
+			for (uint32_t j = 0; j < k; j++) {
+				uint32_t x = d->bit_width ? unpack_one(d) : 0;
+
+				if (x > INT16_MAX)
+					return -1;
+				out[i + j] = (int16_t)x;
+			}
 		}
-		out += k;
-		n -= k;
+		d->run_left -= k;
+		i += k;
 	}
 	return 0;
 }
