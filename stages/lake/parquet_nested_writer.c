@@ -9,7 +9,15 @@
  * group; when the buffered bytes reach row_group_bytes it writes the row
  * group: per leaf one v1 data page ([len][rep levels][len][def levels]
  * [values], compressed together), then drops the buffers. Memory is one
- * row group, whatever the file size. close() writes the footer: the
+ * row group, whatever the file size.
+ *
+ * A row costs only the leaves it touches: a leaf that gets no entry in a
+ * row (its top-level field is null) is not visited at the row's end.
+ * Each leaf counts the rows it has entries for, and the rows it missed
+ * are padded with null entries (levels 0) in one memset when it is next
+ * touched or when its row group is written. A checkpoint's row is one
+ * action, a handful of its 30 leaves, so walking them all per row cost
+ * more than the row's own values. close() writes the footer: the
  * schema tree (groups with MAP/LIST annotations), the row groups and
  * each chunk's path_in_schema. No dictionaries and no statistics: the
  * files are read whole, by path, never pruned.
@@ -47,7 +55,8 @@ typedef struct nested_leaf {
 	lake_buf values;	/* PLAIN; booleans one byte each */
 	int64_t nentries;
 	int64_t nvalues;
-	int touched;		/* got an entry in the current row */
+	int64_t rows;		/* rows of the row group with entries here,
+				   the current one included once touched */
 } nested_leaf;
 
 typedef struct nested_chunk {
@@ -74,7 +83,10 @@ struct pq_nested_writer {
 	int nnodes;
 	nested_leaf *leaves;
 	int nleaves;
-	int64_t rg_rows;
+	int *required;		/* leaves that cannot be null (max_def 0) */
+	int nrequired;
+	int row_leaves;		/* leaves touched in the current row */
+	int64_t rg_rows;	/* rows ended in the current row group */
 	int64_t total_rows;
 	size_t buffered;
 	int64_t offset;
@@ -109,6 +121,7 @@ nested_free(pq_nested_writer *w)
 	for (int i = 0; w->leaves != NULL && i < w->nleaves; i++)
 		leaf_free(&w->leaves[i]);
 	free(w->leaves);
+	free(w->required);
 	for (int i = 0; w->nodes != NULL && i < w->nnodes; i++)
 		free((char *)w->nodes[i].name);
 	free(w->nodes);
@@ -244,6 +257,11 @@ copy_schema(pq_nested_writer *w, const pq_node *nodes, int nnodes,
 		    "leaf column", w->path);
 		return -1;
 	}
+	if ((w->required = calloc((size_t)w->nleaves, sizeof(int))) == NULL)
+		goto nomem;
+	for (int i = 0; i < w->nleaves; i++)
+		if (w->leaves[i].max_def == 0)
+			w->required[w->nrequired++] = i;
 	return ntop;
 nomem:
 	lake_err_set(err, "%s: out of memory", w->path);
@@ -311,6 +329,18 @@ pq_nested_writer_max_rep(const pq_nested_writer *w, int leaf)
 
 /* --- rows ---------------------------------------------------------- */
 
+/* lake_buf_append, inline while the buffer has room: a value or a level
+ * of a few bytes is appended per entry. */
+static inline void
+buf_put(lake_buf *b, const void *p, size_t n)
+{
+	if (b->cap - b->len >= n && !b->failed) {
+		memcpy(b->data + b->len, p, n);
+		b->len += n;
+	} else
+		lake_buf_append(b, p, n);
+}
+
 static void
 put_value(pq_nested_writer *w, nested_leaf *l, const pq_value *v)
 {
@@ -319,27 +349,68 @@ put_value(pq_nested_writer *w, nested_leaf *l, const pq_value *v)
 	switch (l->type) {
 	case PQ_INT32:
 	case PQ_DATE:
-		lake_buf_append(&l->values, &v->v.i32, 4);
+		buf_put(&l->values, &v->v.i32, 4);
 		break;
 	case PQ_INT64:
 	case PQ_TIMESTAMP:
-		lake_buf_append(&l->values, &v->v.i64, 8);
+		buf_put(&l->values, &v->v.i64, 8);
 		break;
 	case PQ_DOUBLE:
-		lake_buf_append(&l->values, &v->v.f64, 8);
+		buf_put(&l->values, &v->v.f64, 8);
 		break;
 	case PQ_BOOLEAN:
 		b = v->v.b != 0;
-		lake_buf_append(&l->values, &b, 1);
+		buf_put(&l->values, &b, 1);
 		break;
 	default:
-		lake_buf_append(&l->values, &v->v.s.len, 4);
-		lake_buf_append(&l->values, v->v.s.ptr, v->v.s.len);
+		buf_put(&l->values, &v->v.s.len, 4);
+		if (v->v.s.len > 0)
+			buf_put(&l->values, v->v.s.ptr, v->v.s.len);
 		w->buffered += v->v.s.len;
 		break;
 	}
 	w->buffered += 4;
 	l->nvalues++;
+}
+
+/* n copies of level byte b at the end of levels. */
+static void
+append_levels(lake_buf *levels, uint8_t b, size_t n)
+{
+	if (n == 0 || lake_buf_reserve(levels, n) == -1)
+		return;
+	memset(levels->data + levels->len, b, n);
+	levels->len += n;
+}
+
+/*
+ * Null entries (levels 0) for the rows of the row group before the
+ * current one that l got no entry in: what its top-level field being
+ * null is stored as.
+ */
+static int
+pad_leaf(pq_nested_writer *w, nested_leaf *l, lake_err *err)
+{
+	int64_t missing = w->rg_rows - l->rows;
+
+	if (missing <= 0)
+		return 0;
+	if (l->max_def == 0) {
+		lake_err_set(err, "%s: %s: a value is missing", w->path,
+		    l->path);
+		return -1;
+	}
+	if (l->max_rep > 0)
+		append_levels(&l->reps, 0, (size_t)missing);
+	append_levels(&l->defs, 0, (size_t)missing);
+	if (l->reps.failed || l->defs.failed) {
+		lake_err_set(err, "%s: out of memory buffering %s", w->path,
+		    l->path);
+		return -1;
+	}
+	l->nentries += missing;
+	l->rows = w->rg_rows;
+	return 0;
 }
 
 int
@@ -348,14 +419,17 @@ pq_nested_put(pq_nested_writer *w, int leaf, int rep, int def,
 {
 	nested_leaf *l;
 	uint8_t r = (uint8_t)rep, d = (uint8_t)def;
+	int touched;
 
 	if (leaf < 0 || leaf >= w->nleaves) {
 		lake_err_set(err, "%s: no leaf %d", w->path, leaf);
 		return -1;
 	}
 	l = &w->leaves[leaf];
+	touched = l->rows > w->rg_rows;
+	/* A row's first entry, and only it, is at rep 0. */
 	if (rep < 0 || rep > l->max_rep || def < 0 || def > l->max_def ||
-	    (rep > 0 && !l->touched) || (rep == 0 && l->touched)) {
+	    (rep > 0) != touched) {
 		lake_err_set(err, "%s: %s: levels (rep %d, def %d) do not fit "
 		    "the schema or the row", w->path, l->path, rep, def);
 		return -1;
@@ -366,11 +440,16 @@ pq_nested_put(pq_nested_writer *w, int leaf, int rep, int def,
 		    l->path);
 		return -1;
 	}
-	l->touched = 1;
+	if (!touched) {
+		if (l->rows < w->rg_rows && pad_leaf(w, l, err) == -1)
+			return -1;
+		l->rows++;
+		w->row_leaves++;
+	}
 	if (l->max_rep > 0)
-		lake_buf_append(&l->reps, &r, 1);
+		buf_put(&l->reps, &r, 1);
 	if (l->max_def > 0)
-		lake_buf_append(&l->defs, &d, 1);
+		buf_put(&l->defs, &d, 1);
 	if (def == l->max_def)
 		put_value(w, l, v);
 	w->buffered += 2;
@@ -388,13 +467,20 @@ static int flush_row_group(pq_nested_writer *w, lake_err *err);
 int
 pq_nested_end_row(pq_nested_writer *w, lake_err *err)
 {
-	for (int i = 0; i < w->nleaves; i++) {
-		nested_leaf *l = &w->leaves[i];
+	/* Only required leaves are looked at: the others are padded when
+	 * next touched (pad_leaf), as if their null were written now. */
+	for (int i = 0; i < w->nrequired; i++) {
+		nested_leaf *l = &w->leaves[w->required[i]];
 
-		if (!l->touched && pq_nested_put(w, i, 0, 0, NULL, err) == -1)
+		if (l->rows <= w->rg_rows) {
+			lake_err_set(err, "%s: %s: a value is missing",
+			    w->path, l->path);
 			return -1;
-		l->touched = 0;
+		}
 	}
+	/* The two level bytes each untouched leaf's null entry will take. */
+	w->buffered += 2 * (size_t)(w->nleaves - w->row_leaves);
+	w->row_leaves = 0;
 	w->rg_rows++;
 	if (w->buffered >= w->opts.row_group_bytes)
 		return flush_row_group(w, err);
@@ -412,9 +498,20 @@ out_flush(pq_nested_writer *w, lake_err *err)
 	return 0;
 }
 
+/* Small pieces are gathered in w->out; a page of OUT_DIRECT bytes or more
+ * goes out as it is, after what was gathered, rather than copied. */
+#define OUT_DIRECT (64u << 10)
+
 static int
 out_write(pq_nested_writer *w, const void *p, size_t n, lake_err *err)
 {
+	if (n >= OUT_DIRECT) {
+		if (out_flush(w, err) == -1 ||
+		    lake_out_write(w->out_file, p, n, err) == -1)
+			return -1;
+		w->offset += (int64_t)n;
+		return 0;
+	}
 	lake_buf_append(&w->out, p, n);
 	if (w->out.failed) {
 		lake_err_set(err, "%s: out of memory", w->path);
@@ -447,6 +544,7 @@ write_chunk(pq_nested_writer *w, nested_leaf *l, nested_chunk *k,
 {
 	pq_page_header h;
 	lake_buf header = { 0 };
+	const lake_buf *body = &w->page;	/* what the page stores */
 	int rc = -1;
 
 	w->page.len = 0;
@@ -466,19 +564,22 @@ write_chunk(pq_nested_writer *w, nested_leaf *l, nested_chunk *k,
 	}
 	k->codec = w->page.len < NESTED_SMALL_CHUNK ? PQ_CODEC_UNCOMPRESSED :
 	    (int)w->opts.codec;
-	if (codec_compress(w->codec, k->codec, w->opts.zstd_level,
-	    w->page.data, w->page.len, &w->packed, err) == -1) {
-		lake_err_prefix(err, "%s", w->path);
-		return -1;
+	if (k->codec != PQ_CODEC_UNCOMPRESSED) {
+		if (codec_compress(w->codec, k->codec, w->opts.zstd_level,
+		    w->page.data, w->page.len, &w->packed, err) == -1) {
+			lake_err_prefix(err, "%s", w->path);
+			return -1;
+		}
+		body = &w->packed;
 	}
 	memset(&h, 0, sizeof(h));
 	h.type = PAGE_DATA;
 	h.num_values = (int32_t)l->nentries;
 	h.encoding = ENC_PLAIN;
 	h.uncompressed_size = (int32_t)w->page.len;
-	h.compressed_size = (int32_t)w->packed.len;
+	h.compressed_size = (int32_t)body->len;
 	h.has_crc = 1;
-	h.crc = pq_page_crc(w->packed.data, w->packed.len);
+	h.crc = pq_page_crc(body->data, body->len);
 	pq_page_header_encode(&header, &h);
 	if (header.failed) {
 		lake_err_set(err, "%s: out of memory", w->path);
@@ -487,9 +588,9 @@ write_chunk(pq_nested_writer *w, nested_leaf *l, nested_chunk *k,
 	k->num_values = l->nentries;
 	k->data_page_offset = w->offset;
 	k->total_uncompressed = (int64_t)(header.len + w->page.len);
-	k->total_compressed = (int64_t)(header.len + w->packed.len);
+	k->total_compressed = (int64_t)(header.len + body->len);
 	if (out_write(w, header.data, header.len, err) == -1 ||
-	    out_write(w, w->packed.data, w->packed.len, err) == -1)
+	    out_write(w, body->data, body->len, err) == -1)
 		goto out;
 	rc = 0;
 out:
@@ -505,6 +606,7 @@ leaf_reset(nested_leaf *l)
 	lake_buf_free(&l->values);
 	l->nentries = 0;
 	l->nvalues = 0;
+	l->rows = 0;
 }
 
 static int
@@ -512,6 +614,11 @@ flush_row_group(pq_nested_writer *w, lake_err *err)
 {
 	nested_row_group *rg;
 
+	if (w->row_leaves > 0) {
+		lake_err_set(err, "%s: a row group cannot end inside a row",
+		    w->path);
+		return -1;
+	}
 	if (w->rg_rows == 0)
 		return 0;
 	if (w->nrgs == w->rgs_cap) {
@@ -533,7 +640,8 @@ flush_row_group(pq_nested_writer *w, lake_err *err)
 	rg->num_rows = w->rg_rows;
 	rg->file_offset = w->offset;
 	for (int i = 0; i < w->nleaves; i++) {
-		if (write_chunk(w, &w->leaves[i], &rg->chunks[i], err) == -1)
+		if (pad_leaf(w, &w->leaves[i], err) == -1 ||
+		    write_chunk(w, &w->leaves[i], &rg->chunks[i], err) == -1)
 			return -1;
 		rg->total_byte_size += rg->chunks[i].total_uncompressed;
 		rg->total_compressed += rg->chunks[i].total_compressed;
