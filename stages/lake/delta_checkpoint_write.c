@@ -198,88 +198,166 @@ config_duration(json_t *metadata, const char *key, const char *fallback)
 
 /* --- shredding rows ------------------------------------------------ */
 
+/*
+ * The leaves this writer fills (all 30 of the schema), found by path once
+ * per checkpoint: a lookup by path per value was a string search over
+ * the leaves, for every value of every row. Maps name their key leaf (the
+ * value leaf follows it), lists their element leaf.
+ */
+typedef enum ck_col {
+	C_TXN_APP, C_TXN_VERSION, C_TXN_UPDATED,
+	C_ADD_PATH, C_ADD_PV_KEY, C_ADD_PV_VALUE, C_ADD_SIZE, C_ADD_MTIME,
+	C_ADD_DATA_CHANGE, C_ADD_FIRST_VERSION, C_ADD_STATS,
+	C_REMOVE_PATH, C_REMOVE_DELETED, C_REMOVE_DATA_CHANGE, C_REMOVE_SIZE,
+	C_META_ID, C_META_NAME, C_META_DESCRIPTION, C_META_PROVIDER,
+	C_META_OPTIONS_KEY, C_META_OPTIONS_VALUE, C_META_SCHEMA,
+	C_META_PCOLS, C_META_CONF_KEY, C_META_CONF_VALUE, C_META_CREATED,
+	C_PROTO_READER, C_PROTO_WRITER, C_PROTO_RFEATURES, C_PROTO_WFEATURES,
+	C_COUNT
+} ck_col;
+
+static const char *const ck_col_paths[C_COUNT] = {
+	[C_TXN_APP] = "txn.appId",
+	[C_TXN_VERSION] = "txn.version",
+	[C_TXN_UPDATED] = "txn.lastUpdated",
+	[C_ADD_PATH] = "add.path",
+	[C_ADD_PV_KEY] = "add.partitionValues.key_value.key",
+	[C_ADD_PV_VALUE] = "add.partitionValues.key_value.value",
+	[C_ADD_SIZE] = "add.size",
+	[C_ADD_MTIME] = "add.modificationTime",
+	[C_ADD_DATA_CHANGE] = "add.dataChange",
+	[C_ADD_FIRST_VERSION] = "add.defaultRowCommitVersion",
+	[C_ADD_STATS] = "add.stats",
+	[C_REMOVE_PATH] = "remove.path",
+	[C_REMOVE_DELETED] = "remove.deletionTimestamp",
+	[C_REMOVE_DATA_CHANGE] = "remove.dataChange",
+	[C_REMOVE_SIZE] = "remove.size",
+	[C_META_ID] = "metaData.id",
+	[C_META_NAME] = "metaData.name",
+	[C_META_DESCRIPTION] = "metaData.description",
+	[C_META_PROVIDER] = "metaData.format.provider",
+	[C_META_OPTIONS_KEY] = "metaData.format.options.key_value.key",
+	[C_META_OPTIONS_VALUE] = "metaData.format.options.key_value.value",
+	[C_META_SCHEMA] = "metaData.schemaString",
+	[C_META_PCOLS] = "metaData.partitionColumns.list.element",
+	[C_META_CONF_KEY] = "metaData.configuration.key_value.key",
+	[C_META_CONF_VALUE] = "metaData.configuration.key_value.value",
+	[C_META_CREATED] = "metaData.createdTime",
+	[C_PROTO_READER] = "protocol.minReaderVersion",
+	[C_PROTO_WRITER] = "protocol.minWriterVersion",
+	[C_PROTO_RFEATURES] = "protocol.readerFeatures.list.element",
+	[C_PROTO_WFEATURES] = "protocol.writerFeatures.list.element",
+};
+
 typedef struct ck_out {
 	pq_nested_writer *w;
 	lake_err *err;
 	int64_t rows;
+	int leaf[C_COUNT];	/* the writer's leaf of each column */
+	int max_def[C_COUNT];
+	uint8_t plain[256];	/* 1: a byte delta_escape keeps as it is */
 } ck_out;
 
-static int
-leaf_of(ck_out *o, const char *path)
+/*
+ * Fills o->plain with bytes delta_escape leaves alone: letters, digits
+ * and "-_.~/=". It must keep every byte marked here; one it keeps that
+ * is not marked only sends a path the slow way.
+ */
+static void
+plain_bytes(ck_out *o)
 {
-	int leaf = pq_nested_writer_leaf(o->w, path);
+	static const char kept[] = "-_.~/=";
 
-	if (leaf < 0)
-		lake_err_set(o->err, "checkpoint schema has no %s", path);
-	return leaf;
+	for (int c = 0; c < 256; c++)
+		o->plain[c] = (c >= 'a' && c <= 'z') || (c >= 'A' &&
+		    c <= 'Z') || (c >= '0' && c <= '9');
+	for (const char *k = kept; *k != '\0'; k++)
+		o->plain[(uint8_t)*k] = 1;
+}
+
+static int
+resolve_columns(ck_out *o)
+{
+	plain_bytes(o);
+	for (int c = 0; c < C_COUNT; c++) {
+		if ((o->leaf[c] = pq_nested_writer_leaf(o->w,
+		    ck_col_paths[c])) < 0) {
+			lake_err_set(o->err, "checkpoint schema has no %s",
+			    ck_col_paths[c]);
+			return -1;
+		}
+		o->max_def[c] = pq_nested_writer_max_def(o->w, o->leaf[c]);
+	}
+	return 0;
 }
 
 /* A field directly under a top-level struct: null when v is NULL. */
 static int
-put_field(ck_out *o, const char *path, const pq_value *v)
+put_field(ck_out *o, ck_col c, const pq_value *v)
 {
-	int leaf = leaf_of(o, path), def;
-
-	if (leaf < 0)
-		return -1;
-	def = pq_nested_writer_max_def(o->w, leaf);
-	return pq_nested_put(o->w, leaf, 0, v ? def : def - 1, v, o->err);
+	return pq_nested_put(o->w, o->leaf[c], 0, v ? o->max_def[c] :
+	    o->max_def[c] - 1, v, o->err);
 }
 
 static int
-put_string(ck_out *o, const char *path, const char *s)
+put_stringn(ck_out *o, ck_col c, const char *s, size_t len)
 {
 	pq_value v;
 
-	if (s == NULL)
-		return put_field(o, path, NULL);
 	memset(&v, 0, sizeof(v));
 	v.v.s.ptr = s;
-	v.v.s.len = (uint32_t)strlen(s);
-	return put_field(o, path, &v);
+	v.v.s.len = (uint32_t)len;
+	return put_field(o, c, &v);
 }
 
 static int
-put_int64(ck_out *o, const char *path, int64_t n)
+put_string(ck_out *o, ck_col c, const char *s)
+{
+	return s == NULL ? put_field(o, c, NULL) : put_stringn(o, c, s,
+	    strlen(s));
+}
+
+static int
+put_int64(ck_out *o, ck_col c, int64_t n)
 {
 	pq_value v;
 
 	memset(&v, 0, sizeof(v));
 	v.v.i64 = n;
-	return put_field(o, path, &v);
+	return put_field(o, c, &v);
 }
 
 static int
-put_bool(ck_out *o, const char *path, int b)
+put_bool(ck_out *o, ck_col c, int b)
 {
 	pq_value v;
 
 	memset(&v, 0, sizeof(v));
 	v.v.b = b;
-	return put_field(o, path, &v);
+	return put_field(o, c, &v);
 }
 
 /* An integer field of a JSON object, or null. */
 static int
-put_json_int(ck_out *o, const char *path, json_t *obj, const char *key,
+put_json_int(ck_out *o, ck_col c, json_t *obj, const char *key,
     int is_int32)
 {
 	json_t *j = json_object_get(obj, key);
 	pq_value v;
 
 	if (!json_is_integer(j))
-		return put_field(o, path, NULL);
+		return put_field(o, c, NULL);
 	memset(&v, 0, sizeof(v));
 	if (is_int32)
 		v.v.i32 = (int32_t)json_integer_value(j);
 	else
 		v.v.i64 = json_integer_value(j);
-	return put_field(o, path, &v);
+	return put_field(o, c, &v);
 }
 
 /* A value entry of a map or list leaf. */
 static int
-put_entry(ck_out *o, int leaf, int rep, int def, const char *s)
+put_entry(ck_out *o, ck_col c, int rep, int def, const char *s)
 {
 	pq_value v;
 
@@ -288,32 +366,23 @@ put_entry(ck_out *o, int leaf, int rep, int def, const char *s)
 		v.v.s.ptr = s;
 		v.v.s.len = (uint32_t)strlen(s);
 	}
-	return pq_nested_put(o->w, leaf, rep, def, s ? &v : NULL, o->err);
+	return pq_nested_put(o->w, o->leaf[c], rep, def, s ? &v : NULL,
+	    o->err);
 }
 
 /*
  * A map<string,string> (MAP > repeated key_value > required key,
- * optional value) from a JSON object; NULL writes a null map. Below the
- * key's maximum definition level D: D-2 is a null map, D-1 an empty one.
+ * optional value) from a JSON object, its key column k and value column
+ * v; NULL writes a null map. Below the key's maximum definition level D:
+ * D-2 is a null map, D-1 an empty one.
  */
 static int
-put_map(ck_out *o, const char *path, json_t *obj)
+put_map(ck_out *o, ck_col k, ck_col v, json_t *obj)
 {
-	char kpath[256], vpath[256];
-	int k, v, d, rep = 0;
+	int d = o->max_def[k], rep = 0;
 	const char *key;
 	json_t *val;
 
-	if (snprintf(kpath, sizeof(kpath), "%s.key_value.key", path) >=
-	    (int)sizeof(kpath) || snprintf(vpath, sizeof(vpath),
-	    "%s.key_value.value", path) >= (int)sizeof(vpath)) {
-		lake_err_set(o->err, "checkpoint column path %s too long",
-		    path);
-		return -1;
-	}
-	if ((k = leaf_of(o, kpath)) < 0 || (v = leaf_of(o, vpath)) < 0)
-		return -1;
-	d = pq_nested_writer_max_def(o->w, k);
 	if (!json_is_object(obj) || json_object_size(obj) == 0) {
 		int level = json_is_object(obj) ? d - 1 : d - 2;
 
@@ -331,25 +400,15 @@ put_map(ck_out *o, const char *path, json_t *obj)
 	return 0;
 }
 
-/* A list<string> (LIST > repeated list > optional element); arr NULL
- * writes a null list. */
+/* A list<string> (LIST > repeated list > optional element) of its
+ * element column e; arr NULL writes a null list. */
 static int
-put_list(ck_out *o, const char *path, json_t *arr)
+put_list(ck_out *o, ck_col e, json_t *arr)
 {
-	char epath[256];
-	int e, d;
+	int d = o->max_def[e];
 	size_t i;
 	json_t *val;
 
-	if (snprintf(epath, sizeof(epath), "%s.list.element", path) >=
-	    (int)sizeof(epath)) {
-		lake_err_set(o->err, "checkpoint column path %s too long",
-		    path);
-		return -1;
-	}
-	if ((e = leaf_of(o, epath)) < 0)
-		return -1;
-	d = pq_nested_writer_max_def(o->w, e);
 	if (!json_is_array(arr) || json_array_size(arr) == 0)
 		return put_entry(o, e, 0, json_is_array(arr) ? d - 2 : d - 3,
 		    NULL);
@@ -360,6 +419,39 @@ put_list(ck_out *o, const char *path, json_t *arr)
 			return -1;
 	}
 	return 0;
+}
+
+/*
+ * A file's path as add and remove actions spell it (delta_escape's
+ * escapes), written to column c. Our own paths (date=.../part-<uuid>)
+ * need no escape: a table look-up per byte says so for a quarter of
+ * what escaping each into a new string cost. The others go through
+ * delta_escape, which stays the one definition of the escapes.
+ */
+static int
+put_path(ck_out *o, ck_col c, const char *path)
+{
+	const uint8_t *p = (const uint8_t *)path;
+	size_t len = strlen(path), n = 0;
+	char *escaped;
+	int rc;
+
+	/* Eight bytes a step: their look-ups do not wait on each other. */
+	while (len - n >= 8 && (o->plain[p[n]] & o->plain[p[n + 1]] &
+	    o->plain[p[n + 2]] & o->plain[p[n + 3]] & o->plain[p[n + 4]] &
+	    o->plain[p[n + 5]] & o->plain[p[n + 6]] & o->plain[p[n + 7]]))
+		n += 8;
+	while (n < len && o->plain[p[n]])
+		n++;
+	if (n == len)
+		return put_stringn(o, c, path, len);
+	if ((escaped = delta_escape(path)) == NULL) {
+		lake_err_set(o->err, "%s: out of memory", path);
+		return -1;
+	}
+	rc = put_string(o, c, escaped);
+	free(escaped);
+	return rc;
 }
 
 static int
@@ -374,13 +466,11 @@ end_row(ck_out *o)
 static int
 write_protocol(ck_out *o, json_t *p)
 {
-	if (put_json_int(o, "protocol.minReaderVersion", p,
-	    "minReaderVersion", 1) == -1 ||
-	    put_json_int(o, "protocol.minWriterVersion", p,
-	    "minWriterVersion", 1) == -1 ||
-	    put_list(o, "protocol.readerFeatures", json_object_get(p,
+	if (put_json_int(o, C_PROTO_READER, p, "minReaderVersion", 1) == -1 ||
+	    put_json_int(o, C_PROTO_WRITER, p, "minWriterVersion", 1) == -1 ||
+	    put_list(o, C_PROTO_RFEATURES, json_object_get(p,
 	    "readerFeatures")) == -1 ||
-	    put_list(o, "protocol.writerFeatures", json_object_get(p,
+	    put_list(o, C_PROTO_WFEATURES, json_object_get(p,
 	    "writerFeatures")) == -1)
 		return -1;
 	return end_row(o);
@@ -392,33 +482,26 @@ write_metadata(ck_out *o, json_t *m)
 	json_t *format = json_object_get(m, "format");
 	const char *provider = json_string_value(json_object_get(format,
 	    "provider"));
-	int fmt_leaf, fmt_def;
-	pq_value v;
 
-	if (put_string(o, "metaData.id", json_string_value(json_object_get(m,
+	if (put_string(o, C_META_ID, json_string_value(json_object_get(m,
 	    "id"))) == -1 ||
-	    put_string(o, "metaData.name", json_string_value(
+	    put_string(o, C_META_NAME, json_string_value(
 	    json_object_get(m, "name"))) == -1 ||
-	    put_string(o, "metaData.description", json_string_value(
+	    put_string(o, C_META_DESCRIPTION, json_string_value(
 	    json_object_get(m, "description"))) == -1 ||
-	    put_string(o, "metaData.schemaString", json_string_value(
+	    put_string(o, C_META_SCHEMA, json_string_value(
 	    json_object_get(m, "schemaString"))) == -1 ||
-	    put_list(o, "metaData.partitionColumns", json_object_get(m,
+	    put_list(o, C_META_PCOLS, json_object_get(m,
 	    "partitionColumns")) == -1 ||
-	    put_map(o, "metaData.configuration", json_object_get(m,
+	    put_map(o, C_META_CONF_KEY, C_META_CONF_VALUE, json_object_get(m,
 	    "configuration")) == -1 ||
-	    put_json_int(o, "metaData.createdTime", m, "createdTime", 0) == -1)
+	    put_json_int(o, C_META_CREATED, m, "createdTime", 0) == -1)
 		return -1;
-	/* format is a struct inside metaData: one level deeper. */
-	if ((fmt_leaf = leaf_of(o, "metaData.format.provider")) < 0)
-		return -1;
-	fmt_def = pq_nested_writer_max_def(o->w, fmt_leaf);
-	memset(&v, 0, sizeof(v));
-	v.v.s.ptr = provider ? provider : "parquet";
-	v.v.s.len = (uint32_t)strlen(v.v.s.ptr);
-	if (pq_nested_put(o->w, fmt_leaf, 0, fmt_def, &v, o->err) == -1 ||
-	    put_map(o, "metaData.format.options", json_object_get(format,
-	    "options")) == -1)
+	/* format is a struct inside metaData, always present: its provider
+	 * at the leaf's full definition level. */
+	if (put_string(o, C_META_PROVIDER, provider ? provider : "parquet") ==
+	    -1 || put_map(o, C_META_OPTIONS_KEY, C_META_OPTIONS_VALUE,
+	    json_object_get(format, "options")) == -1)
 		return -1;
 	return end_row(o);
 }
@@ -426,9 +509,9 @@ write_metadata(ck_out *o, json_t *m)
 static int
 write_txn(ck_out *o, const delta_txn *t)
 {
-	if (put_string(o, "txn.appId", t->app_id) == -1 ||
-	    put_int64(o, "txn.version", t->version) == -1 ||
-	    put_field(o, "txn.lastUpdated", NULL) == -1)
+	if (put_string(o, C_TXN_APP, t->app_id) == -1 ||
+	    put_int64(o, C_TXN_VERSION, t->version) == -1 ||
+	    put_field(o, C_TXN_UPDATED, NULL) == -1)
 		return -1;
 	return end_row(o);
 }
@@ -438,49 +521,37 @@ write_add(ck_out *o, const delta_file_entry *e)
 {
 	const char *pv_text = (const char *)e->f.partition_values;
 	json_t *pv = pv_text ? json_loads(pv_text, 0, NULL) : NULL;
-	char *escaped = delta_escape(e->f.path);
 	int rc = -1;
 
-	if (escaped == NULL || (pv_text != NULL && pv == NULL)) {
-		lake_err_set(o->err, "%s: %s", e->f.path, escaped == NULL ?
-		    "out of memory" : "bad partitionValues in the log");
+	if (pv_text != NULL && pv == NULL) {
+		lake_err_set(o->err, "%s: bad partitionValues in the log",
+		    e->f.path);
 		goto out;
 	}
-	if (put_string(o, "add.path", escaped) == -1 ||
-	    put_map(o, "add.partitionValues", pv) == -1 ||
-	    put_int64(o, "add.size", e->f.size) == -1 ||
-	    put_int64(o, "add.modificationTime", e->f.modification_time) ==
-	    -1 ||
-	    put_bool(o, "add.dataChange", 0) == -1 ||
-	    put_int64(o, "add.defaultRowCommitVersion",
-	    e->f.added_in_version) == -1 ||
-	    put_string(o, "add.stats", e->f.stats_json) == -1)
+	if (put_path(o, C_ADD_PATH, e->f.path) == -1 ||
+	    put_map(o, C_ADD_PV_KEY, C_ADD_PV_VALUE, pv) == -1 ||
+	    put_int64(o, C_ADD_SIZE, e->f.size) == -1 ||
+	    put_int64(o, C_ADD_MTIME, e->f.modification_time) == -1 ||
+	    put_bool(o, C_ADD_DATA_CHANGE, 0) == -1 ||
+	    put_int64(o, C_ADD_FIRST_VERSION, e->f.added_in_version) == -1 ||
+	    put_string(o, C_ADD_STATS, e->f.stats_json) == -1)
 		goto out;
 	rc = end_row(o);
 out:
 	json_decref(pv);
-	free(escaped);
 	return rc;
 }
 
 static int
 write_remove(ck_out *o, const delta_file_entry *e)
 {
-	char *escaped = delta_escape(e->f.path);
-	int rc = -1;
-
-	if (escaped == NULL) {
-		lake_err_set(o->err, "out of memory");
+	if (put_path(o, C_REMOVE_PATH, e->f.path) == -1 ||
+	    put_int64(o, C_REMOVE_DELETED, e->deletion_timestamp) == -1 ||
+	    put_bool(o, C_REMOVE_DATA_CHANGE, 0) == -1 ||
+	    (e->f.size > 0 ? put_int64(o, C_REMOVE_SIZE, e->f.size) :
+	    put_field(o, C_REMOVE_SIZE, NULL)) == -1)
 		return -1;
-	}
-	if (put_string(o, "remove.path", escaped) == 0 &&
-	    put_int64(o, "remove.deletionTimestamp", e->deletion_timestamp) ==
-	    0 && put_bool(o, "remove.dataChange", 0) == 0 &&
-	    (e->f.size > 0 ? put_int64(o, "remove.size", e->f.size) :
-	    put_field(o, "remove.size", NULL)) == 0)
-		rc = end_row(o);
-	free(escaped);
-	return rc;
+	return end_row(o);
 }
 
 /*
@@ -555,7 +626,7 @@ publish_checkpoint(const char *table_dir, int64_t version,
 	char dir[4096], tmp[4200], uuid[37];
 	char *final = delta_log_file(table_dir, version, ".checkpoint.parquet");
 	pq_writer_opts opts;
-	ck_out o = { NULL, err, 0 };
+	ck_out o = { .w = NULL, .err = err, .rows = 0 };
 	int64_t now_ms = clock_now_us() / 1000;
 	int64_t cutoff_ms = now_ms - config_duration(st->metadata,
 	    "delta.deletedFileRetentionDuration",
@@ -579,7 +650,8 @@ publish_checkpoint(const char *table_dir, int64_t version,
 	    (int)(sizeof(checkpoint_schema) / sizeof(checkpoint_schema[0])),
 	    &opts, err)) == NULL)
 		goto out;
-	if (write_actions(&o, st, cutoff_ms) == -1) {
+	if (resolve_columns(&o) == -1 || write_actions(&o, st, cutoff_ms) ==
+	    -1) {
 		pq_nested_writer_abort(o.w);
 		goto out;
 	}
