@@ -9,6 +9,15 @@
  * that wants only the table's metadata does not decode the add and
  * remove leaves at all (most of a checkpoint's bytes), and one that
  * wants only the live files does not decode the removes (tombstones).
+ *
+ * Row groups are read action by action: each action has a key leaf
+ * (add.path, remove.path, metaData.schemaString, ...) that is non-null
+ * exactly in its rows, and the action's other leaves are decoded only
+ * when its key has a value in the row group. Our writer puts each kind
+ * in row groups of its own, so a group of 6,000 tombstones costs the
+ * three remove leaves read and four all-null keys, not all 24 leaves
+ * (a writer that mixes kinds gets them all read, as before). A leaf
+ * without nulls or repetition needs no level-to-value map.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -18,12 +27,17 @@
 
 /* One leaf of the checkpoint, with per-level value positions. */
 typedef struct ck_leaf {
-	int leaf;		/* -1 when the file does not have it */
+	int leaf;		/* -1 when the file does not have it or the
+				   replay does not read it */
 	int max_def;
 	int max_rep;
+	int has_values;		/* loaded in this row group, with a value:
+				   otherwise every row reads as null */
 	pq_leaf_batch b;
-	int64_t *value_at;	/* level -> dense value index, or -1 */
-	int64_t *row_start;	/* repeated leaves: row -> first level */
+	int64_t *value_at;	/* level -> dense value index, or -1; NULL
+				   when level i is value i */
+	int64_t *row_start;	/* repeated leaves: row -> first level;
+				   NULL when row i is level i */
 	int64_t nrows;
 } ck_leaf;
 
@@ -68,50 +82,108 @@ static const char *leaf_paths[L_COUNT][2] = {
 	{ "txn.version", NULL },
 };
 
+/* Drops what was read of the leaf in a row group; it stays chosen. */
 static void
-ck_leaf_free(ck_leaf *l)
+ck_leaf_unload(ck_leaf *l)
 {
 	pq_leaf_batch_free(&l->b);
 	free(l->value_at);
 	free(l->row_start);
-	memset(l, 0, sizeof(*l));
-	l->leaf = -1;
+	l->value_at = NULL;
+	l->row_start = NULL;
+	l->has_values = 0;
+	l->nrows = 0;
+}
+
+/* row_start of a repeated leaf: where each row's levels begin. */
+static int
+map_rows(ck_leaf *l, int64_t nrows)
+{
+	int64_t row = 0;
+
+	if ((l->row_start = malloc((size_t)(nrows + 1) *
+	    sizeof(int64_t))) == NULL)
+		return -1;
+	for (int64_t i = 0; i < l->b.nlevels; i++) {
+		if (l->b.rep[i] != 0)
+			continue;
+		if (row >= nrows)
+			return 0;
+		l->row_start[row++] = i;
+	}
+	l->row_start[nrows] = l->b.nlevels;
+	return row == nrows;
+}
+
+/* value_at: which levels hold a value, and which one. */
+static int
+map_values(ck_leaf *l)
+{
+	int64_t v = 0;
+
+	if ((l->value_at = malloc((size_t)(l->b.nlevels + 1) *
+	    sizeof(int64_t))) == NULL)
+		return -1;
+	for (int64_t i = 0; i < l->b.nlevels; i++) {
+		int def = l->b.def ? l->b.def[i] : 0;
+
+		l->value_at[i] = def == l->max_def ? v++ : -1;
+	}
+	return v == l->b.nvalues;
 }
 
 static int
 ck_leaf_load(pq_reader *r, int rg, ck_leaf *l, int64_t nrows, lake_err *err)
 {
-	int64_t v = 0, row = 0;
+	int rows_ok, values_ok = 1;
 
 	if (l->leaf < 0)
 		return 0;
 	if (pq_reader_read_leaf(r, rg, l->leaf, &l->b, err) == -1)
 		return -1;
 	l->nrows = nrows;
-	l->value_at = malloc((size_t)(l->b.nlevels + 1) * sizeof(int64_t));
-	l->row_start = malloc((size_t)(nrows + 1) * sizeof(int64_t));
-	if (l->value_at == NULL || l->row_start == NULL) {
+	if (l->max_rep > 0 && l->b.rep != NULL)
+		rows_ok = map_rows(l, nrows);
+	else
+		rows_ok = l->b.nlevels == nrows;
+	/* The reader decodes one value per level at max_def: as many
+	 * values as levels, and no repetition, is level i = value i. */
+	if (rows_ok == 1 && l->b.nvalues > 0 && (l->row_start != NULL ||
+	    l->b.nvalues != l->b.nlevels))
+		values_ok = map_values(l);
+	if (rows_ok == -1 || values_ok == -1) {
 		lake_err_set(err, "checkpoint: out of memory");
 		return -1;
 	}
-	for (int64_t i = 0; i < l->b.nlevels; i++) {
-		int def = l->b.def ? l->b.def[i] : 0;
-
-		if (l->max_rep == 0 || l->b.rep == NULL || l->b.rep[i] == 0) {
-			if (row >= nrows)
-				goto bad;
-			l->row_start[row++] = i;
-		}
-		l->value_at[i] = def == l->max_def ? v++ : -1;
+	if (rows_ok == 0 || values_ok == 0) {
+		lake_err_set(err, "checkpoint: levels of %s do not match its "
+		    "rows", l->b.values.type == PQ_STRING ? "a string column" :
+		    "a column");
+		return -1;
 	}
-	if (row != nrows || v != l->b.nvalues)
-		goto bad;
-	l->row_start[nrows] = l->b.nlevels;
+	l->has_values = l->b.nvalues > 0;
 	return 0;
-bad:
-	lake_err_set(err, "checkpoint: levels of %s do not match its rows",
-	    l->b.values.type == PQ_STRING ? "a string column" : "a column");
-	return -1;
+}
+
+static int64_t
+level_begin(const ck_leaf *l, int64_t row)
+{
+	return l->row_start != NULL ? l->row_start[row] : row;
+}
+
+static int64_t
+level_end(const ck_leaf *l, int64_t row)
+{
+	return l->row_start != NULL ? l->row_start[row + 1] : row + 1;
+}
+
+/* The dense value index of level i, or -1 when it is null. */
+static int64_t
+value_index(const ck_leaf *l, int64_t i)
+{
+	if (!l->has_values || i < 0 || i >= l->b.nlevels)
+		return -1;
+	return l->value_at != NULL ? l->value_at[i] : i;
 }
 
 /* The JSON value of l at level i, or NULL when null/absent. */
@@ -121,8 +193,7 @@ ck_value(const ck_leaf *l, int64_t i)
 	const pq_column_batch *b = &l->b.values;
 	int64_t v;
 
-	if (l->leaf < 0 || i < 0 || i >= l->b.nlevels ||
-	    (v = l->value_at[i]) < 0)
+	if ((v = value_index(l, i)) < 0)
 		return NULL;
 	switch (b->type) {
 	case PQ_STRING:
@@ -147,7 +218,7 @@ ck_value(const ck_leaf *l, int64_t i)
 static json_t *
 row_value(const ck_leaf *l, int64_t row)
 {
-	return l->leaf < 0 ? NULL : ck_value(l, l->row_start[row]);
+	return l->has_values ? ck_value(l, level_begin(l, row)) : NULL;
 }
 
 static void
@@ -174,9 +245,9 @@ row_list(const ck_leaf *l, int64_t row)
 {
 	json_t *arr = json_array();
 
-	if (l->leaf < 0)
+	if (!l->has_values)
 		return arr;
-	for (int64_t i = l->row_start[row]; i < l->row_start[row + 1]; i++) {
+	for (int64_t i = level_begin(l, row); i < level_end(l, row); i++) {
 		json_t *v = ck_value(l, i);
 
 		if (v != NULL)
@@ -190,9 +261,9 @@ row_map(const ck_leaf *k, const ck_leaf *val, int64_t row)
 {
 	json_t *obj = json_object();
 
-	if (k->leaf < 0 || val->leaf < 0)
+	if (!k->has_values || val->leaf < 0)
 		return obj;
-	for (int64_t i = k->row_start[row]; i < k->row_start[row + 1]; i++) {
+	for (int64_t i = level_begin(k, row); i < level_end(k, row); i++) {
 		json_t *key = ck_value(k, i);
 		json_t *v;
 
@@ -210,11 +281,7 @@ row_map(const ck_leaf *k, const ck_leaf *val, int64_t row)
 static int64_t
 row_index(const ck_leaf *l, int64_t row)
 {
-	int64_t i;
-
-	if (l->leaf < 0 || (i = l->row_start[row]) >= l->b.nlevels)
-		return -1;
-	return l->value_at[i];
+	return l->has_values ? value_index(l, level_begin(l, row)) : -1;
 }
 
 static int64_t
@@ -226,6 +293,26 @@ row_int(const ck_leaf *l, int64_t row, int64_t otherwise)
 		return otherwise;
 	return l->b.values.type == PQ_INT32 ? l->b.values.v.i32[v] :
 	    l->b.values.v.i64[v];
+}
+
+/* The string of l at row, NUL-terminated in scratch (good until its
+ * next use); NULL when null or out of memory (scratch->failed). */
+static const char *
+row_cstr(const ck_leaf *l, int64_t row, lake_buf *scratch)
+{
+	int64_t v = row_index(l, row);
+	const pq_column_batch *b = &l->b.values;
+	uint32_t n;
+
+	if (v < 0 || (b->type != PQ_STRING && b->type != PQ_BINARY))
+		return NULL;
+	n = b->offsets[v + 1] - b->offsets[v];
+	scratch->len = 0;
+	if (lake_buf_reserve(scratch, (size_t)n + 1) == -1)
+		return NULL;
+	memcpy(scratch->data, b->data + b->offsets[v], n);
+	scratch->data[n] = '\0';
+	return (const char *)scratch->data;
 }
 
 /* A copy of the string of l at row, NUL-terminated; NULL when null or
@@ -254,10 +341,9 @@ row_map_text(const ck_leaf *k, const ck_leaf *val, int64_t row,
 	int first = 1;
 
 	lake_buf_append(&b, "{", 1);
-	for (int64_t i = k->leaf < 0 || val->leaf < 0 ? 0 : k->row_start[row];
-	    k->leaf >= 0 && val->leaf >= 0 && i < k->row_start[row + 1];
-	    i++) {
-		int64_t kv = k->value_at[i], vv = val->value_at[i];
+	for (int64_t i = k->has_values ? level_begin(k, row) : 0;
+	    k->has_values && val->leaf >= 0 && i < level_end(k, row); i++) {
+		int64_t kv = value_index(k, i), vv = value_index(val, i);
 		const pq_column_batch *kb = &k->b.values, *vb = &val->b.values;
 
 		if (kv < 0)
@@ -291,17 +377,18 @@ bad:
 /*
  * The add of the row, straight from its columns into the replay: a
  * checkpoint holds one per live file, and building each as a JSON
- * object first cost more than the rest of the load.
+ * object first cost more than the rest of the load. The path goes
+ * through scratch: the replay keeps its own (unescaped) copy.
  */
 static int
 replay_add_row(ck_leaf *L, int64_t row, int64_t version, delta_replay *st,
-    lake_err *err)
+    lake_buf *scratch, lake_err *err)
 {
 	int nomem = 0;
-	char *path, *stats, *pv;
+	const char *path;
+	char *stats, *pv;
 	int64_t first = row_int(&L[L_ADD_FIRST_VERSION], row, -1);
 	int64_t dc = row_index(&L[L_ADD_DATACHANGE], row);
-	int rc;
 
 	if (st->meta_only)
 		return 0;
@@ -309,44 +396,37 @@ replay_add_row(ck_leaf *L, int64_t row, int64_t version, delta_replay *st,
 	 * not the checkpoint's own version. */
 	if (first >= 0 && first <= version)
 		version = first;
-	path = row_string(&L[L_ADD_PATH], row, &nomem);
 	stats = row_string(&L[L_ADD_STATS], row, &nomem);
+	path = row_cstr(&L[L_ADD_PATH], row, scratch);
 	if ((pv = row_map_text(&L[L_ADD_PV_KEY], &L[L_ADD_PV_VALUE], row,
-	    err)) == NULL || nomem) {
-		if (nomem)
+	    err)) == NULL || nomem || scratch->failed) {
+		if (nomem || scratch->failed)
 			lake_err_set(err, "checkpoint: out of memory");
-		free(path);
 		free(stats);
 		free(pv);
 		return -1;
 	}
-	rc = delta_replay_file(st, path, version, 1, dc < 0 ||
+	return delta_replay_file(st, path, version, 1, dc < 0 ||
 	    L[L_ADD_DATACHANGE].b.values.v.b[dc], row_int(&L[L_ADD_SIZE], row,
 	    0), row_int(&L[L_ADD_MTIME], row, 0), stats, pv, err);
-	free(path);
-	return rc;
 }
 
 /* The remove (tombstone) of the row, straight into the replay. */
 static int
 replay_remove_row(ck_leaf *L, int64_t row, int64_t version,
-    delta_replay *st, lake_err *err)
+    delta_replay *st, lake_buf *scratch, lake_err *err)
 {
-	int nomem = 0;
-	char *path = row_string(&L[L_REMOVE_PATH], row, &nomem);
-	int rc;
+	const char *path = row_cstr(&L[L_REMOVE_PATH], row, scratch);
 
-	if (nomem) {
+	if (scratch->failed) {
 		lake_err_set(err, "checkpoint: out of memory");
 		return -1;
 	}
 	/* dataChange is not read: only incremental readers ask, and they
 	 * read commits, never checkpoints. */
-	rc = delta_replay_file(st, path, version, 0, 1, row_int(
+	return delta_replay_file(st, path, version, 0, 1, row_int(
 	    &L[L_REMOVE_SIZE], row, 0), row_int(&L[L_REMOVE_DELETED], row, 0),
 	    NULL, NULL, err);
-	free(path);
-	return rc;
 }
 
 /*
@@ -419,35 +499,74 @@ build_action(ck_leaf *L, int64_t row)
 }
 
 /*
- * For a replay of live files or of the metadata only: 1 when row group g
- * holds nothing that replay reads (the tombstone row groups our
- * checkpoints end with; for metadata, the adds too), found from the add,
- * metaData, protocol and txn leaves alone; then the others are never
- * read. 0 otherwise, -1 on error. Leaves loaded are freed.
+ * Each action's key leaf, non-null exactly in the action's rows, and the
+ * range of its leaves in L (key included).
+ */
+static const struct {
+	int key, first, last;
+} actions[] = {
+	{ L_ADD_PATH, L_ADD_PATH, L_ADD_PV_VALUE },
+	{ L_REMOVE_PATH, L_REMOVE_PATH, L_REMOVE_SIZE },
+	{ L_META_SCHEMA, L_META_ID, L_META_CREATED },
+	{ L_PROTO_READER, L_PROTO_READER, L_PROTO_WFEATURES },
+	{ L_TXN_APP, L_TXN_APP, L_TXN_VERSION },
+};
+
+/*
+ * Loads row group g's leaves of the actions it holds: the key leaves
+ * first, then the other leaves of each action whose key has a value
+ * there. 1 when the row group holds none of the actions read (the
+ * tombstones' row groups of our checkpoints, for a replay of live
+ * files), 0 when loaded, -1 on error.
  */
 static int
-only_unread_rows(pq_reader *r, int g, ck_leaf *L, int64_t nrows,
-    const delta_replay *st, lake_err *err)
+load_row_group(pq_reader *r, int g, ck_leaf *L, int64_t nrows,
+    lake_err *err)
 {
-	static const int probes[] = { L_ADD_PATH, L_META_SCHEMA,
-		L_PROTO_READER, L_TXN_APP };
-	int none = 1;
+	const size_t nactions = sizeof(actions) / sizeof(actions[0]);
+	int any = 0;
 
-	if (!st->live_only && !st->meta_only)
-		return 0;
-	for (size_t i = 0; i < sizeof(probes) / sizeof(probes[0]); i++) {
-		ck_leaf *l = &L[probes[i]];
-		int leaf = l->leaf, md = l->max_def, mr = l->max_rep;
-
-		if (ck_leaf_load(r, g, l, nrows, err) == -1)
+	for (size_t a = 0; a < nactions; a++) {
+		if (ck_leaf_load(r, g, &L[actions[a].key], nrows, err) == -1)
 			return -1;
-		none &= l->leaf < 0 || l->b.nvalues == 0;
-		ck_leaf_free(l);
-		l->leaf = leaf;
-		l->max_def = md;
-		l->max_rep = mr;
+		any |= L[actions[a].key].has_values;
 	}
-	return none;
+	for (size_t a = 0; a < nactions; a++) {
+		if (!L[actions[a].key].has_values)
+			continue;
+		for (int i = actions[a].first; i <= actions[a].last; i++)
+			if (i != actions[a].key && ck_leaf_load(r, g, &L[i],
+			    nrows, err) == -1)
+				return -1;
+	}
+	return any ? 0 : 1;
+}
+
+/* Feeds row group g's rows (loaded) into st. */
+static int
+replay_rows(ck_leaf *L, int64_t nrows, int64_t version, delta_replay *st,
+    lake_buf *scratch, lake_err *err)
+{
+	for (int64_t row = 0; row < nrows; row++) {
+		json_t *a;
+		int rc;
+
+		if (row_index(&L[L_ADD_PATH], row) >= 0)
+			rc = replay_add_row(L, row, version, st, scratch, err);
+		else if (row_index(&L[L_REMOVE_PATH], row) >= 0)
+			rc = replay_remove_row(L, row, version, st, scratch,
+			    err);
+		else if (row_unread(L, row))
+			continue;
+		else {
+			a = build_action(L, row);
+			rc = delta_replay_action(st, a, version, err);
+			json_decref(a);
+		}
+		if (rc == -1)
+			return -1;
+	}
+	return 0;
 }
 
 int
@@ -455,13 +574,14 @@ delta_checkpoint_read(const char *path, int64_t version, delta_replay *st,
     lake_err *err)
 {
 	ck_leaf L[L_COUNT];
+	lake_buf scratch = { 0 };
 	pq_reader *r;
 	int rc = -1;
 
 	if ((r = pq_reader_open(path, err)) == NULL)
 		return -1;
+	memset(L, 0, sizeof(L));
 	for (int i = 0; i < L_COUNT; i++) {
-		memset(&L[i], 0, sizeof(L[i]));
 		L[i].leaf = pq_reader_leaf_index(r, leaf_paths[i][0]);
 		if (L[i].leaf < 0 && leaf_paths[i][1] != NULL)
 			L[i].leaf = pq_reader_leaf_index(r, leaf_paths[i][1]);
@@ -483,57 +603,21 @@ delta_checkpoint_read(const char *path, int64_t version, delta_replay *st,
 			L[i].leaf = -1;
 	for (int g = 0; g < pq_reader_num_row_groups(r); g++) {
 		int64_t nrows = pq_reader_row_group_rows(r, g);
-		int skip;
+		int loaded = load_row_group(r, g, L, nrows, err);
 
-		if ((skip = only_unread_rows(r, g, L, nrows, st, err)) == -1) {
+		if (loaded == -1 || (loaded == 0 && replay_rows(L, nrows,
+		    version, st, &scratch, err) == -1)) {
 			lake_err_prefix(err, "%s", path);
 			goto out;
 		}
-		for (int i = 0; i < L_COUNT && !skip; i++)
-			if (ck_leaf_load(r, g, &L[i], nrows, err) == -1) {
-				lake_err_prefix(err, "%s", path);
-				goto out;
-			}
-		for (int64_t row = 0; row < nrows && !skip; row++) {
-			json_t *a;
-			int failed;
-
-			if (row_index(&L[L_ADD_PATH], row) >= 0)
-				failed = replay_add_row(L, row, version, st,
-				    err);
-			else if (row_index(&L[L_REMOVE_PATH], row) >= 0)
-				failed = replay_remove_row(L, row, version, st,
-				    err);
-			else if (row_unread(L, row))
-				continue;
-			else {
-				a = build_action(L, row);
-				failed = delta_replay_action(st, a, version,
-				    err);
-				json_decref(a);
-			}
-			if (failed == -1) {
-				lake_err_prefix(err, "%s", path);
-				goto out;
-			}
-		}
-		for (int i = 0; i < L_COUNT; i++) {
-			int leaf = L[i].leaf, md = L[i].max_def;
-			int mr = L[i].max_rep;
-
-			ck_leaf_free(&L[i]);
-			L[i].leaf = leaf;
-			L[i].max_def = md;
-			L[i].max_rep = mr;
-		}
+		for (int i = 0; i < L_COUNT; i++)
+			ck_leaf_unload(&L[i]);
 	}
 	rc = 0;
 out:
-	for (int i = 0; i < L_COUNT; i++) {
-		pq_leaf_batch_free(&L[i].b);
-		free(L[i].value_at);
-		free(L[i].row_start);
-	}
+	for (int i = 0; i < L_COUNT; i++)
+		ck_leaf_unload(&L[i]);
+	lake_buf_free(&scratch);
 	pq_reader_close(r);
 	return rc;
 }
