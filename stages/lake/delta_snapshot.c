@@ -235,14 +235,27 @@ delta_replay_free(delta_replay *st)
 	free(st);
 }
 
+/*
+ * A path's slot hash, eight bytes at a time (a multiply and a fold per
+ * word): paths are ~80 bytes, and every one is hashed again each time
+ * the table doubles, so hashing byte by byte was a third of what a
+ * checkpoint's tombstones cost to replay.
+ */
 static uint32_t
 hash_str(const char *s)
 {
-	uint32_t h = 2166136261u;
+	size_t n = strlen(s);
+	uint64_t h = (uint64_t)n * 0x9e3779b97f4a7c15ULL, w;
 
-	while (*s)
-		h = (h ^ (uint8_t)*s++) * 16777619u;
-	return h;
+	for (; n >= 8; s += 8, n -= 8) {
+		memcpy(&w, s, 8);
+		h = (h ^ w) * 0x9e3779b97f4a7c15ULL;
+		h ^= h >> 32;
+	}
+	for (w = 0; n > 0; n--)
+		w = w << 8 | (uint8_t)s[n - 1];
+	h = (h ^ w) * 0x9e3779b97f4a7c15ULL;
+	return (uint32_t)(h ^ h >> 29 ^ h >> 47);
 }
 
 static int
@@ -341,7 +354,8 @@ apply_file_fields(delta_replay *st, const char *raw_path, int64_t version,
     int add, int64_t size, int64_t when, char *stats, char *pv_text,
     lake_err *err)
 {
-	char *path;
+	const char *path = raw_path;
+	char *unescaped = NULL;
 	file_entry *e;
 	int rc = -1;
 
@@ -350,13 +364,16 @@ apply_file_fields(delta_replay *st, const char *raw_path, int64_t version,
 		    add ? "add" : "remove");
 		goto out;
 	}
-	if ((path = delta_unescape(raw_path)) == NULL ||
+	/* A path without escapes (ours never have any) is its own
+	 * unescaped form: no copy to make and free per action. */
+	if ((strchr(raw_path, '%') != NULL && (path = unescaped =
+	    delta_unescape(raw_path)) == NULL) ||
 	    (e = file_lookup(st, path)) == NULL) {
-		free(path);
+		free(unescaped);
 		lake_err_set(err, "out of memory");
 		goto out;
 	}
-	free(path);
+	free(unescaped);
 	e->live = add;
 	free(e->f.stats_json);
 	e->f.stats_json = NULL;
