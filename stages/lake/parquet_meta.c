@@ -1082,6 +1082,37 @@ read_page_loc(thrift_reader *r, pq_page_loc *loc)
 	return rc == 0 && seen == 0xe ? 0 : -1;
 }
 
+/*
+ * A PageLocation in the shape every writer we know gives it (parquet-mr,
+ * DuckDB, ours): fields 1, 2 and 3 in order, each with the one-byte
+ * field header, then STOP. Decoded without the generic reader, since a
+ * big file's offset index has hundreds of entries per column and a
+ * lookup reads several. Returns 0, or 1 (r untouched) when the bytes
+ * have any other shape: the caller then reads it with read_page_loc.
+ */
+static int
+read_page_loc_usual(thrift_reader *r, pq_page_loc *loc)
+{
+	static const uint8_t header[3] = { 0x10 | T_I64, 0x10 | T_I32,
+		0x10 | T_I64 };
+	const uint8_t *p = r->p;
+	uint64_t v[3];
+
+	for (int i = 0; i < 3; i++)
+		if (p >= r->end || *p++ != header[i] ||
+		    lake_get_varint(&p, r->end, &v[i]) == -1)
+			return 1;
+	if (p >= r->end || *p++ != T_STOP)
+		return 1;
+	loc->offset = (int64_t)(v[0] >> 1) ^ -(int64_t)(v[0] & 1);
+	loc->first_row = (int64_t)(v[2] >> 1) ^ -(int64_t)(v[2] & 1);
+	if ((v[1] & 1) || v[1] == 0 || (v[1] >> 1) > INT32_MAX)
+		return 1;	/* a size of 0 or below: let the reader refuse */
+	loc->size = (int32_t)(v[1] >> 1);
+	r->p = p;
+	return 0;
+}
+
 int
 pq_offset_index_decode(const uint8_t *p, size_t n, pq_page_loc **locs,
     int *nlocs)
@@ -1103,7 +1134,8 @@ pq_offset_index_decode(const uint8_t *p, size_t n, pq_page_loc **locs,
 			    sizeof(*out))) == NULL)
 				goto fail;
 			for (uint32_t i = 0; i < count; i++)
-				if (read_page_loc(&r, &out[i]) == -1)
+				if (read_page_loc_usual(&r, &out[i]) == 1 &&
+				    read_page_loc(&r, &out[i]) == -1)
 					goto fail;
 			seen = 1;
 		} else if (tr_skip(&r, f.type) == -1)
