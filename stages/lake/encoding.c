@@ -355,14 +355,23 @@ unzigzag(uint64_t u)
 	return (int64_t)(u >> 1) ^ -(int64_t)(u & 1);
 }
 
+/*
+ * The width-bit value at bit of src, LSB first; end bounds the buffer.
+ * One 8-byte load when it fits (widths up to 56 bits, 8 bytes left, a
+ * little-endian host as everywhere in this file); byte by byte else.
+ */
 static uint64_t
-unpack_bits(const uint8_t *src, uint64_t bit, int width)
+unpack_bits(const uint8_t *src, const uint8_t *end, uint64_t bit, int width)
 {
 	const uint8_t *p = src + bit / 8;
 	int shift = (int)(bit % 8);
 	int need = (shift + width + 7) / 8;
 	uint64_t lo = 0, hi = 0;
 
+	if (width <= 56 && end - p >= 8) {
+		memcpy(&lo, p, 8);
+		return (lo >> shift) & ((1ULL << width) - 1);
+	}
 	for (int i = 0; i < need && i < 8; i++)
 		lo |= (uint64_t)p[i] << (8 * i);
 	if (need > 8)
@@ -532,7 +541,7 @@ enc_delta_decode(const uint8_t *p, size_t len, size_t n, int width,
 			if (bw > 64 || nbytes > (uint64_t)(end - p))
 				return -1;
 			for (uint64_t j = 0; j < per_mini && i < n; j++) {
-				uint64_t d = bw ? unpack_bits(p,
+				uint64_t d = bw ? unpack_bits(p, end,
 				    j * (uint64_t)bw, bw) : 0;
 
 				value += (uint64_t)min_delta + d;

@@ -1268,6 +1268,9 @@ typedef struct page_plan {
 	uint8_t *wanted;
 	int64_t nrows_wanted;
 	int indexed;		/* made from the page index */
+	int key_leaf;		/* with indexed: the key column's leaf, */
+	pq_page_loc *key_locs;	/* its OffsetIndex (read once) */
+	int key_nlocs;
 } page_plan;
 
 /*
@@ -1450,7 +1453,11 @@ spread(chunk_state *s, pq_column_batch *b, int64_t nrows)
 
 	if (s->def == NULL)
 		return d->n == nrows ? 0 : -1;
-	if (s->nlevels != nrows || dense_reserve(d, nrows) == -1)
+	if (s->nlevels != nrows)
+		return -1;
+	if (d->n == nrows)	/* a value at every level: no nulls */
+		return 0;
+	if (dense_reserve(d, nrows) == -1)
 		return -1;
 	if ((b->nulls = calloc((size_t)nrows + 1, 1)) == NULL)
 		return -1;
@@ -1577,6 +1584,7 @@ page_plan_free(page_plan *pl)
 {
 	free(pl->rows);
 	free(pl->wanted);
+	free(pl->key_locs);
 	memset(pl, 0, sizeof(*pl));
 }
 
@@ -1760,6 +1768,10 @@ plan_from_index(pq_reader *r, int rg, int leaf, const int64_t *keys,
 		}
 	}
 	pl->indexed = 1;
+	pl->key_leaf = leaf;
+	pl->key_locs = locs;
+	pl->key_nlocs = n;
+	locs = NULL;
 	rc = 0;
 out:
 	if (rc != 0)
@@ -1815,7 +1827,10 @@ read_chunk_indexed(pq_reader *r, int rg, int leaf, chunk_state *s,
 
 	if (chunk_begin(r, rg, leaf, s, reuse, plan, &start, err) == -1)
 		return -1;
-	if ((rc = load_offset_index(r, rg, leaf, &locs, &n, err)) != 0)
+	if (leaf == plan->key_leaf && plan->key_locs != NULL) {
+		locs = plan->key_locs;	/* the plan's: not freed here */
+		n = plan->key_nlocs;
+	} else if ((rc = load_offset_index(r, rg, leaf, &locs, &n, err)) != 0)
 		return rc;
 	rc = 1;
 	if (n != plan->npages)
@@ -1871,7 +1886,8 @@ out_rc:
 	if (rc != 1)
 		rc = -1;
 out:
-	free(locs);
+	if (locs != plan->key_locs)
+		free(locs);
 	return rc;
 }
 

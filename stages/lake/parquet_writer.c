@@ -748,16 +748,19 @@ write_chunk(pq_writer *w, col_buf *c, pq_chunk_out *k, lake_err *err)
 	 * not compressed. A clustered key or a time then takes a byte or
 	 * three a row, less than zstd makes of its PLAIN values, and a page
 	 * costs its unpacking instead of a zstd frame's set-up (about
-	 * 20,000 instructions, whatever the page's size).
+	 * 20,000 instructions, whatever the page's size). A dictionary
+	 * column's pages are its bit-packed indices, which zstd barely
+	 * shrinks: not compressed either.
 	 */
 	int use_delta = w->opts.page_rows > 0 && (c->def.type == PQ_INT32 ||
 	    c->def.type == PQ_DATE || c->def.type == PQ_INT64 ||
 	    c->def.type == PQ_TIMESTAMP);
+	int raw = chunk_raw_bytes(c) < SMALL_CHUNK_BYTES || use_delta ||
+	    (use_dict && w->opts.page_rows > 0);
 
 	k->dictionary_page_offset = -1;
 	k->num_values = w->rg_rows;
-	k->codec = chunk_raw_bytes(c) < SMALL_CHUNK_BYTES || use_delta ?
-	    PQ_CODEC_UNCOMPRESSED : w->opts.codec;
+	k->codec = raw ? PQ_CODEC_UNCOMPRESSED : w->opts.codec;
 	if (use_dict && write_dictionary(w, c, k, err) == -1)
 		return -1;
 	k->used_dictionary = use_dict;
