@@ -16,7 +16,16 @@
 #    first and of the last window, which the machine's load does not
 #    move (those two runs are left out of the CPU medians);
 #  - data files and bytes, and _delta_log files and bytes, per table
-#    (target: bounded once maintenance runs).
+#    (target: bounded once maintenance runs);
+#  - the transformation replayed: its CPU median over the two windows
+#    again, measured after the long run on hard-linked snapshots of the
+#    lake taken before each of those runs, the first window's runs and
+#    the last's interleaved, REPLAY rounds (default 3; 0: none). The
+#    medians above come from runs minutes apart, each window under
+#    whatever else the machine did then; replayed side by side, both
+#    windows share the machine's state, which is what a ratio needs.
+#    The stage only reads the lake and adds files (renames over
+#    _last_checkpoint), so a run on a hard-linked copy is the same run.
 # Per-run figures stay in $work/cpu.tsv while it runs, and are copied to
 # RESULTS (default /tmp/medallion-longrun.tsv) at the end.
 # The simulated clock: EVENT_GAP (default 10s) is the retail app's mean
@@ -33,7 +42,8 @@
 # steady state a lake older than them reaches.
 # Usage: bench/longrun/run.sh [RUNS] [BUILD-DIR]
 #   (env: BULK_ORDERS=200000, EVENTS=30, EVENT_GAP=10s, WINDOW=50, RESULTS,
-#    MAINTENANCE_ARGS, KEEP_WORK=1 keeps the lake and the stages' logs)
+#    MAINTENANCE_ARGS, REPLAY=3, KEEP_WORK=1 keeps the lake and the
+#    stages' logs)
 set -euo pipefail
 export LC_ALL=C
 src=$(cd "$(dirname "$0")/../.." && pwd)
@@ -45,6 +55,7 @@ gap=${EVENT_GAP:-10s}
 gap_args=(--event-gap "$gap")
 [ "$gap" != default ] || gap_args=()
 window=${WINDOW:-50}
+replay=${REPLAY:-3}
 results=${RESULTS:-/tmp/medallion-longrun.tsv}
 cputime=$build/bench/longrun/cputime
 [ -x "$cputime" ] || { echo "run.sh: $cputime not built (ninja -C $build)" >&2; exit 1; }
@@ -101,6 +112,11 @@ t0=$EPOCHREALTIME
 for ((i = 1; i <= runs; i++)); do
 	(eval "$app_env"; "$build/retailapp/medallion-retailapp" --events "$events" "${gap_args[@]}" --seed "$i" --quiet 2>/dev/null)
 	for s in $stages; do
+		if [ "$s" = transformation ] && [ "$replay" -gt 0 ] &&
+			{ [ "$i" -le "$window" ] || [ "$i" -gt $((runs - window)) ]; }; then
+			mkdir -p "$work/snap"
+			cp -al "$MEDALLION_LAKE" "$work/snap/$i"
+		fi
 		stage "$s" "$i"
 		# before maintenance, whose log cleanup may remove that commit
 		[ "$s" != transformation ] || read_now=$(files_read)
@@ -139,6 +155,28 @@ if [ -n "$counted" ]; then
 		b=$(awk -v r="$c1" '$1 == r { gsub(",", "", $2); print $2 }' "$work/ir.$s")
 		printf '%-16s %14.1f %14.1f %7.2fx\n' "$s" "$(echo "$a / 1000000" | bc -l)" "$(echo "$b / 1000000" | bc -l)" "$(echo "$b / $a" | bc -l)"
 	done
+fi
+if [ "$replay" -gt 0 ]; then
+	# replay RUN: the transformation once more on a copy of the lake as
+	# it was before run RUN; "user sys rss" to $work/replay.RUN.
+	replay_run() {
+		rm -rf "$work/replay"
+		cp -al "$work/snap/$1" "$work/replay"
+		(eval "$pipe_env"; MEDALLION_LAKE=$work/replay "$cputime" "$work/replay.$1" \
+			"$build/stages/transformation/transformation") 2>>"$work/replay.log" ||
+			{ echo "run.sh: replay of run $1 failed, see below" >&2; tail -5 "$work/replay.log" >&2; exit 1; }
+	}
+	for ((round = 0; round < replay; round++)); do
+		for ((k = 1; k <= window; k++)); do
+			replay_run "$k"
+			replay_run $((runs - window + k))
+		done
+	done
+	rm -rf "$work/replay" "$work/snap"
+	a=$(for ((k = 1; k <= window; k++)); do cat "$work/replay.$k"; done >"$work/replay.first"; median "$work/replay.first" 1 '$')
+	b=$(for ((k = last0; k <= runs; k++)); do cat "$work/replay.$k"; done >"$work/replay.last"; median "$work/replay.last" 1 '$')
+	printf 'transformation replayed (%d rounds, the windows interleaved): %.1f -> %.1f ms, %.2fx\n' \
+		"$replay" "$a" "$b" "$(echo "$b / $a" | bc -l)"
 fi
 printf 'files opened by the transformation (median): bronze/orders %s -> %s, silver %s -> %s\n' \
 	"$(median_col "$work/files_read" 2 1 "$window")" "$(median_col "$work/files_read" 2 "$last0" "$runs")" \
