@@ -173,8 +173,17 @@ dense_put_bytes(dense *d, const uint8_t *p, size_t n)
 
 /* --- open ---------------------------------------------------------- */
 
-/* Files up to this size are read whole when opened. */
-#define WHOLE_FILE_BYTES (256u << 10)
+/*
+ * Files up to this size are read whole when opened: on a disk, an
+ * increment's few KiB in one pread(2) instead of one for the tail, the
+ * footer and each column chunk; above it, a lookup's few pages and a
+ * checkpoint reader's row groups (which skip a week of tombstones) cost
+ * less read by range than a whole file copied into fresh pages. On an
+ * object store a request costs far more than its bytes: one GET takes
+ * up to REMOTE_WHOLE_FILE_BYTES.
+ */
+#define WHOLE_FILE_BYTES (32u << 10)
+#define REMOTE_WHOLE_FILE_BYTES (256u << 10)
 
 #define FAIL(...) do { lake_err_set(err, __VA_ARGS__); goto fail; } while (0)
 
@@ -397,7 +406,7 @@ open_remote(pq_reader *r, const char *path, int64_t size, lake_err *err)
 		pq_reader_close(r);
 		return NULL;
 	}
-	want = size >= 0 && (uint64_t)size <= WHOLE_FILE_BYTES ?
+	want = size >= 0 && (uint64_t)size <= REMOTE_WHOLE_FILE_BYTES ?
 	    (size_t)size : REMOTE_TAIL_BYTES;
 	if (lake_buf_reserve(&r->tail, want ? want : 1) == -1 ||
 	    lake_in_read_tail(r->in, want, r->tail.data, &got, &total,
