@@ -43,7 +43,11 @@
 # Usage: bench/longrun/run.sh [RUNS] [BUILD-DIR]
 #   (env: BULK_ORDERS=200000, EVENTS=30, EVENT_GAP=10s, WINDOW=50, RESULTS,
 #    MAINTENANCE_ARGS, REPLAY=3, KEEP_WORK=1 keeps the lake and the
-#    stages' logs)
+#    stages' logs, WORKDIR=/tmp: where the lake and PostgreSQL live;
+#    WORKDIR=/dev/shm takes the filesystem out of the figures: on ext4
+#    half of a transformation run's CPU is the kernel's, and what it
+#    costs to create a file grows with the directory and with what was
+#    deleted nearby, whatever the lake's age)
 set -euo pipefail
 export LC_ALL=C
 src=$(cd "$(dirname "$0")/../.." && pwd)
@@ -60,7 +64,7 @@ results=${RESULTS:-/tmp/medallion-longrun.tsv}
 cputime=$build/bench/longrun/cputime
 [ -x "$cputime" ] || { echo "run.sh: $cputime not built (ninja -C $build)" >&2; exit 1; }
 [ "$runs" -ge "$window" ] || { echo "run.sh: RUNS ($runs) below one window ($window)" >&2; exit 2; }
-work=$(mktemp -d /tmp/medallion-longrun.XXXXXX)
+work=$(mktemp -d "${WORKDIR:-/tmp}/medallion-longrun.XXXXXX")
 chmod 711 "$work"
 trap '"$src/tests/lib/pg-cluster" stop "$work/pg" >/dev/null 2>&1; [ -n "${KEEP_WORK:-}" ] || rm -rf "$work"' EXIT
 eval "$("$src/tests/lib/pg-cluster" start "$work/pg")"
@@ -136,6 +140,7 @@ median_col() {	# FILE COLUMN FIRST LAST
 }
 last0=$((runs - window + 1))
 echo "long run: $orders-order base, $runs increments of $events events (mean gap $gap), $note"
+echo "lake and PostgreSQL in $(df --output=fstype "$work" | tail -1) ($work)"
 echo "machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg) at the end; $(printf '%.0f' "$(echo "$EPOCHREALTIME - $t0" | bc -l)") s"
 printf '%-16s %14s %14s %8s\n' "CPU median (ms)" "runs 1-$window" "runs $last0-$runs" ratio
 worst=0
