@@ -255,30 +255,11 @@ typedef struct ck_out {
 	int64_t rows;
 	int leaf[C_COUNT];	/* the writer's leaf of each column */
 	int max_def[C_COUNT];
-	uint8_t plain[256];	/* 1: a byte delta_escape keeps as it is */
 } ck_out;
-
-/*
- * Fills o->plain with bytes delta_escape leaves alone: letters, digits
- * and "-_.~/=". It must keep every byte marked here; one it keeps that
- * is not marked only sends a path the slow way.
- */
-static void
-plain_bytes(ck_out *o)
-{
-	static const char kept[] = "-_.~/=";
-
-	for (int c = 0; c < 256; c++)
-		o->plain[c] = (c >= 'a' && c <= 'z') || (c >= 'A' &&
-		    c <= 'Z') || (c >= '0' && c <= '9');
-	for (const char *k = kept; *k != '\0'; k++)
-		o->plain[(uint8_t)*k] = 1;
-}
 
 static int
 resolve_columns(ck_out *o)
 {
-	plain_bytes(o);
 	for (int c = 0; c < C_COUNT; c++) {
 		if ((o->leaf[c] = pq_nested_writer_leaf(o->w,
 		    ck_col_paths[c])) < 0) {
@@ -424,26 +405,17 @@ put_list(ck_out *o, ck_col e, json_t *arr)
 /*
  * A file's path as add and remove actions spell it (delta_escape's
  * escapes), written to column c. Our own paths (date=.../part-<uuid>)
- * need no escape: a table look-up per byte says so for a quarter of
- * what escaping each into a new string cost. The others go through
- * delta_escape, which stays the one definition of the escapes.
+ * need no escape and are written as they are, without the copy
+ * delta_escape makes.
  */
 static int
 put_path(ck_out *o, ck_col c, const char *path)
 {
-	const uint8_t *p = (const uint8_t *)path;
-	size_t len = strlen(path), n = 0;
+	size_t len = strlen(path);
 	char *escaped;
 	int rc;
 
-	/* Eight bytes a step: their look-ups do not wait on each other. */
-	while (len - n >= 8 && (o->plain[p[n]] & o->plain[p[n + 1]] &
-	    o->plain[p[n + 2]] & o->plain[p[n + 3]] & o->plain[p[n + 4]] &
-	    o->plain[p[n + 5]] & o->plain[p[n + 6]] & o->plain[p[n + 7]]))
-		n += 8;
-	while (n < len && o->plain[p[n]])
-		n++;
-	if (n == len)
+	if (delta_escape_plain_prefix(path) == len)
 		return put_stringn(o, c, path, len);
 	if ((escaped = delta_escape(path)) == NULL) {
 		lake_err_set(o->err, "%s: out of memory", path);

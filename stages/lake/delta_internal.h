@@ -17,6 +17,9 @@ char *delta_log_file(const char *table_dir, int64_t version,
 char *delta_unescape(const char *s);
 /* Escapes a relative path for an add/remove action. */
 char *delta_escape(const char *s);
+/* How many bytes from the start of s delta_escape keeps as they are: all
+ * of them (strlen(s)) for a path that needs no escaping. */
+size_t delta_escape_plain_prefix(const char *s);
 
 /*
  * The replay state: every path the log named, live or tombstoned, with

@@ -112,38 +112,6 @@ run_length(const uint32_t *v, size_t i, size_t n)
 	return j - i;
 }
 
-void
-enc_rle_u32(lake_buf *out, const uint32_t *v, size_t n, int bit_width)
-{
-	size_t i = 0;
-
-	if (bit_width == 0) {
-		if (n > 0)
-			put_rle_run(out, 0, n, 0);
-		return;
-	}
-	while (i < n) {
-		size_t run = run_length(v, i, n);
-		size_t start, groups;
-
-		if (run >= 8) {
-			put_rle_run(out, v[i], run, bit_width);
-			i += run;
-			continue;
-		}
-		start = i;
-		groups = 0;
-		for (;;) {
-			groups++;
-			i += 8;
-			if (i >= n || run_length(v, i, n) >= 8)
-				break;
-		}
-		put_packed(out, v + start, (i < n ? i : n) - start, groups,
-		    bit_width);
-	}
-}
-
 /* The run of bytes equal to v[i] from i, compared eight at a time. */
 static size_t
 run_length_u8(const uint8_t *v, size_t i, size_t n)
@@ -162,11 +130,38 @@ run_length_u8(const uint8_t *v, size_t i, size_t n)
 	return j - i;
 }
 
-/* enc_rle_u32's runs and groups, over bytes. */
-void
-enc_rle_u8(lake_buf *out, const uint8_t *v, size_t n, int bit_width)
+/*
+ * Values to encode: 32-bit ones (v32) or bytes (v8, levels), one of the
+ * two set. Runs and groups are found the same way for both; only reading
+ * a value, measuring a run and packing a group look at the width.
+ */
+typedef struct rle_input {
+	const uint32_t *v32;
+	const uint8_t *v8;
+	size_t n;
+} rle_input;
+
+static size_t
+input_run(const rle_input *in, size_t i)
 {
-	size_t i = 0;
+	return in->v8 ? run_length_u8(in->v8, i, in->n) :
+	    run_length(in->v32, i, in->n);
+}
+
+static void
+input_packed(lake_buf *out, const rle_input *in, size_t start, size_t n,
+    size_t groups, int bit_width)
+{
+	if (in->v8)
+		put_packed_u8(out, in->v8 + start, n, groups, bit_width);
+	else
+		put_packed(out, in->v32 + start, n, groups, bit_width);
+}
+
+static void
+enc_rle(lake_buf *out, const rle_input *in, int bit_width)
+{
+	size_t i = 0, n = in->n;
 
 	if (bit_width == 0) {
 		if (n > 0)
@@ -174,11 +169,12 @@ enc_rle_u8(lake_buf *out, const uint8_t *v, size_t n, int bit_width)
 		return;
 	}
 	while (i < n) {
-		size_t run = run_length_u8(v, i, n);
+		size_t run = input_run(in, i);
 		size_t start, groups;
 
 		if (run >= 8) {
-			put_rle_run(out, v[i], run, bit_width);
+			put_rle_run(out, in->v8 ? in->v8[i] : in->v32[i], run,
+			    bit_width);
 			i += run;
 			continue;
 		}
@@ -187,12 +183,28 @@ enc_rle_u8(lake_buf *out, const uint8_t *v, size_t n, int bit_width)
 		for (;;) {
 			groups++;
 			i += 8;
-			if (i >= n || run_length_u8(v, i, n) >= 8)
+			if (i >= n || input_run(in, i) >= 8)
 				break;
 		}
-		put_packed_u8(out, v + start, (i < n ? i : n) - start, groups,
+		input_packed(out, in, start, (i < n ? i : n) - start, groups,
 		    bit_width);
 	}
+}
+
+void
+enc_rle_u32(lake_buf *out, const uint32_t *v, size_t n, int bit_width)
+{
+	rle_input in = { v, NULL, n };
+
+	enc_rle(out, &in, bit_width);
+}
+
+void
+enc_rle_u8(lake_buf *out, const uint8_t *v, size_t n, int bit_width)
+{
+	rle_input in = { NULL, v, n };
+
+	enc_rle(out, &in, bit_width);
 }
 
 /* --- decoding ------------------------------------------------------ */

@@ -1007,6 +1007,19 @@ elem_int(thrift_writer *w, int64_t v, int width)
 		tw_elem_binary(w, &v, 8);
 }
 
+/* The pages' mins (or maxes) as list field id; a null page's is empty. */
+static void
+put_bounds(thrift_writer *w, int16_t id, const pq_chunk_out *k, int max)
+{
+	tw_list_begin(w, id, T_BINARY, (uint32_t)k->npages);
+	for (int i = 0; i < k->npages; i++)
+		if (k->pages[i].has_range)
+			elem_int(w, max ? k->pages[i].max : k->pages[i].min,
+			    k->index_width);
+		else
+			tw_elem_binary(w, "", 0);
+}
+
 /*
  * ColumnIndex{1: null_pages list<bool>, 2: min_values list<binary>,
  * 3: max_values list<binary>, 4: boundary_order (UNORDERED 0,
@@ -1035,18 +1048,8 @@ pq_column_index_encode(lake_buf *out, const pq_chunk_out *k)
 	tw_list_begin(&w, 1, T_TRUE, (uint32_t)k->npages);
 	for (int i = 0; i < k->npages; i++)
 		tw_elem_bool(&w, !k->pages[i].has_range);
-	tw_list_begin(&w, 2, T_BINARY, (uint32_t)k->npages);
-	for (int i = 0; i < k->npages; i++)
-		if (k->pages[i].has_range)
-			elem_int(&w, k->pages[i].min, k->index_width);
-		else
-			tw_elem_binary(&w, "", 0);
-	tw_list_begin(&w, 3, T_BINARY, (uint32_t)k->npages);
-	for (int i = 0; i < k->npages; i++)
-		if (k->pages[i].has_range)
-			elem_int(&w, k->pages[i].max, k->index_width);
-		else
-			tw_elem_binary(&w, "", 0);
+	put_bounds(&w, 2, k, 0);
+	put_bounds(&w, 3, k, 1);
 	tw_i32(&w, 4, ascending);
 	tw_end(&w);
 }

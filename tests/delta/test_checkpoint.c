@@ -786,6 +786,33 @@ verify_checkpoints(const char *dir)
 	return bad == 0 ? 0 : 1;
 }
 
+/*
+ * Every byte against the rule of Delta's path escapes (letters, digits
+ * and "-_.~/=" kept, all else %XX): delta_escape and the plain-prefix
+ * test the checkpoint writer uses must both follow it.
+ */
+static void
+escape_cases(void)
+{
+	int wrong = 0;
+
+	for (int c = 1; c < 256; c++) {
+		char path[4] = { 'a', (char)c, 'b', '\0' };
+		int keep = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		    (c >= '0' && c <= '9') || (c != 0 && strchr("-_.~/=", c));
+		char *e = delta_escape(path), want[8];
+
+		snprintf(want, sizeof(want), keep ? "a%cb" : "a%%%02Xb",
+		    keep ? c : (unsigned char)c);
+		if (e == NULL || strcmp(e, want) != 0 ||
+		    delta_escape_plain_prefix(path) != (keep ? 3u : 1u))
+			wrong++;
+		free(e);
+	}
+	EXPECT(wrong == 0, "escapes follow Delta's rule for every byte "
+	    "(%d bytes wrong)", wrong);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -822,6 +849,7 @@ main(int argc, char **argv)
 		return 1;
 	}
 	interval_cases();
+	escape_cases();
 	test_replay_equivalence(tmp);
 	test_damaged_checkpoint(tmp);
 	test_hint(tmp);
