@@ -122,6 +122,8 @@ lake_store_read_all(const char *name, uint8_t **data, size_t *len,
     lake_err *err)
 {
 	lake_buf b = { 0 };
+	struct stat st;
+	size_t chunk = 65536;
 	int fd, rc = LAKE_STORE_ERROR;
 
 	*data = NULL;
@@ -133,13 +135,23 @@ lake_store_read_all(const char *name, uint8_t **data, size_t *len,
 		return errno == ENOENT ? LAKE_STORE_NOT_FOUND :
 		    LAKE_STORE_ERROR;
 	}
+	/*
+	 * Sized from fstat, with one byte to spare for the terminator and to
+	 * see the end in the same read: a commit file is read with one
+	 * allocation and no copy. A file that grows meanwhile is read on in
+	 * 64 KiB steps.
+	 */
+	if (fstat(fd, &st) == 0 && st.st_size >= 0 &&
+	    (uint64_t)st.st_size < SIZE_MAX / 2)
+		chunk = (size_t)st.st_size + 2;
 	for (;;) {
 		ssize_t k;
 
-		if (lake_buf_reserve(&b, 65536) == -1) {
+		if (b.cap - b.len < 2 && lake_buf_reserve(&b, chunk) == -1) {
 			lake_err_set(err, "%s: out of memory", name);
 			goto out;
 		}
+		chunk = 65536;
 		k = read(fd, b.data + b.len, b.cap - b.len - 1);
 		if (k == -1 && errno == EINTR)
 			continue;
