@@ -4,7 +4,8 @@
  *
  * Each event is one transaction: NEW inserts an order and its NEW history
  * row; INTRANSIT and DELIVERED move a random order whose last status is the
- * one before. Events are weighted 2:1:1, branches 3,2,2,1,...; simulated
+ * one before. Events are weighted 2:1:1 (--mix sets others), branches
+ * 3,2,2,1,...; simulated
  * time advances 1-59 minutes per event from the latest time in the
  * database (--event-gap sets another mean gap, e.g. 10s for 30 events
  * every 5 minutes, as a benchmark of a real schedule wants). --connections K runs K writer threads, each with its own
@@ -38,6 +39,7 @@ typedef struct app {
 	long events;			/* -1: until SIGINT */
 	double rate;			/* events per second, 0 = flat out */
 	int64_t event_gap_us;		/* mean simulated gap, 0: 1-59 min */
+	sim_mix mix;			/* weights of NEW, INTRANSIT, DELIVERED */
 	int connections;
 	int connections_set;
 	int seeded;
@@ -84,6 +86,9 @@ usage(FILE *f)
 "  --event-gap D       mean simulated time between events, a duration\n"
 "                      (10s, 2m; at least 1s); each gap is whole seconds\n"
 "                      from 1 to twice D (default: 1 to 59 minutes)\n"
+"  --mix N:I:D         weights of NEW, INTRANSIT and DELIVERED events\n"
+"                      (default 2:1:1, which leaves half the orders\n"
+"                      undelivered; 1:1:1 delivers them all in time)\n"
 "  --seed S            seed the random choices: a single-connection run on\n"
 "                      the same database state repeats exactly\n"
 "  --bulk ORDERS       first load ORDERS complete lifecycles with COPY, for\n"
@@ -132,6 +137,7 @@ parse_options(app *a, int argc, char **argv)
 		{"connections", required_argument, NULL, 'c'},
 		{"seed", required_argument, NULL, 's'},
 		{"event-gap", required_argument, NULL, 'g'},
+		{"mix", required_argument, NULL, 'm'},
 		{"bulk", required_argument, NULL, 'b'},
 		{"dsn", required_argument, NULL, 'd'},
 		{"quiet", no_argument, NULL, 'q'},
@@ -179,6 +185,12 @@ parse_options(app *a, int argc, char **argv)
 			    a->event_gap_us > 86400LL * 1000000)
 				usage_error("--event-gap wants a duration from 1s "
 				    "to 1d (10s, 2m), not '%s'", optarg);
+			break;
+		case 'm':
+			if (sim_mix_parse(optarg, &a->mix) == -1)
+				usage_error("--mix wants three weights N:I:D "
+				    "from 0 to 1000, not all 0 (e.g. 1:1:1), not "
+				    "'%s'", optarg);
 			break;
 		case 'b':
 			if (parse_long(optarg, 1, 1000000000L, &a->bulk))
@@ -314,7 +326,7 @@ writer_main(void *arg)
 		goto out;
 	while ((ticket = next_ticket(a)) >= 0) {
 		pace(a, ticket);
-		want = sim_pick_event(&rng);
+		want = sim_pick_event(&rng, &a->mix);
 		pthread_mutex_lock(&a->lock);
 		a->clock_us += sim_event_step_us(&rng, a->event_gap_us);
 		t = a->clock_us;
@@ -473,7 +485,7 @@ out:
 int
 main(int argc, char **argv)
 {
-	app a = {.events = -1, .connections = 1};
+	app a = {.events = -1, .connections = 1, .mix = {{2, 1, 1}}};
 	writer *w;
 	struct sigaction sa;
 	int i;

@@ -4,6 +4,8 @@
  * The generator is splitmix64: tiny, fast, and the same on every machine,
  * which is what --seed needs. Weighted choices walk a cumulative table.
  */
+#include <stdlib.h>
+
 #include "sim.h"
 
 #define MINUTE_US (60LL * 1000000)
@@ -51,14 +53,43 @@ sim_unit(sim_rng *r)
 	return (double)(sim_next(r) >> 11) / (double)(1ULL << 53);
 }
 
-sim_status
-sim_pick_event(sim_rng *r)
-{
-	int64_t v = sim_range(r, 0, 3);	/* 2:1:1 */
+const sim_mix sim_default_mix = { { 2, 1, 1 } };
 
-	if (v < 2)
+int
+sim_mix_parse(const char *s, sim_mix *m)
+{
+	sim_mix out;
+	char *end;
+	int total = 0;
+
+	for (int i = 0; i < 3; i++) {
+		long v;
+
+		if (*s < '0' || *s > '9')
+			return -1;
+		v = strtol(s, &end, 10);
+		if (v > SIM_MIX_MAX_WEIGHT || *end != (i < 2 ? ':' : '\0'))
+			return -1;
+		out.weight[i] = (int)v;
+		total += (int)v;
+		s = end + 1;
+	}
+	if (total == 0)
+		return -1;
+	*m = out;
+	return 0;
+}
+
+sim_status
+sim_pick_event(sim_rng *r, const sim_mix *m)
+{
+	int64_t v = sim_range(r, 0, m->weight[SIM_NEW] +
+	    m->weight[SIM_INTRANSIT] + m->weight[SIM_DELIVERED] - 1);
+
+	if (v < m->weight[SIM_NEW])
 		return SIM_NEW;
-	return v == 2 ? SIM_INTRANSIT : SIM_DELIVERED;
+	return v < m->weight[SIM_NEW] + m->weight[SIM_INTRANSIT] ?
+	    SIM_INTRANSIT : SIM_DELIVERED;
 }
 
 int

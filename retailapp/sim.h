@@ -1,6 +1,7 @@
 /*
  * sim.h - the retail simulator's pure logic: a seeded random generator,
- * the choice of event (NEW, INTRANSIT, DELIVERED weighted 2:1:1) and
+ * the choice of event (NEW, INTRANSIT, DELIVERED weighted 2:1:1 unless
+ * the caller gives other weights) and
  * branch (ten fictional branches weighted 3,2,2,1,...), simulated time
  * steps, and the lifecycle of a bulk-generated order. No I/O here, so the
  * same seed always gives the same sequence.
@@ -29,7 +30,21 @@ int64_t sim_range(sim_rng *r, int64_t lo, int64_t hi);
 /* Uniform in [0, 1). */
 double sim_unit(sim_rng *r);
 
-sim_status sim_pick_event(sim_rng *r);
+/*
+ * Weights of NEW, INTRANSIT and DELIVERED events. The default 2:1:1
+ * leaves half the orders undelivered for ever (their number grows with
+ * every event); 1:1:1 delivers every order in the long run.
+ */
+typedef struct sim_mix {
+	int weight[3];		/* indexed by sim_status */
+} sim_mix;
+
+#define SIM_MIX_MAX_WEIGHT 1000
+
+extern const sim_mix sim_default_mix;
+/* Parses "N:I:D" (weights 0 to 1000, at least one above 0): 0, or -1. */
+int sim_mix_parse(const char *s, sim_mix *m);
+sim_status sim_pick_event(sim_rng *r, const sim_mix *m);
 int sim_pick_branch(sim_rng *r);		/* index into sim_branch_name */
 const char *sim_branch_name(int branch);
 const char *sim_status_name(sim_status s);
