@@ -56,9 +56,9 @@
 # steady state a lake older than them reaches.
 # Usage: bench/longrun/run.sh [RUNS] [BUILD-DIR]
 #   (env: BULK_ORDERS=200000, EVENTS=30, EVENT_MIX=1:1:1, EVENT_GAP=10s,
-#    WINDOW=50, RESULTS,
-#    MAINTENANCE_ARGS, REPLAY=3, KEEP_WORK=1 keeps the lake, the
-#    stages' logs and the replay's snapshots in snap/RUN, WORKDIR=/tmp: where the lake and PostgreSQL live;
+#    WINDOW=50, RESULTS, MAINTENANCE_ARGS, REPLAY=3, KEEP_WORK=1 keeps
+#    the lake, the stages' logs and the replay's snapshots in snap/RUN,
+#    WORKDIR=/tmp: where the lake and PostgreSQL live;
 #    WORKDIR=/dev/shm takes the filesystem out of the figures: on ext4
 #    half of a transformation run's CPU is the kernel's, and what it
 #    costs to create a file grows with the directory and with what was
@@ -203,7 +203,7 @@ if [ "$replay" -gt 0 ]; then
 	done
 	rm -rf "$work/replay"
 	[ -n "${KEEP_WORK:-}" ] || rm -rf "$work/snap"
-	# fastest FIRST LAST: each run's fastest round, "user sys" (ms) per line.
+	# fastest FIRST LAST: each run's fastest round, "user sys" (us) per line.
 	fastest() {
 		for ((k = $1; k <= $2; k++)); do
 			awk '{ t = $1 + $2; if (NR == 1 || t < best) { best = t; line = $1 " " $2 } } END { print line }' "$work/replay.$k"
