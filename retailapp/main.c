@@ -485,12 +485,13 @@ out:
 int
 main(int argc, char **argv)
 {
-	app a = {.events = -1, .connections = 1, .mix = {{2, 1, 1}}};
+	app a = {.events = -1, .connections = 1};
 	writer *w;
 	struct sigaction sa;
 	int i;
 
 	log_init("medallion-retailapp", 0);
+	a.mix = sim_default_mix;
 	parse_options(&a, argc, argv);
 	if (a.check) {
 		char err[1024];

@@ -70,8 +70,8 @@ delta_unescape(const char *s)
 /*
  * The bytes delta_escape keeps as they are (1): letters, digits and
  * "-_.~/=" (tests/delta checks every byte against that rule); bytes from
- * 0x80 on (left at 0 here) are all escaped. A look-up per byte, as every path of a
- * checkpoint (thousands of tombstones) is checked.
+ * 0x80 on (left at 0 here) are all escaped. A look-up per byte, as every
+ * path of a checkpoint (thousands of tombstones) is checked.
  */
 static const uint8_t escape_kept[256] = {
 	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,	/* 0x00 */

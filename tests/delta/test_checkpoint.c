@@ -799,7 +799,7 @@ escape_cases(void)
 	for (int c = 1; c < 256; c++) {
 		char path[4] = { 'a', (char)c, 'b', '\0' };
 		int keep = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		    (c >= '0' && c <= '9') || (c != 0 && strchr("-_.~/=", c));
+		    (c >= '0' && c <= '9') || strchr("-_.~/=", c) != NULL;
 		char *e = delta_escape(path), want[8];
 
 		snprintf(want, sizeof(want), keep ? "a%cb" : "a%%%02Xb",
